@@ -1,0 +1,5 @@
+"""Run the command line as ``python -m indsats``."""
+
+from indsats.cli import main
+
+main()

@@ -1,0 +1,442 @@
+"""The command line: parse, call one service function, render (a table for people, ``--json`` for scripts).
+
+Every user-facing error is an ``IndsatsError``: it is printed as one line on stderr and the command
+exits with its code. Anything else is a bug: exit 1, one line, and the traceback only with INDSATS_DEBUG=1.
+Heavy libraries are imported inside the commands, so ``indsats --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from indsats.errors import EXIT_CODES, IndsatsError
+
+if TYPE_CHECKING:
+    from indsats.config import Settings
+    from indsats.engine.context import Context
+
+EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in sorted(EXIT_CODES.items()))
+
+
+class Obj:
+    """What the group hands its commands: the --db option, and settings/context built on first use."""
+
+    def __init__(self, db: str | None, at: str | None = None) -> None:
+        self.db = db
+        self._settings: Settings | None = None
+        self._ctx: Context | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from indsats.config import load_settings
+
+            self._settings = load_settings(db=self.db)
+        return self._settings
+
+    def context(self, at: str | None = None) -> Context:
+        from indsats.bootstrap import build_context
+
+        clock = None
+        if at is not None:
+            from indsats.engine.clock import FixedClock, parse_time
+
+            clock = FixedClock(parse_time(at))
+        if self._ctx is None or at is not None:
+            self._ctx = build_context(self.settings, clock=clock)
+        return self._ctx
+
+    @property
+    def actor(self) -> str:
+        return self.settings.user
+
+
+class IndsatsGroup(click.Group):
+    """Maps IndsatsError to its exit code; keeps tracebacks away from users."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D401
+        kwargs.setdefault("standalone_mode", True)
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit:
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except IndsatsError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug: say so in one line
+            if os.environ.get("INDSATS_DEBUG"):
+                raise
+            click.echo(
+                f"Error: unexpected {type(exc).__name__} (a bug; run with INDSATS_DEBUG=1 for details)", err=True
+            )
+            sys.exit(1)
+
+
+pass_obj = click.make_pass_decorator(Obj)
+
+
+@click.group(cls=IndsatsGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="URL", help="Database URL or SQLite file (else INDSATS_DATABASE_URL, else the data dir).")
+@click.version_option(package_name="indsats")
+@click.pass_context
+def main(ctx: click.Context, db: str | None) -> None:
+    """indsats: run municipal action plans (indsatsplaner) as cases that remind and escalate."""
+    ctx.obj = Obj(db)
+
+
+# -- setup and users ---------------------------------------------------------------------------------
+
+
+@main.command()
+@pass_obj
+def init(obj: Obj) -> None:
+    """Create or upgrade the database; on an empty one, register you (INDSATS_USER) as admin."""
+    from indsats.engine.setup import init_database
+
+    result = init_database(obj.context(), actor=obj.actor)
+    click.echo(f"Database ready: {result.database} (schema {result.revision})")
+    if result.admin is not None:
+        click.echo(f"Registered '{result.admin.login}' as admin (first user).")
+
+
+@main.group()
+def users() -> None:
+    """Register and list users (admins manage them)."""
+
+
+@users.command("add")
+@click.argument("login")
+@click.option("--name", required=True, help="Full name.")
+@click.option("--role", required=True, help="medarbejder, leder, fagspecialist, socialchef, supervisor or admin.")
+@click.option("--email", help="Address for reminders.")
+@click.option("--reports-to", "reports_to", metavar="LOGIN", help="Nearest leader (escalations go there).")
+@click.option("--unit", help="Organisational unit (tilbud, afdeling).")
+@pass_obj
+def users_add(obj: Obj, login: str, name: str, role: str, email: str | None, reports_to: str | None, unit: str | None) -> None:
+    """Register a user."""
+    from indsats.engine.users import add_user
+
+    user = add_user(
+        obj.context(), actor=obj.actor, login=login, name=name, role=role, email=email, reports_to=reports_to, unit=unit
+    )
+    click.echo(f"Added {user.login} ({user.role}).")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def users_list(obj: Obj, as_json: bool) -> None:
+    """List registered users."""
+    from indsats.engine.users import list_users
+    from indsats.render import echo_json, table
+
+    found = list_users(obj.context(), actor=obj.actor)
+    if as_json:
+        echo_json(found)
+        return
+    table(
+        "Users",
+        ["login", "name", "role", "e-mail", "reports to", "unit", "active"],
+        [[u.login, u.name, u.role, u.email, u.reports_to, u.unit, "yes" if u.active else "no"] for u in found],
+    )
+
+
+@users.command("deactivate")
+@click.argument("login")
+@pass_obj
+def users_deactivate(obj: Obj, login: str) -> None:
+    """Deactivate a user: they can do nothing more."""
+    from indsats.engine.users import set_active
+
+    set_active(obj.context(), actor=obj.actor, login=login, active=False)
+    click.echo(f"Deactivated {login}.")
+
+
+# -- plans -----------------------------------------------------------------------------------------
+
+
+@main.group()
+def plans() -> None:
+    """List, show and validate plans."""
+
+
+@plans.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def plans_list(obj: Obj, as_json: bool) -> None:
+    """The plans available for new cases; flags a plan past its revision date."""
+    from indsats.engine.plans import list_plans
+    from indsats.render import echo_json, table
+
+    found = list_plans(obj.context())
+    if as_json:
+        echo_json(found)
+        return
+    table(
+        "Plans",
+        ["id", "title", "version", "approved", "revise by", "status", "file"],
+        [
+            [p.id, p.title, p.version, p.approved_on or "", p.revision_due or "", "REVISION OVERDUE" if p.revision_overdue else "ok", p.path]
+            for p in found
+        ],
+    )
+
+
+@plans.command("show")
+@click.argument("plan_id", metavar="PLAN")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def plans_show(obj: Obj, plan_id: str, as_json: bool) -> None:
+    """States, deadlines, who must act, and the triggers with who may fire them."""
+    from indsats.engine.plans import get_plan
+    from indsats.render import echo_json, table
+
+    plan = get_plan(obj.context(), plan_id)
+    if as_json:
+        echo_json(plan.model_dump(mode="json", by_alias=True))
+        return
+    click.echo(f"{plan.title}  ({plan.id}, version {plan.version})")
+    table(
+        "States",
+        ["state", "label", "who must act", "deadline", "escalate after / repeat"],
+        [
+            [
+                name,
+                s.label + (" (final)" if s.final else ""),
+                s.responsible.describe() if s.responsible else "",
+                s.deadline or "",
+                f"{s.reminder.escalate_after} / {s.reminder.repeat}" if s.reminder else "",
+            ]
+            for name, s in plan.states.items()
+        ],
+    )
+    table(
+        "Triggers",
+        ["trigger", "from", "to", "who may fire", "fields (* required)"],
+        [
+            [
+                t.trigger,
+                ", ".join(t.source),
+                t.dest or "(recorded, state unchanged)",
+                " or ".join(a.describe() for a in t.allowed),
+                ", ".join(f"{n}{'*' if f.required else ''}" for n, f in t.fields.items())
+                + (" note*" if t.note_required else ""),
+            ]
+            for t in plan.transitions
+        ],
+    )
+
+
+@plans.command("validate")
+@click.argument("path", type=click.Path(dir_okay=False))
+@pass_obj
+def plans_validate(obj: Obj, path: str) -> None:
+    """Check a plan file; a problem is reported with its file, line and field (exit 5)."""
+    from pathlib import Path
+
+    from indsats.engine.plan import load_plan
+
+    plan = load_plan(Path(path))
+    click.echo(f"{path}: plan '{plan.id}' is valid (version {plan.version}).")
+
+
+# -- cases -----------------------------------------------------------------------------------------
+
+
+@main.command("open")
+@click.argument("plan_id", metavar="PLAN")
+@click.option("--subject", required=True, metavar="REF", help="Reference to the citizen's record (not a name).")
+@click.option(
+    "--source",
+    default="employee",
+    show_default=True,
+    type=click.Choice(["employee", "parent", "neighbour", "citizen", "hotline", "anonymous", "other"]),
+)
+@click.option("--minor", is_flag=True, help="The citizen is under 18 (underretning required before the decision).")
+@click.option("--note", help="What was seen or heard.")
+@click.option("--reporter", help="Who raised the concern (not with --source anonymous).")
+@pass_obj
+def open_(obj: Obj, plan_id: str, subject: str, source: str, minor: bool, note: str | None, reporter: str | None) -> None:
+    """Register a concern under PLAN. The last line printed is the case id."""
+    from indsats.engine.cases import open_case
+    from indsats.render import local
+
+    out = open_case(
+        obj.context(), actor=obj.actor, plan_id=plan_id, subject_ref=subject, source=source, minor=minor, note=note,
+        reporter=reporter,
+    )
+    click.echo(f"Opened in '{out.state}'; deadline {local(out.deadline)}.", err=False)
+    click.echo(out.case_id)
+
+
+@main.command()
+@click.argument("case_id", metavar="CASE")
+@click.argument("trigger")
+@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="A field of the trigger (repeatable).")
+@click.option("--note", help="A note recorded with the trigger.")
+@pass_obj
+def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], note: str | None) -> None:
+    """Fire TRIGGER on CASE (see 'indsats show CASE' for what you may fire now)."""
+    from indsats.engine.cases import advance as advance_case
+    from indsats.engine.fields import parse_assignments
+    from indsats.render import local
+
+    out = advance_case(
+        obj.context(), actor=obj.actor, case_id=case_id, trigger=trigger, values=parse_assignments(list(assignments)),
+        note=note,
+    )
+    if out.state != out.from_state:
+        tail = f"; deadline {local(out.deadline)}" if out.deadline else " (closed)"
+        click.echo(f"{out.case_id}: {out.from_state} → {out.state}{tail}")
+    else:
+        click.echo(f"{out.case_id}: '{trigger}' recorded; still in '{out.state}'")
+
+
+@main.command()
+@click.argument("case_id", metavar="CASE")
+@click.argument("text")
+@pass_obj
+def note(obj: Obj, case_id: str, text: str) -> None:
+    """Add a note to CASE."""
+    from indsats.engine.cases import add_note
+
+    out = add_note(obj.context(), actor=obj.actor, case_id=case_id, text=text)
+    click.echo(f"{out.case_id}: note added (event {out.event_seq}).")
+
+
+@main.command()
+@click.argument("case_id", metavar="CASE")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def show(obj: Obj, case_id: str, as_json: bool) -> None:
+    """State, who must act, deadline, and the triggers open to you now with their fields."""
+    from indsats.engine.views import show_case
+    from indsats.render import echo_json, local
+
+    view = show_case(obj.context(), actor=obj.actor, case_id=case_id)
+    if as_json:
+        echo_json(view)
+        return
+    status = "open" if view.is_open else f"closed {local(view.closed_at)}"
+    click.echo(f"{view.id}  {view.plan_title} ({view.plan_id} v{view.plan_version})  [{status}]"
+               + ("  AKUT" if view.acute else "") + ("  under 18" if view.minor else ""))
+    click.echo(f"State:      {view.state} – {view.state_label} (since {local(view.state_entered_at)})")
+    click.echo(f"Opened:     {local(view.opened_at)} by {view.opened_by} (source: {view.source})")
+    if view.is_open:
+        who = ", ".join(f"{p.name} ({p.login}, {p.role})" for p in view.must_act) or "nobody registered"
+        click.echo(f"Must act:   {who}")
+        if view.deadline is not None:
+            kind = "working time" if view.working_time else "elapsed"
+            left = view.time_left_text or ""
+            late = left.startswith("-")
+            click.echo(
+                f"Deadline:   {local(view.deadline)} ({view.deadline_rule}); "
+                + (f"OVERDUE by {left[1:]} ({kind})" if late else f"{left} left ({kind})")
+            )
+        click.echo(f"Escalation: level {view.escalation_level}; reminders sent: {view.reminders_sent}")
+        if view.action_card:
+            click.echo("Action card:")
+            for item in view.action_card:
+                click.echo(f"  [ ] {item}")
+        if view.possible:
+            click.echo("You may now:")
+            for option in view.possible:
+                click.echo(f"  {option.trigger:<30} {option.label}")
+                for f in option.fields:
+                    click.echo(f"      --set {f.name}=<{f.type}>{'  (required)' if f.required else ''}  {f.label}")
+                if option.note_required:
+                    click.echo("      --note TEXT  (required)")
+        else:
+            click.echo("You may now: nothing (you are not the one to act in this state)")
+
+
+@main.command()
+@click.argument("case_id", metavar="CASE")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def history(obj: Obj, case_id: str, as_json: bool) -> None:
+    """Every event of CASE, oldest first."""
+    from indsats.engine.views import case_history
+    from indsats.render import echo_json, local, table
+
+    events = case_history(obj.context(), actor=obj.actor, case_id=case_id)
+    if as_json:
+        echo_json(events)
+        return
+    rows = []
+    for e in events:
+        move = e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
+        detail = "" if e.payload is None else ", ".join(f"{k}={v}" for k, v in e.payload.items())
+        rows.append([e.seq, local(e.at), e.kind.value, e.actor or "", e.trigger or "", move or "", detail])
+    table(f"History of {case_id}", ["#", "at", "event", "actor", "trigger", "state", "details"], rows)
+
+
+@main.command()
+@click.option("--plan", "plan_id", help="Only cases under this plan.")
+@click.option("--state", help="Only cases in this state.")
+@click.option("--open", "which", flag_value="open", default=True, help="Open cases (default).")
+@click.option("--closed", "which", flag_value="closed", help="Closed cases.")
+@click.option("--all", "which", flag_value="all", help="Open and closed cases.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def cases(obj: Obj, plan_id: str | None, state: str | None, which: str, as_json: bool) -> None:
+    """List the cases you may see."""
+    from indsats.engine.views import list_cases
+    from indsats.render import echo_json, local, table
+
+    is_open = {"open": True, "closed": False, "all": None}[which]
+    found = list_cases(obj.context(), actor=obj.actor, plan_id=plan_id, state=state, is_open=is_open)
+    if as_json:
+        echo_json(found)
+        return
+    table(
+        f"Cases ({which})",
+        ["case", "plan", "state", "opened", "by", "deadline", "level", "acute"],
+        [
+            [c.id, c.plan_id, c.state_label, local(c.opened_at), c.opened_by, local(c.deadline), c.escalation_level,
+             "yes" if c.acute else ""]
+            for c in found
+        ],
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def verify(obj: Obj, as_json: bool) -> None:
+    """Replay every case's hash chain and projection; exit 8 on any break."""
+    from indsats.engine.verify import verify as verify_all
+    from indsats.errors import IntegrityBroken
+    from indsats.render import echo_json
+
+    report = verify_all(obj.context())
+    if as_json:
+        echo_json({"ok": report.ok, "cases": report.cases, "events": report.events, "problems": report.problems})
+    else:
+        for problem in report.problems:
+            click.echo(problem)
+        click.echo(f"Checked {report.cases} cases, {report.events} events: " + ("OK" if report.ok else f"{len(report.problems)} problem(s)"))
+    if not report.ok:
+        raise IntegrityBroken(f"verify found {len(report.problems)} problem(s); the first: {report.problems[0]}")
+
+
+@main.command()
+@click.option("--keep", type=click.Path(file_okay=False), help="Keep the demo database in this directory.")
+def demo(keep: str | None) -> None:
+    """The whole story on a temporary SQLite database, narrated."""
+    from indsats.demo import run_demo
+
+    run_demo(keep)

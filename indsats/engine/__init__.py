@@ -1,0 +1,1 @@
+"""The engine: plans, the state machine, cases, the calendar, reminders and delivery."""

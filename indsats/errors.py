@@ -1,0 +1,71 @@
+"""Every error a user can cause, with the exit code the command line ends with.
+
+Raisers pass facts; each class writes its sentence. Messages name case ids, states, triggers and
+roles only, never personal data. This module imports nothing from click or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class IndsatsError(Exception):
+    """Something went wrong that the user can act on."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(IndsatsError):
+    """A case, user, plan or reminder does not exist (or is not visible to the actor)."""
+
+    exit_code = 3
+
+
+class NotAllowed(IndsatsError):
+    """The actor's identity, role or relation to the case does not permit this."""
+
+    exit_code = 4
+
+
+class Invalid(IndsatsError):
+    """The input is wrong: trigger not possible in this state, missing or bad field, bad plan, bad time."""
+
+    exit_code = 5
+
+
+class Conflict(IndsatsError):
+    """Someone else changed the same case at the same time."""
+
+    exit_code = 6
+
+
+class StorageUnavailable(IndsatsError):
+    """The database cannot be reached, is locked, read-only, full or not initialised."""
+
+    exit_code = 7
+
+
+class IntegrityBroken(IndsatsError):
+    """The event log or a projection does not verify."""
+
+    exit_code = 8
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "ok",
+    1: "unexpected error (a bug: please report it)",
+    2: "usage error (unknown option, missing argument)",
+    NotFound.exit_code: "not found (case, user, plan)",
+    NotAllowed.exit_code: "not allowed (role, identity, relation to the case)",
+    Invalid.exit_code: "invalid (wrong trigger for the state, missing or bad field, bad plan, bad time)",
+    Conflict.exit_code: "conflict (the case was changed concurrently)",
+    StorageUnavailable.exit_code: "database unavailable, locked, read-only or full",
+    IntegrityBroken.exit_code: "integrity failure (verify found a break)",
+}

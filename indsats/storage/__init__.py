@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables, queries, the unit of work and Alembic migrations. The only home of SQL."""

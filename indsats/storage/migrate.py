@@ -1,0 +1,38 @@
+"""Bring a database to the newest schema with Alembic; idempotent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from indsats.storage.database import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(connection: object | None = None) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(db: Database) -> None:
+    """Create or upgrade the schema in one transaction."""
+    from alembic import command
+
+    from indsats.storage.database import translated
+
+    db.create_file()
+    with translated(db), db.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+
+
+def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with db.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

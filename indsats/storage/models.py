@@ -1,0 +1,162 @@
+"""The tables, as SQLAlchemy Core: users, plans (pinned text), cases (the projection), events, reminders.
+
+Core rather than the ORM: the hot paths (advance, sweep, stuck) are a handful of statements each, and
+``import sqlalchemy.orm`` alone costs a coordinator a fifth of a second per command.
+Times are stored as naive UTC and handed back aware (``UtcDateTime``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime in, stored as naive UTC, an aware UTC datetime out. Naive input is a bug."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime passed to the database")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("login", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("email", String(254)),
+    Column("reports_to", String(64), ForeignKey("users.login")),
+    Column("unit", String(100)),
+    # Room for deputies: a leader on leave names one; escalation resolves it when a reminder fires.
+    Column("deputy", String(64), ForeignKey("users.login")),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("version", String(16), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("first_used_at", UtcDateTime, nullable=False),
+)
+
+case_counters = Table(
+    "case_counters",
+    metadata,
+    Column("prefix", String(8), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last_number", Integer, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("plan_id", String(64), nullable=False),
+    Column("plan_version", String(16), nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    Column("acute", Boolean, nullable=False),
+    Column("minor", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("subject_ref", Text),
+    Column("opened_by", String(64), ForeignKey("users.login"), nullable=False),
+    Column("unit", String(100)),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("state_entered_at", UtcDateTime, nullable=False),
+    Column("deadline", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+    Column("escalation_level", Integer, nullable=False),
+    Column("reminders_sent", Integer, nullable=False),
+    Column("last_activity_at", UtcDateTime, nullable=False),
+    # Room for pausing the clock ("waiting for the police"): when set, deadlines shift on resume.
+    Column("paused_at", UtcDateTime),
+    Column("version", Integer, nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Index("ix_cases_open_deadline", "is_open", "deadline"),
+    Index("ix_cases_plan_state", "plan_id", "state"),
+    Index("ix_cases_opened_by", "opened_by"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(64)),
+    Column("trigger", String(64)),
+    Column("from_state", String(64)),
+    Column("to_state", String(64)),
+    Column("payload", Text),  # canonical JSON; NULL once purged (the digest stays)
+    Column("payload_digest", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("case_id", "seq"),
+    Index("ix_events_kind_at", "kind", "at"),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("entry_seq", Integer, nullable=False),  # the event that entered the state: one visit
+    Column("level", Integer, nullable=False),  # 0 = whoever must act, n = n leaders up
+    Column("kind", String(16), nullable=False),  # ReminderKind
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # ReminderStatus
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("lease_until", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    Column("recipients", Text),  # JSON list of logins, resolved when it fires
+    Column("last_error", Text),
+    Index("ix_reminders_status_next", "status", "next_attempt_at"),
+    Index("ix_reminders_case_status", "case_id", "status"),
+)

@@ -1,0 +1,210 @@
+"""Every query the engine needs, as methods over one connection: the only home of SQL.
+
+Rows come back as plain dicts (events with their payload parsed), so nothing above this module
+sees SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+
+from indsats.storage.models import case_counters, cases, events, plans, reminders, users
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+Row = dict[str, Any]
+
+
+class Repository:
+    """Queries over one connection, inside the caller's transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.is_postgresql = conn.dialect.name == "postgresql"
+
+    # -- users ------------------------------------------------------------------------------------
+
+    def get_user(self, login: str) -> Row | None:
+        row = self.conn.execute(select(users).where(users.c.login == login)).mappings().first()
+        return dict(row) if row else None
+
+    def insert_user(self, values: Row) -> None:
+        self.conn.execute(insert(users).values(**values))
+
+    def update_user(self, login: str, values: Row) -> None:
+        self.conn.execute(update(users).where(users.c.login == login).values(**values))
+
+    def list_users(self) -> list[Row]:
+        return [dict(r) for r in self.conn.execute(select(users).order_by(users.c.login)).mappings()]
+
+    def count_users(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+    def users_with_role(self, role: str) -> list[Row]:
+        query = select(users).where(users.c.role == role, users.c.active.is_(True)).order_by(users.c.login)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+    # -- plans ------------------------------------------------------------------------------------
+
+    def ensure_plan(self, plan_id: str, version: str, text: str, at: datetime) -> None:
+        """Pin a plan version's text the first time a case uses it."""
+        if self.plan_text(plan_id, version) is None:
+            self.conn.execute(
+                insert(plans).values(id=plan_id, version=version, text=text, first_used_at=at)
+            )
+
+    def plan_text(self, plan_id: str, version: str) -> str | None:
+        query = select(plans.c.text).where(plans.c.id == plan_id, plans.c.version == version)
+        return self.conn.execute(query).scalar_one_or_none()
+
+    # -- cases ------------------------------------------------------------------------------------
+
+    def next_case_number(self, prefix: str, year: int) -> int:
+        key = and_(case_counters.c.prefix == prefix, case_counters.c.year == year)
+        done = self.conn.execute(
+            update(case_counters).where(key).values(last_number=case_counters.c.last_number + 1)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(insert(case_counters).values(prefix=prefix, year=year, last_number=1))
+            return 1
+        return int(self.conn.execute(select(case_counters.c.last_number).where(key)).scalar_one())
+
+    def insert_case(self, values: Row) -> None:
+        self.conn.execute(insert(cases).values(**values))
+
+    def get_case(self, case_id: str, *, lock: bool = False) -> Row | None:
+        query = select(cases).where(cases.c.id == case_id)
+        if lock and self.is_postgresql:
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def update_case(self, case_id: str, values: Row, *, expected_version: int | None = None) -> bool:
+        """Update the projection; with ``expected_version``, only if nobody changed the case meanwhile."""
+        where = cases.c.id == case_id
+        if expected_version is not None:
+            where = and_(where, cases.c.version == expected_version)
+        return self.conn.execute(update(cases).where(where).values(**values)).rowcount == 1
+
+    def list_cases(
+        self,
+        *,
+        plan_id: str | None = None,
+        state: str | None = None,
+        is_open: bool | None = None,
+        limit: int | None = None,
+    ) -> list[Row]:
+        query = select(cases).order_by(cases.c.opened_at, cases.c.id)
+        if plan_id is not None:
+            query = query.where(cases.c.plan_id == plan_id)
+        if state is not None:
+            query = query.where(cases.c.state == state)
+        if is_open is not None:
+            query = query.where(cases.c.is_open.is_(is_open))
+        if limit is not None:
+            query = query.limit(limit)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+    def case_ids(self) -> list[str]:
+        return list(self.conn.execute(select(cases.c.id).order_by(cases.c.id)).scalars())
+
+    def case_actors(self, case_id: str) -> set[str]:
+        query = select(events.c.actor).where(events.c.case_id == case_id, events.c.actor.is_not(None)).distinct()
+        return set(self.conn.execute(query).scalars())
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def insert_event(self, values: Row) -> None:
+        payload = values.get("payload")
+        self.conn.execute(insert(events).values(**{**values, "payload": None if payload is None else _dumps(payload)}))
+
+    def events_for(self, case_id: str) -> list[Row]:
+        query = select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
+        return [_event(r) for r in self.conn.execute(query).mappings()]
+
+    def iter_events(self) -> Iterator[Row]:
+        """All events, case by case in seq order (for verify)."""
+        query = select(events).order_by(events.c.case_id, events.c.seq)
+        for row in self.conn.execute(query.execution_options(yield_per=2000)).mappings():
+            yield _event(row)
+
+    # -- reminders --------------------------------------------------------------------------------
+
+    def insert_reminders(self, rows: Iterable[Row]) -> None:
+        rows = list(rows)
+        if rows:
+            self.conn.execute(insert(reminders), rows)
+
+    def cancel_pending(self, case_id: str) -> int:
+        query = (
+            update(reminders)
+            .where(reminders.c.case_id == case_id, reminders.c.status == "pending")
+            .values(status="cancelled", claimed_by=None, lease_until=None)
+        )
+        return int(self.conn.execute(query).rowcount)
+
+    def reminders_for(self, case_id: str) -> list[Row]:
+        query = select(reminders).where(reminders.c.case_id == case_id).order_by(reminders.c.id)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+    def claim_due(self, *, now: datetime, limit: int, worker: str, lease_until: datetime) -> list[Row]:
+        """Claim up to ``limit`` pending reminders due by ``now`` whose lease (if any) has run out.
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets several workers claim disjoint batches at once.
+        SQLite: the write transaction (BEGIN IMMEDIATE) already excludes every other writer.
+        """
+        due = and_(
+            reminders.c.status == "pending",
+            reminders.c.next_attempt_at <= now,
+            or_(reminders.c.lease_until.is_(None), reminders.c.lease_until < now),
+        )
+        query = select(reminders.c.id).where(due).order_by(reminders.c.next_attempt_at, reminders.c.id).limit(limit)
+        if self.is_postgresql:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(self.conn.execute(query).scalars())
+        if not ids:
+            return []
+        self.conn.execute(
+            update(reminders).where(reminders.c.id.in_(ids)).values(claimed_by=worker, lease_until=lease_until)
+        )
+        query = select(reminders).where(reminders.c.id.in_(ids)).order_by(reminders.c.next_attempt_at, reminders.c.id)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+    def due_reminders(self, *, now: datetime, limit: int | None = None) -> list[Row]:
+        """What a sweep would claim now, without claiming it (for --dry-run)."""
+        query = (
+            select(reminders)
+            .where(
+                reminders.c.status == "pending",
+                reminders.c.next_attempt_at <= now,
+                or_(reminders.c.lease_until.is_(None), reminders.c.lease_until < now),
+            )
+            .order_by(reminders.c.next_attempt_at, reminders.c.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+    def update_reminder(self, reminder_id: int, values: Row, *, claimed_by: str | None = None) -> bool:
+        """Update a reminder; with ``claimed_by``, only while that worker still holds its claim."""
+        where = reminders.c.id == reminder_id
+        if claimed_by is not None:
+            where = and_(where, reminders.c.claimed_by == claimed_by, reminders.c.status == "pending")
+        return self.conn.execute(update(reminders).where(where).values(**values)).rowcount == 1
+
+
+def _dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _event(row: Any) -> Row:
+    values = dict(row)
+    values.pop("id", None)
+    values["payload"] = None if values["payload"] is None else json.loads(values["payload"])
+    return values
