@@ -1,7 +1,7 @@
 """Need to know: who may see a case. Everyone else is told it does not exist.
 
 A user sees a case if they opened it, acted on it, must act on it, stand in the reports-to chain
-above someone who must act on it, or hold ``supervisor``, ``fagspecialist`` or ``admin``. The
+above someone who must act on it (or above the employee who opened it), or hold ``supervisor``, ``fagspecialist`` or ``admin``. The
 existence of a case is itself sensitive, so a refusal is ``NotFound``, never "forbidden".
 """
 
@@ -45,12 +45,10 @@ def may_see(repo: Repository, me: User, case: dict[str, Any], plan: Plan) -> boo
 
 
 def must_act_and_above(repo: Repository, case: dict[str, Any], plan: Plan) -> set[str]:
-    """Who must act on an open case, and every leader above them."""
+    """Who must act on an open case, and every leader above them or above the employee who opened it."""
     spec = plan.states[case["state"]].responsible
-    if spec is None or not case["is_open"]:
-        return set()
-    owners = people.responsible(repo, spec, case["opened_by"])
+    owners = [] if spec is None or not case["is_open"] else people.responsible(repo, spec, case["opened_by"])
     found = set(owners)
-    for owner in owners:
+    for owner in [*owners, case["opened_by"]]:
         found.update(people.chain_above(repo, owner, ceiling_role=""))
     return found

@@ -1,0 +1,330 @@
+"""One sweep: claim due reminders, deliver them through a Notifier, mark them sent.
+
+Claiming, delivering and marking are three steps: a claim is a lease (``claimed_by``, ``lease_until``)
+written in its own transaction, so several sweeps (processes on one SQLite file, or workers on
+PostgreSQL using ``SKIP LOCKED``) never claim the same row; a worker that dies mid-batch has its rows
+taken over when the lease runs out (then, at worst, one duplicate — which the Message-ID, derived
+from the reminder id, lets mail systems drop).
+
+A sweep after downtime coalesces: rows for the same case visit and the same recipients become one
+message, and the repeat at the top of the chain is re-armed after ``now``, never replayed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine import people
+from indsats.engine.events import EventKind, seal
+from indsats.engine.messages import render
+from indsats.engine.notifiers import DeliveryResult, Message, make_message_id
+from indsats.engine.reminders import ReminderKind, ReminderStatus, next_repeat, retry_at
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
+    from indsats.engine.notifiers import Notifier
+    from indsats.engine.plan import Plan
+    from indsats.storage.repository import Repository
+
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """One message the sweep sent (or would send, in a dry run)."""
+
+    reminder_id: int
+    case_id: str
+    state: str
+    kind: str
+    level: int
+    recipients: list[str]  # logins
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(kw_only=True)
+class SweepResult:
+    claimed: int = 0
+    sent: int = 0
+    coalesced: int = 0
+    retrying: int = 0
+    failed: int = 0
+    obsolete: int = 0
+    lost_claims: int = 0
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Prepared:
+    row: dict[str, Any]
+    case: dict[str, Any]
+    plan: Plan
+    recipients: list[str]
+    addresses: tuple[str, ...]
+    top: bool
+    problem: str | None  # a permanent reason not to send (no address)
+
+
+def sweep(
+    ctx: Context,
+    notifier: Notifier,
+    *,
+    worker: str,
+    mail_from: str = "indsats@localhost",
+    batch_size: int = 200,
+    lease: timedelta = DEFAULT_LEASE,
+    dry_run: bool = False,
+) -> SweepResult:
+    """Deliver every reminder due now, batch by batch, until none is left."""
+    result = SweepResult()
+    now = ctx.clock.now()
+    if dry_run:
+        with ctx.db.unit_of_work() as uow:
+            rows = uow.repo.due_reminders(now=now)
+            prepared, _ = _prepare(ctx, uow.repo, rows)
+        for p in _coalesce(prepared)[0]:
+            result.deliveries.append(_delivery(p, ok=True))
+        result.claimed = len(rows)
+        return result
+    while True:
+        with ctx.db.unit_of_work(write=True) as uow:
+            rows = uow.repo.claim_due(now=now, limit=batch_size, worker=worker, lease_until=now + lease)
+            uow.commit()
+        if not rows:
+            return result
+        result.claimed += len(rows)
+        with ctx.db.unit_of_work() as uow:
+            prepared, obsolete = _prepare(ctx, uow.repo, rows)
+        to_send, duplicates = _coalesce(prepared)
+        sendable = [p for p in to_send if p.problem is None]
+        messages = [_message(ctx, p, mail_from, now) for p in sendable]
+        outcomes = {r.reminder_id: r for r in notifier.deliver(messages)} if messages else {}
+        for p in to_send:
+            if p.problem is not None:
+                outcomes[p.row["id"]] = DeliveryResult(reminder_id=p.row["id"], ok=False, error=p.problem, permanent=True)
+        with ctx.db.unit_of_work(write=True) as uow:
+            for row in obsolete:
+                uow.repo.update_reminder(
+                    row["id"], {"status": ReminderStatus.cancelled.value, "claimed_by": None, "lease_until": None,
+                                "last_error": "obsolete: the case left the state"},
+                    claimed_by=worker,
+                )
+                result.obsolete += 1
+            for p in to_send:
+                _record(ctx, uow.repo, p, outcomes[p.row["id"]], worker, now, result)
+            for p in duplicates:
+                done = uow.repo.update_reminder(
+                    p.row["id"],
+                    {"status": ReminderStatus.sent.value, "sent_at": now, "claimed_by": None, "lease_until": None,
+                     "recipients": json.dumps(p.recipients), "last_error": "coalesced into another message"},
+                    claimed_by=worker,
+                )
+                result.coalesced += int(done)
+            uow.commit()
+
+
+def _prepare(ctx: Context, repo: Repository, rows: list[dict[str, Any]]) -> tuple[list[_Prepared], list[dict[str, Any]]]:
+    prepared: list[_Prepared] = []
+    obsolete: list[dict[str, Any]] = []
+    for row in rows:
+        case = repo.get_case(row["case_id"])
+        if case is None or not case["is_open"] or case["state"] != row["state"]:
+            obsolete.append(row)
+            continue
+        plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
+        spec = plan.states[row["state"]].responsible
+        owners = [] if spec is None else people.responsible(repo, spec, case["opened_by"])
+        ceiling = plan.escalation.ceiling
+        levels = people.escalation_levels(repo, owners, ceiling)
+        recipients = people.recipients_at(repo, owners, min(row["level"], max(levels, 0)), ceiling)
+        if row["level"] > 0 and levels == 0:
+            recipients = []
+        addresses = []
+        missing = []
+        for login in recipients:
+            user = repo.get_user(login)
+            if user and user["email"]:
+                addresses.append(user["email"])
+            else:
+                missing.append(login)
+        problem = None
+        if not recipients:
+            problem = f"nobody to tell at level {row['level']} (no one registered in the reports-to chain)"
+        elif missing:
+            problem = f"no e-mail address registered for {', '.join(missing)}"
+        prepared.append(
+            _Prepared(
+                row=row,
+                case=case,
+                plan=plan,
+                recipients=recipients,
+                addresses=tuple(sorted(set(addresses))),
+                top=row["level"] >= levels,
+                problem=problem,
+            )
+        )
+    return prepared, obsolete
+
+
+def _coalesce(prepared: list[_Prepared]) -> tuple[list[_Prepared], list[_Prepared]]:
+    """One message per case visit and recipients: keep the most urgent row, the rest ride along."""
+    best: dict[tuple[Any, ...], _Prepared] = {}
+    duplicates: list[_Prepared] = []
+    for p in prepared:
+        key = (p.row["case_id"], p.row["entry_seq"], tuple(p.recipients))
+        current = best.get(key)
+        if current is None:
+            best[key] = p
+            continue
+        rank = (p.row["kind"] == ReminderKind.acute.value, p.row["level"], p.row["due_at"])
+        current_rank = (current.row["kind"] == ReminderKind.acute.value, current.row["level"], current.row["due_at"])
+        if rank > current_rank:
+            duplicates.append(current)
+            best[key] = p
+        else:
+            duplicates.append(p)
+    return list(best.values()), duplicates
+
+
+def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime) -> Message:
+    case = p.case
+    deadline = case["deadline"]
+    overdue = deadline is not None and now >= deadline
+    if deadline is None:
+        lateness = "ingen frist"
+    else:
+        working = p.plan.deadline_of(p.row["state"])
+        if working is not None and working.working:
+            span = ctx.calendar.working_time_between(deadline, now) if overdue else ctx.calendar.working_time_between(now, deadline)
+        else:
+            span = (now - deadline) if overdue else (deadline - now)
+        lateness = ctx.calendar.describe(span).replace(" h", " t")
+    spec = p.plan.states[p.row["state"]].responsible
+    role = (spec.role if spec and spec.role else None) or _relation_role(p, spec)
+    text = render(
+        plan=p.plan,
+        case_id=case["id"],
+        state=p.row["state"],
+        kind=p.row["kind"],
+        level=p.row["level"],
+        responsible_role=role,
+        deadline=deadline,
+        lateness=lateness,
+        overdue=overdue,
+    )
+    return Message(
+        reminder_id=p.row["id"],
+        message_id=make_message_id(p.row["id"], mail_from),
+        to=p.addresses,
+        subject=text.subject,
+        body=text.body,
+        sent_at=now,
+    )
+
+
+def _relation_role(p: _Prepared, spec: Any) -> str:
+    return {"opener": "medarbejder", "opener_leader": "leder", "opener_leader_leader": "leder"}.get(
+        spec.relation.value if spec and spec.relation else "", "ansvarlig"
+    )
+
+
+def _record(
+    ctx: Context,
+    repo: Repository,
+    p: _Prepared,
+    outcome: DeliveryResult,
+    worker: str,
+    now: datetime,
+    result: SweepResult,
+) -> None:
+    row = p.row
+    attempts = row["attempts"] + 1
+    if outcome.ok:
+        done = repo.update_reminder(
+            row["id"],
+            {"status": ReminderStatus.sent.value, "sent_at": now, "attempts": attempts, "claimed_by": None,
+             "lease_until": None, "recipients": json.dumps(p.recipients), "last_error": outcome.error},
+            claimed_by=worker,
+        )
+        if not done:  # our lease ran out and another worker took the row: it was sent twice at most
+            result.lost_claims += 1
+            return
+        kind = EventKind.reminder_sent if row["level"] == 0 else EventKind.escalated
+        _append_event(repo, p, kind, now, {"reminder_id": row["id"], "level": row["level"], "kind": row["kind"],
+                                           "recipients": p.recipients})
+        if p.top and row["kind"] != ReminderKind.acute.value:
+            again = next_repeat(p.plan, row["state"], row["due_at"], now, ctx.calendar)
+            if again is not None:
+                repo.insert_reminders([{**_fresh(row), "due_at": again, "next_attempt_at": again}])
+        result.sent += 1
+        result.deliveries.append(_delivery(p, ok=True))
+        return
+    give_up = outcome.permanent or attempts >= p.plan.escalation.max_attempts
+    values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "lease_until": None,
+                              "last_error": (outcome.error or "delivery failed")[:500]}
+    if give_up:
+        values["status"] = ReminderStatus.failed.value
+    else:
+        values["next_attempt_at"] = retry_at(p.plan, attempts, now)
+    if not repo.update_reminder(row["id"], values, claimed_by=worker):
+        result.lost_claims += 1
+        return
+    if give_up:
+        _append_event(repo, p, EventKind.delivery_failed, now,
+                      {"reminder_id": row["id"], "level": row["level"], "attempts": attempts, "error": values["last_error"]})
+        result.failed += 1
+    else:
+        result.retrying += 1
+    result.deliveries.append(_delivery(p, ok=False, error=outcome.error))
+
+
+def _append_event(repo: Repository, p: _Prepared, kind: EventKind, now: datetime, payload: dict[str, Any]) -> None:
+    case = repo.get_case(p.case["id"], lock=True)
+    assert case is not None
+    event = seal(
+        case_id=case["id"],
+        seq=case["last_seq"] + 1,
+        prev_hash=case["last_hash"],
+        kind=kind,
+        at=now,
+        from_state=p.row["state"],
+        to_state=p.row["state"],
+        payload=payload,
+    )
+    repo.insert_event(event.as_row())
+    changes: dict[str, Any] = {"last_seq": event.seq, "last_hash": event.hash}
+    if kind in (EventKind.reminder_sent, EventKind.escalated):
+        changes["reminders_sent"] = case["reminders_sent"] + 1
+        changes["escalation_level"] = max(case["escalation_level"], p.row["level"])
+    repo.update_case(case["id"], changes)
+
+
+def _fresh(row: dict[str, Any]) -> dict[str, Any]:
+    keep = ("case_id", "state", "entry_seq", "level", "kind")
+    return {
+        **{k: row[k] for k in keep},
+        "status": ReminderStatus.pending.value,
+        "attempts": 0,
+        "claimed_by": None,
+        "lease_until": None,
+        "sent_at": None,
+        "recipients": None,
+        "last_error": None,
+    }
+
+
+def _delivery(p: _Prepared, *, ok: bool, error: str | None = None) -> Delivery:
+    return Delivery(
+        reminder_id=p.row["id"],
+        case_id=p.row["case_id"],
+        state=p.row["state"],
+        kind=p.row["kind"],
+        level=p.row["level"],
+        recipients=p.recipients,
+        ok=ok,
+        error=error,
+    )
