@@ -32,7 +32,10 @@ class Strict(BaseModel):
 def _duration(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("a duration is text such as '1 working day' or '24 hours'")
-    return str(parse_duration(value))
+    try:
+        return str(parse_duration(value))
+    except Invalid as exc:  # pydantic reports ValueErrors with their location; let it
+        raise ValueError(exc.message) from None
 
 
 class FieldType(str, Enum):

@@ -66,7 +66,8 @@ class _Prepared:
     recipients: list[str]
     addresses: tuple[str, ...]
     top: bool
-    problem: str | None  # a permanent reason not to send (no address)
+    problem: str | None  # a permanent reason not to send (nobody, or no address at all)
+    warning: str | None  # sent, but not to everyone (someone has no address)
 
 
 def sweep(
@@ -132,7 +133,9 @@ def _prepare(ctx: Context, repo: Repository, rows: list[dict[str, Any]]) -> tupl
     obsolete: list[dict[str, Any]] = []
     for row in rows:
         case = repo.get_case(row["case_id"])
-        if case is None or not case["is_open"] or case["state"] != row["state"]:
+        moved_on = case is None or not case["is_open"] or case["state"] != row["state"]
+        # An acute alert is about what happened, not about a stalled state: it goes out regardless.
+        if case is None or (moved_on and row["kind"] != ReminderKind.acute.value):
             obsolete.append(row)
             continue
         plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
@@ -151,11 +154,13 @@ def _prepare(ctx: Context, repo: Repository, rows: list[dict[str, Any]]) -> tupl
                 addresses.append(user["email"])
             else:
                 missing.append(login)
-        problem = None
+        problem = warning = None
+        if missing:
+            warning = f"no e-mail address registered for {', '.join(missing)}"
         if not recipients:
             problem = f"nobody to tell at level {row['level']} (no one registered in the reports-to chain)"
-        elif missing:
-            problem = f"no e-mail address registered for {', '.join(missing)}"
+        elif not addresses:
+            problem = warning
         prepared.append(
             _Prepared(
                 row=row,
@@ -165,6 +170,7 @@ def _prepare(ctx: Context, repo: Repository, rows: list[dict[str, Any]]) -> tupl
                 addresses=tuple(sorted(set(addresses))),
                 top=row["level"] >= levels,
                 problem=problem,
+                warning=warning,
             )
         )
     return prepared, obsolete
@@ -247,7 +253,8 @@ def _record(
         done = repo.update_reminder(
             row["id"],
             {"status": ReminderStatus.sent.value, "sent_at": now, "attempts": attempts, "claimed_by": None,
-             "lease_until": None, "recipients": json.dumps(p.recipients), "last_error": outcome.error},
+             "lease_until": None, "recipients": json.dumps(p.recipients),
+             "last_error": "; ".join(filter(None, (outcome.error, p.warning))) or None},
             claimed_by=worker,
         )
         if not done:  # our lease ran out and another worker took the row: it was sent twice at most

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from indsats.engine.plan import Plan
 
 
+_KINDS = frozenset(k.value for k in EventKind)
+
+
 @dataclass(frozen=True, kw_only=True)
 class VerifyReport:
     cases: int
@@ -33,10 +36,15 @@ def verify(ctx: Context) -> VerifyReport:
         rows = {c["id"]: c for c in repo.list_cases(is_open=None)}
         seen: set[str] = set()
         for case_id, group in groupby(repo.iter_events(), key=lambda r: r["case_id"]):
-            events = [Event.from_row(r) for r in group]
+            raw = list(group)
             n_cases += 1
-            n_events += len(events)
+            n_events += len(raw)
             seen.add(case_id)
+            odd = [r for r in raw if r["kind"] not in _KINDS]
+            if odd:
+                problems.append(f"case {case_id} event {odd[0]['seq']}: unknown kind '{odd[0]['kind']}' (edited)")
+                continue
+            events = [Event.from_row(r) for r in raw]
             problems.extend(chain_breaks(events))
             case = rows.get(case_id)
             if case is None:
@@ -46,6 +54,12 @@ def verify(ctx: Context) -> VerifyReport:
             problems.extend(projection_breaks(plan, case, events))
         for case_id in sorted(set(rows) - seen):
             problems.append(f"case {case_id}: has no events (its history was removed)")
+        # Case numbers are handed out in the transaction that opens the case: a gap is a removed case.
+        for counter in repo.case_counters():
+            for number in range(1, counter["last_number"] + 1):
+                case_id = f"{counter['prefix']}-{counter['year']}-{number:04d}"
+                if case_id not in rows:
+                    problems.append(f"case {case_id}: was opened but is missing (removed)")
     return VerifyReport(cases=n_cases, events=n_events, problems=problems)
 
 
@@ -61,7 +75,8 @@ def replay(plan: Plan, events: list[Event]) -> dict[str, Any]:
             version += 1
         if e.kind in (EventKind.opened, EventKind.advanced):
             state = e.to_state
-            if state is not None and plan.states[state].final:
+            known = plan.states.get(state or "")
+            if known is not None and known.final:
                 closed_at = e.at
         if e.kind is EventKind.recorded and e.trigger:
             t = plan.transition(e.trigger)
@@ -71,7 +86,7 @@ def replay(plan: Plan, events: list[Event]) -> dict[str, Any]:
     last = events[-1] if events else None
     return {
         "state": state,
-        "is_open": state is not None and not plan.states[state].final,
+        "is_open": state in plan.states and not plan.states[state].final,
         "acute": acute,
         "opened_by": events[0].actor if events else None,
         "closed_at": closed_at,
@@ -84,7 +99,8 @@ def replay(plan: Plan, events: list[Event]) -> dict[str, Any]:
 
 def projection_breaks(plan: Plan, case: dict[str, Any], events: list[Event]) -> list[str]:
     expected = replay(plan, events)
-    return [
+    unknown = [f"case {case['id']}: state '{expected['state']}' is not in plan {plan.id}"] if expected["state"] not in plan.states else []
+    return unknown + [
         f"case {case['id']}: '{key}' is {case[key]!r} but its events say {value!r}"
         for key, value in expected.items()
         if case[key] != value

@@ -1,0 +1,229 @@
+"""Fixtures that build the world of a test, one piece each: a clock, a database, an organisation, a case.
+
+``database`` runs every test that asks for it twice: on a SQLite file in ``tmp_path`` and on PostgreSQL.
+PostgreSQL gets one fresh database per test session (created, migrated once, dropped at the end) and is
+emptied before each test. When the server is unreachable its tests are skipped, except under CI (``CI``
+set), where they fail: CI must never pass by silently testing one database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from indsats.engine.calendar import WorkingCalendar
+from indsats.engine.catalog import PlanCatalog
+from indsats.engine.clock import LOCAL_TZ, FixedClock
+from indsats.engine.context import Context
+
+if TYPE_CHECKING:
+    from indsats.storage.database import Database
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PLAN = "radikalisering"
+# Monday 2 March 2026, 09:00 in Copenhagen (08:00 UTC): an ordinary working morning.
+MONDAY_MORNING = datetime(2026, 3, 2, 9, 0, tzinfo=LOCAL_TZ)
+TABLES = "users, plans, case_counters, cases, events, reminders"
+
+# The organisation of `org`: login → (role, reports_to). Built in this order (leaders first).
+ORGANISATION: dict[str, tuple[str, str | None]] = {
+    "sol": ("socialchef", None),
+    "lea": ("leder", "sol"),
+    "leo": ("leder", "sol"),
+    "emil": ("medarbejder", "lea"),
+    "ida": ("medarbejder", "leo"),
+    "fie": ("fagspecialist", None),
+    "sup": ("supervisor", None),
+}
+WALK = ("suspected", "leader_notified", "specialist_notified", "assessed", "decided")
+
+
+# -- time and plans --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONDAY_MORNING)
+
+
+# -- databases -------------------------------------------------------------------------------------
+
+
+def _pg_connect_args(url: Any) -> dict[str, Any]:
+    """psycopg keyword arguments for a SQLAlchemy URL."""
+    args = {"host": url.host, "port": url.port, "user": url.username, "password": url.password, "dbname": url.database}
+    return {k: v for k, v in args.items() if v is not None}
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session; dropped at the end."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from indsats.storage.database import Database
+    from indsats.storage.migrate import upgrade
+
+    server = make_url(os.environ.get("INDSATS_TEST_PG_URL", DEFAULT_PG_URL))
+    try:
+        admin = psycopg.connect(**_pg_connect_args(server), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL at {server.render_as_string(hide_password=True)} is unreachable: {exc}".strip()
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI is set: the PostgreSQL tests must run, not skip)", pytrace=False)
+        pytest.skip(reason)
+    name = f"indsats_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        # A throwaway database need not wait for the disk on each commit; transactions behave the same.
+        admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        url = server.set(database=name).render_as_string(hide_password=False)
+        try:
+            db = Database(url)
+            upgrade(db)
+            db.dispose()
+            yield url
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgresql_database(pg_url: str) -> Iterator[Database]:
+    """The session's PostgreSQL database, emptied."""
+    from sqlalchemy import text
+
+    from indsats.storage.database import Database
+
+    db = Database(pg_url)
+    with db.connect() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        conn.commit()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite file in tmp_path."""
+    from indsats.storage.database import Database
+    from indsats.storage.migrate import upgrade
+
+    db = Database(f"sqlite:///{tmp_path}/t.db")
+    upgrade(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database(request: pytest.FixtureRequest) -> Database:
+    return request.getfixturevalue(f"{request.param}_database")
+
+
+@pytest.fixture(scope="session")
+def catalog() -> PlanCatalog:
+    """The shipped plans, parsed once: a catalog only reads files and caches what it parsed."""
+    return PlanCatalog()
+
+
+@pytest.fixture
+def ctx(database: Database, clock: FixedClock, catalog: PlanCatalog) -> Context:
+    return Context(db=database, clock=clock, catalog=catalog, calendar=WorkingCalendar())
+
+
+# -- people and cases ------------------------------------------------------------------------------
+
+
+def register_admin(ctx: Context, login: str = "admin") -> None:
+    """What `init` does on an empty database: the first user becomes admin."""
+    from indsats.engine.users import register_first_admin
+
+    with ctx.db.unit_of_work(write=True) as uow:
+        register_first_admin(uow.repo, login, ctx.clock.now())
+        uow.commit()
+
+
+@pytest.fixture
+def org(ctx: Context) -> dict[str, tuple[str, str | None]]:
+    """admin; socialchef sol; leaders lea and leo under sol; emil under lea, ida under leo; fie; sup."""
+    from indsats.engine.users import add_user
+
+    register_admin(ctx)
+    for login, (role, reports_to) in ORGANISATION.items():
+        add_user(
+            ctx, actor="admin", login=login, name=login.title(), role=role, email=f"{login}@example.org",
+            reports_to=reports_to,
+        )
+    return ORGANISATION
+
+
+def walk(ctx: Context, case_id: str, to: str, *, minor: bool = False) -> None:
+    """Advance a case from 'suspected' to ``to``, each step by the right person."""
+    from indsats.engine.cases import advance
+
+    steps = {
+        "leader_notified": ("emil", "notify_leader", {}),
+        "specialist_notified": ("lea", "notify_specialist", {}),
+        "assessed": ("fie", "assess", {"summary": "Samtale med borgeren", "signs": "behaviour:moderate"}),
+        "decided": ("lea", "decide", {"police_report": "no", "rationale": "Ingen strafbare forhold"}),
+    }
+    for state in WALK[1 : WALK.index(to) + 1]:
+        actor, trigger, values = steps[state]
+        if trigger == "decide" and minor:
+            advance(ctx, actor="emil", case_id=case_id, trigger="report_to_childrens_services",
+                    values={"reported_on": "2026-03-02"})
+        advance(ctx, actor=actor, case_id=case_id, trigger=trigger, values=values)
+
+
+@pytest.fixture
+def case_in(ctx: Context, org: Any) -> Callable[..., str]:
+    """``case_in("assessed", minor=False)``: a case opened by emil and walked there; returns its id."""
+    from indsats.engine.cases import open_case
+
+    def make(state: str = "suspected", *, minor: bool = False) -> str:
+        assert state in WALK, f"no state {state!r} on the walk"
+        case_id = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="BORGER-REF-1", minor=minor).case_id
+        walk(ctx, case_id, state, minor=minor)
+        return case_id
+
+    return make
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def cli_db_url(tmp_path: Path) -> str:
+    """A SQLite URL whose file does not exist yet (``init`` creates it)."""
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+@pytest.fixture
+def invoke(runner: CliRunner, cli_db_url: str, tmp_path: Path) -> Callable[..., Result]:
+    """``invoke(["show", case_id, "--json"], user="emil")``: run the CLI as ``user`` against a database."""
+    from indsats.cli import main
+
+    def run(args: list[str], *, user: str | None = "admin", db_url: str | None = None, **env: str | None) -> Result:
+        environment: dict[str, str | None] = {
+            "INDSATS_USER": user,
+            "INDSATS_DATABASE_URL": db_url or cli_db_url,
+            "INDSATS_CONFIG": str(tmp_path / "no-config.toml"),
+            "INDSATS_DATA_DIR": str(tmp_path / "data"),
+            "INDSATS_PLANS_DIR": None,
+            "INDSATS_DEBUG": None,
+            **env,
+        }
+        return runner.invoke(main, args, env=environment)
+
+    return run

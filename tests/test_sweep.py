@@ -1,0 +1,641 @@
+"""Reminders and escalation, through the service functions, on SQLite and PostgreSQL.
+
+Every test is a timeline: the clock starts on Monday 2 March 2026, 09:00 in Copenhagen (the ``clock``
+fixture) and is moved forward, never slept on. Emil (medarbejder) reports to Lea (leder), who reports
+to Sol (socialchef, the plan's escalation ceiling). In 'suspected' the deadline is 4 working hours,
+escalations follow every 2 working hours, and the top repeats every working day; the working day is
+08:00-16:00 Monday to Thursday and 08:00-13:30 on Friday.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from fakes import RecordingNotifier
+from indsats.engine.calendar import WorkingCalendar
+from indsats.engine.cases import add_note, advance, open_case
+from indsats.engine.catalog import PlanCatalog
+from indsats.engine.clock import LOCAL_TZ, FixedClock
+from indsats.engine.context import Context
+from indsats.engine.events import EventKind
+from indsats.engine.notifiers import SmtpNotifier, parse_smtp_url
+from indsats.engine.sweep import SweepResult, sweep
+from indsats.engine.users import add_user, list_users
+from indsats.engine.verify import verify
+from indsats.engine.views import case_history, show_case
+from indsats.storage.database import Database
+from smtp_sink import free_port, smtp_sink
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from indsats.engine.notifiers import DeliveryResult, Message, Notifier
+
+MAIL_FROM = "indsats@example.org"
+EMIL, LEA, SOL = "emil@example.org", "lea@example.org", "sol@example.org"
+CPR = re.compile(r"\b\d{6}-?\d{4}\b")
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
+    """A wall-clock time in Copenhagen in 2026."""
+    return datetime(2026, month, day, hour, minute, tzinfo=LOCAL_TZ)
+
+
+def run_sweep(ctx: Context, notifier: Notifier, **options: Any) -> SweepResult:
+    return sweep(ctx, notifier, worker="test-worker", mail_from=MAIL_FROM, **options)
+
+
+def reminders(ctx: Context, case_id: str, *, status: str | None = None) -> list[dict[str, Any]]:
+    with ctx.db.unit_of_work() as uow:
+        rows = uow.repo.reminders_for(case_id)
+    return [r for r in rows if status is None or r["status"] == status]
+
+
+def addressees(messages: Sequence[Message]) -> list[tuple[str, ...]]:
+    return [m.to for m in messages]
+
+
+def history(ctx: Context, case_id: str) -> list[Any]:
+    return case_history(ctx, actor="emil", case_id=case_id)
+
+
+def sweep_events(ctx: Context, case_id: str) -> list[tuple[EventKind, int, list[str]]]:
+    kinds = (EventKind.reminder_sent, EventKind.escalated)
+    return [(e.kind, e.payload["level"], e.payload["recipients"]) for e in history(ctx, case_id) if e.kind in kinds]
+
+
+@pytest.fixture
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+# -- 1. entering a state writes its rows; leaving it cancels them --------------------------------------
+
+
+def test_opening_a_case_plans_a_reminder_at_the_deadline_and_one_escalation_per_leader_up_to_the_ceiling(
+    ctx: Context, case_in: Callable[..., str]
+) -> None:
+    case_id = case_in("suspected")
+
+    rows = reminders(ctx, case_id)
+
+    assert [(r["level"], r["kind"], r["status"]) for r in rows] == [
+        (0, "reminder", "pending"),
+        (1, "escalation", "pending"),
+        (2, "escalation", "pending"),
+    ]
+    # 09:00 + 4 working hours = 13:00; +2 = 15:00; +2 = 16:00 is closing, so one hour carries to Tuesday.
+    assert [r["due_at"] for r in rows] == [at(2, 13), at(2, 15), at(3, 9)]
+    assert all(r["next_attempt_at"] == r["due_at"] and r["attempts"] == 0 for r in rows)
+
+
+def test_every_planned_reminder_falls_due_within_working_hours(ctx: Context, clock: FixedClock, org: Any) -> None:
+    clock.set(at(6, 9, 30))  # Friday: the 4 working hours end exactly at 13:30, when Friday closes
+
+    case_id = open_case(ctx, actor="emil", plan_id="radikalisering", subject_ref="REF-1").case_id
+
+    rows = reminders(ctx, case_id)
+    assert [r["due_at"] for r in rows] == [at(9, 8), at(9, 10), at(9, 12)]
+    assert all(ctx.calendar.next_open(r["due_at"]) == r["due_at"] for r in rows)
+
+
+def test_leaving_a_state_cancels_its_reminders_and_plans_the_next_states(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str]
+) -> None:
+    case_id = case_in("suspected")
+    clock.set(at(2, 10))
+
+    advance(ctx, actor="emil", case_id=case_id, trigger="notify_leader")
+
+    rows = reminders(ctx, case_id)
+    assert {r["status"] for r in rows if r["state"] == "suspected"} == {"cancelled"}
+    # Lea must act within 1 working day; the escalation above her reaches Sol, the ceiling.
+    assert [(r["level"], r["status"], r["due_at"]) for r in rows if r["state"] == "leader_notified"] == [
+        (0, "pending", at(3, 10)),
+        (1, "pending", at(4, 10)),
+    ]
+
+
+def test_a_closed_case_has_no_pending_reminders(ctx: Context, case_in: Callable[..., str]) -> None:
+    case_id = case_in("decided")
+
+    assert reminders(ctx, case_id, status="pending") == []
+
+
+def test_a_sweep_reminds_whoever_must_act_in_the_new_state_not_the_old_one(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("leader_notified")  # at Monday 09:00: Lea's deadline is Tuesday 09:00
+
+    clock.set(at(3, 9))
+    run_sweep(ctx, notifier)
+    clock.set(at(4, 9))
+    run_sweep(ctx, notifier)
+
+    assert addressees(notifier.sent) == [(LEA,), (SOL,)]
+    assert sweep_events(ctx, case_id) == [(EventKind.reminder_sent, 0, ["lea"]), (EventKind.escalated, 1, ["sol"])]
+
+
+# -- 2. the timeline of one stalled state -----------------------------------------------------------------
+
+
+def test_sweep_at_the_deadline_reminds_the_employee_and_nobody_else(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")
+
+    clock.set(at(2, 12, 59))
+    assert run_sweep(ctx, notifier).sent == 0
+    clock.set(at(2, 13))
+    result = run_sweep(ctx, notifier)
+
+    assert result.sent == 1
+    assert addressees(notifier.sent) == [(EMIL,)]
+    assert notifier.sent[0].subject.startswith(f"Påmindelse: sag {case_id}")
+    assert [r["status"] for r in reminders(ctx, case_id)] == ["sent", "pending", "pending"]
+
+
+def test_an_unanswered_reminder_escalates_to_the_leader_and_then_to_the_leaders_leader(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")
+    timeline = [
+        (at(2, 13), [(EMIL,)]),
+        (at(2, 14, 59), []),
+        (at(2, 15), [(LEA,)]),
+        (at(2, 16), []),
+        (at(3, 8, 59), []),
+        (at(3, 9), [(SOL,)]),
+    ]
+
+    for when, expected in timeline:
+        clock.set(when)
+        before = len(notifier.sent)
+        run_sweep(ctx, notifier)
+        assert addressees(notifier.sent[before:]) == expected, when
+
+    assert notifier.sent[1].subject.startswith(f"Eskalering (niveau 1): sag {case_id}")
+    assert notifier.sent[2].subject.startswith(f"Eskalering (niveau 2): sag {case_id}")
+
+
+def test_reminders_and_escalations_appear_in_the_case_history(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")
+
+    for when in (at(2, 13), at(2, 15), at(3, 9)):
+        clock.set(when)
+        run_sweep(ctx, notifier)
+
+    assert sweep_events(ctx, case_id) == [
+        (EventKind.reminder_sent, 0, ["emil"]),
+        (EventKind.escalated, 1, ["lea"]),
+        (EventKind.escalated, 2, ["sol"]),
+    ]
+    sent = {m.reminder_id for m in notifier.sent}
+    assert {e.payload["reminder_id"] for e in history(ctx, case_id) if e.payload and "reminder_id" in e.payload} == sent
+    assert verify(ctx).ok
+
+
+def test_show_case_tells_the_escalation_level_and_how_many_reminders_were_sent(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")
+    seen = []
+
+    for when in (at(2, 12), at(2, 13), at(2, 15), at(3, 9)):
+        clock.set(when)
+        run_sweep(ctx, notifier)
+        view = show_case(ctx, actor="emil", case_id=case_id)
+        seen.append((view.escalation_level, view.reminders_sent))
+
+    assert seen == [(0, 0), (0, 1), (1, 2), (2, 3)]
+
+
+def test_the_top_of_the_chain_is_reminded_again_every_repeat_interval(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")
+    for when in (at(2, 13), at(2, 15)):
+        clock.set(when)
+        run_sweep(ctx, notifier)
+    assert reminders(ctx, case_id, status="pending")[-1]["level"] == 2
+
+    clock.set(at(3, 9))
+    run_sweep(ctx, notifier)  # the top level is sent: a repeat is armed, one working day on
+
+    pending = reminders(ctx, case_id, status="pending")
+    assert [(r["level"], r["kind"], r["due_at"]) for r in pending] == [(2, "escalation", at(4, 9))]
+    assert pending[0]["due_at"] > clock.now()
+
+    clock.set(at(4, 9))
+    run_sweep(ctx, notifier)
+
+    assert addressees(notifier.sent) == [(EMIL,), (LEA,), (SOL,), (SOL,)]
+    assert [(r["level"], r["due_at"]) for r in reminders(ctx, case_id, status="pending")] == [(2, at(5, 9))]
+
+
+# -- 3. a worker that was down -------------------------------------------------------------------------
+
+
+def test_sweep_after_a_week_down_sends_one_message_per_recipient_and_state(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")
+    clock.set(at(9, 9))  # a week later: every level and six repeats have come and gone
+
+    result = run_sweep(ctx, notifier)
+
+    assert sorted(addressees(notifier.sent)) == [(EMIL,), (LEA,), (SOL,)]
+    assert result.sent == 3
+    pending = reminders(ctx, case_id, status="pending")
+    assert len(pending) == 1 and pending[0]["level"] == 2 and pending[0]["due_at"] > clock.now()
+    assert verify(ctx).ok
+
+
+def test_a_second_sweep_at_the_same_time_sends_nothing(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_in("suspected")
+    case_in("suspected")
+    clock.set(at(9, 9))
+    assert run_sweep(ctx, notifier).sent == 6
+
+    again = run_sweep(ctx, notifier)
+
+    assert (again.claimed, again.sent) == (0, 0)
+    assert len(notifier.sent) == 6
+
+
+def test_two_sweeps_at_once_share_the_due_reminders_and_send_each_exactly_once(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str]
+) -> None:
+    for _ in range(12):
+        case_in("suspected")
+    clock.set(at(9, 9))
+    url = ctx.db.url.render_as_string(hide_password=False)
+    meeting = threading.Barrier(2)
+
+    def one_worker(name: str) -> list[int]:
+        own = Context(
+            db=Database(url), clock=FixedClock(clock.now()), catalog=PlanCatalog(), calendar=WorkingCalendar()
+        )
+        notifier = MeetingNotifier(meeting)
+        try:
+            sweep(own, notifier, worker=name, mail_from=MAIL_FROM, batch_size=10)
+        finally:
+            own.db.dispose()
+        return [m.reminder_id for m in notifier.sent]
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(one_worker, ["worker-a", "worker-b"])
+
+    assert first and second, "each sweep claims a batch while the other holds one"
+    assert sorted(first + second) == sorted(set(first + second))
+    with ctx.db.unit_of_work() as uow:
+        sent = {r["id"] for c in uow.repo.case_ids() for r in uow.repo.reminders_for(c) if r["status"] == "sent"}
+    assert set(first + second) == sent and len(sent) == 36
+
+
+class MeetingNotifier(RecordingNotifier):
+    """Holds its first batch until the other sweep has claimed one too, so that the two really overlap."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        super().__init__()
+        self._barrier = barrier
+        self._met = False
+
+    def deliver(self, messages: Sequence[Message]) -> list[DeliveryResult]:
+        if messages and not self._met:
+            self._met = True
+            try:
+                self._barrier.wait(timeout=10)
+            except threading.BrokenBarrierError:
+                pass
+        return super().deliver(messages)
+
+
+# -- 4. delivery failures ------------------------------------------------------------------------------
+
+
+def test_a_temporary_delivery_failure_is_retried_after_a_back_off_and_delivered_once(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str]
+) -> None:
+    case_id = case_in("suspected")
+    notifier = RecordingNotifier(fail_next=1)
+    clock.set(at(2, 13))
+
+    result = run_sweep(ctx, notifier)
+
+    assert (result.sent, result.retrying) == (0, 1)
+    row = reminders(ctx, case_id)[0]
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("pending", 1, at(2, 13, 10))
+    assert row["last_error"]
+
+    clock.set(at(2, 13, 9))
+    assert run_sweep(ctx, notifier).claimed == 0
+    clock.set(at(2, 13, 10))
+    assert run_sweep(ctx, notifier).sent == 1
+    clock.set(at(2, 14))
+    run_sweep(ctx, notifier)
+
+    assert addressees(notifier.sent) == [(EMIL,)]
+    row = reminders(ctx, case_id)[0]
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert sweep_events(ctx, case_id) == [(EventKind.reminder_sent, 0, ["emil"])]
+
+
+def test_a_permanently_refused_reminder_is_marked_failed_and_stays_visible(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str]
+) -> None:
+    case_id = case_in("suspected")
+    notifier = RecordingNotifier(refuse={EMIL})
+    clock.set(at(2, 13))
+
+    result = run_sweep(ctx, notifier)
+
+    assert (result.sent, result.failed) == (0, 1)
+    row = reminders(ctx, case_id)[0]
+    assert (row["status"], row["attempts"]) == ("failed", 1)
+    failures = [e for e in history(ctx, case_id) if e.kind is EventKind.delivery_failed]
+    assert [(e.payload["reminder_id"], e.payload["level"]) for e in failures] == [(row["id"], 0)]
+    view = show_case(ctx, actor="emil", case_id=case_id)
+    assert [(r.level, r.status) for r in view.reminders] == [(0, "failed"), (1, "pending"), (2, "pending")]
+
+    clock.set(at(2, 15))
+    run_sweep(ctx, notifier)  # no retry of the refusal; the escalation goes out as planned
+
+    assert len(notifier.batches) == 2
+    assert addressees(notifier.sent) == [(LEA,)]
+    assert reminders(ctx, case_id)[0]["attempts"] == 1
+    assert verify(ctx).ok
+
+
+def test_a_reminder_is_given_up_after_the_plans_max_attempts(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str]
+) -> None:
+    case_id = case_in("suspected")
+    notifier = RecordingNotifier(fail_next=100)
+    clock.set(at(2, 13))
+    retries = []
+
+    for _ in range(5):  # the plan's max_attempts
+        run_sweep(ctx, notifier)
+        row = reminders(ctx, case_id)[0]
+        retries.append(row["next_attempt_at"])
+        clock.set(row["next_attempt_at"])
+
+    assert (row["status"], row["attempts"]) == ("failed", 5)
+    # retry_after 10 minutes, doubling: 13:10, 13:30, 14:10, 15:30.
+    assert retries[:4] == [at(2, 13, 10), at(2, 13, 30), at(2, 14, 10), at(2, 15, 30)]
+    failures = [e.payload for e in history(ctx, case_id) if e.kind is EventKind.delivery_failed]
+    assert [(p["reminder_id"], p["attempts"]) for p in failures] == [(row["id"], 5)]
+    shown = show_case(ctx, actor="emil", case_id=case_id).reminders
+    assert (shown[0].id, shown[0].status) == (row["id"], "failed")
+
+    notifier.fail_next = 0
+    clock.advance(days=1)
+    run_sweep(ctx, notifier)  # the mail server is back: the escalations go out, the given-up reminder does not
+
+    assert row["id"] not in {m.reminder_id for m in notifier.sent}
+    assert sum(row["id"] in {m.reminder_id for m in batch} for batch in notifier.batches) == 5
+    assert reminders(ctx, case_id)[0]["attempts"] == 5
+
+
+# -- 5. a real SMTP server ---------------------------------------------------------------------------
+
+
+def test_the_reminder_and_the_escalation_arrive_over_smtp_with_the_right_recipients(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str]
+) -> None:
+    case_id = case_in("suspected")
+    port = free_port()
+    notifier = SmtpNotifier(parse_smtp_url(f"smtp://127.0.0.1:{port}"), MAIL_FROM)
+    rows = reminders(ctx, case_id)
+
+    with smtp_sink(port) as server:
+        clock.set(at(2, 13))
+        run_sweep(ctx, notifier)
+        clock.set(at(2, 15))
+        run_sweep(ctx, notifier)
+
+    assert [r.rcpt_tos for r in server.received] == [[EMIL], [LEA]]
+    assert [r.mail_from for r in server.received] == [MAIL_FROM, MAIL_FROM]
+    assert [r.mail["Message-ID"] for r in server.received] == [
+        f"<indsats-reminder-{rows[0]['id']}@example.org>",
+        f"<indsats-reminder-{rows[1]['id']}@example.org>",
+    ]
+    assert server.received[0].subject.startswith(f"Påmindelse: sag {case_id}")
+    assert server.received[1].subject.startswith(f"Eskalering (niveau 1): sag {case_id}")
+    assert f"indsats advance {case_id} notify_leader" in server.received[0].text
+
+
+def test_reminders_wait_while_the_smtp_server_is_down_and_go_out_once_when_it_is_up(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str]
+) -> None:
+    case_id = case_in("suspected")
+    port = free_port()
+    notifier = SmtpNotifier(parse_smtp_url(f"smtp://127.0.0.1:{port}?timeout=5"), MAIL_FROM)
+    clock.set(at(2, 13))
+
+    down = run_sweep(ctx, notifier)  # nobody listens on the port
+
+    assert (down.sent, down.retrying) == (0, 1)
+    row = reminders(ctx, case_id)[0]
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert "cannot connect" in row["last_error"]
+
+    with smtp_sink(port) as server:
+        clock.set(row["next_attempt_at"])
+        up = run_sweep(ctx, notifier)
+        clock.advance(minutes=30)
+        later = run_sweep(ctx, notifier)
+
+    assert (up.sent, later.sent) == (1, 0)
+    assert [r.rcpt_tos for r in server.received] == [[EMIL]]
+    assert server.received[0].mail["Message-ID"] == f"<indsats-reminder-{row['id']}@example.org>"
+    assert sweep_events(ctx, case_id) == [(EventKind.reminder_sent, 0, ["emil"])]
+
+
+# -- 6. privacy --------------------------------------------------------------------------------------
+
+
+def test_no_reminder_carries_the_subject_reference_notes_field_values_a_cpr_number_or_a_name(
+    ctx: Context, clock: FixedClock, org: Any, notifier: RecordingNotifier
+) -> None:
+    add_user(ctx, actor="admin", login="kko", name="Karen Kvist Østergaard", role="medarbejder",
+             email="kko@example.org", reports_to="lea")
+    secrets = [
+        "0101901234",
+        "Naboen Jens Hviid så ham med et IS-flag",
+        "Han har brudt med familien i Vollsmose",
+        "Drøftet med moderen på Rådhuspladsen",
+        "Sammenfatning: radikaliseret via Telegram-gruppen Nordlys",
+        "behaviour:strong,relations:weak",
+        "Politiet kom kl. 03 til Hjortevej 7",
+        "Hans Reporter Hansen",
+    ]
+    case_id = open_case(ctx, actor="kko", plan_id="radikalisering", subject_ref=secrets[0], note=secrets[1],
+                        source="neighbour", reporter=secrets[7]).case_id
+    add_note(ctx, actor="kko", case_id=case_id, text=secrets[2])
+    steps = [
+        ("kko", "notify_leader", {}, secrets[3]),
+        ("lea", "notify_specialist", {}, None),
+        ("fie", "assess", {"summary": secrets[4], "signs": secrets[5], "infohus": "yes"}, None),
+    ]
+    for actor, trigger, values, note in steps:
+        clock.advance(days=14)
+        run_sweep(ctx, notifier)
+        advance(ctx, actor=actor, case_id=case_id, trigger=trigger, values=values, note=note)
+    clock.advance(days=14)
+    run_sweep(ctx, notifier)
+    advance(ctx, actor="kko", case_id=case_id, trigger="acute", note=secrets[6])
+    run_sweep(ctx, notifier)
+
+    kinds = {m.subject.split(":")[0] for m in notifier.sent}
+    assert len(notifier.sent) >= 10
+    assert {"Påmindelse", "AKUT"} <= kinds and any(k.startswith("Eskalering") for k in kinds)
+    names = [u.name for u in list_users(ctx, actor="admin")]
+    for message in notifier.sent:
+        text = f"{message.subject}\n{message.body}"
+        assert case_id in text
+        for secret in secrets:
+            assert secret not in text, (secret, message.subject)
+        assert not CPR.search(text), message.subject
+        for name in names:
+            assert not re.search(rf"\b{re.escape(name)}\b", text), (name, message.subject)
+
+
+# -- 7. acute --------------------------------------------------------------------------------------
+
+
+def test_acute_alerts_the_whole_chain_at_once(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")
+    clock.set(at(2, 9, 30))
+
+    advance(ctx, actor="emil", case_id=case_id, trigger="acute", note="112 ringet op")
+
+    acute = [r for r in reminders(ctx, case_id) if r["kind"] == "acute"]
+    assert [(r["level"], r["status"], r["due_at"]) for r in acute] == [
+        (0, "pending", clock.now()),
+        (1, "pending", clock.now()),
+        (2, "pending", clock.now()),
+    ]
+    run_sweep(ctx, notifier)
+    assert sorted(addressees(notifier.sent)) == [(EMIL,), (LEA,), (SOL,)]
+    assert all(m.subject.startswith(f"AKUT: sag {case_id}") for m in notifier.sent)
+    assert [r["status"] for r in reminders(ctx, case_id) if r["kind"] != "acute"] == ["pending"] * 3
+    assert show_case(ctx, actor="emil", case_id=case_id).acute
+
+
+def test_acute_alerts_go_out_on_a_sunday_night_while_ordinary_reminders_wait_for_monday_morning(
+    ctx: Context, clock: FixedClock, org: Any, notifier: RecordingNotifier
+) -> None:
+    clock.set(at(6, 9, 30))  # Friday; the deadline is 13:30, when Friday closes: the reminder is due Monday 08:00
+    case_id = open_case(ctx, actor="emil", plan_id="radikalisering", subject_ref="REF-1").case_id
+    clock.set(at(8, 3))  # Sunday, 03:00
+    advance(ctx, actor="emil", case_id=case_id, trigger="acute", note="112 ringet op")
+
+    run_sweep(ctx, notifier)
+
+    assert sorted(addressees(notifier.sent)) == [(EMIL,), (LEA,), (SOL,)]
+    assert {m.subject.split(":")[0] for m in notifier.sent} == {"AKUT"}
+    clock.set(at(9, 7, 59))
+    assert run_sweep(ctx, notifier).sent == 0
+    clock.set(at(9, 8))
+    assert run_sweep(ctx, notifier).sent == 1
+    assert notifier.sent[-1].to == (EMIL,) and notifier.sent[-1].subject.startswith("Påmindelse")
+
+
+def test_acute_alerts_still_reach_the_whole_chain_when_the_case_moves_on_before_the_sweep(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    # Police were called; the employee records it and, a minute later, that the leader is told.
+    # The chain must still be alerted: the alert is about what happened, not about a stalled state.
+    case_id = case_in("suspected")
+    advance(ctx, actor="emil", case_id=case_id, trigger="acute", note="112 ringet op")
+    clock.advance(minutes=1)
+    advance(ctx, actor="emil", case_id=case_id, trigger="notify_leader")
+
+    run_sweep(ctx, notifier)
+
+    assert sorted(m.to for m in notifier.sent if m.subject.startswith("AKUT")) == [(EMIL,), (LEA,), (SOL,)]
+
+
+# -- who gets told -------------------------------------------------------------------------------------
+
+
+def test_a_specialist_without_an_e_mail_address_does_not_stop_the_others_being_reminded(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    add_user(ctx, actor="admin", login="fia", name="Fia", role="fagspecialist")  # no address registered
+    case_id = case_in("specialist_notified")  # every fagspecialist must act; 5 working days
+    clock.set(at(9, 9))
+
+    run_sweep(ctx, notifier)
+
+    assert ("fie@example.org",) in addressees(notifier.sent)
+    first = next(r for r in reminders(ctx, case_id) if r["state"] == "specialist_notified")
+    assert "fia" in (first["last_error"] or "")  # the missing address is not kept quiet either
+
+
+def test_an_escalation_goes_to_the_leader_of_the_moment_it_fires_not_when_it_was_planned(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_in("suspected")
+    with ctx.db.unit_of_work(write=True) as uow:  # no command moves a user yet: Emil now reports to Leo
+        uow.repo.update_user("emil", {"reports_to": "leo"})
+        uow.commit()
+
+    for when in (at(2, 13), at(2, 15), at(3, 9)):
+        clock.set(when)
+        run_sweep(ctx, notifier)
+
+    assert addressees(notifier.sent) == [(EMIL,), ("leo@example.org",), (SOL,)]
+
+
+# -- dry run -----------------------------------------------------------------------------------------
+
+
+def test_a_dry_run_lists_what_is_due_and_changes_nothing(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")
+    clock.set(at(9, 9))
+    before = reminders(ctx, case_id)
+
+    result = run_sweep(ctx, notifier, dry_run=True)
+
+    assert sorted(d.recipients for d in result.deliveries) == [["emil"], ["lea"], ["sol"]]
+    assert notifier.batches == []
+    assert reminders(ctx, case_id) == before
+    assert sweep_events(ctx, case_id) == []
+
+
+# -- coalescing ----------------------------------------------------------------------------------------
+
+
+def test_a_deputy_who_stands_in_at_two_levels_gets_one_message_not_two(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")
+    with ctx.db.unit_of_work(write=True) as uow:  # no command names a deputy yet: Lea is away, Sol stands in
+        uow.repo.update_user("lea", {"active": False, "deputy": "sol"})
+        uow.commit()
+    clock.set(at(9, 9))
+
+    result = run_sweep(ctx, notifier)
+
+    assert sorted(addressees(notifier.sent)) == [(EMIL,), (SOL,)]
+    assert (result.sent, result.coalesced) == (2, 1)
+    assert [r["status"] for r in reminders(ctx, case_id)][:3] == ["sent", "sent", "sent"]
+    assert [(r["level"], r["status"]) for r in reminders(ctx, case_id, status="pending")] == [(2, "pending")]
+    assert run_sweep(ctx, notifier).sent == 0
