@@ -247,13 +247,68 @@ def plans_show(obj: Obj, plan_id: str, as_json: bool) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @pass_obj
 def plans_validate(obj: Obj, path: str) -> None:
-    """Check a plan file; a problem is reported with its file, line and field (exit 5)."""
+    """Check a plan file completely: schema, durations, reachability, dead ends, who may fire each trigger, and
+    (when a database is reachable) whether the registered users can carry a case through it. Errors exit 5."""
     from pathlib import Path
 
-    from indsats.engine.plan import load_plan
+    from indsats.engine.plan_checks import Severity
+    from indsats.engine.plans import validate
+    from indsats.errors import Invalid
 
-    plan = load_plan(Path(path))
-    click.echo(f"{path}: plan '{plan.id}' is valid (version {plan.version}).")
+    result = validate(obj.context(), Path(path))
+    lines = [
+        f"{path}{f':{f.line}' if f.line else ''}: {f.severity.value}: {f.location}: {f.message}"
+        for f in result.findings
+    ]
+    for line in lines:
+        click.echo(line)
+    errors = [line for line, f in zip(lines, result.findings) if f.severity is Severity.error]
+    if errors:
+        raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
+    if not result.users_checked:
+        click.echo(f"Registered users not checked: {result.users_skipped_because}.")
+    assert result.plan is not None
+    warnings = f", {len(lines)} warning(s)" if lines else ""
+    click.echo(f"{path}: plan '{result.plan.id}' is valid (version {result.plan.version}){warnings}.")
+
+
+@plans.command("export")
+@click.argument("plan_id", metavar="PLAN")
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+@pass_obj
+def plans_export(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
+    """The plan as a document in the template's sections, contacts filled from the registered users."""
+    from indsats.engine.plans import export
+
+    _write_out(export(obj.context(), plan_id=plan_id, fmt=fmt), output)
+
+
+@plans.command("graph")
+@click.argument("plan_id", metavar="PLAN")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+@pass_obj
+def plans_graph(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
+    """The plan's states and transitions as a diagram (svg needs Graphviz's 'dot')."""
+    from indsats.engine.plans import draw
+
+    _write_out(draw(obj.context(), plan_id=plan_id, fmt=fmt), output)
+
+
+def _write_out(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from pathlib import Path
+
+    from indsats.errors import Invalid
+
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise Invalid(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"Wrote {output}.")
 
 
 # -- cases -----------------------------------------------------------------------------------------
@@ -560,3 +615,105 @@ def calendar_closed(obj: Obj, year: int, as_json: bool) -> None:
         return
     table(f"Closed days {year}", ["date", "weekday", "name", "why"],
           [[d.date.isoformat(), d.date.strftime("%a"), d.name, d.reason.value] for d in days])
+
+
+# -- supervision -----------------------------------------------------------------------------------
+
+
+def _parse_date(text: str | None, option: str) -> Any:
+    from datetime import date
+
+    from indsats.errors import Invalid
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid(f"bad date '{text}' for {option}: use YYYY-MM-DD, e.g. 2026-03-02") from None
+
+
+STUCK_COLUMNS = ["case", "plan", "state", "must act", "role", "deadline", "overdue by", "level", "reminders",
+                 "last activity", "failed", "reason"]
+
+
+@main.command()
+@click.option("--at", metavar="TIME", help="As of this time (ISO 8601; local time if no offset). Default: now.")
+@click.option("--plan", "plan_id", help="Only cases under this plan.")
+@click.option("--unit", help="Only cases opened in this unit.")
+@click.option("--role", help="Only cases where this role must act.")
+@click.option("--overdue-by", "overdue_by", metavar="DURATION", help="Only cases overdue by at least this, e.g. '1 working day'.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, to stdout.")
+@pass_obj
+def stuck(obj: Obj, at: str | None, plan_id: str | None, unit: str | None, role: str | None,
+          overdue_by: str | None, as_json: bool, as_csv: bool) -> None:
+    """Open cases past their state's deadline, most overdue first, and cases whose reminders failed."""
+    from indsats.engine.clock import parse_time
+    from indsats.engine.durations import parse_duration
+    from indsats.engine.supervision import stuck_cases
+    from indsats.render import echo_json, local, table
+
+    when = None if at is None else parse_time(at)
+    threshold = None if overdue_by is None else parse_duration(overdue_by)
+    found = stuck_cases(obj.context(), actor=obj.actor, at=when, plan_id=plan_id, unit=unit, role=role,
+                        overdue_by=threshold)
+    if as_json:
+        echo_json(found)
+        return
+    rows = [
+        [s.case_id, s.plan_id, s.state_label, ", ".join(f"{p.name} ({p.login})" for p in s.must_act),
+         ", ".join(sorted({p.role for p in s.must_act})), local(s.deadline), s.overdue_text or "",
+         s.escalation_level, s.reminders_sent, local(s.last_activity_at), s.failed_reminders, s.reason.value]
+        for s in found
+    ]
+    if as_csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(STUCK_COLUMNS)
+        writer.writerows(rows)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    table(f"Stuck cases ({len(found)})", STUCK_COLUMNS, rows)
+
+
+@main.command()
+@click.option("--plan", "plan_id", help="Only this plan.")
+@click.option("--since", metavar="DATE", help="From this day (YYYY-MM-DD, local), included.")
+@click.option("--until", metavar="DATE", help="To this day (YYYY-MM-DD, local), included. Default: now.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write one self-contained HTML page (chart and stuck list) to FILE.")
+@pass_obj
+def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, as_json: bool,
+           html_file: str | None) -> None:
+    """Per state: cases passed, median and 90th-percentile working time in it, share on time, breaches."""
+    from indsats.engine.supervision import step_report, stuck_cases
+    from indsats.render import echo_json, table
+
+    ctx = obj.context()
+    result = step_report(ctx, actor=obj.actor, plan_id=plan_id, since=_parse_date(since, "--since"),
+                         until=_parse_date(until, "--until"))
+    if html_file is not None:
+        from pathlib import Path
+
+        from indsats.report_html import report_page
+
+        page = report_page(result, stuck_cases(ctx, actor=obj.actor, plan_id=plan_id))
+        Path(html_file).write_text(page, encoding="utf-8")
+    if as_json:
+        echo_json(result)
+        return
+    for plan in result.plans:
+        table(
+            f"{plan.title} ({plan.plan_id})",
+            ["state", "passed", "median", "p90", "on time", "breaches", "escalations", "open now"],
+            [[s.label, s.passed, s.median_text or "", s.p90_text or "",
+              "" if s.on_time_share is None else f"{s.on_time_share:.0%}", s.breaches, s.escalations, s.open_now]
+             for s in plan.states],
+        )
+    if html_file is not None:
+        click.echo(f"Wrote {html_file}")

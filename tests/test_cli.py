@@ -267,18 +267,31 @@ def test_cases_json_lists_only_the_cases_the_actor_may_see(invoke: Invoke, world
 # -- verify ---------------------------------------------------------------------------------------
 
 
-def test_verify_passes_then_exits_8_when_an_event_row_is_edited_by_hand(
-    invoke: Invoke, world: None, cli_db_url: str
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ("UPDATE events SET payload = REPLACE(payload, 'Ingen', 'Flere') WHERE case_id = :c AND seq = 5",
+         "event 5: payload does not match its digest"),
+        ("UPDATE events SET at = '2020-01-01 00:00:00' WHERE case_id = :c AND seq = 3",
+         "event 3: hash does not match its contents"),
+        ("UPDATE events SET actor = 'sol' WHERE case_id = :c AND seq = 5", "event 5: hash does not match its contents"),
+        ("DELETE FROM events WHERE case_id = :c AND seq = 2", "event 3: expected event 2"),
+        ("UPDATE cases SET state = 'assessed' WHERE id = :c", "'state' is 'assessed' but its events say 'decided'"),
+    ],
+    ids=["payload", "at", "actor", "deleted", "projection"],
+)
+def test_verify_passes_then_exits_8_when_the_database_is_edited_by_hand(
+    invoke: Invoke, world: None, cli_db_url: str, edit: str, problem: str
 ) -> None:
     case_id = open_case(invoke)
     walk_to(invoke, case_id, "decided")
     assert "OK" in ok(invoke(["verify"])).stdout
-    tamper(cli_db_url, "UPDATE events SET actor = 'sol' WHERE case_id = :c AND seq = 5", c=case_id)
-    result = invoke(["verify"])
-    error = fails(result, 8)
-    assert f"case {case_id} event 5" in error
+    tamper(cli_db_url, edit, c=case_id)
+    error = fails(invoke(["verify"]), 8)
+    assert f"case {case_id}" in error and problem in error
     report = json.loads(invoke(["verify", "--json"]).stdout)
-    assert report["ok"] is False and report["problems"]
+    assert report["ok"] is False
+    assert any(problem in p for p in report["problems"])
 
 
 # -- errors at the edge ---------------------------------------------------------------------------
@@ -298,6 +311,22 @@ def test_a_sqlite_file_that_does_not_exist_gets_exit_7_telling_to_run_init(invok
     error = fails(invoke(["cases"], db_url=f"sqlite:///{missing}"), 7)
     assert "indsats init" in error
     assert not missing.exists()
+
+
+def test_a_locked_database_exits_7_and_writes_nothing(invoke: Invoke, world: None, cli_db_url: str) -> None:
+    import sqlite3
+
+    case_id = open_case(invoke)
+    holder = sqlite3.connect(cli_db_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process is writing
+        error = fails(invoke(["advance", case_id, "notify_leader"], user="emil", INDSATS_BUSY_TIMEOUT_MS="50"), 7)
+        assert "locked" in error and "nothing was written" in error
+    finally:
+        holder.rollback()
+        holder.close()
+    assert [e["seq"] for e in history_json(invoke, case_id)] == [1]
+    ok(invoke(["advance", case_id, "notify_leader"], user="emil"))
 
 
 @pytest.mark.parametrize(

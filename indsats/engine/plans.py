@@ -1,4 +1,4 @@
-"""The plan author's use cases: list the plans, show one."""
+"""The plan author's use cases: list the plans, show one, export one as a document, draw it, validate a file."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING
 from indsats.engine.clock import to_local
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from indsats.engine.context import Context
     from indsats.engine.plan import Plan
+    from indsats.engine.plan_checks import Finding
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,3 +48,101 @@ def list_plans(ctx: Context) -> list[PlanSummary]:
 
 def get_plan(ctx: Context, plan_id: str) -> Plan:
     return ctx.catalog.get(plan_id).plan
+
+
+# -- the plan author's tools: export, graph, validate ----------------------------------------------
+
+
+def _plan_for(ctx: Context, plan: str) -> Plan:
+    """A plan by id from the catalog, or a plan file by path (an author's draft)."""
+    from pathlib import Path
+
+    from indsats.engine.plan import load_plan
+
+    path = Path(plan)
+    if plan.endswith((".yaml", ".yml")) or path.is_file():
+        return load_plan(path)
+    return ctx.catalog.get(plan).plan
+
+
+def export(ctx: Context, *, plan_id: str, fmt: str) -> str:
+    """The plan as a document (md or html), with Kontaktoplysninger filled from the registered users.
+
+    Contacts are left empty, not an error, when the database is unreachable or not initialised.
+    """
+    from indsats.engine.plan_document import ContactInfo, export_plan
+    from indsats.errors import StorageUnavailable
+
+    plan = _plan_for(ctx, plan_id)
+    contacts: dict[str, list[ContactInfo]] = {}
+    try:
+        with ctx.db.unit_of_work() as uow:
+            for role in {c.role for c in plan.contacts}:
+                contacts[role] = [
+                    ContactInfo(name=u["name"], email=u["email"]) for u in uow.repo.users_with_role(role)
+                ]
+    except StorageUnavailable:
+        contacts = {}
+    return export_plan(plan, contacts, fmt)
+
+
+def draw(ctx: Context, *, plan_id: str, fmt: str) -> str:
+    """The plan's states and transitions as Mermaid, DOT or SVG."""
+    from indsats.engine.plan_graph import graph
+
+    return graph(_plan_for(ctx, plan_id), fmt)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Validation:
+    """What ``validate`` found: the plan (None if it did not load), findings, and whether users were checked."""
+
+    plan: Plan | None
+    findings: list[Finding]
+    users_checked: bool
+    users_skipped_because: str | None = None
+
+
+def validate(ctx: Context | None, path: Path) -> Validation:
+    """Check a plan file completely: durations (every one, with its line), the schema (``Invalid`` with
+    file:line:field), the structure, and, when a database is reachable, the registered users against it."""
+    import dataclasses
+
+    from indsats.engine.plan import load_plan
+    from indsats.engine.plan_checks import check_durations, check_plan
+    from indsats.engine.yamlio import line_of, load_with_lines
+    from indsats.errors import Invalid, StorageUnavailable
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise Invalid(f"{path}: cannot read the plan: {exc.strerror}") from None
+
+    def placed(findings: list[Finding], lines: dict[tuple[str | int, ...], int]) -> list[Finding]:
+        # A finding about a registered user is not in the file: it gets no line.
+        return [
+            dataclasses.replace(f, line=line_of(lines, f.path()) if f.path()[:1] in lines else None)
+            for f in findings
+        ]
+
+    try:
+        data, lines = load_with_lines(text)
+    except Exception:  # not YAML: load_plan below says where
+        data, lines = None, {}
+    bad_durations = check_durations(data)
+    if bad_durations:
+        return Validation(plan=None, findings=placed(bad_durations, lines), users_checked=False,
+                          users_skipped_because="the plan did not load")
+    plan = load_plan(path)
+    users = None
+    skipped = None
+    if ctx is None:
+        skipped = "no database configured"
+    else:
+        try:
+            with ctx.db.unit_of_work() as uow:
+                users = uow.repo.list_users()
+        except StorageUnavailable as exc:
+            skipped = exc.message
+    findings = placed(check_plan(plan, users), lines)
+    return Validation(plan=plan, findings=findings, users_checked=users is not None, users_skipped_because=skipped)

@@ -21,7 +21,7 @@ from indsats.engine import people
 from indsats.engine.events import EventKind, seal
 from indsats.engine.messages import render
 from indsats.engine.notifiers import DeliveryResult, Message, make_message_id
-from indsats.engine.reminders import ReminderKind, ReminderStatus, next_repeat, retry_at
+from indsats.engine.reminders import ReminderKind, ReminderStatus, is_working_time, next_repeat, retry_at
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -109,12 +109,11 @@ def sweep(
                 outcomes[p.row["id"]] = DeliveryResult(reminder_id=p.row["id"], ok=False, error=p.problem, permanent=True)
         with ctx.db.unit_of_work(write=True) as uow:
             for row in obsolete:
-                uow.repo.update_reminder(
+                result.obsolete += uow.repo.update_reminder(
                     row["id"], {"status": ReminderStatus.cancelled.value, "claimed_by": None, "lease_until": None,
                                 "last_error": "obsolete: the case left the state"},
                     claimed_by=worker,
                 )
-                result.obsolete += 1
             for p in to_send:
                 _record(ctx, uow.repo, p, outcomes[p.row["id"]], worker, now, result)
             for p in duplicates:
@@ -276,7 +275,10 @@ def _record(
     if give_up:
         values["status"] = ReminderStatus.failed.value
     else:
-        values["next_attempt_at"] = retry_at(p.plan, attempts, now)
+        retry = retry_at(p.plan, attempts, now)
+        if is_working_time(p.plan, row["state"]) and row["kind"] != ReminderKind.acute.value:
+            retry = ctx.calendar.next_open(retry)  # a working-time reminder is retried within working hours
+        values["next_attempt_at"] = retry
     if not repo.update_reminder(row["id"], values, claimed_by=worker):
         result.lost_claims += 1
         return

@@ -1,0 +1,350 @@
+"""The supervisor's view: which cases are stuck now, and how each state of a plan performs over time.
+
+``stuck_cases`` reads the projection through the open-deadline index (most overdue first) plus the
+open cases whose reminders could not be delivered. ``step_report`` is computed from the event log:
+a visit to a state runs from the ``opened``/``advanced`` event entering it to the ``advanced`` event
+leaving it, and its deadline is the pinned plan's rule counted from the entry.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine import people
+from indsats.engine.clock import LOCAL_TZ, as_utc, localize
+from indsats.engine.events import EventKind
+from indsats.engine.reminders import deadline_for, is_working_time
+from indsats.engine.users import require_actor
+from indsats.engine.views import Person
+from indsats.engine.visibility import may_see
+from indsats.errors import Invalid, NotAllowed
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
+    from indsats.engine.durations import Duration
+    from indsats.engine.plan import Plan
+    from indsats.engine.users import User
+    from indsats.storage.repository import Repository
+
+# Roles that may ask what is stuck; each still sees only the cases need-to-know lets them see.
+STUCK_ROLES = frozenset({"supervisor", "admin", "fagspecialist", "leder", "socialchef"})
+# The step report spans every case of a plan, so only those who oversee all of them may read it.
+REPORT_ROLES = frozenset({"supervisor", "admin"})
+_BATCH = 500
+_REPORT_KINDS = (EventKind.opened.value, EventKind.advanced.value, EventKind.escalated.value)
+
+
+class StuckReason(str, Enum):
+    """Why a case is on the stuck list."""
+
+    overdue = "overdue"
+    delivery_failed = "delivery failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StuckCase:
+    """An open case past its state's deadline, or one whose reminders could not be delivered."""
+
+    case_id: str
+    plan_id: str
+    unit: str | None
+    state: str
+    state_label: str
+    must_act: list[Person]
+    deadline: datetime | None
+    working_time: bool
+    overdue_by: timedelta | None  # working time for working-time deadlines; None when not overdue
+    overdue_text: str | None
+    escalation_level: int
+    reminders_sent: int
+    last_activity_at: datetime
+    failed_reminders: int
+    reason: StuckReason
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateStats:
+    """How one state of a plan performed within the report's window."""
+
+    state: str
+    label: str
+    passed: int  # visits entered and left within the window
+    median: timedelta | None  # working time in state
+    p90: timedelta | None  # nearest-rank 90th percentile
+    median_text: str | None
+    p90_text: str | None
+    on_time: int  # passed visits that left by their deadline
+    on_time_share: float | None
+    breaches: int  # left after the deadline, or still in the state past it at the window's end
+    escalations: int
+    open_now: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanSteps:
+    plan_id: str
+    title: str
+    states: list[StateStats] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepReport:
+    """Per plan, per state: the figures of ``indsats report``."""
+
+    since: datetime | None
+    until: datetime
+    plans: list[PlanSteps]
+
+
+# -- stuck -------------------------------------------------------------------------------------------
+
+
+def stuck_cases(
+    ctx: Context,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    plan_id: str | None = None,
+    unit: str | None = None,
+    role: str | None = None,
+    overdue_by: Duration | None = None,
+    limit: int | None = None,
+) -> list[StuckCase]:
+    """Open cases past their deadline at ``at`` (most overdue first), then those with failed reminders.
+
+    :param role: only cases where someone in this role must act.
+    :param overdue_by: only cases overdue by at least this much (on the calendar, for working time).
+    :param limit: at most this many cases.
+    """
+    if limit is not None and limit < 1:
+        raise Invalid(f"limit must be at least 1, not {limit}")
+    at = ctx.clock.now() if at is None else as_utc(at)
+    with ctx.db.unit_of_work() as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        if me.role not in STUCK_ROLES:
+            raise NotAllowed(f"a {me.role} cannot list stuck cases (roles that can: {', '.join(sorted(STUCK_ROLES))})")
+        plans: dict[tuple[str, str], Plan] = {}
+        found: list[StuckCase] = []
+        seen: set[str] = set()
+
+        def full() -> bool:
+            return limit is not None and len(found) >= limit
+
+        after: tuple[datetime, str] | None = None
+        while not full():
+            batch = repo.overdue_cases(at=at, plan_id=plan_id, unit=unit, after=after, limit=_BATCH)
+            failed = repo.failed_reminder_counts(c["id"] for c in batch)
+            for case in batch:
+                seen.add(case["id"])
+                item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed.get(case["id"], 0))
+                if item is not None and not full():
+                    found.append(item)
+            if len(batch) < _BATCH:
+                break
+            after = (batch[-1]["deadline"], batch[-1]["id"])
+        # Working and elapsed deadlines can interleave across plans; the list is by how overdue, not by deadline.
+        found.sort(key=lambda s: -(s.overdue_by or timedelta()))
+        for case in repo.cases_with_failed_reminders(plan_id=plan_id, unit=unit):
+            if full():
+                break
+            if case["id"] in seen:
+                continue
+            item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, case["failed_reminders"])
+            if item is not None:
+                found.append(item)
+    return found
+
+
+def _stuck(
+    ctx: Context,
+    repo: Repository,
+    plans: dict[tuple[str, str], Plan],
+    me: User,
+    case: dict[str, Any],
+    at: datetime,
+    role: str | None,
+    overdue_by: Duration | None,
+    failed: int,
+) -> StuckCase | None:
+    key = (case["plan_id"], case["plan_version"])
+    if key not in plans:
+        plans[key] = ctx.catalog.pinned(repo, *key)
+    plan = plans[key]
+    if not may_see(repo, me, case, plan):
+        return None
+    state = plan.states[case["state"]]
+    must_act: list[Person] = []
+    if state.responsible is not None:
+        must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case["opened_by"])]
+    if role is not None and not (
+        any(p.role == role for p in must_act) or (state.responsible is not None and state.responsible.role == role)
+    ):
+        return None
+    deadline = case["deadline"]
+    working = is_working_time(plan, case["state"])
+    late: timedelta | None = None
+    if deadline is not None and deadline < at:
+        late = ctx.calendar.working_time_between(deadline, at) if working else at - deadline
+    if overdue_by is not None and (late is None or ctx.calendar.add(deadline, overdue_by) > at):
+        return None
+    return StuckCase(
+        case_id=case["id"],
+        plan_id=case["plan_id"],
+        unit=case["unit"],
+        state=case["state"],
+        state_label=state.label,
+        must_act=must_act,
+        deadline=deadline,
+        working_time=working,
+        overdue_by=late,
+        overdue_text=None if late is None else ctx.calendar.describe(late),
+        escalation_level=case["escalation_level"],
+        reminders_sent=case["reminders_sent"],
+        last_activity_at=case["last_activity_at"],
+        failed_reminders=failed,
+        reason=StuckReason.overdue if late is not None else StuckReason.delivery_failed,
+    )
+
+
+def _person(repo: Repository, login: str) -> Person:
+    user = repo.get_user(login)
+    if user is None:
+        return Person(login=login, name="(unknown)", role="?")
+    return Person(login=login, name=user["name"], role=user["role"])
+
+
+# -- step report -------------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class _Tally:
+    durations: list[timedelta] = field(default_factory=list)
+    on_time: int = 0
+    breaches: int = 0
+    escalations: int = 0
+
+
+def step_report(
+    ctx: Context,
+    *,
+    actor: str,
+    plan_id: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> StepReport:
+    """Per state: visits passed, median and 90th-percentile working time in it, share on time,
+    breaches and escalations within ``since``..``until`` (whole local days, both included; the
+    default end is now), plus the open cases per state now.
+    """
+    now = ctx.clock.now()
+    start = None if since is None else _local_midnight(since)
+    end = now if until is None else min(now, _local_midnight(until + timedelta(days=1)))
+    if start is not None and start >= end:
+        raise Invalid(f"the report window is empty: --since {since} is not before --until {until or 'now'}")
+    if plan_id is not None:
+        ctx.catalog.get(plan_id)  # an unknown plan is NotFound, not an empty report
+    with ctx.db.unit_of_work() as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        if me.role not in REPORT_ROLES:
+            raise NotAllowed(f"only a supervisor or an admin may read the step report ('{me.login}' is {me.role})")
+        plans: dict[tuple[str, str], Plan] = {}
+        tallies: dict[tuple[str, str], _Tally] = {}
+        case_events: list[dict[str, Any]] = []
+        # The window's end is exclusive, but a report "until now" includes what happened at this instant.
+        bound = end + timedelta(microseconds=1) if end == now else end
+        for row in repo.state_events(kinds=_REPORT_KINDS, since=start, until=bound, plan_id=plan_id):
+            if case_events and case_events[0]["case_id"] != row["case_id"]:
+                _tally_case(ctx, repo, plans, tallies, case_events, end)
+                case_events = []
+            case_events.append(row)
+        if case_events:
+            _tally_case(ctx, repo, plans, tallies, case_events, end)
+        open_now = repo.count_open_by_state(plan_id=plan_id)
+    wanted = [plan_id] if plan_id is not None else sorted({p for p, _ in open_now} | {p for p, _ in tallies})
+    return StepReport(
+        since=start, until=end, plans=[_plan_steps(ctx, p, plans, tallies, open_now) for p in wanted]
+    )
+
+
+def _tally_case(
+    ctx: Context,
+    repo: Repository,
+    plans: dict[tuple[str, str], Plan],
+    tallies: dict[tuple[str, str], _Tally],
+    rows: list[dict[str, Any]],
+    end: datetime,
+) -> None:
+    """Walk one case's events in seq order: pair each entry into a state with the move out of it."""
+    key = (rows[0]["plan_id"], rows[0]["plan_version"])
+    if key not in plans:
+        plans[key] = ctx.catalog.pinned(repo, *key)
+    plan = plans[key]
+    entered: tuple[str, datetime] | None = None  # only entries within the window count
+    for row in rows:
+        if row["kind"] == EventKind.escalated.value:
+            tallies.setdefault((plan.id, row["from_state"]), _Tally()).escalations += 1
+            continue
+        if row["kind"] == EventKind.advanced.value and entered is not None and entered[0] == row["from_state"]:
+            state, entry = entered
+            tally = tallies.setdefault((plan.id, state), _Tally())
+            tally.durations.append(ctx.calendar.working_time_between(entry, row["at"]))
+            deadline = deadline_for(plan, state, entry, ctx.calendar)
+            if deadline is None or row["at"] <= deadline:
+                tally.on_time += 1
+            else:
+                tally.breaches += 1
+        to_state = row["to_state"]
+        entered = None if to_state is None or plan.states[to_state].final else (to_state, row["at"])
+    if entered is not None:
+        state, entry = entered
+        deadline = deadline_for(plan, state, entry, ctx.calendar)
+        if deadline is not None and deadline < end:
+            tallies.setdefault((plan.id, state), _Tally()).breaches += 1
+
+
+def _plan_steps(
+    ctx: Context,
+    plan_id: str,
+    plans: dict[tuple[str, str], Plan],
+    tallies: dict[tuple[str, str], _Tally],
+    open_now: dict[tuple[str, str], int],
+) -> PlanSteps:
+    current = ctx.catalog.files().get(plan_id)
+    # A plan no longer in the catalog still has its pinned versions.
+    plan = current.plan if current is not None else next((p for (i, _), p in plans.items() if i == plan_id), None)
+    names = [] if plan is None else [name for name, s in plan.states.items() if not s.final]
+    names += sorted({s for p, s in [*tallies, *open_now] if p == plan_id and s not in names})
+    stats = []
+    for name in names:
+        tally = tallies.get((plan_id, name), _Tally())
+        durations = sorted(tally.durations)
+        median = statistics.median(durations) if durations else None
+        p90 = durations[math.ceil(0.9 * len(durations)) - 1] if durations else None
+        stats.append(
+            StateStats(
+                state=name,
+                label=plan.states[name].label if plan is not None and name in plan.states else name,
+                passed=len(durations),
+                median=median,
+                p90=p90,
+                median_text=None if median is None else ctx.calendar.describe(median),
+                p90_text=None if p90 is None else ctx.calendar.describe(p90),
+                on_time=tally.on_time,
+                on_time_share=tally.on_time / len(durations) if durations else None,
+                breaches=tally.breaches,
+                escalations=tally.escalations,
+                open_now=open_now.get((plan_id, name), 0),
+            )
+        )
+    return PlanSteps(plan_id=plan_id, title=plan_id if plan is None else plan.title, states=stats)
+
+
+def _local_midnight(day: date) -> datetime:
+    return as_utc(localize(datetime.combine(day, time()), LOCAL_TZ))
