@@ -756,3 +756,13 @@ def test_a_walk_with_every_kind_of_step_verifies(ctx: Context, case_in: Callable
     walk(ctx, case_id, "decided", minor=True)
     assert state_of(ctx, case_id) == "decided"
     assert verify(ctx).ok
+
+
+def test_a_case_opened_by_a_leader_is_decided_by_that_leader_not_their_socialchef(ctx: Context, org: Any) -> None:
+    case_id = open_case(ctx, actor="lea", plan_id=PLAN, subject_ref="REF-L").case_id
+    advance(ctx, actor="lea", case_id=case_id, trigger="notify_leader")
+    advance(ctx, actor="sol", case_id=case_id, trigger="notify_specialist")
+    advance(ctx, actor="fie", case_id=case_id, trigger="assess", values={"summary": "s"})
+    assert [p.login for p in show_case(ctx, actor="lea", case_id=case_id).must_act] == ["lea"]
+    advance(ctx, actor="lea", case_id=case_id, trigger="decide", values={"police_report": "no", "rationale": "r"})
+    assert verify(ctx).ok

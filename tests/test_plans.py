@@ -4,7 +4,7 @@ its file, line and field; one Machine per plan version, with no shortcuts past t
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 

@@ -57,6 +57,11 @@ def responsible(directory: Directory, actor: Actor, opener: str) -> list[str]:
     """Who must act: the relation's holder (checked against the role, if both are given), or everyone in the role."""
     if actor.relation is not None:
         holders = sorted(relation_holders(directory, actor.relation, opener))
+        if actor.role is not None:
+            # e.g. "the opener's leader, a leder": when a leader opened the case, their own leader is not
+            # a leder; the nearest leder from the opener up the chain (the opener included) must act.
+            fitting = [h for h in holders if _role(directory, h) == actor.role]
+            holders = fitting or _nearest_with_role(directory, opener, actor.role) or holders
         return [_stand_in(directory, login) for login in holders]
     assert actor.role is not None
     return [u["login"] for u in directory.users_with_role(actor.role)]
@@ -95,6 +100,22 @@ def recipients_at(directory: Directory, owners: Iterable[str], level: int, ceili
         if chain:
             found.add(chain[min(level, len(chain)) - 1])
     return sorted(found)
+
+
+def _role(directory: Directory, login: str) -> str | None:
+    user = directory.get_user(login)
+    return user["role"] if user else None
+
+
+def _nearest_with_role(directory: Directory, start: str, role: str) -> list[str]:
+    current: str | None = start
+    for _ in range(MAX_CHAIN):
+        if current is None:
+            return []
+        if _role(directory, current) == role:
+            return [current]
+        current = leader_of(directory, current)
+    return []
 
 
 def _stand_in(directory: Directory, login: str) -> str:

@@ -53,7 +53,9 @@ class Database:
 
     def _create_engine(self) -> Engine:
         if not self.is_sqlite:
-            return create_engine(self.url, pool_pre_ping=False, connect_args={"connect_timeout": 5})
+            # lock_timeout: a row held by another transaction ends in exit 7 instead of waiting forever.
+            options = f"-c lock_timeout={self.busy_timeout_ms}"
+            return create_engine(self.url, connect_args={"connect_timeout": 5, "options": options})
         engine = create_engine(self.url, connect_args={"timeout": self.busy_timeout_ms / 1000})
         busy = self.busy_timeout_ms
 
