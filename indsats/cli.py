@@ -25,7 +25,7 @@ EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in sorted(EX
 class Obj:
     """What the group hands its commands: the --db option, and settings/context built on first use."""
 
-    def __init__(self, db: str | None, at: str | None = None) -> None:
+    def __init__(self, db: str | None) -> None:
         self.db = db
         self._settings: Settings | None = None
         self._ctx: Context | None = None
@@ -57,13 +57,6 @@ class Obj:
 
 class IndsatsGroup(click.Group):
     """Maps IndsatsError to its exit code; keeps tracebacks away from users."""
-
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D401
-        kwargs.setdefault("standalone_mode", True)
-        try:
-            return super().main(*args, **kwargs)
-        except SystemExit:
-            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
