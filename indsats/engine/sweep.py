@@ -114,7 +114,8 @@ def sweep(
                                 "last_error": "obsolete: the case left the state"},
                     claimed_by=worker,
                 )
-            for p in to_send:
+            # Lock case rows in one global order (case id), so two workers recording at once never deadlock.
+            for p in sorted(to_send, key=lambda p: (p.row["case_id"], p.row["id"])):
                 _record(ctx, uow.repo, p, outcomes[p.row["id"]], worker, now, result)
             for p in duplicates:
                 done = uow.repo.update_reminder(
