@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from fakes import RecordingNotifier
+from smtp_sink import Received, free_port
 from indsats.engine.notifiers import (
     DeliveryResult,
     Message,
@@ -32,7 +33,6 @@ from indsats.errors import Invalid
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from email.message import EmailMessage
     from pathlib import Path
 
     from aiosmtpd.controller import Controller
@@ -65,32 +65,11 @@ def message(reminder_id: int, *to: str, subject: str = SUBJECT) -> Message:
     )
 
 
-def free_port() -> int:
-    # aiosmtpd's Controller (1.4) checks its port by connecting to it, so port=0 cannot work: pick one first.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def temporary_failures(results: list[DeliveryResult]) -> bool:
     return all(not r.ok and not r.permanent and r.error for r in results)
 
 
 # --- a real SMTP server ------------------------------------------------------------------------
-
-
-@dataclass(kw_only=True)
-class Received:
-    """One mail as the server got it."""
-
-    mail_from: str
-    rcpt_tos: list[str]
-    mail: EmailMessage
-
-    @property
-    def text(self) -> str:
-        """The body as a mail client shows it: SMTP carries CRLF line ends."""
-        return str(self.mail.get_content()).replace("\r\n", "\n")
 
 
 @dataclass(kw_only=True)

@@ -271,10 +271,9 @@ def _require_allowed(repo: Repository, plan: Plan, transition: Transition, me: U
 
 
 def _require_prerequisites(repo: Repository, transition: Transition, case: dict[str, Any]) -> None:
-    for requirement in transition.requires:
-        if requirement.when == "minor" and not case["minor"]:
-            continue
-        recorded = {e["trigger"] for e in repo.events_for(case["id"])}
+    needed = [r for r in transition.requires if r.when != "minor" or case["minor"]]
+    recorded = {e["trigger"] for e in repo.events_for(case["id"])} if needed else set()
+    for requirement in needed:
         if requirement.trigger not in recorded:
             raise Invalid(
                 f"case {case['id']} cannot '{transition.trigger}' yet: record '{requirement.trigger}' first "

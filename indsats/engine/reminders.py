@@ -57,6 +57,11 @@ def is_working_time(plan: Plan, state: str) -> bool:
     return bool(duration and duration.working)
 
 
+def time_between(plan: Plan, state: str, a: datetime, b: datetime, calendar: WorkingCalendar) -> timedelta:
+    """How long from ``a`` to ``b`` counts in ``state``: working time on a working-time deadline, else elapsed."""
+    return calendar.working_time_between(a, b) if is_working_time(plan, state) else b - a
+
+
 def plan_reminders(
     plan: Plan, state: str, deadline: datetime | None, levels: int, calendar: WorkingCalendar
 ) -> list[PlannedReminder]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from indsats.engine import people
 from indsats.engine.clock import LOCAL_TZ, as_utc, localize
 from indsats.engine.events import EventKind
-from indsats.engine.reminders import deadline_for, is_working_time
+from indsats.engine.reminders import deadline_for, is_working_time, time_between
 from indsats.engine.users import require_actor
 from indsats.engine.views import Person
 from indsats.engine.visibility import may_see
@@ -190,7 +190,7 @@ def _stuck(
     working = is_working_time(plan, case["state"])
     late: timedelta | None = None
     if deadline is not None and deadline < at:
-        late = ctx.calendar.working_time_between(deadline, at) if working else at - deadline
+        late = time_between(plan, case["state"], deadline, at, ctx.calendar)
     if overdue_by is not None and (late is None or ctx.calendar.add(deadline, overdue_by) > at):
         return None
     return StuckCase(

@@ -21,7 +21,7 @@ from indsats.engine import people
 from indsats.engine.events import EventKind, seal
 from indsats.engine.messages import render
 from indsats.engine.notifiers import DeliveryResult, Message, make_message_id
-from indsats.engine.reminders import ReminderKind, ReminderStatus, is_working_time, next_repeat, retry_at
+from indsats.engine.reminders import ReminderKind, ReminderStatus, is_working_time, next_repeat, retry_at, time_between
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -203,11 +203,7 @@ def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime) -> Messa
     if deadline is None:
         lateness = "ingen frist"
     else:
-        working = p.plan.deadline_of(p.row["state"])
-        if working is not None and working.working:
-            span = ctx.calendar.working_time_between(deadline, now) if overdue else ctx.calendar.working_time_between(now, deadline)
-        else:
-            span = (now - deadline) if overdue else (deadline - now)
+        span = time_between(p.plan, p.row["state"], *((deadline, now) if overdue else (now, deadline)), ctx.calendar)
         lateness = ctx.calendar.describe(span).replace(" h", " t")
     spec = p.plan.states[p.row["state"]].responsible
     role = (spec.role if spec and spec.role else None) or _relation_role(p, spec)

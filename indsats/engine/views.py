@@ -10,7 +10,7 @@ from indsats.engine import people
 from indsats.engine.cases import on_case_logins
 from indsats.engine.events import Event
 from indsats.engine.fields import describe_type
-from indsats.engine.reminders import ReminderStatus, is_working_time
+from indsats.engine.reminders import ReminderStatus, is_working_time, time_between
 from indsats.engine.users import require_actor
 from indsats.engine.visibility import may_see, require_visible
 
@@ -116,10 +116,7 @@ def show_case(ctx: Context, *, actor: str, case_id: str) -> CaseView:
         working = is_working_time(plan, case["state"])
         time_left = None
         if case["deadline"] is not None and case["is_open"]:
-            if working:
-                time_left = ctx.calendar.working_time_between(now, case["deadline"])
-            else:
-                time_left = case["deadline"] - now
+            time_left = time_between(plan, case["state"], now, case["deadline"], ctx.calendar)
         must_act = []
         if state.responsible is not None and case["is_open"]:
             must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case["opened_by"])]

@@ -27,18 +27,26 @@ class Repository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.is_postgresql = conn.dialect.name == "postgresql"
+        # Users are read again and again while resolving reports-to chains; within one transaction
+        # they change only through this repository, which keeps the cache honest.
+        self._users: dict[str, Row | None] = {}
 
     # -- users ------------------------------------------------------------------------------------
 
     def get_user(self, login: str) -> Row | None:
-        row = self.conn.execute(select(users).where(users.c.login == login)).mappings().first()
-        return dict(row) if row else None
+        if login not in self._users:
+            row = self.conn.execute(select(users).where(users.c.login == login)).mappings().first()
+            self._users[login] = dict(row) if row else None
+        found = self._users[login]
+        return None if found is None else dict(found)
 
     def insert_user(self, values: Row) -> None:
         self.conn.execute(insert(users).values(**values))
+        self._users.pop(values["login"], None)
 
     def update_user(self, login: str, values: Row) -> None:
         self.conn.execute(update(users).where(users.c.login == login).values(**values))
+        self._users.pop(login, None)
 
     def list_users(self) -> list[Row]:
         return [dict(r) for r in self.conn.execute(select(users).order_by(users.c.login)).mappings()]
