@@ -6,6 +6,7 @@ The real clock lives here, not under ``engine/``: the engine only ever asks a ``
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,13 +27,19 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     from indsats.engine.calendar import CalendarConfig, WorkingCalendar
     from indsats.engine.catalog import PlanCatalog
     from indsats.engine.context import Context
+    from indsats.engine.crypto import Keyring
+    from indsats.keyfile import read_key
     from indsats.storage.database import Database
+
+    def load_key() -> bytes | None:
+        return settings.key.encode("ascii") if settings.key else read_key(settings.key_file)
 
     return Context(
         db=Database(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms),
         clock=clock or SystemClock(),
         catalog=PlanCatalog(settings.plans_dir),
         calendar=WorkingCalendar(CalendarConfig.from_mapping(settings.calendar)),
+        keys=Keyring(load_key),
     )
 
 
@@ -43,3 +50,14 @@ def build_notifier(settings: Settings) -> Notifier:
     if settings.smtp_url:
         return SmtpNotifier(parse_smtp_url(settings.smtp_url), settings.mail_from)
     return OutboxNotifier(settings.outbox)
+
+
+def ensure_key_file(settings: Settings) -> Path | None:
+    """Make the key file on first ``init`` when no key is configured; return its path if it was made."""
+    from indsats.engine.crypto import new_key
+    from indsats.keyfile import write_key
+
+    if settings.key or settings.key_file.exists():
+        return None
+    write_key(settings.key_file, new_key())
+    return settings.key_file

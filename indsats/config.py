@@ -9,7 +9,10 @@
 | sender | INDSATS_MAIL_FROM | mail_from | indsats@localhost |
 | outbox | INDSATS_OUTBOX | outbox | <data dir>/outbox.jsonl |
 | busy timeout | INDSATS_BUSY_TIMEOUT_MS | busy_timeout_ms | 5000 |
+| reminder lease | INDSATS_LEASE_SECONDS | lease_seconds | 300 |
 | the actor | INDSATS_USER | (none) | the OS login |
+| encryption key file | INDSATS_KEY_FILE | key_file | <data dir>/indsats.key (made by `init`) |
+| encryption key | INDSATS_KEY | (none) | none (the key file is used) |
 | calendar | (none) | [calendar] table | Danish calendar, Mon–Thu 08–16, Fri 08–13:30 |
 """
 
@@ -37,9 +40,12 @@ class Settings:
     mail_from: str = "indsats@localhost"
     outbox: Path
     busy_timeout_ms: int = 5000
+    lease_seconds: float = 300.0  # how long a sweep's claim on a reminder lasts before another may take it over
     user: str
     calendar: Mapping[str, Any] = field(default_factory=dict)
     config_file: Path | None = None
+    key_file: Path
+    key: str | None = field(default=None, repr=False)
 
 
 def database_url_from(value: str) -> str:
@@ -72,6 +78,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
         busy_ms = int(busy)
     except ValueError:
         raise Invalid(f"INDSATS_BUSY_TIMEOUT_MS must be a whole number of milliseconds, not '{busy}'") from None
+    lease = pick("INDSATS_LEASE_SECONDS", "lease_seconds") or 300
+    try:
+        lease_seconds = float(lease)
+    except ValueError:
+        lease_seconds = -1.0
+    if not lease_seconds > 0:
+        raise Invalid(f"INDSATS_LEASE_SECONDS must be a positive number of seconds, not '{lease}'")
     calendar = file_values.get("calendar", {})
     if not isinstance(calendar, Mapping):
         raise Invalid(f"{config_path}: [calendar] must be a table")
@@ -83,9 +96,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
         mail_from=pick("INDSATS_MAIL_FROM", "mail_from") or "indsats@localhost",
         outbox=Path(outbox).expanduser() if outbox else data_dir / "outbox.jsonl",
         busy_timeout_ms=busy_ms,
+        lease_seconds=lease_seconds,
         user=env.get("INDSATS_USER") or _os_login(),
         calendar=calendar,
         config_file=config_path,
+        key_file=Path(pick("INDSATS_KEY_FILE", "key_file") or data_dir / "indsats.key").expanduser(),
+        key=env.get("INDSATS_KEY") or None,
     )
 
 

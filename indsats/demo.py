@@ -33,6 +33,7 @@ def _story(folder: Path) -> None:
     from indsats.engine.catalog import PlanCatalog
     from indsats.engine.clock import FixedClock
     from indsats.engine.context import Context
+    from indsats.engine.crypto import Keyring, new_key
     from indsats.engine.notifiers import OutboxNotifier
     from indsats.engine.setup import init_database
     from indsats.engine.sweep import sweep
@@ -44,7 +45,8 @@ def _story(folder: Path) -> None:
     db_path = folder / "demo.db"
     outbox = folder / "outbox.jsonl"
     ctx = Context(
-        db=Database(f"sqlite:///{db_path}"), clock=clock, catalog=PlanCatalog(), calendar=WorkingCalendar()
+        db=Database(f"sqlite:///{db_path}"), clock=clock, catalog=PlanCatalog(), calendar=WorkingCalendar(),
+        keys=Keyring.fixed(new_key()),
     )
     notifier = OutboxNotifier(outbox)
 

@@ -22,6 +22,11 @@ from indsats.engine.calendar import WorkingCalendar
 from indsats.engine.catalog import PlanCatalog
 from indsats.engine.clock import LOCAL_TZ, FixedClock
 from indsats.engine.context import Context
+from indsats.engine.crypto import Keyring
+
+# A fixed encryption key for tests (a real installation makes its own with `indsats init` or `keys new`).
+TEST_KEY = b"ZmFrZS10ZXN0LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="
+
 
 if TYPE_CHECKING:
     from indsats.storage.database import Database
@@ -135,7 +140,7 @@ def catalog() -> PlanCatalog:
 
 @pytest.fixture
 def ctx(database: Database, clock: FixedClock, catalog: PlanCatalog) -> Context:
-    return Context(db=database, clock=clock, catalog=catalog, calendar=WorkingCalendar())
+    return Context(db=database, clock=clock, catalog=catalog, calendar=WorkingCalendar(), keys=Keyring.fixed(TEST_KEY))
 
 
 # -- people and cases ------------------------------------------------------------------------------

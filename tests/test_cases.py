@@ -48,7 +48,8 @@ def snapshot(ctx: Context) -> dict[str, Any]:
 
 
 def history(ctx: Context, case_id: str) -> list[Any]:
-    return case_history(ctx, actor="admin", case_id=case_id)
+    """The case's story: its events without the access log's ``viewed`` entries (tested in test_privacy)."""
+    return [e for e in case_history(ctx, actor="admin", case_id=case_id) if e.kind is not EventKind.viewed]
 
 
 def reminders(ctx: Context, case_id: str) -> list[dict[str, Any]]:

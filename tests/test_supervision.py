@@ -27,6 +27,7 @@ from indsats.engine.cases import advance, open_case
 from indsats.engine.catalog import PlanCatalog
 from indsats.engine.clock import LOCAL_TZ, FixedClock
 from indsats.engine.context import Context
+from indsats.engine.crypto import Keyring, new_key
 from indsats.engine.durations import parse_duration
 from indsats.engine.supervision import StuckReason, step_report, stuck_cases
 from indsats.engine.sweep import sweep
@@ -99,7 +100,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     db = Database(url)
     upgrade(db)
     clock = FixedClock(START - timedelta(days=1))
-    ctx = Context(db=db, clock=clock, catalog=PlanCatalog(), calendar=WorkingCalendar())
+    ctx = Context(db=db, clock=clock, catalog=PlanCatalog(), calendar=WorkingCalendar(), keys=Keyring.fixed(new_key()))
     with db.unit_of_work(write=True) as uow:
         register_first_admin(uow.repo, "adm", clock.now())
         uow.commit()

@@ -284,7 +284,8 @@ def test_two_sweeps_at_once_share_the_due_reminders_and_send_each_exactly_once(
 
     def one_worker(name: str) -> list[int]:
         own = Context(
-            db=Database(url), clock=FixedClock(clock.now()), catalog=PlanCatalog(), calendar=WorkingCalendar()
+            db=Database(url), clock=FixedClock(clock.now()), catalog=PlanCatalog(), calendar=WorkingCalendar(),
+            keys=ctx.keys,
         )
         notifier = MeetingNotifier(meeting)
         try:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from indsats.engine import people
+from indsats.engine import journal, people
 from indsats.engine.clock import to_local
-from indsats.engine.events import GENESIS, EventKind, seal
+from indsats.engine.events import ACTING, EventKind, GENESIS
 from indsats.engine.fields import check_fields
 from indsats.engine.machine import fire
 from indsats.engine.reminders import (
@@ -69,6 +69,7 @@ def open_case(
         raise Invalid("an anonymous concern stores no reporter identity: leave out --reporter")
     plan_file = ctx.catalog.get(plan_id)
     plan = plan_file.plan
+    cipher = ctx.keys.cipher()  # the subject reference is never stored in the clear
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
@@ -83,17 +84,8 @@ def open_case(
             payload["note"] = note
         if reporter:
             payload["reporter"] = reporter
-        event = seal(
-            case_id=case_id,
-            seq=1,
-            prev_hash=GENESIS,
-            kind=EventKind.opened,
-            at=now,
-            actor=me.login,
-            to_state=plan.initial,
-            payload=payload,
-        )
-        deadline = deadline_for(plan, plan.initial, event.at, ctx.calendar)
+        at = now.replace(microsecond=0)
+        deadline = deadline_for(plan, plan.initial, at, ctx.calendar)
         repo.insert_case(
             dict(
                 id=case_id,
@@ -104,23 +96,27 @@ def open_case(
                 acute=False,
                 minor=minor,
                 source=source,
-                subject_ref=subject_ref.strip(),
+                subject_ref=cipher.seal(subject_ref.strip()),
+                subject_index=cipher.index(subject_ref),
                 opened_by=me.login,
                 unit=me.unit,
-                opened_at=event.at,
-                state_entered_at=event.at,
+                opened_at=at,
+                state_entered_at=at,
                 deadline=deadline,
                 closed_at=None,
                 escalation_level=0,
                 reminders_sent=0,
-                last_activity_at=event.at,
+                last_activity_at=at,
                 paused_at=None,
                 version=1,
-                last_seq=1,
-                last_hash=event.hash,
+                last_seq=0,
+                last_hash=GENESIS,
             )
         )
-        repo.insert_event(event.as_row())
+        journal.append(
+            repo, case_id=case_id, kind=EventKind.opened, at=at, actor=me.login, to_state=plan.initial,
+            payload=payload, cipher=cipher,
+        )
         _write_reminders(ctx, repo, plan, case_id, plan.initial, 1, me.login, deadline)
         uow.commit()
     return Outcome(
@@ -159,6 +155,8 @@ def advance(
     payload: dict[str, Any] = {"fields": typed} if typed else {}
     if note:
         payload["note"] = note
+    sensitive = frozenset(n for n, f in transition.fields.items() if f.sensitive)
+    cipher = ctx.keys.cipher() if journal.needs_key(payload, sensitive) else None
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         now = ctx.clock.now()
@@ -169,12 +167,9 @@ def advance(
                 f"case {case_id} was changed by someone else while you were acting; nothing was written. "
                 f"Look at 'indsats show {case_id}' and try again"
             )
-        head = repo.get_case(case_id, lock=True)
-        assert head is not None
-        event = seal(
+        event = journal.append(
+            repo,
             case_id=case_id,
-            seq=head["last_seq"] + 1,
-            prev_hash=head["last_hash"],
             kind=EventKind.advanced if moved else EventKind.recorded,
             at=now,
             actor=me.login,
@@ -182,9 +177,10 @@ def advance(
             from_state=case["state"],
             to_state=dest,
             payload=payload or None,
+            cipher=cipher,
+            sensitive=sensitive,
         )
-        repo.insert_event(event.as_row())
-        projection: dict[str, Any] = {"last_seq": event.seq, "last_hash": event.hash}
+        projection: dict[str, Any] = {}
         deadline = case["deadline"]
         if moved:
             repo.cancel_pending(case_id)
@@ -203,7 +199,8 @@ def advance(
         if transition.marks_acute:
             projection["acute"] = True
             _write_acute_alerts(repo, plan, case_id, dest, event.seq, case["opened_by"], event.at)
-        repo.update_case(case_id, projection)
+        if projection:
+            repo.update_case(case_id, projection)
         uow.commit()
     return Outcome(
         case_id=case_id,
@@ -220,30 +217,27 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
     """Add a note to a case anyone who may see it may write; it does not change the state."""
     if not text.strip():
         raise Invalid("a note must not be empty")
+    cipher = ctx.keys.cipher()
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
         case, _plan = require_visible(ctx, repo, me, case_id)
-        now = ctx.clock.now()
-        event = seal(
+        now = ctx.clock.now().replace(microsecond=0)
+        if not repo.update_case(
+            case_id, {"version": case["version"] + 1, "last_activity_at": now}, expected_version=case["version"]
+        ):
+            raise Conflict(f"case {case_id} was changed by someone else at the same moment; try again")
+        event = journal.append(
+            repo,
             case_id=case_id,
-            seq=case["last_seq"] + 1,
-            prev_hash=case["last_hash"],
             kind=EventKind.note,
             at=now,
             actor=me.login,
             from_state=case["state"],
             to_state=case["state"],
             payload={"note": text},
+            cipher=cipher,
         )
-        repo.insert_event(event.as_row())
-        done = repo.update_case(
-            case_id,
-            {"last_seq": event.seq, "last_hash": event.hash, "version": case["version"] + 1, "last_activity_at": event.at},
-            expected_version=case["version"],
-        )
-        if not done:
-            raise Conflict(f"case {case_id} was changed by someone else at the same moment; try again")
         uow.commit()
     return Outcome(
         case_id=case_id,
@@ -283,7 +277,7 @@ def _require_prerequisites(repo: Repository, transition: Transition, case: dict[
 
 def on_case_logins(repo: Repository, plan: Plan, case: dict[str, Any]) -> set[str]:
     """Everyone on the case: who opened it, who acted on it, who must act now."""
-    found = repo.case_actors(case["id"]) | {case["opened_by"]}
+    found = repo.case_actors(case["id"], ACTING) | {case["opened_by"]}
     state = plan.states[case["state"]]
     if state.responsible is not None and case["is_open"]:
         found |= set(people.responsible(repo, state.responsible, case["opened_by"]))

@@ -1,9 +1,11 @@
-"""The collaborators every service function takes: the database, the clock, the plans, the calendar."""
+"""The collaborators every service function takes: the database, the clock, the plans, the calendar, the key."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from indsats.engine.crypto import Keyring
 
 if TYPE_CHECKING:
     from indsats.engine.calendar import WorkingCalendar
@@ -20,3 +22,4 @@ class Context:
     clock: Clock
     catalog: PlanCatalog
     calendar: WorkingCalendar
+    keys: Keyring = field(default_factory=Keyring.none)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from indsats.engine import people
-from indsats.engine.events import EventKind, seal
+from indsats.engine import journal, people
+from indsats.engine.events import EventKind
 from indsats.engine.messages import render
 from indsats.engine.notifiers import DeliveryResult, Message, make_message_id
 from indsats.engine.reminders import ReminderKind, ReminderStatus, is_working_time, next_repeat, retry_at, time_between
@@ -289,24 +289,18 @@ def _record(
 
 
 def _append_event(repo: Repository, p: _Prepared, kind: EventKind, now: datetime, payload: dict[str, Any]) -> None:
-    case = repo.get_case(p.case["id"], lock=True)
-    assert case is not None
-    event = seal(
-        case_id=case["id"],
-        seq=case["last_seq"] + 1,
-        prev_hash=case["last_hash"],
-        kind=kind,
-        at=now,
-        from_state=p.row["state"],
-        to_state=p.row["state"],
-        payload=payload,
-    )
-    repo.insert_event(event.as_row())
-    changes: dict[str, Any] = {"last_seq": event.seq, "last_hash": event.hash}
+    changes: dict[str, Any] = {}
     if kind in (EventKind.reminder_sent, EventKind.escalated):
-        changes["reminders_sent"] = case["reminders_sent"] + 1
-        changes["escalation_level"] = max(case["escalation_level"], p.row["level"])
-    repo.update_case(case["id"], changes)
+        case = repo.get_case(p.case["id"], lock=True)
+        assert case is not None
+        changes = {
+            "reminders_sent": case["reminders_sent"] + 1,
+            "escalation_level": max(case["escalation_level"], p.row["level"]),
+        }
+    journal.append(
+        repo, case_id=p.case["id"], kind=kind, at=now, from_state=p.row["state"], to_state=p.row["state"],
+        payload=payload, case_changes=changes,
+    )
 
 
 def _fresh(row: dict[str, Any]) -> dict[str, Any]:

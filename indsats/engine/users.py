@@ -96,6 +96,13 @@ def add_user(
     return User(**values)
 
 
+def require_admin(repo: Repository, actor: str) -> User:
+    me = require_actor(repo, actor)
+    if me.role != "admin":
+        raise NotAllowed(f"only an admin may do this ('{actor}' is {me.role})")
+    return me
+
+
 def register_first_admin(repo: Repository, login: str, at: datetime) -> User | None:
     """On a database with no users, register ``login`` as admin (what ``init`` does)."""
     if repo.count_users() > 0 or not login:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from indsats.engine import people
+from indsats.engine import journal, people
 from indsats.engine.cases import on_case_logins
-from indsats.engine.events import Event
+from indsats.engine.crypto import open_payload
+from indsats.engine.events import Event, EventKind
 from indsats.engine.fields import describe_type
 from indsats.engine.reminders import ReminderStatus, is_working_time, time_between
 from indsats.engine.users import require_actor
@@ -107,10 +108,14 @@ class CaseSummary:
 
 
 def show_case(ctx: Context, *, actor: str, case_id: str) -> CaseView:
-    with ctx.db.unit_of_work() as uow:
+    """Everything about a case for the actor; the read is logged as a ``viewed`` event."""
+    cipher = ctx.keys.cipher()
+    with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
+        subject_ref = None if case["subject_ref"] is None else cipher.open(case["subject_ref"])
+        log_view(repo, case, me.login, "show", ctx.clock.now())
         state = plan.states[case["state"]]
         now = ctx.clock.now()
         working = is_working_time(plan, case["state"])
@@ -134,6 +139,7 @@ def show_case(ctx: Context, *, actor: str, case_id: str) -> CaseView:
             for r in repo.reminders_for(case_id)
             if r["status"] != ReminderStatus.cancelled.value
         ]
+        uow.commit()
     return CaseView(
         id=case["id"],
         plan_id=plan.id,
@@ -145,7 +151,7 @@ def show_case(ctx: Context, *, actor: str, case_id: str) -> CaseView:
         acute=case["acute"],
         minor=case["minor"],
         source=case["source"],
-        subject_ref=case["subject_ref"],
+        subject_ref=subject_ref,
         opened_by=case["opened_by"],
         opened_at=case["opened_at"],
         state_entered_at=case["state_entered_at"],
@@ -166,11 +172,26 @@ def show_case(ctx: Context, *, actor: str, case_id: str) -> CaseView:
 
 
 def case_history(ctx: Context, *, actor: str, case_id: str) -> list[Event]:
-    with ctx.db.unit_of_work() as uow:
+    """Every event of a case, protected parts opened; the read is logged as a ``viewed`` event."""
+    cipher = ctx.keys.cipher()
+    with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
-        require_visible(ctx, repo, me, case_id)
-        return [Event.from_row(row) for row in repo.events_for(case_id)]
+        case, _plan = require_visible(ctx, repo, me, case_id)
+        events = [
+            Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
+        ]
+        log_view(repo, case, me.login, "history", ctx.clock.now())
+        uow.commit()
+    return events
+
+
+def log_view(repo: Repository, case: dict[str, Any], login: str, command: str, at: datetime) -> None:
+    """The access log: who read a case's details, when, and through which command."""
+    journal.append(
+        repo, case_id=case["id"], kind=EventKind.viewed, at=at, actor=login, from_state=case["state"],
+        to_state=case["state"], payload={"command": command},
+    )
 
 
 def list_cases(

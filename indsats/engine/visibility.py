@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine import people
+from indsats.engine.events import ACTING
 from indsats.errors import NotFound
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def require_visible(ctx: Context, repo: Repository, me: User, case_id: str) -> t
 def may_see(repo: Repository, me: User, case: dict[str, Any], plan: Plan) -> bool:
     if me.role in SEES_ALL or case["opened_by"] == me.login:
         return True
-    if me.login in repo.case_actors(case["id"]):
+    if me.login in repo.case_actors(case["id"], ACTING):
         return True
     return me.login in must_act_and_above(repo, case, plan)
 

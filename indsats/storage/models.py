@@ -99,7 +99,8 @@ cases = Table(
     Column("acute", Boolean, nullable=False),
     Column("minor", Boolean, nullable=False),
     Column("source", String(16), nullable=False),
-    Column("subject_ref", Text),
+    Column("subject_ref", Text),  # encrypted (Fernet token); NULL once purged
+    Column("subject_index", String(64)),  # keyed HMAC of the reference: find a subject's cases without decrypting
     Column("opened_by", String(64), ForeignKey("users.login"), nullable=False),
     Column("unit", String(100)),
     Column("opened_at", UtcDateTime, nullable=False),
@@ -111,12 +112,15 @@ cases = Table(
     Column("last_activity_at", UtcDateTime, nullable=False),
     # Room for pausing the clock ("waiting for the police"): when set, deadlines shift on resume.
     Column("paused_at", UtcDateTime),
+    Column("archived_at", UtcDateTime),  # written to an archive file (retention), so it may be purged
+    Column("purged_at", UtcDateTime),  # personal data removed; the skeleton stays for statistics
     Column("version", Integer, nullable=False),
     Column("last_seq", Integer, nullable=False),
     Column("last_hash", String(64), nullable=False),
     Index("ix_cases_open_deadline", "is_open", "deadline"),
     Index("ix_cases_plan_state", "plan_id", "state"),
     Index("ix_cases_opened_by", "opened_by"),
+    Index("ix_cases_subject_index", "subject_index"),
 )
 
 events = Table(
@@ -137,6 +141,7 @@ events = Table(
     Column("hash", String(64), nullable=False),
     UniqueConstraint("case_id", "seq"),
     Index("ix_events_kind_at", "kind", "at"),
+    Index("ix_events_actor_kind", "actor", "kind"),
 )
 
 reminders = Table(

@@ -125,8 +125,13 @@ class Repository:
     def case_ids(self) -> list[str]:
         return list(self.conn.execute(select(cases.c.id).order_by(cases.c.id)).scalars())
 
-    def case_actors(self, case_id: str) -> set[str]:
-        query = select(events.c.actor).where(events.c.case_id == case_id, events.c.actor.is_not(None)).distinct()
+    def case_actors(self, case_id: str, kinds: Iterable[str]) -> set[str]:
+        """Who caused events of ``kinds`` on a case (reading a case does not put anyone on it)."""
+        query = (
+            select(events.c.actor)
+            .where(events.c.case_id == case_id, events.c.actor.is_not(None), events.c.kind.in_(list(kinds)))
+            .distinct()
+        )
         return set(self.conn.execute(query).scalars())
 
     # -- supervision ------------------------------------------------------------------------------
@@ -253,6 +258,36 @@ class Repository:
         query = select(events).order_by(events.c.case_id, events.c.seq)
         for row in self.conn.execute(query.execution_options(yield_per=2000)).mappings():
             yield _event(row)
+
+    def sealed_events(self) -> list[tuple[int, dict[str, Any]]]:
+        """(id, stored payload) of every event holding encrypted parts (for key rotation)."""
+        query = select(events.c.id, events.c.payload).where(events.c.payload.like('%"sealed":%'))
+        return [(row.id, json.loads(row.payload)) for row in self.conn.execute(query)]
+
+    def set_event_payload(self, event_id: int, payload: dict[str, Any] | None) -> None:
+        self.conn.execute(
+            update(events).where(events.c.id == event_id).values(payload=None if payload is None else _dumps(payload))
+        )
+
+    def events_by_actor(self, login: str, kinds: Iterable[str]) -> list[Row]:
+        query = (
+            select(events)
+            .where(events.c.actor == login, events.c.kind.in_(list(kinds)))
+            .order_by(events.c.at, events.c.case_id, events.c.seq)
+        )
+        return [_event(r) for r in self.conn.execute(query).mappings()]
+
+    def cases_by_subject_index(self, index: str) -> list[Row]:
+        query = select(cases).where(cases.c.subject_index == index).order_by(cases.c.id)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+    def closed_cases(self, *, purged: bool = False) -> list[Row]:
+        query = select(cases).where(cases.c.is_open.is_(False)).order_by(cases.c.closed_at, cases.c.id)
+        query = query.where(cases.c.purged_at.is_not(None) if purged else cases.c.purged_at.is_(None))
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+    def purge_event_payloads(self, case_id: str) -> None:
+        self.conn.execute(update(events).where(events.c.case_id == case_id).values(payload=None))
 
     # -- reminders --------------------------------------------------------------------------------
 

@@ -1,0 +1,35 @@
+"""``backup``: an admin copies the whole database to a new file while others keep working (SQLite only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from indsats.engine.users import require_actor
+from indsats.errors import Invalid, NotAllowed
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from indsats.engine.context import Context
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupResult:
+    database: str
+    target: str
+    size_bytes: int
+
+
+def backup_database(ctx: Context, *, actor: str, target: Path) -> BackupResult:
+    """Copy the database to ``target`` (a new file, mode 0600). The copy holds every case: admins only."""
+    from indsats.storage.backup import copy_sqlite
+
+    if not ctx.db.is_sqlite:
+        raise Invalid(f"backup copies a SQLite file; {ctx.db.display()} is PostgreSQL: use pg_dump")
+    with ctx.db.unit_of_work() as uow:
+        me = require_actor(uow.repo, actor)
+    if me.role != "admin":
+        raise NotAllowed(f"only an admin may back up the database: it holds every case ('{actor}' is {me.role})")
+    size = copy_sqlite(ctx.db, target)
+    return BackupResult(database=ctx.db.display(), target=str(target), size_bytes=size)
