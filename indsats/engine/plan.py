@@ -231,7 +231,7 @@ class Plan(Strict):
     transitions: list[Transition] = Field(min_length=1)
     escalation: Escalation = Field(default_factory=Escalation)
     revision: Revision
-    retention: str | None = None
+    retention: str | None = Field(default=None, pattern=r"^\s*\d+\s+years?\s+after\s+closing\s*$")
     version: str = ""
 
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
