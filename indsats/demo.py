@@ -28,7 +28,7 @@ def run_demo(keep: str | None = None) -> None:
 
 
 def _story(folder: Path) -> None:
-    from indsats.engine import cases, users, views
+    from indsats.engine import audit, cases, users, views
     from indsats.engine.calendar import WorkingCalendar
     from indsats.engine.catalog import PlanCatalog
     from indsats.engine.clock import FixedClock
@@ -115,6 +115,11 @@ def _story(folder: Path) -> None:
 
     history = views.case_history(ctx, actor="lea", case_id=case)
     say(f"History: {len(history)} events — " + ", ".join(e.kind.value for e in history))
+    stored = db_path.read_bytes() + b"".join(p.read_bytes() for p in folder.glob("demo.db-*"))
+    say("The citizen reference and the notes are encrypted at rest: "
+        + ("found in the database file!" if b"CITIZEN-REF-0001" in stored else "not found in the database file."))
+    log = audit.audit_case(ctx, actor="admin", case_id=case)
+    say("Access log (admin): " + "; ".join(f"{e.login} {e.action}" for e in log if e.action.startswith("viewed")))
     report = verify(ctx)
     say(f"verify: {report.cases} case(s), {report.events} events, hash chain and projection "
         + ("OK" if report.ok else "BROKEN"))
