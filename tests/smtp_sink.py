@@ -50,8 +50,13 @@ class Sink:
     """An aiosmtpd handler that accepts everything and keeps it."""
 
     received: list[Received] = field(default_factory=list)
+    delay: float = 0.0  # seconds to take over each mail, like a slow relay
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
         mail = message_from_bytes(envelope.content, policy=default_policy)
         self.received.append(Received(mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos), mail=mail))
         return "250 Message accepted for delivery"
@@ -62,11 +67,11 @@ class Sink:
 
 
 @contextmanager
-def smtp_sink(port: int) -> Iterator[Sink]:
-    """Run an SMTP server on 127.0.0.1:``port`` for the duration of the block."""
+def smtp_sink(port: int, *, delay: float = 0.0) -> Iterator[Sink]:
+    """Run an SMTP server on 127.0.0.1:``port`` for the duration of the block; ``delay`` seconds per mail."""
     from aiosmtpd.controller import Controller
 
-    sink = Sink()
+    sink = Sink(delay=delay)
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:

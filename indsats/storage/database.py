@@ -200,13 +200,33 @@ def translate(exc: BaseException, db: Database) -> IndsatsError:
         return StorageUnavailable(f"the disk holding {where} is full; nothing was written")
     if "no such table" in lower or ("relation" in lower and "does not exist" in lower):
         return StorageUnavailable(f"the database {where} is not initialised: run 'indsats init'")
-    if "unable to open database" in lower:
-        return StorageUnavailable(f"cannot open the database {where}")
+    if "unable to open database" in lower or "disk i/o error" in lower:
+        # SQLite says no more than this when it cannot create its -wal/-shm files or grow them: look why.
+        return _file_problem(db) or StorageUnavailable(f"cannot open the database {where}: {_short(text)}")
     if "could not serialize" in lower or "deadlock" in lower:
         return Conflict("a concurrent change was detected; nothing was written, try again")
     if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DBAPIError)):
         return StorageUnavailable(f"the database {where} is unavailable: {_short(text)}")
     return StorageUnavailable(f"database error on {where}: {_short(text)}")
+
+
+def _file_problem(db: Database) -> StorageUnavailable | None:
+    """A read-only or full file system under a SQLite file, if that is what stopped it."""
+    path = db.path
+    if path is None:
+        return None
+    where = db.display()
+    try:
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            return StorageUnavailable(
+                f"the database {where} is read-only (SQLite must write beside the file, even to read); nothing was written"
+            )
+        free = os.statvfs(path.parent)
+        if free.f_bavail * free.f_frsize < 256 * 1024:
+            return StorageUnavailable(f"the disk holding {where} is full; nothing was written")
+    except OSError:
+        return None
+    return None
 
 
 def _short(text: str) -> str:
