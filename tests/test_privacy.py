@@ -6,7 +6,6 @@ import dataclasses
 import json
 import os
 import stat
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
