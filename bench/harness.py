@@ -1,0 +1,197 @@
+"""What every benchmark shares: the options, one result row, interleaved repeats, profiles, child processes.
+
+>>> a, b = interleave(lambda: None, lambda: None, repeats=3)   # doctest: +SKIP
+>>> ratio = median(a) / median(b)                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE_LINES = 22
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """How big and where: ``quick`` for the test suite, a scratch directory, the PostgreSQL server."""
+
+    quick: bool
+    workdir: Path
+    pg_url: str
+
+
+@dataclass(kw_only=True)
+class Row:
+    """One line of the table: the indsats figure, the reference's, their ratio and the goal."""
+
+    name: str
+    measure: str  # what the figures are, e.g. "transitions/s"
+    indsats: float | None
+    reference: float | None
+    reference_name: str
+    goal: str  # e.g. "≥ 0.5× reference"
+    met: bool | None  # None: no goal checked (skipped, or figures only)
+    ratio: float | None = None
+    detail: str = ""
+    profile: str | None = None  # cProfile top entries, for a missed goal
+    skipped: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ratio is None and self.indsats is not None and self.reference:
+            self.ratio = self.indsats / self.reference
+
+
+@dataclass(kw_only=True)
+class Timings:
+    """Seconds per repeat, for both sides."""
+
+    indsats: list[float] = field(default_factory=list)
+    reference: list[float] = field(default_factory=list)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def interleave(
+    run_indsats: Callable[[int], float | None],
+    run_reference: Callable[[int], float | None],
+    *,
+    repeats: int,
+) -> Timings:
+    """Run both sides ``repeats`` times, alternating which goes first, so drift hits both alike.
+
+    Each callable gets the repeat number and returns its own measured seconds (or None to be timed
+    around the call, when it has no setup of its own to leave out).
+    """
+    timings = Timings()
+    for i in range(repeats):
+        order = [(run_indsats, timings.indsats), (run_reference, timings.reference)]
+        if i % 2:
+            order.reverse()
+        for run, into in order:
+            start = time.perf_counter()
+            measured = run(i)
+            into.append(time.perf_counter() - start if measured is None else measured)
+    return timings
+
+
+def profile_call(fn: Callable[[], Any], *, lines: int = PROFILE_LINES) -> str:
+    """Run ``fn`` under cProfile and return its top entries by cumulative time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        fn()
+    finally:
+        profiler.disable()
+    return format_stats(pstats.Stats(profiler), lines=lines)
+
+
+@contextmanager
+def profiled(path: str | None) -> Iterator[None]:
+    """Profile the block into ``path`` (a pstats file); without a path, just run it."""
+    if path is None:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+
+def format_stats(stats: pstats.Stats, *, lines: int = PROFILE_LINES) -> str:
+    out = io.StringIO()
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.sort_stats("cumulative").print_stats(lines)
+    return shorten_paths(_from_header(out.getvalue()))
+
+
+def profile_file(path: Path, *, lines: int = PROFILE_LINES) -> str:
+    return format_stats(pstats.Stats(str(path)), lines=lines)
+
+
+def _from_header(text: str) -> str:
+    kept = text.splitlines()
+    for i, line in enumerate(kept):
+        if "ncalls" in line:
+            total = next((x.strip() for x in kept[:i] if "function calls" in x), "")
+            return "\n".join([total, "", *kept[i:]]).rstrip() + "\n"
+    return text
+
+
+def shorten_paths(text: str) -> str:
+    """Profiles name files; print them relative to the project or site-packages, not this machine."""
+    prefixes = sorted({str(ROOT) + os.sep, *(p + os.sep for p in sys.path if p and "site-packages" in p),
+                       os.path.dirname(os.__file__) + os.sep}, key=len, reverse=True)
+    for prefix in prefixes:
+        text = text.replace(prefix, "")
+    return text
+
+
+# -- child processes ------------------------------------------------------------------------------
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def run_child(target: str, args: dict[str, Any], *, profile_to: Path | None = None, timeout: float = 1800) -> dict[str, Any]:
+    """Run ``module:function(**args)`` in a fresh interpreter (``bench.child``) and return its JSON result.
+
+    A child is a clean process: its peak RSS is its own, and nothing it imports warms up the next run.
+    """
+    command = [sys.executable, "-m", "bench.child", target, json.dumps(args)]
+    if profile_to is not None:
+        command.append(str(profile_to))
+    done = subprocess.run(command, capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{target} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def wall(command: list[str], *, env: dict[str, str] | None = None, check: bool = True) -> float:
+    """Seconds a new process takes, from spawn to exit."""
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return seconds
+
+
+def import_times(command_args: list[str], *, env: dict[str, str], top: int = 25) -> str:
+    """``python -X importtime``: the imports a command pays for (three levels deep), by cumulative time."""
+    done = subprocess.run([sys.executable, "-X", "importtime", *command_args], capture_output=True, text=True,
+                          env=env, cwd=ROOT)
+    rows = []
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        self_us, cumulative_us, name = line[len("import time:"):].split("|", 2)
+        depth = (len(name) - len(name.lstrip()) - 1) // 2
+        if depth <= 2:  # deeper imports are counted in their parents' cumulative time
+            rows.append((int(cumulative_us), int(self_us), "  " * depth + name.strip()))
+    rows.sort(reverse=True)
+    lines = [f"{'cumulative ms':>14} {'self ms':>8}  import, indented by depth (python -X importtime)"]
+    lines += [f"{c / 1000:>14.1f} {s / 1000:>8.1f}  {n}" for c, s, n in rows[:top]]
+    return "\n".join(lines) + "\n"

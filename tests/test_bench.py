@@ -1,0 +1,61 @@
+"""The benchmarks never rot: ``python -m bench --quick`` runs every benchmark and reports figures for each row.
+
+It asserts that each benchmark ran and produced numbers, never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = (
+    "durable advance",
+    "CLI start",
+    "CLI advance",
+    "stuck, top 50",
+    "stuck, per-state counts",
+    "sweep",
+    "sweep, peak RSS",
+    "SMTP sweep",
+)
+SKIPPED_IN_QUICK = ("PostgreSQL advance, 4 workers", "PostgreSQL sweep, 4 workers")
+NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+@pytest.mark.slow
+def test_quick_benchmarks_report_a_figure_and_a_ratio_for_every_row(tmp_path: Path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(report)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = {line.split("|")[1].strip(): line for line in report.read_text(encoding="utf-8").splitlines()
+             if line.startswith("| ") and not line.startswith("| benchmark")}
+    for name in ROWS:
+        assert name in lines, f"no row for {name!r}"
+        cells = [c.strip() for c in lines[name].split("|")[1:-1]]
+        _, ours, reference, ratio, _goal, result = cells
+        assert re.match(NUMBER, ours) and re.match(NUMBER, reference), lines[name]
+        assert re.fullmatch(NUMBER + "×", ratio), lines[name]
+        assert result in ("met", "**missed**"), lines[name]
+    for name in SKIPPED_IN_QUICK:
+        assert name in lines and "skipped" in lines[name], f"no row for {name!r}"
+    assert "Python" in report.read_text(encoding="utf-8") and "SQLite" in report.read_text(encoding="utf-8")
+
+
+def test_a_partial_run_leaves_the_full_report_alone(tmp_path: Path) -> None:
+    before = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8") if (ROOT / "BENCHMARKS.md").exists() else None
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "cli"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "CLI start" in done.stdout
+    after = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8") if (ROOT / "BENCHMARKS.md").exists() else None
+    assert after == before
