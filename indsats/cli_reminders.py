@@ -51,8 +51,10 @@ def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool) -> None:
                 for d in result.deliveries
             ],
         )
+        if result.deliveries_not_listed:
+            click.echo(f"… and {result.deliveries_not_listed} more.")
     if dry_run:
-        click.echo(f"Dry run: {len(result.deliveries)} message(s) due; nothing sent.")
+        click.echo(f"Dry run: {len(result.deliveries) + result.deliveries_not_listed} message(s) due; nothing sent.")
     else:
         click.echo(
             f"Sweep via {notifier.describe()}: {result.sent} sent, {result.coalesced} coalesced, "

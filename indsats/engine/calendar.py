@@ -144,6 +144,8 @@ class WorkingCalendar:
         self.config = config
         self._half_days = {_month_day(key): closing for key, closing in config.half_days}
         self._closed_by_year: dict[int, dict[date, ClosedDay]] = {}
+        # Per year: the open time of the days before each day of the year (index 0 = 1 January), and the whole year.
+        self._open_before_by_year: dict[int, list[timedelta]] = {}
 
     def closed_days(self, year: int) -> list[ClosedDay]:
         """The named closed days of ``year``, by date.
@@ -202,10 +204,15 @@ class WorkingCalendar:
         total = timedelta()
         if end == start:
             return total
-        for opens, closes in self._intervals_from(self._local_date(start)):
-            if opens >= end:
-                break
-            total += max(timedelta(), min(closes, end) - max(opens, start))
+        # A day's open interval lies within its local day: only the first and the last day are cut by
+        # ``start`` and ``end``; the whole days between come from the per-year table.
+        first, last = self._local_date(start), self._local_date(end)
+        for day in (first, last) if first != last else (first,):
+            interval = self.opening(day)
+            if interval is not None:
+                total += max(timedelta(), min(interval[1], end) - max(interval[0], start))
+        if last > first + timedelta(days=1):
+            total += self._open_between(first + timedelta(days=1), last)
         return total
 
     def next_open(self, at: datetime) -> datetime:
@@ -249,6 +256,29 @@ class WorkingCalendar:
                         "check the calendar settings (hours, closed, half_days)"
                     )
             day += timedelta(days=1)
+
+    def _open_between(self, first: date, stop: date) -> timedelta:
+        """The open time of the whole days from ``first`` up to, not including, ``stop``."""
+        total = self._open_before(stop) - self._open_before(first)
+        for year in range(first.year, stop.year):
+            total += self._open_before_table(year)[-1]
+        return total
+
+    def _open_before(self, d: date) -> timedelta:
+        """The open time of the days of ``d``'s year before ``d``."""
+        return self._open_before_table(d.year)[d.toordinal() - date(d.year, 1, 1).toordinal()]
+
+    def _open_before_table(self, year: int) -> list[timedelta]:
+        table = self._open_before_by_year.get(year)
+        if table is None:
+            table = [timedelta()]
+            day = date(year, 1, 1)
+            while day.year == year:
+                interval = self.opening(day)
+                table.append(table[-1] + (interval[1] - interval[0] if interval is not None else timedelta()))
+                day += timedelta(days=1)
+            self._open_before_by_year[year] = table
+        return table
 
     def _closed_in(self, year: int) -> dict[date, ClosedDay]:
         cached = self._closed_by_year.get(year)

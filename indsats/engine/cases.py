@@ -16,6 +16,7 @@ from indsats.engine.clock import to_local
 from indsats.engine.events import ACTING, EventKind, GENESIS
 from indsats.engine.fields import check_fields
 from indsats.engine.machine import fire
+from indsats.engine.plan import Relation
 from indsats.engine.reminders import (
     PlannedReminder,
     ReminderStatus,
@@ -151,7 +152,10 @@ def advance(
         if transition.note_required and not (note and note.strip()):
             raise Invalid(f"'{trigger}' needs a note: add --note TEXT")
         _require_prerequisites(repo, transition, case)
-        expected_version = case["version"]
+        moved = dest != case["state"]
+        final = plan.states[dest].final
+        # Who the new state's reminders (or the acute alerts) climb to is read now, with everything else.
+        levels = _escalation_levels(repo, plan, dest, case["opened_by"]) if (moved and not final) or transition.marks_acute else 0
     payload: dict[str, Any] = {"fields": typed} if typed else {}
     if note:
         payload["note"] = note
@@ -159,19 +163,38 @@ def advance(
     cipher = ctx.keys.cipher() if journal.needs_key(payload, sensitive) else None
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
-        now = ctx.clock.now()
-        moved = dest != case["state"]
-        changes: dict[str, Any] = {"version": expected_version + 1, "last_activity_at": now.replace(microsecond=0)}
-        if not repo.update_case(case_id, changes, expected_version=expected_version):
+        at = ctx.clock.now().replace(microsecond=0)
+        head = repo.bump_version(case_id, case["version"], at)
+        if head is None:
             raise Conflict(
                 f"case {case_id} was changed by someone else while you were acting; nothing was written. "
                 f"Look at 'indsats show {case_id}' and try again"
             )
+        entry_seq = head[0] + 1
+        projection: dict[str, Any] = {}
+        deadline = case["deadline"]
+        planned: list[PlannedReminder] = []
+        if moved:
+            repo.cancel_pending(case_id)
+            deadline = None if final else deadline_for(plan, dest, at, ctx.calendar)
+            projection.update(
+                state=dest,
+                state_entered_at=at,
+                deadline=deadline,
+                escalation_level=0,
+                is_open=not final,
+                closed_at=at if final else None,
+            )
+            if not final:
+                planned += plan_reminders(plan, dest, deadline, levels, ctx.calendar)
+        if transition.marks_acute:
+            projection["acute"] = True
+            planned += acute_alerts(levels, at)
         event = journal.append(
             repo,
             case_id=case_id,
             kind=EventKind.advanced if moved else EventKind.recorded,
-            at=now,
+            at=at,
             actor=me.login,
             trigger=trigger,
             from_state=case["state"],
@@ -179,28 +202,10 @@ def advance(
             payload=payload or None,
             cipher=cipher,
             sensitive=sensitive,
+            case_changes=projection,
+            head=head,
         )
-        projection: dict[str, Any] = {}
-        deadline = case["deadline"]
-        if moved:
-            repo.cancel_pending(case_id)
-            final = plan.states[dest].final
-            deadline = None if final else deadline_for(plan, dest, event.at, ctx.calendar)
-            projection.update(
-                state=dest,
-                state_entered_at=event.at,
-                deadline=deadline,
-                escalation_level=0,
-                is_open=not final,
-                closed_at=event.at if final else None,
-            )
-            if not final:
-                _write_reminders(ctx, repo, plan, case_id, dest, event.seq, case["opened_by"], deadline)
-        if transition.marks_acute:
-            projection["acute"] = True
-            _write_acute_alerts(repo, plan, case_id, dest, event.seq, case["opened_by"], event.at)
-        if projection:
-            repo.update_case(case_id, projection)
+        repo.insert_reminders(_rows(case_id, dest, entry_seq, planned))
         uow.commit()
     return Outcome(
         case_id=case_id,
@@ -254,10 +259,13 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
 
 
 def _require_allowed(repo: Repository, plan: Plan, transition: Transition, me: User, case: dict[str, Any]) -> None:
-    on_case = on_case_logins(repo, plan, case)
     user = {"login": me.login, "role": me.role}
-    if any(people.matches(repo, actor, user, case["opened_by"], on_case) for actor in transition.allowed):
-        return
+    on_case: set[str] = set()
+    for actor in transition.allowed:
+        if actor.relation is Relation.on_case and not on_case:
+            on_case = on_case_logins(repo, plan, case)  # a query: only when a rule needs it
+        if people.matches(repo, actor, user, case["opened_by"], on_case):
+            return
     who = " or ".join(a.describe() for a in transition.allowed)
     raise NotAllowed(
         f"'{transition.trigger}' on case {case['id']} may be fired only by {who}; '{me.login}' is {me.role}"
@@ -297,23 +305,17 @@ def _write_reminders(
     opener: str,
     deadline: datetime | None,
 ) -> None:
-    owners = _owners(repo, plan, state, opener)
-    levels = people.escalation_levels(repo, owners, plan.escalation.ceiling)
+    levels = _escalation_levels(repo, plan, state, opener)
     planned = plan_reminders(plan, state, deadline, levels, ctx.calendar)
     repo.insert_reminders(_rows(case_id, state, entry_seq, planned))
 
 
-def _write_acute_alerts(
-    repo: Repository, plan: Plan, case_id: str, state: str, entry_seq: int, opener: str, now: datetime
-) -> None:
-    owners = _owners(repo, plan, state, opener)
-    levels = people.escalation_levels(repo, owners, plan.escalation.ceiling)
-    repo.insert_reminders(_rows(case_id, state, entry_seq, acute_alerts(levels, now)))
-
-
-def _owners(repo: Repository, plan: Plan, state: str, opener: str) -> list[str]:
+def _escalation_levels(repo: Repository, plan: Plan, state: str, opener: str) -> int:
+    """How many leaders above whoever must act in ``state`` reminders may climb to."""
     spec = plan.states[state].responsible
-    return [] if spec is None else people.responsible(repo, spec, opener)
+    owners = [] if spec is None else people.responsible(repo, spec, opener)
+    repo.load_chains(owners)
+    return people.escalation_levels(repo, owners, plan.escalation.ceiling)
 
 
 def _rows(case_id: str, state: str, entry_seq: int, planned: list[PlannedReminder]) -> list[dict[str, Any]]:

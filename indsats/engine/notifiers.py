@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formatdate, parseaddr
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -87,6 +88,12 @@ class Notifier(Protocol):
 
 def make_message_id(reminder_id: int, mail_from: str) -> str:
     """The Message-ID of a reminder's e-mail: the same for every attempt, so mail systems drop repeats."""
+    return f"<indsats-reminder-{reminder_id}@{_message_domain(mail_from)}>"
+
+
+@lru_cache(maxsize=16)
+def _message_domain(mail_from: str) -> str:
+    """The domain of the sender's address (parsed once per sender, not once per message)."""
     _, address = parseaddr(mail_from)
     domain = address.rpartition("@")[2].strip().lower() if "@" in address else ""
     try:
@@ -95,7 +102,7 @@ def make_message_id(reminder_id: int, mail_from: str) -> str:
         domain = ""
     if not _DOMAIN.match(domain):
         domain = "localhost"
-    return f"<indsats-reminder-{reminder_id}@{domain}>"
+    return domain
 
 
 class TlsMode(Enum):

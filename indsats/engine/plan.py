@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from indsats.engine.durations import Duration, parse_duration
-from indsats.engine.yamlio import line_of, load_with_lines
+from indsats.engine.yamlio import line_of, lines_of, load
 from indsats.errors import Invalid
 
 ROLES = ("medarbejder", "leder", "fagspecialist", "socialchef", "supervisor", "admin")
@@ -308,7 +308,7 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
     import yaml
 
     try:
-        data, lines = load_with_lines(text)
+        data = load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else "?"
@@ -321,7 +321,7 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or "(plan)"
-        line = line_of(lines, loc) or 1
+        line = line_of(lines_of(text), loc) or 1
         message = err["msg"].removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise Invalid(f"{source}:{line}: {field}: {message}{more}") from None
@@ -332,7 +332,7 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         loc, message = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         field = ".".join(str(p) for p in loc)
-        raise Invalid(f"{source}:{line_of(lines, loc) or 1}: {field}: {message}{more}")
+        raise Invalid(f"{source}:{line_of(lines_of(text), loc) or 1}: {field}: {message}{more}")
     return plan
 
 

@@ -110,7 +110,7 @@ def validate(ctx: Context | None, path: Path) -> Validation:
 
     from indsats.engine.plan import load_plan
     from indsats.engine.plan_checks import check_durations, check_plan
-    from indsats.engine.yamlio import line_of, load_with_lines
+    from indsats.engine.yamlio import line_of, lines_of, load
     from indsats.errors import Invalid, StorageUnavailable
 
     try:
@@ -126,7 +126,7 @@ def validate(ctx: Context | None, path: Path) -> Validation:
         ]
 
     try:
-        data, lines = load_with_lines(text)
+        data, lines = load(text), lines_of(text)
     except Exception:  # not YAML: load_plan below says where
         data, lines = None, {}
     bad_durations = check_durations(data)

@@ -137,20 +137,25 @@ def stuck_cases(
             return limit is not None and len(found) >= limit
 
         after: tuple[datetime, str] | None = None
+        # With a limit, the first batch is only as large as the limit: most cases are usually kept.
+        size = _BATCH if limit is None else min(limit, _BATCH)
         while not full():
-            batch = repo.overdue_cases(at=at, plan_id=plan_id, unit=unit, after=after, limit=_BATCH)
+            batch = repo.overdue_cases(at=at, plan_id=plan_id, unit=unit, after=after, limit=size)
             failed = repo.failed_reminder_counts(c["id"] for c in batch)
             for case in batch:
                 seen.add(case["id"])
                 item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed.get(case["id"], 0))
-                if item is not None and not full():
+                if item is not None:
                     found.append(item)
-            if len(batch) < _BATCH:
+                    if full():
+                        break
+            if len(batch) < size:
                 break
             after = (batch[-1]["deadline"], batch[-1]["id"])
+            size = _BATCH
         # Working and elapsed deadlines can interleave across plans; the list is by how overdue, not by deadline.
         found.sort(key=lambda s: -(s.overdue_by or timedelta()))
-        for case in repo.cases_with_failed_reminders(plan_id=plan_id, unit=unit):
+        for case in [] if full() else repo.cases_with_failed_reminders(plan_id=plan_id, unit=unit):
             if full():
                 break
             if case["id"] in seen:

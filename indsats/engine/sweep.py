@@ -13,6 +13,7 @@ message, and the repeat at the top of the chain is re-armed after ``now``, never
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from indsats.storage.repository import Repository
 
 DEFAULT_LEASE = timedelta(minutes=5)
+# A sweep counts every delivery but lists only the first ones: 100,000 objects are no report.
+DELIVERIES_LISTED = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +58,14 @@ class SweepResult:
     failed: int = 0
     obsolete: int = 0
     lost_claims: int = 0
-    deliveries: list[Delivery] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)  # the first DELIVERIES_LISTED
+    deliveries_not_listed: int = 0  # those beyond them
+
+    def add_delivery(self, delivery: Delivery) -> None:
+        if len(self.deliveries) < DELIVERIES_LISTED:
+            self.deliveries.append(delivery)
+        else:
+            self.deliveries_not_listed += 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +98,7 @@ def sweep(
             rows = uow.repo.due_reminders(now=now)
             prepared, _ = _prepare(ctx, uow.repo, rows)
         for p in _coalesce(prepared)[0]:
-            result.deliveries.append(_delivery(p, ok=True))
+            result.add_delivery(_delivery(p, ok=True))
         result.claimed = len(rows)
         return result
     while True:
@@ -108,72 +118,79 @@ def sweep(
             if p.problem is not None:
                 outcomes[p.row["id"]] = DeliveryResult(reminder_id=p.row["id"], ok=False, error=p.problem, permanent=True)
         with ctx.db.unit_of_work(write=True) as uow:
-            for row in obsolete:
-                result.obsolete += uow.repo.update_reminder(
-                    row["id"], {"status": ReminderStatus.cancelled.value, "claimed_by": None, "lease_until": None,
-                                "last_error": "obsolete: the case left the state"},
-                    claimed_by=worker,
-                )
-            # Lock case rows in one global order (case id), so two workers recording at once never deadlock.
-            for p in sorted(to_send, key=lambda p: (p.row["case_id"], p.row["id"])):
-                _record(ctx, uow.repo, p, outcomes[p.row["id"]], worker, now, result)
-            for p in duplicates:
-                done = uow.repo.update_reminder(
-                    p.row["id"],
-                    {"status": ReminderStatus.sent.value, "sent_at": now, "claimed_by": None, "lease_until": None,
-                     "recipients": json.dumps(p.recipients), "last_error": "coalesced into another message"},
-                    claimed_by=worker,
-                )
-                result.coalesced += int(done)
+            _record_batch(ctx, uow.repo, obsolete, to_send, duplicates, outcomes, worker, now, result)
             uow.commit()
 
 
 def _prepare(ctx: Context, repo: Repository, rows: list[dict[str, Any]]) -> tuple[list[_Prepared], list[dict[str, Any]]]:
     prepared: list[_Prepared] = []
     obsolete: list[dict[str, Any]] = []
+    cases = repo.get_cases(row["case_id"] for row in rows)
+    # Who hears of a row depends only on the plan version, the state, the opener and the level.
+    audiences: dict[tuple[str, str, str, str, int], _Audience] = {}
     for row in rows:
-        case = repo.get_case(row["case_id"])
+        case = cases.get(row["case_id"])
         moved_on = case is None or not case["is_open"] or case["state"] != row["state"]
         # An acute alert is about what happened, not about a stalled state: it goes out regardless.
         if case is None or (moved_on and row["kind"] != ReminderKind.acute.value):
             obsolete.append(row)
             continue
         plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
-        spec = plan.states[row["state"]].responsible
-        owners = [] if spec is None else people.responsible(repo, spec, case["opened_by"])
-        ceiling = plan.escalation.ceiling
-        levels = people.escalation_levels(repo, owners, ceiling)
-        recipients = people.recipients_at(repo, owners, min(row["level"], max(levels, 0)), ceiling)
-        if row["level"] > 0 and levels == 0:
-            recipients = []
-        addresses = []
-        missing = []
-        for login in recipients:
-            user = repo.get_user(login)
-            if user and user["email"]:
-                addresses.append(user["email"])
-            else:
-                missing.append(login)
-        problem = warning = None
-        if missing:
-            warning = f"no e-mail address registered for {', '.join(missing)}"
-        if not recipients:
-            problem = f"nobody to tell at level {row['level']} (no one registered in the reports-to chain)"
-        elif not addresses:
-            problem = warning
+        key = (case["plan_id"], case["plan_version"], row["state"], case["opened_by"], row["level"])
+        audience = audiences.get(key)
+        if audience is None:
+            audience = audiences[key] = _audience(repo, plan, row["state"], case["opened_by"], row["level"])
         prepared.append(
             _Prepared(
                 row=row,
                 case=case,
                 plan=plan,
-                recipients=recipients,
-                addresses=tuple(sorted(set(addresses))),
-                top=row["level"] >= levels,
-                problem=problem,
-                warning=warning,
+                recipients=audience.recipients,
+                addresses=audience.addresses,
+                top=row["level"] >= audience.levels,
+                problem=audience.problem,
+                warning=audience.warning,
             )
         )
     return prepared, obsolete
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Audience:
+    recipients: list[str]
+    addresses: tuple[str, ...]
+    levels: int
+    problem: str | None
+    warning: str | None
+
+
+def _audience(repo: Repository, plan: Plan, state: str, opener: str, level: int) -> _Audience:
+    """Who a reminder at ``level`` about ``state`` of a case opened by ``opener`` goes to, and their addresses."""
+    spec = plan.states[state].responsible
+    owners = [] if spec is None else people.responsible(repo, spec, opener)
+    ceiling = plan.escalation.ceiling
+    levels = people.escalation_levels(repo, owners, ceiling)
+    recipients = people.recipients_at(repo, owners, min(level, max(levels, 0)), ceiling)
+    if level > 0 and levels == 0:
+        recipients = []
+    addresses = []
+    missing = []
+    for login in recipients:
+        user = repo.get_user(login)
+        if user and user["email"]:
+            addresses.append(user["email"])
+        else:
+            missing.append(login)
+    problem = warning = None
+    if missing:
+        warning = f"no e-mail address registered for {', '.join(missing)}"
+    if not recipients:
+        problem = f"nobody to tell at level {level} (no one registered in the reports-to chain)"
+    elif not addresses:
+        problem = warning
+    return _Audience(
+        recipients=recipients, addresses=tuple(sorted(set(addresses))), levels=levels, problem=problem, warning=warning
+    )
 
 
 def _coalesce(prepared: list[_Prepared]) -> tuple[list[_Prepared], list[_Prepared]]:
@@ -234,40 +251,80 @@ def _relation_role(p: _Prepared, spec: Any) -> str:
     )
 
 
-def _record(
+def _record_batch(
     ctx: Context,
     repo: Repository,
-    p: _Prepared,
-    outcome: DeliveryResult,
+    obsolete: list[dict[str, Any]],
+    to_send: list[_Prepared],
+    duplicates: list[_Prepared],
+    outcomes: dict[int, DeliveryResult],
     worker: str,
     now: datetime,
     result: SweepResult,
 ) -> None:
+    """Record a delivered batch in a few statements: which rows this worker still holds (one query), their
+    new status (one executemany per kind of change), the events (one insert, case heads locked in case-id
+    order so two workers recording at once never deadlock) and the re-armed repeats (one insert).
+    """
+    held = repo.held_reminders(
+        [row["id"] for row in obsolete] + [p.row["id"] for p in to_send] + [p.row["id"] for p in duplicates],
+        worker=worker,
+    )
+    marks: list[dict[str, Any]] = []
+    drafts: list[journal.Draft] = []
+    repeats: list[dict[str, Any]] = []
+    for row in obsolete:
+        if row["id"] in held:
+            marks.append({"id": row["id"], "status": ReminderStatus.cancelled.value, "claimed_by": None,
+                          "lease_until": None, "last_error": "obsolete: the case left the state"})
+            result.obsolete += 1
+    for p in sorted(to_send, key=lambda p: (p.row["case_id"], p.row["id"])):
+        if p.row["id"] not in held:  # our lease ran out and another worker took the row: it was sent twice at most
+            result.lost_claims += 1
+            continue
+        _record(ctx, p, outcomes[p.row["id"]], now, result, marks, drafts, repeats)
+    for p in duplicates:
+        if p.row["id"] in held:
+            marks.append({"id": p.row["id"], "status": ReminderStatus.sent.value, "sent_at": now, "claimed_by": None,
+                          "lease_until": None, "recipients": json.dumps(p.recipients),
+                          "last_error": "coalesced into another message"})
+            result.coalesced += 1
+    repo.mark_reminders(marks, worker=worker)
+    journal.append_many(repo, drafts)
+    repo.insert_reminders(repeats)
+
+
+def _record(
+    ctx: Context,
+    p: _Prepared,
+    outcome: DeliveryResult,
+    now: datetime,
+    result: SweepResult,
+    marks: list[dict[str, Any]],
+    drafts: list[journal.Draft],
+    repeats: list[dict[str, Any]],
+) -> None:
+    """What one delivery (held by this worker) changes: its reminder row, an event, a re-armed repeat."""
     row = p.row
     attempts = row["attempts"] + 1
     if outcome.ok:
-        done = repo.update_reminder(
-            row["id"],
-            {"status": ReminderStatus.sent.value, "sent_at": now, "attempts": attempts, "claimed_by": None,
-             "lease_until": None, "recipients": json.dumps(p.recipients),
-             "last_error": "; ".join(filter(None, (outcome.error, p.warning))) or None},
-            claimed_by=worker,
+        marks.append(
+            {"id": row["id"], "status": ReminderStatus.sent.value, "sent_at": now, "attempts": attempts,
+             "claimed_by": None, "lease_until": None, "recipients": json.dumps(p.recipients),
+             "last_error": "; ".join(filter(None, (outcome.error, p.warning))) or None}
         )
-        if not done:  # our lease ran out and another worker took the row: it was sent twice at most
-            result.lost_claims += 1
-            return
         kind = EventKind.reminder_sent if row["level"] == 0 else EventKind.escalated
-        _append_event(repo, p, kind, now, {"reminder_id": row["id"], "level": row["level"], "kind": row["kind"],
-                                           "recipients": p.recipients})
+        drafts.append(_draft(p, kind, now, {"reminder_id": row["id"], "level": row["level"], "kind": row["kind"],
+                                            "recipients": p.recipients}))
         if p.top and row["kind"] != ReminderKind.acute.value:
             again = next_repeat(p.plan, row["state"], row["due_at"], now, ctx.calendar)
             if again is not None:
-                repo.insert_reminders([{**_fresh(row), "due_at": again, "next_attempt_at": again}])
+                repeats.append({**_fresh(row), "due_at": again, "next_attempt_at": again})
         result.sent += 1
-        result.deliveries.append(_delivery(p, ok=True))
+        result.add_delivery(_delivery(p, ok=True))
         return
     give_up = outcome.permanent or attempts >= p.plan.escalation.max_attempts
-    values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "lease_until": None,
+    values: dict[str, Any] = {"id": row["id"], "attempts": attempts, "claimed_by": None, "lease_until": None,
                               "last_error": (outcome.error or "delivery failed")[:500]}
     if give_up:
         values["status"] = ReminderStatus.failed.value
@@ -276,31 +333,29 @@ def _record(
         if is_working_time(p.plan, row["state"]) and row["kind"] != ReminderKind.acute.value:
             retry = ctx.calendar.next_open(retry)  # a working-time reminder is retried within working hours
         values["next_attempt_at"] = retry
-    if not repo.update_reminder(row["id"], values, claimed_by=worker):
-        result.lost_claims += 1
-        return
+    marks.append(values)
     if give_up:
-        _append_event(repo, p, EventKind.delivery_failed, now,
-                      {"reminder_id": row["id"], "level": row["level"], "attempts": attempts, "error": values["last_error"]})
+        drafts.append(_draft(p, EventKind.delivery_failed, now, {"reminder_id": row["id"], "level": row["level"],
+                                                                 "attempts": attempts, "error": values["last_error"]}))
         result.failed += 1
     else:
         result.retrying += 1
-    result.deliveries.append(_delivery(p, ok=False, error=outcome.error))
+    result.add_delivery(_delivery(p, ok=False, error=outcome.error))
 
 
-def _append_event(repo: Repository, p: _Prepared, kind: EventKind, now: datetime, payload: dict[str, Any]) -> None:
-    changes: dict[str, Any] = {}
-    if kind in (EventKind.reminder_sent, EventKind.escalated):
-        case = repo.get_case(p.case["id"], lock=True)
-        assert case is not None
-        changes = {
-            "reminders_sent": case["reminders_sent"] + 1,
-            "escalation_level": max(case["escalation_level"], p.row["level"]),
-        }
-    journal.append(
-        repo, case_id=p.case["id"], kind=kind, at=now, from_state=p.row["state"], to_state=p.row["state"],
-        payload=payload, case_changes=changes,
+def _draft(p: _Prepared, kind: EventKind, now: datetime, payload: dict[str, Any]) -> journal.Draft:
+    sent = kind in (EventKind.reminder_sent, EventKind.escalated)
+    return journal.Draft(
+        case_id=p.case["id"], kind=kind, at=now, from_state=p.row["state"], to_state=p.row["state"],
+        payload=payload, case_changes=_counted(p.row["level"]) if sent else None,
     )
+
+
+def _counted(level: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The case's counters after one more reminder at ``level``, from its head as it stands."""
+    def changes(head: dict[str, Any]) -> dict[str, Any]:
+        return {"reminders_sent": head["reminders_sent"] + 1, "escalation_level": max(head["escalation_level"], level)}
+    return changes
 
 
 def _fresh(row: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ def require_actor(repo: Repository, login: str) -> User:
     """The acting user: registered and active, or ``NotAllowed``."""
     if not login:
         raise NotAllowed("no user: set INDSATS_USER to your registered login")
+    repo.load_chains([login])  # the actor and the leaders above: relations are resolved against them
     row = repo.get_user(login)
     if row is None:
         raise NotAllowed(f"'{login}' is not a registered user (an admin adds users with 'indsats users add')")

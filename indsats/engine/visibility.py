@@ -31,6 +31,7 @@ def require_visible(ctx: Context, repo: Repository, me: User, case_id: str) -> t
     case = repo.get_case(case_id)
     if case is None:
         raise case_not_found(case_id)
+    repo.load_chains([case["opened_by"]])
     plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
     if not may_see(repo, me, case, plan):
         raise case_not_found(case_id)
@@ -40,9 +41,9 @@ def require_visible(ctx: Context, repo: Repository, me: User, case_id: str) -> t
 def may_see(repo: Repository, me: User, case: dict[str, Any], plan: Plan) -> bool:
     if me.role in SEES_ALL or case["opened_by"] == me.login:
         return True
-    if me.login in repo.case_actors(case["id"], ACTING):
+    if me.login in must_act_and_above(repo, case, plan):
         return True
-    return me.login in must_act_and_above(repo, case, plan)
+    return me.login in repo.case_actors(case["id"], ACTING)  # a query, so last
 
 
 def must_act_and_above(repo: Repository, case: dict[str, Any], plan: Plan) -> set[str]:

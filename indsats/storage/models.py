@@ -119,6 +119,8 @@ cases = Table(
     Column("last_hash", String(64), nullable=False),
     Index("ix_cases_open_deadline", "is_open", "deadline"),
     Index("ix_cases_plan_state", "plan_id", "state"),
+    # Open cases per state (supervision) read only the is_open range of this index, never the closed rows.
+    Index("ix_cases_open_plan_state", "is_open", "plan_id", "state"),
     Index("ix_cases_opened_by", "opened_by"),
     Index("ix_cases_subject_index", "subject_index"),
 )

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
 
 from indsats.storage.models import case_counters, cases, events, plans, reminders, users
 
@@ -19,6 +19,42 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 Row = dict[str, Any]
+
+# The hot paths' statements, built once: constructing a statement costs more than SQLite running it.
+_GET_USER = select(users).where(users.c.login == bindparam("login"))
+
+
+def _user_chains() -> Any:
+    """The users named in ``:logins`` and everyone above them (a recursive CTE; UNION stops at cycles)."""
+    chain = (
+        select(users.c.login, users.c.reports_to)
+        .where(users.c.login.in_(bindparam("logins", expanding=True)))
+        .cte("chain", recursive=True)
+    )
+    parent = users.alias("parent")
+    chain = chain.union(select(parent.c.login, parent.c.reports_to).where(parent.c.login == chain.c.reports_to))
+    return select(users).where(users.c.login.in_(select(chain.c.login)))
+
+
+_GET_USER_CHAINS = _user_chains()
+_GET_CASE = select(cases).where(cases.c.id == bindparam("case_id"))
+_GET_CASE_LOCKED = _GET_CASE.with_for_update()
+# Without .values(), the SET clause comes from the parameters' keys: no statement is built per call.
+_UPDATE_CASE = update(cases).where(cases.c.id == bindparam("cid"))
+_UPDATE_CASE_CHECKED = _UPDATE_CASE.where(cases.c.version == bindparam("expected"))
+_INSERT_EVENT = insert(events)
+_INSERT_REMINDERS = insert(reminders)
+_CANCEL_PENDING = (
+    update(reminders)
+    .where(reminders.c.case_id == bindparam("cid"), reminders.c.status == "pending", reminders.c.kind != "acute")
+    .values(status="cancelled", claimed_by=None, lease_until=None)
+)
+_BUMP_VERSION = (
+    update(cases)
+    .where(cases.c.id == bindparam("cid"), cases.c.version == bindparam("expected"))
+    .values(version=bindparam("new_version"), last_activity_at=bindparam("at"))
+    .returning(cases.c.last_seq, cases.c.last_hash)
+)
 
 
 class Repository:
@@ -30,23 +66,36 @@ class Repository:
         # Users are read again and again while resolving reports-to chains; within one transaction
         # they change only through this repository, which keeps the cache honest.
         self._users: dict[str, Row | None] = {}
+        self._roles: dict[str, list[Row]] = {}  # users_with_role, kept honest the same way
 
     # -- users ------------------------------------------------------------------------------------
 
     def get_user(self, login: str) -> Row | None:
         if login not in self._users:
-            row = self.conn.execute(select(users).where(users.c.login == login)).mappings().first()
+            row = self.conn.execute(_GET_USER, {"login": login}).mappings().first()
             self._users[login] = dict(row) if row else None
         found = self._users[login]
         return None if found is None else dict(found)
 
+    def load_chains(self, logins: Iterable[str | None]) -> None:
+        """Read these users and everyone above them in the reports-to chain, in one query, into the cache."""
+        wanted = sorted({login for login in logins if login and login not in self._users})
+        if not wanted:
+            return
+        for row in self.conn.execute(_GET_USER_CHAINS, {"logins": wanted}).mappings():
+            self._users[row["login"]] = dict(row)
+        for login in wanted:
+            self._users.setdefault(login, None)
+
     def insert_user(self, values: Row) -> None:
         self.conn.execute(insert(users).values(**values))
         self._users.pop(values["login"], None)
+        self._roles.clear()
 
     def update_user(self, login: str, values: Row) -> None:
         self.conn.execute(update(users).where(users.c.login == login).values(**values))
         self._users.pop(login, None)
+        self._roles.clear()
 
     def list_users(self) -> list[Row]:
         return [dict(r) for r in self.conn.execute(select(users).order_by(users.c.login)).mappings()]
@@ -55,8 +104,10 @@ class Repository:
         return int(self.conn.execute(select(func.count()).select_from(users)).scalar_one())
 
     def users_with_role(self, role: str) -> list[Row]:
-        query = select(users).where(users.c.role == role, users.c.active.is_(True)).order_by(users.c.login)
-        return [dict(r) for r in self.conn.execute(query).mappings()]
+        if role not in self._roles:
+            query = select(users).where(users.c.role == role, users.c.active.is_(True)).order_by(users.c.login)
+            self._roles[role] = [dict(r) for r in self.conn.execute(query).mappings()]
+        return [dict(r) for r in self._roles[role]]
 
     # -- plans ------------------------------------------------------------------------------------
 
@@ -87,18 +138,27 @@ class Repository:
         self.conn.execute(insert(cases).values(**values))
 
     def get_case(self, case_id: str, *, lock: bool = False) -> Row | None:
-        query = select(cases).where(cases.c.id == case_id)
-        if lock and self.is_postgresql:
-            query = query.with_for_update()
-        row = self.conn.execute(query).mappings().first()
+        query = _GET_CASE_LOCKED if lock and self.is_postgresql else _GET_CASE
+        row = self.conn.execute(query, {"case_id": case_id}).mappings().first()
         return dict(row) if row else None
+
+    def bump_version(self, case_id: str, expected_version: int, at: datetime) -> tuple[int, str] | None:
+        """Take the case for a change if nobody changed it since ``expected_version``; return its chain head.
+
+        One statement: the version check, the row lock (PostgreSQL) and reading the head together.
+        """
+        params = {"cid": case_id, "expected": expected_version, "new_version": expected_version + 1, "at": at}
+        row = self.conn.execute(_BUMP_VERSION, params).first()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def update_case(self, case_id: str, values: Row, *, expected_version: int | None = None) -> bool:
         """Update the projection; with ``expected_version``, only if nobody changed the case meanwhile."""
-        where = cases.c.id == case_id
-        if expected_version is not None:
-            where = and_(where, cases.c.version == expected_version)
-        return self.conn.execute(update(cases).where(where).values(**values)).rowcount == 1
+        if not values:
+            return True
+        if expected_version is None:
+            return self.conn.execute(_UPDATE_CASE, {"cid": case_id, **values}).rowcount == 1
+        params = {"cid": case_id, "expected": expected_version, **values}
+        return self.conn.execute(_UPDATE_CASE_CHECKED, params).rowcount == 1
 
     def list_cases(
         self,
@@ -247,7 +307,7 @@ class Repository:
 
     def insert_event(self, values: Row) -> None:
         payload = values.get("payload")
-        self.conn.execute(insert(events).values(**{**values, "payload": None if payload is None else _dumps(payload)}))
+        self.conn.execute(_INSERT_EVENT, {**values, "payload": None if payload is None else _dumps(payload)})
 
     def events_for(self, case_id: str) -> list[Row]:
         query = select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
@@ -294,16 +354,11 @@ class Repository:
     def insert_reminders(self, rows: Iterable[Row]) -> None:
         rows = list(rows)
         if rows:
-            self.conn.execute(insert(reminders), rows)
+            self.conn.execute(_INSERT_REMINDERS, rows)
 
     def cancel_pending(self, case_id: str) -> int:
         """Cancel the pending reminders of a case that leaves its state (acute alerts still go out)."""
-        query = (
-            update(reminders)
-            .where(reminders.c.case_id == case_id, reminders.c.status == "pending", reminders.c.kind != "acute")
-            .values(status="cancelled", claimed_by=None, lease_until=None)
-        )
-        return int(self.conn.execute(query).rowcount)
+        return int(self.conn.execute(_CANCEL_PENDING, {"cid": case_id}).rowcount)
 
     def reminders_for(self, case_id: str) -> list[Row]:
         query = select(reminders).where(reminders.c.case_id == case_id).order_by(reminders.c.id)
@@ -353,6 +408,76 @@ class Repository:
         if claimed_by is not None:
             where = and_(where, reminders.c.claimed_by == claimed_by, reminders.c.status == "pending")
         return self.conn.execute(update(reminders).where(where).values(**values)).rowcount == 1
+
+    # -- batches (the sweep records a whole batch in a few statements) ------------------------------
+
+    def get_cases(self, case_ids: Iterable[str], *, lock: bool = False) -> dict[str, Row]:
+        """The cases with these ids, by id; with ``lock``, locked in id order (``FOR UPDATE`` on PostgreSQL)."""
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        query = select(cases).where(cases.c.id.in_(ids)).order_by(cases.c.id)
+        if lock and self.is_postgresql:
+            query = query.with_for_update()
+        return {r["id"]: dict(r) for r in self.conn.execute(query).mappings()}
+
+    def lock_case_heads(self, case_ids: Iterable[str]) -> dict[str, Row]:
+        """The chain heads and reminder counters of these cases, by id, locked in id order (PostgreSQL)."""
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        columns = (cases.c.id, cases.c.last_seq, cases.c.last_hash, cases.c.reminders_sent, cases.c.escalation_level)
+        query = select(*columns).where(cases.c.id.in_(ids)).order_by(cases.c.id)
+        if self.is_postgresql:
+            query = query.with_for_update()
+        return {r["id"]: dict(r) for r in self.conn.execute(query).mappings()}
+
+    def update_case_heads(self, rows: Iterable[Row]) -> None:
+        """Update several cases at once: each row holds ``id`` and the columns to set (one statement per column set)."""
+        for columns, group in _by_columns(rows, "id").items():
+            query = update(cases).where(cases.c.id == bindparam("case_key"))
+            self.conn.execute(query, [{"case_key": r["id"], **{c: r[c] for c in columns}} for r in group])
+
+    def insert_events(self, rows: Iterable[Row]) -> None:
+        values = [{**r, "payload": None if r.get("payload") is None else _dumps(r["payload"])} for r in rows]
+        if values:
+            self.conn.execute(insert(events), values)
+
+    def held_reminders(self, reminder_ids: Iterable[int], *, worker: str) -> set[int]:
+        """Which of these reminders ``worker`` still holds (claimed, pending); locked until the transaction ends."""
+        ids = sorted(set(reminder_ids))
+        if not ids:
+            return set()
+        query = select(reminders.c.id).where(
+            reminders.c.id.in_(ids), reminders.c.claimed_by == worker, reminders.c.status == "pending"
+        )
+        if self.is_postgresql:
+            query = query.with_for_update()
+        return set(self.conn.execute(query).scalars())
+
+    def mark_reminders(self, rows: Iterable[Row], *, worker: str) -> None:
+        """Update several reminders held by ``worker``: each row holds ``id`` and the columns to set.
+
+        The claim stays in the WHERE clause; callers check which rows are still held first
+        (``held_reminders``), since executemany gives no row count per row on every driver.
+        """
+        for columns, group in _by_columns(rows, "id").items():
+            query = update(reminders).where(
+                reminders.c.id == bindparam("reminder_key"),
+                reminders.c.claimed_by == bindparam("worker_key"),
+                reminders.c.status == "pending",
+            )
+            self.conn.execute(
+                query, [{"reminder_key": r["id"], "worker_key": worker, **{c: r[c] for c in columns}} for r in group]
+            )
+
+
+def _by_columns(rows: Iterable[Row], key: str) -> dict[tuple[str, ...], list[Row]]:
+    """Rows grouped by the columns they set (besides ``key``), so each group is one executemany."""
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(c for c in row if c != key)), []).append(row)
+    return groups
 
 
 def _dumps(payload: dict[str, Any]) -> str:
