@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,9 +68,9 @@ def _pg_connect_args(url: Any) -> dict[str, Any]:
     return {k: v for k, v in args.items() if v is not None}
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session; dropped at the end."""
+@contextmanager
+def fresh_postgresql_database(prefix: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database, dropped afterwards. Unreachable: skip with the reason, or fail in CI."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -85,7 +86,7 @@ def pg_url() -> Iterator[str]:
         if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
             pytest.fail(f"{reason} (CI is set: the PostgreSQL tests must run, not skip)", pytrace=False)
         pytest.skip(reason)
-    name = f"indsats_test_{os.getpid()}_{secrets.token_hex(4)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         # A throwaway database need not wait for the disk on each commit; transactions behave the same.
@@ -98,6 +99,13 @@ def pg_url() -> Iterator[str]:
             yield url
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session; dropped at the end."""
+    with fresh_postgresql_database("indsats_test") as url:
+        yield url
 
 
 @pytest.fixture

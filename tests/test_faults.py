@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -23,9 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from conftest import (
+    ORGANISATION,
+    PLAN,
+    TEST_KEY,
+    _pg_connect_args,
+    fresh_postgresql_database,
+    register_admin,
+)
+from smtp_sink import Received, free_port, smtp_sink
 from sqlalchemy import func, select
 
-from conftest import DEFAULT_PG_URL, ORGANISATION, PLAN, TEST_KEY, _pg_connect_args, register_admin
 from indsats.engine.calendar import WorkingCalendar
 from indsats.engine.catalog import PlanCatalog
 from indsats.engine.clock import FixedClock
@@ -35,7 +42,6 @@ from indsats.engine.verify import verify
 from indsats.storage.database import Database
 from indsats.storage.migrate import upgrade
 from indsats.storage.models import events, reminders
-from smtp_sink import Received, free_port, smtp_sink
 
 if TYPE_CHECKING:
     from indsats.storage.database import Database as DatabaseType
@@ -47,36 +53,11 @@ MESSAGE_ID = re.compile(r"<indsats-reminder-(\d+)@example\.org>")
 # -- the world: databases, an organisation, cases, processes ---------------------------------------------
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture
 def fresh_pg_url() -> Iterator[str]:
     """A PostgreSQL database of this test's own, migrated; dropped at the end (conftest's rule: skip, or fail in CI)."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    server = make_url(os.environ.get("INDSATS_TEST_PG_URL", DEFAULT_PG_URL))
-    try:
-        admin = psycopg.connect(**_pg_connect_args(server), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL at {server.render_as_string(hide_password=True)} is unreachable: {' '.join(str(exc).split())}"
-        if _ci():
-            pytest.fail(f"{reason} (CI is set: the PostgreSQL tests must run, not skip)", pytrace=False)
-        pytest.skip(reason)
-    name = f"indsats_faults_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-        url = server.set(database=name).render_as_string(hide_password=False)
-        try:
-            db = Database(url)
-            upgrade(db)
-            db.dispose()
-            yield url
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgresql_database("indsats_faults") as url:
+        yield url
 
 
 def migrate(url: str) -> None:
