@@ -56,7 +56,10 @@ class Database:
             # lock_timeout: a row held by another transaction ends in exit 7 instead of waiting forever.
             options = f"-c lock_timeout={self.busy_timeout_ms}"
             return create_engine(self.url, connect_args={"connect_timeout": 5, "options": options})
-        engine = create_engine(self.url, connect_args={"timeout": self.busy_timeout_ms / 1000})
+        # Every unit of work ends its transaction itself, so the pool need not roll back again on check-in.
+        engine = create_engine(
+            self.url, connect_args={"timeout": self.busy_timeout_ms / 1000}, pool_reset_on_return=None
+        )
         busy = self.busy_timeout_ms
 
         @event.listens_for(engine, "connect")

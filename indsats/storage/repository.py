@@ -37,6 +37,9 @@ def _user_chains() -> Any:
 
 
 _GET_USER_CHAINS = _user_chains()
+_USERS_WITH_ROLE = (
+    select(users).where(users.c.role == bindparam("role"), users.c.active.is_(True)).order_by(users.c.login)
+)
 _GET_CASE = select(cases).where(cases.c.id == bindparam("case_id"))
 _GET_CASE_LOCKED = _GET_CASE.with_for_update()
 # Without .values(), the SET clause comes from the parameters' keys: no statement is built per call.
@@ -105,8 +108,9 @@ class Repository:
 
     def users_with_role(self, role: str) -> list[Row]:
         if role not in self._roles:
-            query = select(users).where(users.c.role == role, users.c.active.is_(True)).order_by(users.c.login)
-            self._roles[role] = [dict(r) for r in self.conn.execute(query).mappings()]
+            self._roles[role] = [dict(r) for r in self.conn.execute(_USERS_WITH_ROLE, {"role": role}).mappings()]
+            for row in self._roles[role]:
+                self._users.setdefault(row["login"], row)
         return [dict(r) for r in self._roles[role]]
 
     # -- plans ------------------------------------------------------------------------------------
