@@ -187,6 +187,7 @@ def show(obj: Obj, case_id: str, as_json: bool) -> None:
     click.echo(f"{view.id}  {view.plan_title} ({view.plan_id} v{view.plan_version})  [{status}]"
                + ("  AKUT" if view.acute else "") + ("  under 18" if view.minor else ""))
     click.echo(f"State:      {view.state} – {view.state_label} (since {local(view.state_entered_at)})")
+    click.echo(f"Subject:    {view.subject_ref or '(purged)'}")
     click.echo(f"Opened:     {local(view.opened_at)} by {view.opened_by} (source: {view.source})")
     if view.is_open:
         who = ", ".join(f"{p.name} ({p.login}, {p.role})" for p in view.must_act) or "nobody registered"
