@@ -24,7 +24,7 @@ GOAL = 0.5
 
 def walk_cases(ctx: Context, case_ids: list[str]) -> None:
     """Advance every case from 'suspected' to 'decided', one service call per transition."""
-    from indsats.engine.cases import advance
+    from indsats.engine.cases.service import advance
 
     for case_id in case_ids:
         for actor, trigger, values in world.WALK:

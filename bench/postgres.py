@@ -68,8 +68,8 @@ def fresh_database(pg_url: str) -> Iterator[str]:
 
 def _worker(kind: str, url: str, index: int, workers: int, case_ids: list[str], port: int,
             barrier: Any, results: Any, profile_to: str | None) -> None:
-    from indsats.engine.notifiers import SmtpNotifier, parse_smtp_url
-    from indsats.engine.sweep import sweep
+    from indsats.adapters.smtp import SmtpNotifier, parse_smtp_url
+    from indsats.engine.reminders.sweep import sweep
     from indsats.storage.database import Database
 
     ctx = world.make_context(Database(url))

@@ -22,8 +22,8 @@ GOAL = 0.7
 
 
 def indsats_child(db: str, port: int, profile_to: str | None = None) -> dict[str, Any]:
-    from indsats.engine.notifiers import SmtpNotifier, parse_smtp_url
-    from indsats.engine.sweep import sweep
+    from indsats.adapters.smtp import SmtpNotifier, parse_smtp_url
+    from indsats.engine.reminders.sweep import sweep
     from indsats.storage.database import Database
 
     ctx = world.make_context(Database(f"sqlite:///{db}"))

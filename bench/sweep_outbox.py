@@ -69,8 +69,9 @@ def indsats_child(
     db: str, outbox: str, batch_size: int = BATCH, smtp_port: int | None = None, profile_to: str | None = None
 ) -> dict[str, Any]:
     """``sweep()`` until nothing is due, to the outbox (or to SMTP on ``smtp_port``)."""
-    from indsats.engine.notifiers import OutboxNotifier, SmtpNotifier, parse_smtp_url
-    from indsats.engine.sweep import sweep
+    from indsats.adapters.outbox import OutboxNotifier
+    from indsats.adapters.smtp import SmtpNotifier, parse_smtp_url
+    from indsats.engine.reminders.sweep import sweep
     from indsats.storage.database import Database
 
     ctx = world.make_context(Database(f"sqlite:///{db}"))

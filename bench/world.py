@@ -54,22 +54,23 @@ def sqlite_database(path: Path) -> Database:
 
 def make_context(db: Database, *, at: datetime = MONDAY) -> Context:
     """The service layer's collaborators, wired as in the tests: a fixed clock, the shipped plans."""
-    from indsats.engine.calendar import WorkingCalendar
-    from indsats.engine.catalog import PlanCatalog
-    from indsats.engine.clock import FixedClock
+    from indsats.engine.time.calendar import WorkingCalendar
+    from indsats.adapters.plan_files import PlanFolders
+    from indsats.engine.plans.catalog import PlanCatalog
+    from indsats.engine.time.clock import FixedClock
     from indsats.engine.context import Context
 
     extra: dict[str, Any] = {}
     if "keys" in {f.name for f in dataclasses.fields(Context)}:  # encryption at rest, where present
-        from indsats.engine.crypto import Keyring
+        from indsats.engine.privacy.crypto import Keyring
 
         extra["keys"] = Keyring.fixed(BENCH_KEY)
-    return Context(db=db, clock=FixedClock(at), catalog=PlanCatalog(), calendar=WorkingCalendar(), **extra)
+    return Context(db=db, clock=FixedClock(at), catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(), **extra)
 
 
 def seed_org(ctx: Context) -> None:
     """An admin, then the organisation of ``ORGANISATION``, through the service layer (a handful of rows)."""
-    from indsats.engine.users import add_user, register_first_admin
+    from indsats.engine.org.users import add_user, register_first_admin
 
     with ctx.db.unit_of_work(write=True) as uow:
         register_first_admin(uow.repo, "admin", ctx.clock.now())
@@ -90,7 +91,7 @@ def pin_plan(ctx: Context) -> str:
 
 def open_cases(ctx: Context, n: int) -> list[str]:
     """``n`` cases opened by emil through the service layer (reminder rows and all)."""
-    from indsats.engine.cases import open_case
+    from indsats.engine.cases.service import open_case
 
     return [open_case(ctx, actor="emil", plan_id=PLAN, subject_ref=f"REF-{i}").case_id for i in range(n)]
 

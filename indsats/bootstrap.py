@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from indsats.config import Settings
-    from indsats.engine.clock import Clock
+    from indsats.engine.time.clock import Clock
     from indsats.engine.context import Context
-    from indsats.engine.notifiers import Notifier
+    from indsats.engine.ports import Notifier
 
 
 class SystemClock:
@@ -24,11 +24,13 @@ class SystemClock:
 
 
 def build_context(settings: Settings, *, clock: Clock | None = None) -> Context:
-    from indsats.engine.calendar import CalendarConfig, WorkingCalendar
-    from indsats.engine.catalog import PlanCatalog
+    from indsats.engine.time.calendar import CalendarConfig, WorkingCalendar
+    from indsats.adapters.files import PrivateFileWriter
+    from indsats.adapters.plan_files import PlanFolders
+    from indsats.engine.plans.catalog import PlanCatalog
     from indsats.engine.context import Context
-    from indsats.engine.crypto import Keyring
-    from indsats.keyfile import read_key
+    from indsats.engine.privacy.crypto import Keyring
+    from indsats.adapters.keyfile import read_key
     from indsats.storage.database import Database
 
     def load_key() -> bytes | None:
@@ -37,15 +39,17 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     return Context(
         db=Database(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms),
         clock=clock or SystemClock(),
-        catalog=PlanCatalog(settings.plans_dir),
+        catalog=PlanCatalog(PlanFolders(settings.plans_dir)),
         calendar=WorkingCalendar(CalendarConfig.from_mapping(settings.calendar)),
         keys=Keyring(load_key),
+        files=PrivateFileWriter(),
     )
 
 
 def build_notifier(settings: Settings) -> Notifier:
     """SMTP when ``INDSATS_SMTP_URL`` is set; otherwise the outbox file, so nothing is silently dropped."""
-    from indsats.engine.notifiers import OutboxNotifier, SmtpNotifier, parse_smtp_url
+    from indsats.adapters.outbox import OutboxNotifier
+    from indsats.adapters.smtp import SmtpNotifier, parse_smtp_url
 
     if settings.smtp_url:
         return SmtpNotifier(parse_smtp_url(settings.smtp_url), settings.mail_from)
@@ -54,8 +58,8 @@ def build_notifier(settings: Settings) -> Notifier:
 
 def ensure_key_file(settings: Settings) -> Path | None:
     """Make the key file on first ``init`` when no key is configured; return its path if it was made."""
-    from indsats.engine.crypto import new_key
-    from indsats.keyfile import write_key
+    from indsats.engine.privacy.crypto import new_key
+    from indsats.adapters.keyfile import write_key
 
     if settings.key or settings.key_file.exists():
         return None

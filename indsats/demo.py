@@ -28,24 +28,28 @@ def run_demo(keep: str | None = None) -> None:
 
 
 def _story(folder: Path) -> None:
-    from indsats.engine import audit, cases, users, views
-    from indsats.engine.calendar import WorkingCalendar
-    from indsats.engine.catalog import PlanCatalog
-    from indsats.engine.clock import FixedClock
+    from indsats.engine.privacy import access_log as audit
+    from indsats.engine.cases import service as cases
+    from indsats.engine.org import users
+    from indsats.engine.cases import views
+    from indsats.engine.time.calendar import WorkingCalendar
+    from indsats.adapters.plan_files import PlanFolders
+    from indsats.engine.plans.catalog import PlanCatalog
+    from indsats.engine.time.clock import FixedClock
     from indsats.engine.context import Context
-    from indsats.engine.crypto import Keyring, new_key
-    from indsats.engine.notifiers import OutboxNotifier
-    from indsats.engine.setup import init_database
-    from indsats.engine.sweep import sweep
-    from indsats.engine.verify import verify
-    from indsats.render import local
+    from indsats.engine.privacy.crypto import Keyring, new_key
+    from indsats.adapters.outbox import OutboxNotifier
+    from indsats.engine.org.setup import init_database
+    from indsats.engine.reminders.sweep import sweep
+    from indsats.engine.log.verify import verify
+    from indsats.commands.render import local
     from indsats.storage.database import Database
 
     clock = FixedClock(START)
     db_path = folder / "demo.db"
     outbox = folder / "outbox.jsonl"
     ctx = Context(
-        db=Database(f"sqlite:///{db_path}"), clock=clock, catalog=PlanCatalog(), calendar=WorkingCalendar(),
+        db=Database(f"sqlite:///{db_path}"), clock=clock, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
         keys=Keyring.fixed(new_key()),
     )
     notifier = OutboxNotifier(outbox)

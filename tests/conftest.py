@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from click.testing import CliRunner, Result
 
-from indsats.engine.calendar import WorkingCalendar
-from indsats.engine.catalog import PlanCatalog
-from indsats.engine.clock import LOCAL_TZ, FixedClock
+from indsats.engine.time.calendar import WorkingCalendar
+from indsats.adapters.files import PrivateFileWriter
+from indsats.adapters.plan_files import PlanFolders
+from indsats.engine.plans.catalog import PlanCatalog
+from indsats.engine.time.clock import LOCAL_TZ, FixedClock
 from indsats.engine.context import Context
-from indsats.engine.crypto import Keyring
+from indsats.engine.privacy.crypto import Keyring
 
 # A fixed encryption key for tests (a real installation makes its own with `indsats init` or `keys new`).
 TEST_KEY = b"ZmFrZS10ZXN0LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="
@@ -143,12 +145,13 @@ def database(request: pytest.FixtureRequest) -> Database:
 @pytest.fixture(scope="session")
 def catalog() -> PlanCatalog:
     """The shipped plans, parsed once: a catalog only reads files and caches what it parsed."""
-    return PlanCatalog()
+    return PlanCatalog(PlanFolders())
 
 
 @pytest.fixture
 def ctx(database: Database, clock: FixedClock, catalog: PlanCatalog) -> Context:
-    return Context(db=database, clock=clock, catalog=catalog, calendar=WorkingCalendar(), keys=Keyring.fixed(TEST_KEY))
+    return Context(db=database, clock=clock, catalog=catalog, calendar=WorkingCalendar(), keys=Keyring.fixed(TEST_KEY),
+                   files=PrivateFileWriter())
 
 
 # -- people and cases ------------------------------------------------------------------------------
@@ -156,7 +159,7 @@ def ctx(database: Database, clock: FixedClock, catalog: PlanCatalog) -> Context:
 
 def register_admin(ctx: Context, login: str = "admin") -> None:
     """What `init` does on an empty database: the first user becomes admin."""
-    from indsats.engine.users import register_first_admin
+    from indsats.engine.org.users import register_first_admin
 
     with ctx.db.unit_of_work(write=True) as uow:
         register_first_admin(uow.repo, login, ctx.clock.now())
@@ -166,7 +169,7 @@ def register_admin(ctx: Context, login: str = "admin") -> None:
 @pytest.fixture
 def org(ctx: Context) -> dict[str, tuple[str, str | None]]:
     """admin; socialchef sol; leaders lea and leo under sol; emil under lea, ida under leo; fie; sup."""
-    from indsats.engine.users import add_user
+    from indsats.engine.org.users import add_user
 
     register_admin(ctx)
     for login, (role, reports_to) in ORGANISATION.items():
@@ -179,7 +182,7 @@ def org(ctx: Context) -> dict[str, tuple[str, str | None]]:
 
 def walk(ctx: Context, case_id: str, to: str, *, minor: bool = False) -> None:
     """Advance a case from 'suspected' to ``to``, each step by the right person."""
-    from indsats.engine.cases import advance
+    from indsats.engine.cases.service import advance
 
     steps = {
         "leader_notified": ("emil", "notify_leader", {}),
@@ -198,7 +201,7 @@ def walk(ctx: Context, case_id: str, to: str, *, minor: bool = False) -> None:
 @pytest.fixture
 def case_in(ctx: Context, org: Any) -> Callable[..., str]:
     """``case_in("assessed", minor=False)``: a case opened by emil and walked there; returns its id."""
-    from indsats.engine.cases import open_case
+    from indsats.engine.cases.service import open_case
 
     def make(state: str = "suspected", *, minor: bool = False) -> str:
         assert state in WALK, f"no state {state!r} on the walk"

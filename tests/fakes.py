@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from indsats.engine.notifiers import DeliveryResult, Message
+from indsats.engine.ports import DeliveryResult, Message
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from indsats.engine.calendar import WorkingCalendar
-from indsats.engine.cases import add_note
-from indsats.engine.catalog import PlanCatalog
-from indsats.engine.clock import FixedClock
+from indsats.engine.time.calendar import WorkingCalendar
+from indsats.engine.cases.service import add_note
+from indsats.adapters.plan_files import PlanFolders
+from indsats.engine.plans.catalog import PlanCatalog
+from indsats.engine.time.clock import FixedClock
 from indsats.engine.context import Context
 from indsats.storage.database import Database
 
@@ -42,7 +43,7 @@ def test_a_backup_taken_while_notes_are_being_written_is_consistent_owner_only_a
     written = []
 
     def keep_writing() -> None:
-        own = Context(db=Database(db_url), clock=FixedClock(ctx.clock.now()), catalog=PlanCatalog(),
+        own = Context(db=Database(db_url), clock=FixedClock(ctx.clock.now()), catalog=PlanCatalog(PlanFolders()),
                       calendar=WorkingCalendar(), keys=ctx.keys)
         try:
             while not stop.is_set():

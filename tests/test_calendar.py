@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indsats.engine.calendar import CalendarConfig, ClosedDay, ClosedReason, WorkingCalendar
-from indsats.engine.clock import LOCAL_TZ, UTC, localize
-from indsats.engine.durations import Duration, DurationUnit, parse_duration
+from indsats.engine.time.calendar import CalendarConfig, ClosedDay, ClosedReason, WorkingCalendar
+from indsats.engine.time.clock import LOCAL_TZ, UTC, localize
+from indsats.engine.time.durations import Duration, DurationUnit, parse_duration
 from indsats.errors import Invalid
 
 DEFAULT_CALENDAR = WorkingCalendar()

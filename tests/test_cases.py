@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import text, update
 
-from indsats.engine import machine
-from indsats.engine.cases import add_note, advance, open_case
-from indsats.engine.events import EventKind
-from indsats.engine.users import add_user, set_active
-from indsats.engine.verify import verify
-from indsats.engine.views import case_history, list_cases, show_case
+from indsats.engine.plans import machine
+from indsats.engine.cases.service import add_note, advance, open_case
+from indsats.engine.log.events import EventKind
+from indsats.engine.org.users import add_user, set_active
+from indsats.engine.log.verify import verify
+from indsats.engine.cases.views import case_history, list_cases, show_case
 from indsats.errors import Conflict, Invalid, NotAllowed, NotFound, StorageUnavailable
 from indsats.storage.database import Database, UnitOfWork
 from indsats.storage.models import events
@@ -25,7 +25,7 @@ from conftest import PLAN, walk
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from indsats.engine.clock import FixedClock
+    from indsats.engine.time.clock import FixedClock
     from indsats.engine.context import Context
 
 pytestmark = pytest.mark.usefixtures("org")

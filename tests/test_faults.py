@@ -33,12 +33,13 @@ from conftest import (
 from smtp_sink import Received, free_port, smtp_sink
 from sqlalchemy import func, select
 
-from indsats.engine.calendar import WorkingCalendar
-from indsats.engine.catalog import PlanCatalog
-from indsats.engine.clock import FixedClock
+from indsats.engine.time.calendar import WorkingCalendar
+from indsats.adapters.plan_files import PlanFolders
+from indsats.engine.plans.catalog import PlanCatalog
+from indsats.engine.time.clock import FixedClock
 from indsats.engine.context import Context
-from indsats.engine.crypto import Keyring
-from indsats.engine.verify import verify
+from indsats.engine.privacy.crypto import Keyring
+from indsats.engine.log.verify import verify
 from indsats.storage.database import Database
 from indsats.storage.migrate import upgrade
 from indsats.storage.models import events, reminders
@@ -68,11 +69,11 @@ def migrate(url: str) -> None:
 
 def world(url: str, *, opened_at: datetime | None = None) -> Context:
     """A context on ``url`` with the conftest organisation registered; cases open at ``opened_at``."""
-    from indsats.engine.users import add_user
+    from indsats.engine.org.users import add_user
 
     # A month before the system clock: every reminder of a case opened now is due for a worker.
     when = opened_at or datetime.now(timezone.utc) - timedelta(days=30)
-    ctx = Context(db=Database(url), clock=FixedClock(when), catalog=PlanCatalog(), calendar=WorkingCalendar(),
+    ctx = Context(db=Database(url), clock=FixedClock(when), catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
                   keys=Keyring.fixed(TEST_KEY))
     register_admin(ctx)
     for login, (role, reports_to) in ORGANISATION.items():
@@ -82,7 +83,7 @@ def world(url: str, *, opened_at: datetime | None = None) -> Context:
 
 
 def open_cases(ctx: Context, n: int) -> list[str]:
-    from indsats.engine.cases import open_case
+    from indsats.engine.cases.service import open_case
 
     return [open_case(ctx, actor="emil", plan_id=PLAN, subject_ref=f"REF-{i}").case_id for i in range(n)]
 

@@ -18,17 +18,9 @@ import pytest
 
 from fakes import RecordingNotifier
 from smtp_sink import Received, free_port
-from indsats.engine.notifiers import (
-    DeliveryResult,
-    Message,
-    Notifier,
-    OutboxNotifier,
-    SmtpNotifier,
-    SmtpSettings,
-    TlsMode,
-    make_message_id,
-    parse_smtp_url,
-)
+from indsats.adapters.outbox import OutboxNotifier
+from indsats.adapters.smtp import SmtpNotifier, SmtpSettings, TlsMode, parse_smtp_url
+from indsats.engine.ports import DeliveryResult, Message, Notifier, make_message_id
 from indsats.errors import Invalid
 
 if TYPE_CHECKING:

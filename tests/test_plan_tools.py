@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from indsats.cli import main
-from indsats.engine.catalog import SHIPPED
-from indsats.engine.plan import Plan, load_plan
-from indsats.engine.plan_checks import Severity, check_plan
+from indsats.adapters.plan_files import SHIPPED
+from indsats.adapters.plan_files import load_plan
+from indsats.engine.plans.schema import Plan
+from indsats.engine.plans.checks import Severity, check_plan
 
 SHIPPED_FILE = SHIPPED / "radikalisering.yaml"
 SHIPPED_TEXT = SHIPPED_FILE.read_text(encoding="utf-8")

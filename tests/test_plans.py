@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from indsats.engine.calendar import WorkingCalendar
-from indsats.engine.catalog import SHIPPED, PlanCatalog
-from indsats.engine.clock import LOCAL_TZ
+from indsats.engine.time.calendar import WorkingCalendar
+from indsats.adapters.plan_files import SHIPPED, PlanFolders
+from indsats.engine.plans.catalog import PlanCatalog
+from indsats.engine.time.clock import LOCAL_TZ
 from indsats.engine.context import Context
-from indsats.engine.machine import build_machine, fire, machine_for
-from indsats.engine.plan import FieldType, Plan, Relation, load_plan, parse_plan
-from indsats.engine.plans import list_plans
+from indsats.engine.plans.machine import build_machine, fire, machine_for
+from indsats.adapters.plan_files import load_plan
+from indsats.engine.plans.schema import FieldType, Plan, Relation, parse_plan
+from indsats.engine.plans.service import list_plans
 from indsats.errors import Invalid
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
     from click.testing import Result
 
-    from indsats.engine.clock import FixedClock
+    from indsats.engine.time.clock import FixedClock
     from indsats.storage.database import Database
 
 SHIPPED_FILE = SHIPPED / "radikalisering.yaml"
@@ -244,7 +246,7 @@ def test_no_and_yes_stay_strings_in_a_plan_yaml_1_1_would_make_them_booleans() -
 @pytest.fixture
 def plans_ctx(sqlite_database: Database, clock: FixedClock, tmp_path: Path) -> Context:
     """A context whose catalog also reads plans from tmp_path (the database is not used)."""
-    return Context(db=sqlite_database, clock=clock, catalog=PlanCatalog(tmp_path), calendar=WorkingCalendar())
+    return Context(db=sqlite_database, clock=clock, catalog=PlanCatalog(PlanFolders(tmp_path)), calendar=WorkingCalendar())
 
 
 def test_a_plan_past_its_revision_date_is_flagged_and_a_current_one_is_not(

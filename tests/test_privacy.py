@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conftest import PLAN, walk
-from indsats.engine.audit import access_review, audit_case, audit_user
-from indsats.engine.cases import add_note, advance, open_case
-from indsats.engine.crypto import Keyring, new_key
-from indsats.engine.events import EventKind
-from indsats.engine.keys import rotate_keys
-from indsats.engine.retention import archive_export, purge
-from indsats.engine.subjects import export_subject
+from indsats.engine.privacy.access_log import access_review, audit_case, audit_user
+from indsats.engine.cases.service import add_note, advance, open_case
+from indsats.engine.privacy.crypto import Keyring, new_key
+from indsats.engine.log.events import EventKind
+from indsats.engine.privacy.keys import rotate_keys
+from indsats.engine.privacy.retention import archive_export, purge
+from indsats.engine.privacy.subjects import export_subject
 from indsats.engine.supervision import step_report, stuck_cases
-from indsats.engine.sweep import sweep
-from indsats.engine.users import set_active
-from indsats.engine.verify import verify
-from indsats.engine.views import case_history, list_cases, show_case
+from indsats.engine.reminders.sweep import sweep
+from indsats.engine.org.users import set_active
+from indsats.engine.log.verify import verify
+from indsats.engine.cases.views import case_history, list_cases, show_case
 from indsats.errors import Invalid, NotAllowed, NotFound
 
 from fakes import RecordingNotifier
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from click.testing import Result
 
-    from indsats.engine.clock import FixedClock
+    from indsats.engine.time.clock import FixedClock
     from indsats.engine.context import Context
 
 SECRET_REF = "0101904321"
@@ -90,7 +90,7 @@ def test_a_deactivated_user_can_do_nothing(ctx: Context, secret_case: str) -> No
 
 
 def test_only_an_admin_manages_users(ctx: Context, org: Any) -> None:
-    from indsats.engine.users import add_user
+    from indsats.engine.org.users import add_user
 
     with pytest.raises(NotAllowed):
         add_user(ctx, actor="sup", login="new", name="New", role="medarbejder")

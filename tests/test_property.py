@@ -19,18 +19,19 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from conftest import MONDAY_MORNING, ORGANISATION, PLAN, TEST_KEY, WALK, register_admin, walk
 from fakes import RecordingNotifier
-from indsats.engine import people
-from indsats.engine.calendar import WorkingCalendar
-from indsats.engine.catalog import PlanCatalog
-from indsats.engine.cases import advance, add_note, open_case
-from indsats.engine.clock import FixedClock
+from indsats.engine.org import people
+from indsats.engine.time.calendar import WorkingCalendar
+from indsats.adapters.plan_files import PlanFolders
+from indsats.engine.plans.catalog import PlanCatalog
+from indsats.engine.cases.service import advance, add_note, open_case
+from indsats.engine.time.clock import FixedClock
 from indsats.engine.context import Context
-from indsats.engine.crypto import Keyring
-from indsats.engine.events import EventKind
-from indsats.engine.reminders import ReminderKind, plan_reminders
-from indsats.engine.sweep import sweep
-from indsats.engine.users import add_user
-from indsats.engine.verify import verify
+from indsats.engine.privacy.crypto import Keyring
+from indsats.engine.log.events import EventKind
+from indsats.engine.reminders.planning import ReminderKind, plan_reminders
+from indsats.engine.reminders.sweep import sweep
+from indsats.engine.org.users import add_user
+from indsats.engine.log.verify import verify
 from indsats.errors import Invalid, NotAllowed, NotFound
 from indsats.storage.database import Database
 from indsats.storage.migrate import upgrade
@@ -46,7 +47,7 @@ FIELDS: dict[str, dict[str, str]] = {
 NOTES = {"acute": "Politiet kontaktet"}
 EXPECTED_REFUSALS = (Invalid, NotAllowed, NotFound)
 
-_catalog = PlanCatalog()
+_catalog = PlanCatalog(PlanFolders())
 TRIGGERS = sorted({t.trigger for t in _catalog.get(PLAN).plan.transitions} | {"no_such_trigger"})
 
 # A new database per example: copy one migrated file with the organisation instead of migrating each time.

@@ -22,16 +22,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from indsats.engine.calendar import WorkingCalendar
-from indsats.engine.cases import advance, open_case
-from indsats.engine.catalog import PlanCatalog
-from indsats.engine.clock import LOCAL_TZ, FixedClock
+from indsats.engine.time.calendar import WorkingCalendar
+from indsats.engine.cases.service import advance, open_case
+from indsats.adapters.plan_files import PlanFolders
+from indsats.engine.plans.catalog import PlanCatalog
+from indsats.engine.time.clock import LOCAL_TZ, FixedClock
 from indsats.engine.context import Context
-from indsats.engine.crypto import Keyring, new_key
-from indsats.engine.durations import parse_duration
+from indsats.engine.privacy.crypto import Keyring, new_key
+from indsats.engine.time.durations import parse_duration
 from indsats.engine.supervision import StuckReason, step_report, stuck_cases
-from indsats.engine.sweep import sweep
-from indsats.engine.users import add_user, register_first_admin
+from indsats.engine.reminders.sweep import sweep
+from indsats.engine.org.users import add_user, register_first_admin
 from indsats.errors import NotAllowed
 from indsats.storage.database import Database
 from indsats.storage.migrate import upgrade
@@ -100,7 +101,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     db = Database(url)
     upgrade(db)
     clock = FixedClock(START - timedelta(days=1))
-    ctx = Context(db=db, clock=clock, catalog=PlanCatalog(), calendar=WorkingCalendar(), keys=Keyring.fixed(new_key()))
+    ctx = Context(db=db, clock=clock, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(), keys=Keyring.fixed(new_key()))
     with db.unit_of_work(write=True) as uow:
         register_first_admin(uow.repo, "adm", clock.now())
         uow.commit()

@@ -18,24 +18,25 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from fakes import RecordingNotifier
-from indsats.engine.calendar import WorkingCalendar
-from indsats.engine.cases import add_note, advance, open_case
-from indsats.engine.catalog import PlanCatalog
-from indsats.engine.clock import LOCAL_TZ, FixedClock
+from indsats.engine.time.calendar import WorkingCalendar
+from indsats.engine.cases.service import add_note, advance, open_case
+from indsats.adapters.plan_files import PlanFolders
+from indsats.engine.plans.catalog import PlanCatalog
+from indsats.engine.time.clock import LOCAL_TZ, FixedClock
 from indsats.engine.context import Context
-from indsats.engine.events import EventKind
-from indsats.engine.notifiers import SmtpNotifier, parse_smtp_url
-from indsats.engine.sweep import SweepResult, sweep
-from indsats.engine.users import add_user, list_users
-from indsats.engine.verify import verify
-from indsats.engine.views import case_history, show_case
+from indsats.engine.log.events import EventKind
+from indsats.adapters.smtp import SmtpNotifier, parse_smtp_url
+from indsats.engine.reminders.sweep import SweepResult, sweep
+from indsats.engine.org.users import add_user, list_users
+from indsats.engine.log.verify import verify
+from indsats.engine.cases.views import case_history, show_case
 from indsats.storage.database import Database
 from smtp_sink import free_port, smtp_sink
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from indsats.engine.notifiers import DeliveryResult, Message, Notifier
+    from indsats.engine.ports import DeliveryResult, Message, Notifier
 
 MAIL_FROM = "indsats@example.org"
 EMIL, LEA, SOL = "emil@example.org", "lea@example.org", "sol@example.org"
@@ -284,7 +285,7 @@ def test_two_sweeps_at_once_share_the_due_reminders_and_send_each_exactly_once(
 
     def one_worker(name: str) -> list[int]:
         own = Context(
-            db=Database(url), clock=FixedClock(clock.now()), catalog=PlanCatalog(), calendar=WorkingCalendar(),
+            db=Database(url), clock=FixedClock(clock.now()), catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
             keys=ctx.keys,
         )
         notifier = MeetingNotifier(meeting)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from indsats.engine.users import require_actor
+from indsats.engine.org.users import require_actor
 from indsats.errors import Invalid, NotAllowed
 
 if TYPE_CHECKING:

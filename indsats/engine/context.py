@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from indsats.engine.crypto import Keyring
+from indsats.engine.privacy.crypto import Keyring
 
 if TYPE_CHECKING:
-    from indsats.engine.calendar import WorkingCalendar
-    from indsats.engine.catalog import PlanCatalog
-    from indsats.engine.clock import Clock
+    from indsats.engine.time.calendar import WorkingCalendar
+    from indsats.engine.plans.catalog import PlanCatalog
+    from indsats.engine.ports import Clock, PrivateFiles
     from indsats.storage.database import Database
 
 
@@ -23,3 +23,12 @@ class Context:
     catalog: PlanCatalog
     calendar: WorkingCalendar
     keys: Keyring = field(default_factory=Keyring.none)
+    files: PrivateFiles | None = None  # exports and archives; a context without it writes no files
+
+    def private_files(self) -> PrivateFiles:
+        """Where exports go; ``Invalid`` for a context wired without a file writer."""
+        if self.files is None:
+            from indsats.errors import Invalid
+
+            raise Invalid("this installation writes no export files here")
+        return self.files

@@ -15,20 +15,20 @@ from datetime import date, datetime, time, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from indsats.engine import people
-from indsats.engine.clock import LOCAL_TZ, as_utc, localize
-from indsats.engine.events import EventKind
-from indsats.engine.reminders import deadline_for, is_working_time, time_between
-from indsats.engine.users import require_actor
-from indsats.engine.views import Person
-from indsats.engine.visibility import may_see
+from indsats.engine.org import people
+from indsats.engine.time.clock import LOCAL_TZ, as_utc, localize
+from indsats.engine.log.events import EventKind
+from indsats.engine.reminders.planning import deadline_for, is_working_time, time_between
+from indsats.engine.org.users import require_actor
+from indsats.engine.cases.views import Person
+from indsats.engine.cases.visibility import may_see
 from indsats.errors import Invalid, NotAllowed
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
-    from indsats.engine.durations import Duration
-    from indsats.engine.plan import Plan
-    from indsats.engine.users import User
+    from indsats.engine.time.durations import Duration
+    from indsats.engine.plans.schema import Plan
+    from indsats.engine.org.users import User
     from indsats.storage.repository import Repository
 
 # Roles that may ask what is stuck; each still sees only the cases need-to-know lets them see.

@@ -1,0 +1,188 @@
+"""The case commands: open, advance, note, show, history, cases, verify."""
+
+from __future__ import annotations
+
+import click
+
+from indsats.commands.base import Obj, pass_obj
+
+
+# -- cases -----------------------------------------------------------------------------------------
+
+
+@click.command("open")
+@click.argument("plan_id", metavar="PLAN")
+@click.option("--subject", required=True, metavar="REF", help="Reference to the citizen's record (not a name).")
+@click.option(
+    "--source",
+    default="employee",
+    show_default=True,
+    type=click.Choice(["employee", "parent", "neighbour", "citizen", "hotline", "anonymous", "other"]),
+)
+@click.option("--minor", is_flag=True, help="The citizen is under 18 (underretning required before the decision).")
+@click.option("--note", help="What was seen or heard.")
+@click.option("--reporter", help="Who raised the concern (not with --source anonymous).")
+@pass_obj
+def open_(obj: Obj, plan_id: str, subject: str, source: str, minor: bool, note: str | None, reporter: str | None) -> None:
+    """Register a concern under PLAN. The last line printed is the case id."""
+    from indsats.engine.cases.service import open_case
+    from indsats.commands.render import local
+
+    out = open_case(
+        obj.context(), actor=obj.actor, plan_id=plan_id, subject_ref=subject, source=source, minor=minor, note=note,
+        reporter=reporter,
+    )
+    click.echo(f"Opened in '{out.state}'; deadline {local(out.deadline)}.", err=False)
+    click.echo(out.case_id)
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@click.argument("trigger")
+@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="A field of the trigger (repeatable).")
+@click.option("--note", help="A note recorded with the trigger.")
+@pass_obj
+def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], note: str | None) -> None:
+    """Fire TRIGGER on CASE (see 'indsats show CASE' for what you may fire now)."""
+    from indsats.engine.cases.service import advance as advance_case
+    from indsats.engine.plans.fields import parse_assignments
+    from indsats.commands.render import local
+
+    out = advance_case(
+        obj.context(), actor=obj.actor, case_id=case_id, trigger=trigger, values=parse_assignments(list(assignments)),
+        note=note,
+    )
+    if out.state != out.from_state:
+        tail = f"; deadline {local(out.deadline)}" if out.deadline else " (closed)"
+        click.echo(f"{out.case_id}: {out.from_state} → {out.state}{tail}")
+    else:
+        click.echo(f"{out.case_id}: '{trigger}' recorded; still in '{out.state}'")
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@click.argument("text")
+@pass_obj
+def note(obj: Obj, case_id: str, text: str) -> None:
+    """Add a note to CASE."""
+    from indsats.engine.cases.service import add_note
+
+    out = add_note(obj.context(), actor=obj.actor, case_id=case_id, text=text)
+    click.echo(f"{out.case_id}: note added (event {out.event_seq}).")
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def show(obj: Obj, case_id: str, as_json: bool) -> None:
+    """State, who must act, deadline, and the triggers open to you now with their fields."""
+    from indsats.engine.cases.views import show_case
+    from indsats.commands.render import echo_json, local
+
+    view = show_case(obj.context(), actor=obj.actor, case_id=case_id)
+    if as_json:
+        echo_json(view)
+        return
+    status = "open" if view.is_open else f"closed {local(view.closed_at)}"
+    click.echo(f"{view.id}  {view.plan_title} ({view.plan_id} v{view.plan_version})  [{status}]"
+               + ("  AKUT" if view.acute else "") + ("  under 18" if view.minor else ""))
+    click.echo(f"State:      {view.state} – {view.state_label} (since {local(view.state_entered_at)})")
+    click.echo(f"Subject:    {view.subject_ref or '(purged)'}")
+    click.echo(f"Opened:     {local(view.opened_at)} by {view.opened_by} (source: {view.source})")
+    if view.is_open:
+        who = ", ".join(f"{p.name} ({p.login}, {p.role})" for p in view.must_act) or "nobody registered"
+        click.echo(f"Must act:   {who}")
+        if view.deadline is not None:
+            kind = "working time" if view.working_time else "elapsed"
+            left = view.time_left_text or ""
+            late = left.startswith("-")
+            click.echo(
+                f"Deadline:   {local(view.deadline)} ({view.deadline_rule}); "
+                + (f"OVERDUE by {left[1:]} ({kind})" if late else f"{left} left ({kind})")
+            )
+        click.echo(f"Escalation: level {view.escalation_level}; reminders sent: {view.reminders_sent}")
+        if view.action_card:
+            click.echo("Action card:")
+            for item in view.action_card:
+                click.echo(f"  [ ] {item}")
+        if view.possible:
+            click.echo("You may now:")
+            for option in view.possible:
+                click.echo(f"  {option.trigger:<30} {option.label}")
+                for f in option.fields:
+                    click.echo(f"      --set {f.name}=<{f.type}>{'  (required)' if f.required else ''}  {f.label}")
+                if option.note_required:
+                    click.echo("      --note TEXT  (required)")
+        else:
+            click.echo("You may now: nothing (you are not the one to act in this state)")
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def history(obj: Obj, case_id: str, as_json: bool) -> None:
+    """Every event of CASE, oldest first."""
+    from indsats.engine.cases.views import case_history
+    from indsats.commands.render import echo_json, local, table
+
+    events = case_history(obj.context(), actor=obj.actor, case_id=case_id)
+    if as_json:
+        echo_json(events)
+        return
+    rows = []
+    for e in events:
+        move = e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
+        detail = "" if e.payload is None else ", ".join(f"{k}={v}" for k, v in e.payload.items())
+        rows.append([e.seq, local(e.at), e.kind.value, e.actor or "", e.trigger or "", move or "", detail])
+    table(f"History of {case_id}", ["#", "at", "event", "actor", "trigger", "state", "details"], rows)
+
+
+@click.command()
+@click.option("--plan", "plan_id", help="Only cases under this plan.")
+@click.option("--state", help="Only cases in this state.")
+@click.option("--open", "which", flag_value="open", default=True, help="Open cases (default).")
+@click.option("--closed", "which", flag_value="closed", help="Closed cases.")
+@click.option("--all", "which", flag_value="all", help="Open and closed cases.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def cases(obj: Obj, plan_id: str | None, state: str | None, which: str, as_json: bool) -> None:
+    """List the cases you may see."""
+    from indsats.engine.cases.views import list_cases
+    from indsats.commands.render import echo_json, local, table
+
+    is_open = {"open": True, "closed": False, "all": None}[which]
+    found = list_cases(obj.context(), actor=obj.actor, plan_id=plan_id, state=state, is_open=is_open)
+    if as_json:
+        echo_json(found)
+        return
+    table(
+        f"Cases ({which})",
+        ["case", "plan", "state", "opened", "by", "deadline", "level", "acute"],
+        [
+            [c.id, c.plan_id, c.state_label, local(c.opened_at), c.opened_by, local(c.deadline), c.escalation_level,
+             "yes" if c.acute else ""]
+            for c in found
+        ],
+    )
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def verify(obj: Obj, as_json: bool) -> None:
+    """Replay every case's hash chain and projection; exit 8 on any break."""
+    from indsats.engine.log.verify import verify as verify_all
+    from indsats.errors import IntegrityBroken
+    from indsats.commands.render import echo_json
+
+    report = verify_all(obj.context())
+    if as_json:
+        echo_json({"ok": report.ok, "cases": report.cases, "events": report.events, "problems": report.problems})
+    else:
+        for problem in report.problems:
+            click.echo(problem)
+        click.echo(f"Checked {report.cases} cases, {report.events} events: " + ("OK" if report.ok else f"{len(report.problems)} problem(s)"))
+    if not report.ok:
+        raise IntegrityBroken(f"verify found {len(report.problems)} problem(s); the first: {report.problems[0]}")

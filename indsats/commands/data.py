@@ -1,0 +1,179 @@
+"""Data protection and operations: backup, keys, the access log, retention and the right of access."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from indsats.commands.base import Obj, parse_date, pass_obj
+from indsats.errors import Invalid
+
+
+# -- operations ------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_obj
+def backup(obj: Obj, file: str) -> None:
+    """Copy the SQLite database to the new FILE (mode 0600) while others keep working; admins only.
+    For PostgreSQL use pg_dump."""
+    from pathlib import Path
+
+    from indsats.engine.backup import backup_database
+
+    result = backup_database(obj.context(), actor=obj.actor, target=Path(file))
+    click.echo(f"Backed up {result.database} to {result.target} ({result.size_bytes:,} bytes).")
+
+
+# -- privacy ---------------------------------------------------------------------------------------
+
+
+@click.group()
+def keys() -> None:
+    """Encryption keys for subject references, notes and sensitive fields."""
+
+
+@keys.command("new")
+@click.argument("path", type=click.Path(dir_okay=False))
+def keys_new(path: str) -> None:
+    """Write a new key file (0600); point INDSATS_KEY_FILE at it."""
+    from pathlib import Path
+
+    from indsats.engine.privacy.crypto import new_key
+    from indsats.adapters.keyfile import write_key
+
+    write_key(Path(path), new_key())
+    click.echo(f"Wrote a new key to {path}.")
+
+
+@keys.command("rotate")
+@click.option("--new-key-file", type=click.Path(dir_okay=False), help="Write the new key here (else replace the key file).")
+@pass_obj
+def keys_rotate(obj: Obj, new_key_file: str | None) -> None:
+    """Re-encrypt everything under a new key, in one transaction (admin)."""
+    from pathlib import Path
+
+    from indsats.engine.privacy.crypto import new_key
+    from indsats.engine.privacy.keys import rotate_keys
+    from indsats.adapters.keyfile import write_key
+
+    settings = obj.settings
+    if new_key_file is None and settings.key:
+        raise Invalid("the key comes from INDSATS_KEY: give --new-key-file for the new one")
+    target = Path(new_key_file) if new_key_file else settings.key_file.with_name(settings.key_file.name + ".new")
+    key = new_key()
+    write_key(target, key)
+    try:
+        done = rotate_keys(obj.context(), actor=obj.actor, new_key=key)
+    except BaseException:
+        target.unlink(missing_ok=True)  # nothing was re-encrypted: the new key opens nothing
+        raise
+    if new_key_file is None:
+        old = settings.key_file.with_name(settings.key_file.name + ".old")
+        os.replace(settings.key_file, old)
+        os.replace(target, settings.key_file)
+        click.echo(f"Rotated: {done.cases} case(s), {done.events} event(s). New key in {settings.key_file}; "
+                   f"the old one is {old} (it opens only old backups).")
+    else:
+        click.echo(f"Rotated: {done.cases} case(s), {done.events} event(s). Now set INDSATS_KEY_FILE={target}.")
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE", required=False)
+@click.option("--user", "login", metavar="LOGIN", help="What this user looked at.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def audit(obj: Obj, case_id: str | None, login: str | None, as_json: bool) -> None:
+    """Who viewed and who changed CASE, or what --user LOGIN looked at (admin, supervisor)."""
+    from indsats.engine.privacy.access_log import audit_case, audit_user
+    from indsats.commands.render import echo_json, local, table
+
+    if (case_id is None) == (login is None):
+        raise click.UsageError("give either CASE or --user LOGIN")
+    if case_id is not None:
+        entries = audit_case(obj.context(), actor=obj.actor, case_id=case_id)
+    else:
+        entries = audit_user(obj.context(), actor=obj.actor, login=login or "")
+    if as_json:
+        echo_json(entries)
+        return
+    table(f"Access log: {case_id or login}", ["at", "case", "who", "role", "what"],
+          [[local(e.at), e.case_id, e.login, e.role, e.action] for e in entries])
+
+
+@click.group()
+def access() -> None:
+    """Grants review."""
+
+
+@access.command("review")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def access_review_cmd(obj: Obj, as_json: bool) -> None:
+    """Who can see which open cases, and why (admin, supervisor)."""
+    from indsats.engine.privacy.access_log import access_review
+    from indsats.commands.render import echo_json, table
+
+    grants = access_review(obj.context(), actor=obj.actor)
+    if as_json:
+        echo_json(grants)
+        return
+    table("Who can see which open case", ["case", "login", "role", "why"],
+          [[g.case_id, g.login, g.role, g.reason] for g in grants])
+
+
+@click.group()
+def archive() -> None:
+    """Retention: hand over cases due for deletion."""
+
+
+@archive.command("export")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--before", metavar="DATE", help="Cases whose retention ran out before this date (default: now).")
+@pass_obj
+def archive_export_cmd(obj: Obj, path: str, before: str | None) -> None:
+    """Write the cases due for deletion, with their events, to PATH (JSON, 0600) and mark them archived."""
+    from pathlib import Path
+
+    from indsats.engine.privacy.retention import archive_export
+
+    result = archive_export(obj.context(), actor=obj.actor, path=Path(path), before=parse_date(before, "--before"))
+    click.echo(f"Archived {len(result.cases)} case(s) to {path}.")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be purged; change nothing.")
+@pass_obj
+def purge(obj: Obj, dry_run: bool) -> None:
+    """Remove the personal data of archived cases past their plan's retention rule (admin)."""
+    from indsats.engine.privacy.retention import purge as purge_cases
+
+    result = purge_cases(obj.context(), actor=obj.actor, dry_run=dry_run)
+    if dry_run:
+        click.echo(f"Would purge {len(result.cases)} case(s): {', '.join(result.cases) or '-'}")
+        if result.refused:
+            click.echo(f"Due but not archived (purge will refuse): {', '.join(result.refused)}")
+    else:
+        click.echo(f"Purged {len(result.cases)} case(s): {', '.join(result.cases) or '-'}")
+
+
+@click.group()
+def subject() -> None:
+    """The citizen's right of access."""
+
+
+@subject.command("export")
+@click.argument("ref")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--with-names", is_flag=True, help="Name employees (default: their roles only).")
+@pass_obj
+def subject_export(obj: Obj, ref: str, path: str, with_names: bool) -> None:
+    """Everything held about subject REF, with the access log about it, to PATH (admin)."""
+    from pathlib import Path
+
+    from indsats.engine.privacy.subjects import export_subject
+
+    result = export_subject(obj.context(), actor=obj.actor, subject_ref=ref, path=Path(path), with_names=with_names)
+    click.echo(f"Wrote {len(result.cases)} case(s) to {path}.")

@@ -1,0 +1,93 @@
+"""The supervisor's commands: what is stuck, and how long each state takes."""
+
+from __future__ import annotations
+
+import click
+
+from indsats.commands.base import Obj, parse_date, pass_obj
+
+
+STUCK_COLUMNS = ["case", "plan", "state", "must act", "role", "deadline", "overdue by", "level", "reminders",
+                 "last activity", "failed", "reason"]
+
+
+@click.command()
+@click.option("--at", metavar="TIME", help="As of this time (ISO 8601; local time if no offset). Default: now.")
+@click.option("--plan", "plan_id", help="Only cases under this plan.")
+@click.option("--unit", help="Only cases opened in this unit.")
+@click.option("--role", help="Only cases where this role must act.")
+@click.option("--overdue-by", "overdue_by", metavar="DURATION", help="Only cases overdue by at least this, e.g. '1 working day'.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, to stdout.")
+@pass_obj
+def stuck(obj: Obj, at: str | None, plan_id: str | None, unit: str | None, role: str | None,
+          overdue_by: str | None, as_json: bool, as_csv: bool) -> None:
+    """Open cases past their state's deadline, most overdue first, and cases whose reminders failed."""
+    from indsats.engine.time.clock import parse_time
+    from indsats.engine.time.durations import parse_duration
+    from indsats.engine.supervision import stuck_cases
+    from indsats.commands.render import echo_json, local, table
+
+    when = None if at is None else parse_time(at)
+    threshold = None if overdue_by is None else parse_duration(overdue_by)
+    found = stuck_cases(obj.context(), actor=obj.actor, at=when, plan_id=plan_id, unit=unit, role=role,
+                        overdue_by=threshold)
+    if as_json:
+        echo_json(found)
+        return
+    rows = [
+        [s.case_id, s.plan_id, s.state_label, ", ".join(f"{p.name} ({p.login})" for p in s.must_act),
+         ", ".join(sorted({p.role for p in s.must_act})), local(s.deadline), s.overdue_text or "",
+         s.escalation_level, s.reminders_sent, local(s.last_activity_at), s.failed_reminders, s.reason.value]
+        for s in found
+    ]
+    if as_csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(STUCK_COLUMNS)
+        writer.writerows(rows)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    table(f"Stuck cases ({len(found)})", STUCK_COLUMNS, rows)
+
+
+@click.command()
+@click.option("--plan", "plan_id", help="Only this plan.")
+@click.option("--since", metavar="DATE", help="From this day (YYYY-MM-DD, local), included.")
+@click.option("--until", metavar="DATE", help="To this day (YYYY-MM-DD, local), included. Default: now.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write one self-contained HTML page (chart and stuck list) to FILE.")
+@pass_obj
+def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, as_json: bool,
+           html_file: str | None) -> None:
+    """Per state: cases passed, median and 90th-percentile working time in it, share on time, breaches."""
+    from indsats.engine.supervision import step_report, stuck_cases
+    from indsats.commands.render import echo_json, table
+
+    ctx = obj.context()
+    result = step_report(ctx, actor=obj.actor, plan_id=plan_id, since=parse_date(since, "--since"),
+                         until=parse_date(until, "--until"))
+    if html_file is not None:
+        from pathlib import Path
+
+        from indsats.commands.report_html import report_page
+
+        page = report_page(result, stuck_cases(ctx, actor=obj.actor, plan_id=plan_id))
+        Path(html_file).write_text(page, encoding="utf-8")
+    if as_json:
+        echo_json(result)
+        return
+    for plan in result.plans:
+        table(
+            f"{plan.title} ({plan.plan_id})",
+            ["state", "passed", "median", "p90", "on time", "breaches", "escalations", "open now"],
+            [[s.label, s.passed, s.median_text or "", s.p90_text or "",
+              "" if s.on_time_share is None else f"{s.on_time_share:.0%}", s.breaches, s.escalations, s.open_now]
+             for s in plan.states],
+        )
+    if html_file is not None:
+        click.echo(f"Wrote {html_file}")

@@ -1,0 +1,342 @@
+"""The coordinator's use cases: open a case, advance it, add a note. One unit of work each.
+
+``advance`` reads and decides in one short transaction, then writes in another that succeeds only if
+the case's version is still the one it read: two people acting on the same case at once cannot both
+win, and the loser is told so (``Conflict``) instead of silently overwriting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine.log import journal
+
+from indsats.engine.org import people
+from indsats.engine.time.clock import to_local
+from indsats.engine.log.events import ACTING, EventKind, GENESIS
+from indsats.engine.plans.fields import check_fields
+from indsats.engine.plans.machine import fire
+from indsats.engine.plans.schema import Relation
+from indsats.engine.reminders.planning import (
+    PlannedReminder,
+    ReminderStatus,
+    acute_alerts,
+    deadline_for,
+    plan_reminders,
+)
+from indsats.engine.org.users import User, require_actor
+from indsats.engine.cases.visibility import require_visible
+from indsats.errors import Conflict, Invalid, NotAllowed
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
+    from indsats.engine.plans.schema import Plan, Transition
+    from indsats.storage.repository import Repository
+
+SOURCES = ("employee", "parent", "neighbour", "citizen", "hotline", "anonymous", "other")
+OPENER_ROLES = ("medarbejder", "leder", "fagspecialist", "socialchef")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What a command did to a case."""
+
+    case_id: str
+    trigger: str | None
+    from_state: str | None
+    state: str
+    is_open: bool
+    deadline: datetime | None
+    event_seq: int
+
+
+def open_case(
+    ctx: Context,
+    *,
+    actor: str,
+    plan_id: str,
+    subject_ref: str,
+    source: str = "employee",
+    minor: bool = False,
+    note: str | None = None,
+    reporter: str | None = None,
+) -> Outcome:
+    """Register a concern: a new case in the plan's initial state, its reminders planned."""
+    if source not in SOURCES:
+        raise Invalid(f"unknown source '{source}' (sources: {', '.join(SOURCES)})")
+    if not subject_ref.strip():
+        raise Invalid("a case needs a subject reference (--subject): the citizen's record id, not a name")
+    if reporter is not None and source == "anonymous":
+        raise Invalid("an anonymous concern stores no reporter identity: leave out --reporter")
+    plan_file = ctx.catalog.get(plan_id)
+    plan = plan_file.plan
+    cipher = ctx.keys.cipher()  # the subject reference is never stored in the clear
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        if me.role not in OPENER_ROLES:
+            raise NotAllowed(f"a {me.role} cannot open cases (roles that can: {', '.join(OPENER_ROLES)})")
+        now = ctx.clock.now()
+        repo.ensure_plan(plan.id, plan.version, plan_file.text, now)
+        year = to_local(now).year
+        case_id = f"{plan.case_prefix}-{year}-{repo.next_case_number(plan.case_prefix, year):04d}"
+        payload: dict[str, Any] = {"subject_ref": subject_ref.strip(), "source": source, "minor": minor}
+        if note:
+            payload["note"] = note
+        if reporter:
+            payload["reporter"] = reporter
+        at = now.replace(microsecond=0)
+        deadline = deadline_for(plan, plan.initial, at, ctx.calendar)
+        repo.insert_case(
+            dict(
+                id=case_id,
+                plan_id=plan.id,
+                plan_version=plan.version,
+                state=plan.initial,
+                is_open=True,
+                acute=False,
+                minor=minor,
+                source=source,
+                subject_ref=cipher.seal(subject_ref.strip()),
+                subject_index=cipher.index(subject_ref),
+                opened_by=me.login,
+                unit=me.unit,
+                opened_at=at,
+                state_entered_at=at,
+                deadline=deadline,
+                closed_at=None,
+                escalation_level=0,
+                reminders_sent=0,
+                last_activity_at=at,
+                paused_at=None,
+                version=1,
+                last_seq=0,
+                last_hash=GENESIS,
+            )
+        )
+        journal.append(
+            repo, case_id=case_id, kind=EventKind.opened, at=at, actor=me.login, to_state=plan.initial,
+            payload=payload, cipher=cipher,
+        )
+        _write_reminders(ctx, repo, plan, case_id, plan.initial, 1, me.login, deadline)
+        uow.commit()
+    return Outcome(
+        case_id=case_id, trigger=None, from_state=None, state=plan.initial, is_open=True, deadline=deadline, event_seq=1
+    )
+
+
+def advance(
+    ctx: Context,
+    *,
+    actor: str,
+    case_id: str,
+    trigger: str,
+    values: dict[str, str] | None = None,
+    note: str | None = None,
+) -> Outcome:
+    """Fire ``trigger`` on a case: check state, actor, fields and prerequisites, then write it all at once."""
+    values = values or {}
+    with ctx.db.unit_of_work() as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        case, plan = require_visible(ctx, repo, me, case_id)
+        if plan.transition(trigger) is None:
+            fire(plan, case["state"], trigger, case_id)  # raises Invalid naming the plan's triggers
+        if not case["is_open"]:
+            raise Invalid(f"case {case_id} is closed (in '{case['state']}'); nothing more can be fired on it")
+        dest = fire(plan, case["state"], trigger, case_id)
+        transition = plan.transition(trigger)
+        assert transition is not None
+        _require_allowed(repo, plan, transition, me, case)
+        typed = check_fields(plan, transition, values)
+        if transition.note_required and not (note and note.strip()):
+            raise Invalid(f"'{trigger}' needs a note: add --note TEXT")
+        _require_prerequisites(repo, transition, case)
+        moved = dest != case["state"]
+        final = plan.states[dest].final
+        # Who the new state's reminders (or the acute alerts) climb to is read now, with everything else.
+        levels = _escalation_levels(repo, plan, dest, case["opened_by"]) if (moved and not final) or transition.marks_acute else 0
+    payload: dict[str, Any] = {"fields": typed} if typed else {}
+    if note:
+        payload["note"] = note
+    sensitive = frozenset(n for n, f in transition.fields.items() if f.sensitive)
+    cipher = ctx.keys.cipher() if journal.needs_key(payload, sensitive) else None
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        at = ctx.clock.now().replace(microsecond=0)
+        head = repo.bump_version(case_id, case["version"], at)
+        if head is None:
+            raise Conflict(
+                f"case {case_id} was changed by someone else while you were acting; nothing was written. "
+                f"Look at 'indsats show {case_id}' and try again"
+            )
+        entry_seq = head[0] + 1
+        projection: dict[str, Any] = {}
+        deadline = case["deadline"]
+        planned: list[PlannedReminder] = []
+        if moved:
+            repo.cancel_pending(case_id)
+            deadline = None if final else deadline_for(plan, dest, at, ctx.calendar)
+            projection.update(
+                state=dest,
+                state_entered_at=at,
+                deadline=deadline,
+                escalation_level=0,
+                is_open=not final,
+                closed_at=at if final else None,
+            )
+            if not final:
+                planned += plan_reminders(plan, dest, deadline, levels, ctx.calendar)
+        if transition.marks_acute:
+            projection["acute"] = True
+            planned += acute_alerts(levels, at)
+        event = journal.append(
+            repo,
+            case_id=case_id,
+            kind=EventKind.advanced if moved else EventKind.recorded,
+            at=at,
+            actor=me.login,
+            trigger=trigger,
+            from_state=case["state"],
+            to_state=dest,
+            payload=payload or None,
+            cipher=cipher,
+            sensitive=sensitive,
+            case_changes=projection,
+            head=head,
+        )
+        repo.insert_reminders(_rows(case_id, dest, entry_seq, planned))
+        uow.commit()
+    return Outcome(
+        case_id=case_id,
+        trigger=trigger,
+        from_state=case["state"],
+        state=dest,
+        is_open=not plan.states[dest].final,
+        deadline=deadline,
+        event_seq=event.seq,
+    )
+
+
+def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
+    """Add a note to a case anyone who may see it may write; it does not change the state."""
+    if not text.strip():
+        raise Invalid("a note must not be empty")
+    cipher = ctx.keys.cipher()
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        case, _plan = require_visible(ctx, repo, me, case_id)
+        now = ctx.clock.now().replace(microsecond=0)
+        if not repo.update_case(
+            case_id, {"version": case["version"] + 1, "last_activity_at": now}, expected_version=case["version"]
+        ):
+            raise Conflict(f"case {case_id} was changed by someone else at the same moment; try again")
+        event = journal.append(
+            repo,
+            case_id=case_id,
+            kind=EventKind.note,
+            at=now,
+            actor=me.login,
+            from_state=case["state"],
+            to_state=case["state"],
+            payload={"note": text},
+            cipher=cipher,
+        )
+        uow.commit()
+    return Outcome(
+        case_id=case_id,
+        trigger=None,
+        from_state=case["state"],
+        state=case["state"],
+        is_open=case["is_open"],
+        deadline=case["deadline"],
+        event_seq=event.seq,
+    )
+
+
+# -- guards -----------------------------------------------------------------------------------------
+
+
+def _require_allowed(repo: Repository, plan: Plan, transition: Transition, me: User, case: dict[str, Any]) -> None:
+    user = {"login": me.login, "role": me.role}
+    on_case: set[str] = set()
+    for actor in transition.allowed:
+        if actor.relation is Relation.on_case and not on_case:
+            on_case = on_case_logins(repo, plan, case)  # a query: only when a rule needs it
+        if people.matches(repo, actor, user, case["opened_by"], on_case):
+            return
+    who = " or ".join(a.describe() for a in transition.allowed)
+    raise NotAllowed(
+        f"'{transition.trigger}' on case {case['id']} may be fired only by {who}; '{me.login}' is {me.role}"
+    )
+
+
+def _require_prerequisites(repo: Repository, transition: Transition, case: dict[str, Any]) -> None:
+    needed = [r for r in transition.requires if r.when != "minor" or case["minor"]]
+    recorded = {e["trigger"] for e in repo.events_for(case["id"])} if needed else set()
+    for requirement in needed:
+        if requirement.trigger not in recorded:
+            raise Invalid(
+                f"case {case['id']} cannot '{transition.trigger}' yet: record '{requirement.trigger}' first "
+                f"({requirement.reason})"
+            )
+
+
+def on_case_logins(repo: Repository, plan: Plan, case: dict[str, Any]) -> set[str]:
+    """Everyone on the case: who opened it, who acted on it, who must act now."""
+    found = repo.case_actors(case["id"], ACTING) | {case["opened_by"]}
+    state = plan.states[case["state"]]
+    if state.responsible is not None and case["is_open"]:
+        found |= set(people.responsible(repo, state.responsible, case["opened_by"]))
+    return found
+
+
+# -- reminders on entering a state --------------------------------------------------------------------
+
+
+def _write_reminders(
+    ctx: Context,
+    repo: Repository,
+    plan: Plan,
+    case_id: str,
+    state: str,
+    entry_seq: int,
+    opener: str,
+    deadline: datetime | None,
+) -> None:
+    levels = _escalation_levels(repo, plan, state, opener)
+    planned = plan_reminders(plan, state, deadline, levels, ctx.calendar)
+    repo.insert_reminders(_rows(case_id, state, entry_seq, planned))
+
+
+def _escalation_levels(repo: Repository, plan: Plan, state: str, opener: str) -> int:
+    """How many leaders above whoever must act in ``state`` reminders may climb to."""
+    spec = plan.states[state].responsible
+    owners = [] if spec is None else people.responsible(repo, spec, opener)
+    repo.load_chains(owners)
+    return people.escalation_levels(repo, owners, plan.escalation.ceiling)
+
+
+def _rows(case_id: str, state: str, entry_seq: int, planned: list[PlannedReminder]) -> list[dict[str, Any]]:
+    return [
+        dict(
+            case_id=case_id,
+            state=state,
+            entry_seq=entry_seq,
+            level=p.level,
+            kind=p.kind.value,
+            due_at=p.due_at,
+            status=ReminderStatus.pending.value,
+            attempts=0,
+            next_attempt_at=p.due_at,
+            claimed_by=None,
+            lease_until=None,
+            sent_at=None,
+            recipients=None,
+            last_error=None,
+        )
+        for p in planned
+    ]

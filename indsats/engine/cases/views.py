@@ -1,0 +1,264 @@
+"""Reading cases: ``show``, ``history`` and ``cases``. No Machine is built for a read; the plan answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine.log import journal
+
+from indsats.engine.org import people
+from indsats.engine.cases.service import on_case_logins
+from indsats.engine.privacy.crypto import open_payload
+from indsats.engine.log.events import Event, EventKind
+from indsats.engine.plans.fields import describe_type
+from indsats.engine.reminders.planning import ReminderStatus, is_working_time, time_between
+from indsats.engine.org.users import require_actor
+from indsats.engine.cases.visibility import may_see, require_visible
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
+    from indsats.engine.plans.schema import Plan
+    from indsats.storage.repository import Repository
+
+
+@dataclass(frozen=True, kw_only=True)
+class Person:
+    login: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldInfo:
+    name: str
+    label: str
+    type: str
+    required: bool
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TriggerOption:
+    """A trigger the actor may fire now, with what it needs."""
+
+    trigger: str
+    label: str
+    to_state: str | None
+    note_required: bool
+    fields: list[FieldInfo]
+    command: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReminderInfo:
+    id: int
+    level: int
+    kind: str
+    status: str
+    due_at: datetime
+    attempts: int
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseView:
+    """Everything ``show`` tells about a case."""
+
+    id: str
+    plan_id: str
+    plan_title: str
+    plan_version: str
+    state: str
+    state_label: str
+    is_open: bool
+    acute: bool
+    minor: bool
+    source: str
+    subject_ref: str | None
+    opened_by: str
+    opened_at: datetime
+    state_entered_at: datetime
+    closed_at: datetime | None
+    deadline: datetime | None
+    deadline_rule: str | None
+    working_time: bool
+    time_left: timedelta | None  # negative when overdue; working time for working-time deadlines
+    time_left_text: str | None
+    escalation_level: int
+    reminders_sent: int
+    must_act: list[Person]
+    action_card: list[str]
+    possible: list[TriggerOption]
+    reminders: list[ReminderInfo]
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseSummary:
+    id: str
+    plan_id: str
+    state: str
+    state_label: str
+    is_open: bool
+    acute: bool
+    opened_by: str
+    opened_at: datetime
+    deadline: datetime | None
+    escalation_level: int
+
+
+def show_case(ctx: Context, *, actor: str, case_id: str) -> CaseView:
+    """Everything about a case for the actor; the read is logged as a ``viewed`` event."""
+    cipher = ctx.keys.cipher()
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        case, plan = require_visible(ctx, repo, me, case_id)
+        subject_ref = None if case["subject_ref"] is None else cipher.open(case["subject_ref"])
+        log_view(repo, case, me.login, "show", ctx.clock.now())
+        state = plan.states[case["state"]]
+        now = ctx.clock.now()
+        working = is_working_time(plan, case["state"])
+        time_left = None
+        if case["deadline"] is not None and case["is_open"]:
+            time_left = time_between(plan, case["state"], now, case["deadline"], ctx.calendar)
+        must_act = []
+        if state.responsible is not None and case["is_open"]:
+            must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case["opened_by"])]
+        options = _options_for(repo, plan, case, me.login, me.role)
+        reminders = [
+            ReminderInfo(
+                id=r["id"],
+                level=r["level"],
+                kind=r["kind"],
+                status=r["status"],
+                due_at=r["due_at"],
+                attempts=r["attempts"],
+                sent_at=r["sent_at"],
+            )
+            for r in repo.reminders_for(case_id)
+            if r["status"] != ReminderStatus.cancelled.value
+        ]
+        uow.commit()
+    return CaseView(
+        id=case["id"],
+        plan_id=plan.id,
+        plan_title=plan.title,
+        plan_version=plan.version,
+        state=case["state"],
+        state_label=state.label,
+        is_open=case["is_open"],
+        acute=case["acute"],
+        minor=case["minor"],
+        source=case["source"],
+        subject_ref=subject_ref,
+        opened_by=case["opened_by"],
+        opened_at=case["opened_at"],
+        state_entered_at=case["state_entered_at"],
+        closed_at=case["closed_at"],
+        deadline=case["deadline"] if case["is_open"] else None,
+        deadline_rule=state.deadline,
+        working_time=working,
+        time_left=time_left,
+        time_left_text=None if time_left is None else ctx.calendar.describe(time_left),
+        escalation_level=case["escalation_level"],
+        reminders_sent=case["reminders_sent"],
+        must_act=must_act,
+        action_card=list(state.action_card),
+        possible=options,
+        reminders=reminders,
+        version=case["version"],
+    )
+
+
+def case_history(ctx: Context, *, actor: str, case_id: str) -> list[Event]:
+    """Every event of a case, protected parts opened; the read is logged as a ``viewed`` event."""
+    cipher = ctx.keys.cipher()
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        case, _plan = require_visible(ctx, repo, me, case_id)
+        events = [
+            Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
+        ]
+        log_view(repo, case, me.login, "history", ctx.clock.now())
+        uow.commit()
+    return events
+
+
+def log_view(repo: Repository, case: dict[str, Any], login: str, command: str, at: datetime) -> None:
+    """The access log: who read a case's details, when, and through which command."""
+    journal.append(
+        repo, case_id=case["id"], kind=EventKind.viewed, at=at, actor=login, from_state=case["state"],
+        to_state=case["state"], payload={"command": command},
+    )
+
+
+def list_cases(
+    ctx: Context,
+    *,
+    actor: str,
+    plan_id: str | None = None,
+    state: str | None = None,
+    is_open: bool | None = True,
+) -> list[CaseSummary]:
+    with ctx.db.unit_of_work() as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        found = []
+        for case in repo.list_cases(plan_id=plan_id, state=state, is_open=is_open):
+            plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
+            if not may_see(repo, me, case, plan):
+                continue
+            found.append(
+                CaseSummary(
+                    id=case["id"],
+                    plan_id=case["plan_id"],
+                    state=case["state"],
+                    state_label=plan.states[case["state"]].label,
+                    is_open=case["is_open"],
+                    acute=case["acute"],
+                    opened_by=case["opened_by"],
+                    opened_at=case["opened_at"],
+                    deadline=case["deadline"],
+                    escalation_level=case["escalation_level"],
+                )
+            )
+        return found
+
+
+def _person(repo: Repository, login: str) -> Person:
+    user = repo.get_user(login)
+    if user is None:
+        return Person(login=login, name="(unknown)", role="?")
+    return Person(login=login, name=user["name"], role=user["role"])
+
+
+def _options_for(repo: Repository, plan: Plan, case: dict[str, Any], login: str, role: str) -> list[TriggerOption]:
+    if not case["is_open"]:
+        return []
+    on_case = on_case_logins(repo, plan, case)
+    user = {"login": login, "role": role}
+    options = []
+    for t in plan.transitions_from(case["state"]):
+        if not any(people.matches(repo, a, user, case["opened_by"], on_case) for a in t.allowed):
+            continue
+        fields = [
+            FieldInfo(name=n, label=f.label, type=describe_type(f), required=f.required, options=dict(f.options))
+            for n, f in t.fields.items()
+        ]
+        sets = " ".join(f"--set {f.name}=…" for f in fields if f.required)
+        note = " --note …" if t.note_required else ""
+        options.append(
+            TriggerOption(
+                trigger=t.trigger,
+                label=t.label,
+                to_state=t.dest,
+                note_required=t.note_required,
+                fields=fields,
+                command=f"indsats advance {case['id']} {t.trigger}{' ' + sets if sets else ''}{note}",
+            )
+        )
+    return options

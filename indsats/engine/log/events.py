@@ -1,0 +1,162 @@
+"""Events: the append-only, hash-chained history of a case, and how to seal and check one.
+
+Each event's hash covers the previous event's hash and a digest of its payload, not the payload itself,
+so purging a payload later leaves the chain verifiable. The chain is per case: writers to different
+cases never wait on one global row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from indsats.engine.plans.schema import canonical_json
+
+GENESIS = "0" * 64
+
+
+class EventKind(str, Enum):
+    """What happened to a case."""
+
+    opened = "opened"
+    advanced = "advanced"  # a trigger moved the case to another state
+    recorded = "recorded"  # a trigger was recorded without changing the state (acute, inform_socialchef, …)
+    note = "note"
+    reminder_sent = "reminder_sent"
+    escalated = "escalated"
+    delivery_failed = "delivery_failed"
+    viewed = "viewed"
+    archived = "archived"  # written to an archive file under the plan's retention rule
+    purged = "purged"
+
+
+# Events a person causes through a command bump the case's version (optimistic concurrency);
+# the sweep's and the access log's do not, so they never make a coordinator's command conflict.
+VERSIONED = frozenset({EventKind.opened, EventKind.advanced, EventKind.recorded, EventKind.note})
+# Who acted on a case (and so stands "on the case"): the people behind these events, not readers.
+ACTING = tuple(sorted(k.value for k in VERSIONED))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """One sealed event, as stored."""
+
+    case_id: str
+    seq: int
+    kind: EventKind
+    at: datetime
+    actor: str | None
+    trigger: str | None
+    from_state: str | None
+    to_state: str | None
+    payload: dict[str, Any] | None
+    payload_digest: str
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Event:
+        return cls(**{**row, "kind": EventKind(row["kind"])})
+
+    def as_row(self) -> dict[str, Any]:
+        return {**self.__dict__, "kind": self.kind.value}
+
+
+def digest(payload: dict[str, Any] | None) -> str:
+    return hashlib.sha256(canonical_json(payload or {}).encode("utf-8")).hexdigest()
+
+
+def chain_hash(
+    *,
+    prev_hash: str,
+    case_id: str,
+    seq: int,
+    kind: str,
+    at: datetime,
+    actor: str | None,
+    trigger: str | None,
+    from_state: str | None,
+    to_state: str | None,
+    payload_digest: str,
+) -> str:
+    header = canonical_json(
+        [prev_hash, case_id, seq, kind, at.isoformat(), actor, trigger, from_state, to_state, payload_digest]
+    )
+    return hashlib.sha256(header.encode("utf-8")).hexdigest()
+
+
+def seal(
+    *,
+    case_id: str,
+    seq: int,
+    prev_hash: str,
+    kind: EventKind,
+    at: datetime,
+    actor: str | None = None,
+    trigger: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Event:
+    """Make the next event of a case's chain."""
+    # Microseconds are dropped: every database stores at least second precision identically.
+    at = at.replace(microsecond=0)
+    payload_digest = digest(payload)
+    return Event(
+        case_id=case_id,
+        seq=seq,
+        kind=kind,
+        at=at,
+        actor=actor,
+        trigger=trigger,
+        from_state=from_state,
+        to_state=to_state,
+        payload=payload,
+        payload_digest=payload_digest,
+        prev_hash=prev_hash,
+        hash=chain_hash(
+            prev_hash=prev_hash,
+            case_id=case_id,
+            seq=seq,
+            kind=kind.value,
+            at=at,
+            actor=actor,
+            trigger=trigger,
+            from_state=from_state,
+            to_state=to_state,
+            payload_digest=payload_digest,
+        ),
+    )
+
+
+def chain_breaks(events: list[Event]) -> list[str]:
+    """Every place where a case's chain does not verify (empty when it does). Events in seq order."""
+    problems: list[str] = []
+    prev = GENESIS
+    for expected_seq, e in enumerate(events, start=1):
+        where = f"case {e.case_id} event {e.seq}"
+        if e.seq != expected_seq:
+            problems.append(f"{where}: expected event {expected_seq} (an event was removed or reordered)")
+        if e.payload is not None and digest(e.payload) != e.payload_digest:
+            problems.append(f"{where}: payload does not match its digest (edited)")
+        if e.prev_hash != prev:
+            problems.append(f"{where}: does not follow the previous event (removed, inserted or reordered)")
+        recomputed = chain_hash(
+            prev_hash=e.prev_hash,
+            case_id=e.case_id,
+            seq=e.seq,
+            kind=e.kind.value,
+            at=e.at,
+            actor=e.actor,
+            trigger=e.trigger,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            payload_digest=e.payload_digest,
+        )
+        if recomputed != e.hash:
+            problems.append(f"{where}: hash does not match its contents (edited)")
+        prev = e.hash
+    return problems

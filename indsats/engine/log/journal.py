@@ -1,0 +1,129 @@
+"""Appending to a case's event log: lock the head, seal the next event, store it (protected parts
+encrypted), move the head. The one way every writer — commands, the sweep, the access log — adds an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine.privacy.crypto import PROTECTED_KEYS
+from indsats.engine.log.events import Event, EventKind, seal
+from indsats.errors import NotAllowed
+
+if TYPE_CHECKING:
+    from indsats.engine.privacy.crypto import Cipher
+    from indsats.storage.repository import Repository
+
+
+def append(
+    repo: Repository,
+    *,
+    case_id: str,
+    kind: EventKind,
+    at: datetime,
+    actor: str | None = None,
+    trigger: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    payload: dict[str, Any] | None = None,
+    cipher: Cipher | None = None,
+    sensitive: frozenset[str] = frozenset(),
+    case_changes: dict[str, Any] | None = None,
+    head: tuple[int, str] | None = None,
+) -> Event:
+    """Append the next event of a case and update its projection (``case_changes``) in the same transaction.
+
+    :param head: the case's (last_seq, last_hash) when the caller already holds the row (``bump_version``);
+        otherwise the row is read and locked here.
+    """
+    if head is None:
+        row = repo.get_case(case_id, lock=True)
+        assert row is not None, f"case {case_id} vanished inside its own transaction"
+        head = (row["last_seq"], row["last_hash"])
+    event = seal(
+        case_id=case_id,
+        seq=head[0] + 1,
+        prev_hash=head[1],
+        kind=kind,
+        at=at,
+        actor=actor,
+        trigger=trigger,
+        from_state=from_state,
+        to_state=to_state,
+        payload=payload,
+    )
+    repo.insert_event(stored_row(event, cipher, sensitive))
+    repo.update_case(case_id, {"last_seq": event.seq, "last_hash": event.hash, **(case_changes or {})})
+    return event
+
+
+def stored_row(event: Event, cipher: Cipher | None, sensitive: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The event as stored: its digest covers the plain payload, the row holds the protected parts sealed."""
+    row = event.as_row()
+    if needs_key(event.payload, sensitive):
+        if cipher is None:
+            raise NotAllowed("this needs the encryption key: set INDSATS_KEY_FILE or INDSATS_KEY")
+        row["payload"] = cipher.seal_payload(event.payload, sensitive)
+    return row
+
+
+def needs_key(payload: dict[str, Any] | None, sensitive: frozenset[str] = frozenset()) -> bool:
+    if not payload:
+        return False
+    fields = payload.get("fields") or {}
+    return any(k in payload for k in PROTECTED_KEYS) or any(k in sensitive for k in fields)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Draft:
+    """An event for ``append_many``: what ``append`` takes, with the projection's changes as a function of the
+    case's head as it stands when the event is sealed (so several events on one case add up); the head holds
+    ``last_seq``, ``last_hash``, ``reminders_sent`` and ``escalation_level``."""
+
+    case_id: str
+    kind: EventKind
+    at: datetime
+    actor: str | None = None
+    trigger: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    payload: dict[str, Any] | None = None
+    case_changes: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+def append_many(repo: Repository, drafts: Sequence[Draft], *, cipher: Cipher | None = None) -> list[Event]:
+    """Append several events, each case's in the order given: lock the cases' heads in id order with one
+    query, seal the events in turn, store them with one statement and move each head once.
+    """
+    if not drafts:
+        return []
+    heads = repo.lock_case_heads(d.case_id for d in drafts)
+    moved: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    sealed: list[Event] = []
+    for draft in drafts:
+        head = heads.get(draft.case_id)
+        assert head is not None, f"case {draft.case_id} vanished inside its own transaction"
+        event = seal(
+            case_id=draft.case_id,
+            seq=head["last_seq"] + 1,
+            prev_hash=head["last_hash"],
+            kind=draft.kind,
+            at=draft.at,
+            actor=draft.actor,
+            trigger=draft.trigger,
+            from_state=draft.from_state,
+            to_state=draft.to_state,
+            payload=draft.payload,
+        )
+        rows.append(stored_row(event, cipher))
+        changes = {"last_seq": event.seq, "last_hash": event.hash, **(draft.case_changes(head) if draft.case_changes else {})}
+        head.update(changes)
+        moved.setdefault(draft.case_id, {"id": draft.case_id}).update(changes)
+        sealed.append(event)
+    repo.insert_events(rows)
+    repo.update_case_heads(moved.values())
+    return sealed

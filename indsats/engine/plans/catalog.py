@@ -1,0 +1,67 @@
+"""The plans on offer (from a ``PlanSource``: the shipped ``workflows/`` folder and one from config).
+
+A case pins its plan's id and version; the text of every version a case has used is kept in the
+database, so editing or removing a plan file never changes a running case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from indsats.engine.plans.schema import Plan, parse_plan, plan_version
+from indsats.errors import Invalid, NotFound
+
+if TYPE_CHECKING:
+    from indsats.engine.ports import PlanSource
+    from indsats.storage.repository import Repository
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanFile:
+    """A plan as found by the source: where, its text, and the parsed plan."""
+
+    path: str
+    text: str
+    plan: Plan
+
+
+class PlanCatalog:
+    """The plans available for new cases, and every pinned version for running ones."""
+
+    def __init__(self, source: PlanSource) -> None:
+        self.source = source
+        self._files: dict[str, PlanFile] | None = None
+        self._pinned: dict[tuple[str, str], Plan] = {}
+
+    def files(self) -> dict[str, PlanFile]:
+        """Every plan file by plan id; a plan in the configured directory overrides a shipped one."""
+        if self._files is None:
+            found: dict[str, PlanFile] = {}
+            for found_text in self.source.plan_texts():
+                plan = parse_plan(found_text.text, found_text.source)
+                found[plan.id] = PlanFile(path=found_text.source, text=found_text.text, plan=plan)
+                self._pinned[(plan.id, plan.version)] = plan
+            self._files = found
+        return self._files
+
+    def get(self, plan_id: str) -> PlanFile:
+        files = self.files()
+        if plan_id not in files:
+            known = ", ".join(sorted(files)) or "none"
+            raise NotFound(f"no plan '{plan_id}' (plans: {known})")
+        return files[plan_id]
+
+    def pinned(self, repo: Repository, plan_id: str, version: str) -> Plan:
+        """The exact plan version a case was opened under."""
+        key = (plan_id, version)
+        plan = self._pinned.get(key)
+        if plan is None:
+            text = repo.plan_text(plan_id, version)
+            if text is None:
+                raise NotFound(f"plan '{plan_id}' version {version} is not in the database")
+            plan = parse_plan(text, f"{plan_id}@{version}")
+            if plan_version(text) != version:
+                raise Invalid(f"plan '{plan_id}' version {version}: stored text does not match its version")
+            self._pinned[key] = plan
+        return plan

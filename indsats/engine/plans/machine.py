@@ -1,0 +1,91 @@
+"""One ``transitions`` Machine per plan version, built once; a case binds to it for one operation.
+
+The Machine owns the graph: which trigger leads where from which state. Guards that need the
+actor, the fields or the case's history live in ``guards.py`` so that their errors can say exactly
+what is wrong. Reads never build a Machine: they ask the plan directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from transitions import Machine, MachineError
+
+from indsats.errors import Invalid
+
+if TYPE_CHECKING:
+    from indsats.engine.plans.schema import Plan
+
+_MACHINES: dict[tuple[str, str], Machine] = {}
+
+
+class _Bound:
+    """The model a case becomes for one operation: just its state."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+def machine_for(plan: Plan) -> Machine:
+    """The Machine for this plan version, built on first use and kept."""
+    key = (plan.id, plan.version)
+    machine = _MACHINES.get(key)
+    if machine is None:
+        machine = _MACHINES[key] = build_machine(plan)
+    return machine
+
+
+def build_machine(plan: Plan) -> Machine:
+    """Build the plan's Machine: states, and one transition per (trigger, source) pair.
+
+    ``auto_transitions=False``: otherwise every model gets ``to_<state>()`` triggers that jump past the
+    plan. Transitions with no destination are internal: they are recorded without leaving the state.
+    """
+    machine = Machine(
+        model=None,
+        states=list(plan.states),
+        initial=plan.initial,
+        auto_transitions=False,
+        ignore_invalid_triggers=False,
+        send_event=True,
+    )
+    open_states = [name for name, s in plan.states.items() if not s.final]
+    for t in plan.transitions:
+        sources = open_states if "*" in t.source else t.source
+        if t.dest is None:
+            machine.add_transition(t.trigger, sources, None)
+        else:
+            machine.add_transition(t.trigger, sources, t.dest)
+    return machine
+
+
+def fire(plan: Plan, state: str, trigger: str, case_id: str) -> str:
+    """Fire ``trigger`` on a case in ``state``; return the state it lands in. ``Invalid`` if not possible."""
+    machine = machine_for(plan)
+    model = _Bound(state)
+    machine.add_model(model, initial=state)
+    try:
+        getattr(model, "trigger")(trigger)
+    except (MachineError, AttributeError):
+        raise Invalid(_not_possible(plan, state, trigger, case_id)) from None
+    finally:
+        machine.remove_model(model)
+    return model.state
+
+
+def _sources_text(plan: Plan, trigger: str) -> str:
+    t = plan.transition(trigger)
+    if t is None:
+        return ""
+    return "any open state" if "*" in t.source else ", ".join(f"'{s}'" for s in t.source)
+
+
+def _not_possible(plan: Plan, state: str, trigger: str, case_id: str) -> str:
+    possible = ", ".join(t.trigger for t in plan.transitions_from(state)) or "nothing (the case is closed)"
+    if plan.transition(trigger) is None:
+        known = ", ".join(t.trigger for t in plan.transitions)
+        return f"plan '{plan.id}' has no trigger '{trigger}' (triggers: {known})"
+    return (
+        f"case {case_id} is in '{state}'; '{trigger}' is possible only from {_sources_text(plan, trigger)}. "
+        f"Possible now: {possible}"
+    )

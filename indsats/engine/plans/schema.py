@@ -1,0 +1,341 @@
+"""The plan schema (pydantic) and ``load_plan``: a plan is data, checked completely when it is loaded.
+
+A plan file carries every section of the municipal template: the situation text and concern-sign
+categories, roles, states with deadlines and action cards, transitions with the roles allowed to fire
+them and their fields, reminder and escalation rules, contacts by role, and the revision record.
+A malformed plan is rejected with the file, the line and the field named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from indsats.engine.time.durations import Duration, parse_duration
+from indsats.engine.plans.yamlio import line_of, lines_of, load
+from indsats.errors import Invalid
+
+ROLES = ("medarbejder", "leder", "fagspecialist", "socialchef", "supervisor", "admin")
+Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _duration(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a duration is text such as '1 working day' or '24 hours'")
+    try:
+        return str(parse_duration(value))
+    except Invalid as exc:  # pydantic reports ValueErrors with their location; let it
+        raise ValueError(exc.message) from None
+
+
+class FieldType(str, Enum):
+    """The kinds of value a transition's field takes."""
+
+    yes_no = "yes_no"
+    choice = "choice"
+    text = "text"
+    date = "date"
+    signs = "signs"
+
+
+class Relation(str, Enum):
+    """How a user stands to a case; resolved against the users' reports-to chain."""
+
+    opener = "opener"  # the employee who opened the case
+    opener_leader = "opener_leader"  # that employee's nearest leader (reports-to)
+    opener_leader_leader = "opener_leader_leader"  # the leader's own leader
+    on_case = "on_case"  # anyone who opened, acted on or must act on the case
+
+
+class Actor(Strict):
+    """Who may fire a trigger or must act in a state: a role, a relation, or both (then both must hold)."""
+
+    role: str | None = None
+    relation: Relation | None = None
+
+    @model_validator(mode="after")
+    def _one_given(self) -> Actor:
+        if self.role is None and self.relation is None:
+            raise ValueError("give a role, a relation or both")
+        return self
+
+    def describe(self) -> str:
+        parts = [p for p in (self.role, self.relation.value if self.relation else None) if p]
+        return " as ".join(parts)
+
+
+class FieldSpec(Strict):
+    """A value a person gives when firing a trigger (``--set NAME=VALUE``)."""
+
+    type: FieldType
+    label: str
+    required: bool = False
+    sensitive: bool = False
+    options: dict[Id, str] = Field(default_factory=dict)
+    help: str | None = None
+
+    @model_validator(mode="after")
+    def _choices(self) -> FieldSpec:
+        if self.type is FieldType.choice and not self.options:
+            raise ValueError("a choice field needs options")
+        if self.type is not FieldType.choice and self.options:
+            raise ValueError(f"only choice fields take options (this one is {self.type.value})")
+        return self
+
+
+class Requirement(Strict):
+    """A trigger that must have been recorded on the case first, possibly only for minors."""
+
+    trigger: Id
+    when: str | None = Field(default=None, pattern=r"^(minor)$")
+    reason: str
+
+
+class Transition(Strict):
+    """A named move: from one or more states (``*`` = any open state) to a state, or none (recorded only)."""
+
+    trigger: Id
+    label: str
+    source: list[str] = Field(alias="from")
+    dest: str | None = Field(default=None, alias="to")
+    allowed: list[Actor] = Field(min_length=1)
+    fields: dict[Id, FieldSpec] = Field(default_factory=dict)
+    requires: list[Requirement] = Field(default_factory=list)
+    marks_acute: bool = False
+    note_required: bool = False
+    help: str | None = None
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class ReminderRule(Strict):
+    """When the person who must act is reminded, and how escalation climbs the reports-to chain."""
+
+    escalate_after: Annotated[str, Field(description="after the deadline, per level")]
+    repeat: str
+
+    _check = field_validator("escalate_after", "repeat", mode="before")(_duration)
+
+
+class State(Strict):
+    """Where a case stands, with who must act, by when, and the action card (a checklist)."""
+
+    label: str
+    final: bool = False
+    responsible: Actor | None = None
+    deadline: str | None = None
+    action_card: list[str] = Field(default_factory=list)
+    reminder: ReminderRule | None = None
+    description: str | None = None
+
+    _check = field_validator("deadline", mode="before")(lambda v: None if v is None else _duration(v))
+
+    @model_validator(mode="after")
+    def _open_states_need_an_owner(self) -> State:
+        if not self.final and (self.responsible is None or self.deadline is None):
+            raise ValueError("a state that is not final needs 'responsible' and 'deadline'")
+        if self.final and self.reminder is not None:
+            raise ValueError("a final state has no reminders")
+        return self
+
+
+class SignCategory(Strict):
+    """One category of concern signs (Adfærd, Holdninger, Relationer) with examples from the template."""
+
+    id: Id
+    label: str
+    examples: list[str] = Field(default_factory=list)
+
+
+class ConcernSigns(Strict):
+    categories: list[SignCategory] = Field(min_length=1)
+    strengths: dict[Id, str] = Field(min_length=1)
+    guidance: str | None = None
+
+
+class Escalation(Strict):
+    """Plan-wide escalation and delivery rules."""
+
+    ceiling: str = "socialchef"
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_after: str = "10 minutes"
+
+    _check = field_validator("retry_after", mode="before")(_duration)
+
+
+class Revision(Strict):
+    """Oprettelse/revision: who wrote the plan, who approved it, when, and how often it is revised."""
+
+    author: str
+    approved_by: str | None = None
+    approved_on: date | None = None
+    written_on: date | None = None
+    interval_years: int = Field(default=4, ge=1, le=10)
+
+    def due_on(self) -> date | None:
+        if self.approved_on is None:
+            return None
+        try:
+            return self.approved_on.replace(year=self.approved_on.year + self.interval_years)
+        except ValueError:  # 29 February
+            return self.approved_on.replace(year=self.approved_on.year + self.interval_years, day=28)
+
+
+class Contact(Strict):
+    """A contact the plan names by role; the person and address come from the installation's users."""
+
+    role: str
+    label: str
+    unit: str | None = None
+
+
+class Sections(Strict):
+    """The template's prose sections, in its own order."""
+
+    situation: str
+    alarmering: str
+    opgaver: str
+    handling: str
+    ledelse_og_organisation: str
+    bemanding_og_udstyr: str = ""
+    kommunikation: str
+    andre_opmaerksomhedspunkter: str = ""
+
+
+class Plan(Strict):
+    """A versioned plan. ``version`` is the content hash of the file; cases pin it."""
+
+    id: Id
+    title: str
+    case_prefix: str = Field(pattern=r"^[A-Z]{2,6}$")
+    language: str = "da"
+    sections: Sections
+    concern_signs: ConcernSigns | None = None
+    roles: dict[str, str]
+    contacts: list[Contact] = Field(default_factory=list)
+    initial: str
+    states: dict[Id, State]
+    transitions: list[Transition] = Field(min_length=1)
+    escalation: Escalation = Field(default_factory=Escalation)
+    revision: Revision
+    retention: str | None = Field(default=None, pattern=r"^\s*\d+\s+years?\s+after\s+closing\s*$")
+    version: str = ""
+
+    def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-references that pydantic cannot check field by field: (location, message) pairs."""
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        for role in self.roles:
+            if role not in ROLES:
+                found.append((("roles", role), f"unknown role '{role}' (known: {', '.join(ROLES)})"))
+        if self.initial not in self.states:
+            found.append((("initial",), f"'{self.initial}' is not a state"))
+        elif self.states[self.initial].final:
+            found.append((("initial",), f"'{self.initial}' is final"))
+        if self.escalation.ceiling not in self.roles:
+            found.append((("escalation", "ceiling"), f"'{self.escalation.ceiling}' is not a role of the plan"))
+        triggers = [t.trigger for t in self.transitions]
+        for index, t in enumerate(self.transitions):
+            at = ("transitions", index)
+            for source in t.source:
+                if source == "*":
+                    continue
+                if source not in self.states:
+                    found.append(((*at, "from"), f"'{source}' is not a state"))
+                elif self.states[source].final:
+                    found.append(((*at, "from"), f"'{source}' is final; nothing leaves a final state"))
+            if t.dest is not None and t.dest not in self.states:
+                found.append(((*at, "to"), f"'{t.dest}' is not a state"))
+            if triggers.count(t.trigger) > 1 and (t.dest is None or "*" in t.source):
+                found.append(((*at, "trigger"), f"'{t.trigger}' is defined more than once"))
+            for n, actor in enumerate(t.allowed):
+                if actor.role is not None and actor.role not in self.roles:
+                    found.append(((*at, "allowed", n), f"role '{actor.role}' is not a role of the plan"))
+            for n, req in enumerate(t.requires):
+                if req.trigger not in triggers:
+                    found.append(((*at, "requires", n), f"'{req.trigger}' is not a trigger of the plan"))
+        for name, state in self.states.items():
+            actor = state.responsible
+            at = ("states", name, "responsible")
+            if actor is not None and actor.role is not None and actor.role not in self.roles:
+                found.append((at, f"role '{actor.role}' is not a role of the plan"))
+            if actor is not None and actor.relation is Relation.on_case:
+                found.append((at, "'on_case' names nobody in particular"))
+        return found
+
+    # -- reading the plan (no Machine needed) ------------------------------------------------------
+
+    @property
+    def final_states(self) -> list[str]:
+        return [name for name, s in self.states.items() if s.final]
+
+    def transition(self, trigger: str) -> Transition | None:
+        return next((t for t in self.transitions if t.trigger == trigger), None)
+
+    def transitions_from(self, state: str) -> list[Transition]:
+        """The transitions a case in ``state`` may take (none from a final state)."""
+        if self.states[state].final:
+            return []
+        return [t for t in self.transitions if "*" in t.source or state in t.source]
+
+    def deadline_of(self, state: str) -> Duration | None:
+        text = self.states[state].deadline
+        return parse_duration(text) if text else None
+
+
+# -- loading --------------------------------------------------------------------------------------
+
+
+def plan_version(text: str) -> str:
+    """The content hash a case pins: 12 hex digits of SHA-256 over the file's bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def parse_plan(text: str, source: str = "<plan>") -> Plan:
+    """Validate plan text; raise ``Invalid`` naming the source, line and field of the first problem."""
+    import yaml
+
+    try:
+        data = load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else "?"
+        raise Invalid(f"{source}:{line}: not valid YAML: {exc.problem}") from None
+    if not isinstance(data, dict):
+        raise Invalid(f"{source}:1: a plan is a mapping of sections (id, title, states, transitions, …)")
+    try:
+        plan = Plan.model_validate({**data, "version": plan_version(text)})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc) or "(plan)"
+        line = line_of(lines_of(text), loc) or 1
+        message = err["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise Invalid(f"{source}:{line}: {field}: {message}{more}") from None
+    except Invalid as exc:  # a duration that does not parse, raised inside a validator
+        raise Invalid(f"{source}: {exc.message}") from None
+    problems = plan.problems()
+    if problems:
+        loc, message = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        field = ".".join(str(p) for p in loc)
+        raise Invalid(f"{source}:{line_of(lines_of(text), loc) or 1}: {field}: {message}{more}")
+    return plan
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: what digests and hashes are computed over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -1,0 +1,137 @@
+"""The seams of the engine: every interface the engine is handed, documented once, here.
+
+The engine does no I/O of its own. ``indsats.bootstrap`` wires real implementations (the system clock,
+SMTP or the outbox, plan files on disk, 0600 files); tests wire fakes (``FixedClock``, a recording
+notifier, plans from strings).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from functools import lru_cache
+from typing import Any, Protocol
+
+_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+class Clock(Protocol):
+    """Tells the current instant, timezone-aware, in UTC.
+
+    The real one (``SystemClock``) is in ``indsats.bootstrap``; tests and ``--at`` use ``FixedClock``.
+    """
+
+    def now(self) -> datetime: ...
+
+
+class Directory(Protocol):
+    """Looks users up (the storage repository is one)."""
+
+    def get_user(self, login: str) -> dict[str, Any] | None:
+        """The user's row, or None when no such login is registered."""
+        ...
+
+    def users_with_role(self, role: str) -> list[dict[str, Any]]:
+        """Every registered user holding ``role``, active or not."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanText:
+    """One plan file's text and where it came from (a path, or ``PLAN@VERSION`` for a pinned one)."""
+
+    source: str
+    text: str
+
+
+class PlanSource(Protocol):
+    """Where the plans offered for new cases come from (``indsats.adapters.plan_files`` reads folders)."""
+
+    def plan_texts(self) -> list[PlanText]:
+        """Every plan file, in a stable order; a later one with the same plan id overrides an earlier one.
+
+        :raises Invalid: a configured folder is missing or a file cannot be read.
+        """
+        ...
+
+
+class PrivateFiles(Protocol):
+    """Writes the files only their owner may read: exports, archives (``indsats.adapters.files``)."""
+
+    def write_private_json(self, path: Any, document: Any) -> None:
+        """Write ``document`` as JSON to a new file of mode 0600; never overwrite an existing file.
+
+        :raises Invalid: the file exists or cannot be written.
+        """
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    """One rendered reminder e-mail, ready to deliver."""
+
+    reminder_id: int
+    message_id: str  # full header value; build it with make_message_id()
+    to: tuple[str, ...]
+    subject: str
+    body: str  # plain text, Danish, UTF-8
+    sent_at: datetime | None = None  # the Date header; the sweep passes clock.now()
+
+    def __post_init__(self) -> None:
+        if self.sent_at is not None:
+            from indsats.engine.time.clock import as_utc  # not at the top: clock.py imports this module
+
+            object.__setattr__(self, "sent_at", as_utc(self.sent_at))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryResult:
+    """What became of one message: delivered, or failed for now, or failed for good."""
+
+    reminder_id: int
+    ok: bool
+    error: str | None = None  # one line, never the message body
+    permanent: bool = False  # a 5xx refusal: retrying will not help
+
+
+class Notifier(Protocol):
+    """Delivers reminder e-mails in batches."""
+
+    def deliver(self, messages: Sequence[Message]) -> list[DeliveryResult]:
+        """Deliver a batch of messages.
+
+        Problems with delivery (server down, refused recipient, disk full) never raise; they are
+        reported in the results, each marked temporary (try again later) or permanent.
+
+        :param messages: the batch; an empty batch is delivered without touching the outside world.
+        :return: one result per message, in the same order as ``messages``.
+        """
+        ...
+
+    def describe(self) -> str:
+        """Name where messages go, for logs and ``--help`` output; never includes a password."""
+        ...
+
+
+def make_message_id(reminder_id: int, mail_from: str) -> str:
+    """The Message-ID of a reminder's e-mail: the same for every attempt, so mail systems drop repeats."""
+    return f"<indsats-reminder-{reminder_id}@{_message_domain(mail_from)}>"
+
+
+@lru_cache(maxsize=16)
+def _message_domain(mail_from: str) -> str:
+    """The domain of the sender's address (parsed once per sender, not once per message)."""
+    _, address = parseaddr(mail_from)
+    domain = address.rpartition("@")[2].strip().lower() if "@" in address else ""
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        domain = ""
+    if not _DOMAIN.match(domain):
+        domain = "localhost"
+    return domain
+
+

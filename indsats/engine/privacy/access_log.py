@@ -1,0 +1,117 @@
+"""The access log and the grants review: who looked at what, who changed what, who can see what and why.
+
+Restricted to ``admin`` and ``supervisor``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from indsats.engine.org import people
+from indsats.engine.log.events import ACTING, EventKind, VERSIONED
+from indsats.engine.org.users import User, require_actor
+from indsats.engine.cases.visibility import SEES_ALL, case_not_found
+from indsats.errors import NotAllowed, NotFound
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
+    from indsats.storage.repository import Repository
+
+AUDITORS = ("admin", "supervisor")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessEntry:
+    """One read or change of a case."""
+
+    case_id: str
+    at: datetime
+    login: str
+    role: str
+    action: str  # 'viewed (show)', 'advanced assess', 'note', …
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grant:
+    """Why someone can see an open case."""
+
+    case_id: str
+    login: str
+    role: str
+    reason: str
+
+
+def audit_case(ctx: Context, *, actor: str, case_id: str) -> list[AccessEntry]:
+    with ctx.db.unit_of_work() as uow:
+        repo = uow.repo
+        _require_auditor(repo, actor)
+        if repo.get_case(case_id) is None:
+            raise case_not_found(case_id)
+        return [
+            _entry(repo, row) for row in repo.events_for(case_id)
+            if row["actor"] and (row["kind"] == EventKind.viewed.value or EventKind(row["kind"]) in VERSIONED)
+        ]
+
+
+def audit_user(ctx: Context, *, actor: str, login: str) -> list[AccessEntry]:
+    with ctx.db.unit_of_work() as uow:
+        repo = uow.repo
+        _require_auditor(repo, actor)
+        if repo.get_user(login) is None:
+            raise NotFound(f"no user '{login}'")
+        return [_entry(repo, row) for row in repo.events_by_actor(login, [EventKind.viewed.value])]
+
+
+def access_review(ctx: Context, *, actor: str) -> list[Grant]:
+    """For every open case: who can see it and why (the periodic review Datatilsynet expects)."""
+    with ctx.db.unit_of_work() as uow:
+        repo = uow.repo
+        _require_auditor(repo, actor)
+        everyone = [u for u in repo.list_users() if u["active"]]
+        grants: list[Grant] = []
+        for case in repo.list_cases(is_open=True):
+            plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
+            reasons: dict[str, list[str]] = {}
+            reasons.setdefault(case["opened_by"], []).append("opened it")
+            for login in sorted(repo.case_actors(case["id"], ACTING)):
+                reasons.setdefault(login, []).append("acted on it")
+            spec = plan.states[case["state"]].responsible
+            owners = [] if spec is None else people.responsible(repo, spec, case["opened_by"])
+            for owner in owners:
+                reasons.setdefault(owner, []).append("must act now")
+            for base, why in [*((o, "leader above who must act") for o in owners), (case["opened_by"], "leader above the opener")]:
+                for leader in people.chain_above(repo, base, ceiling_role=""):
+                    if why not in reasons.get(leader, []):
+                        reasons.setdefault(leader, []).append(why)
+            for user in everyone:
+                if user["role"] in SEES_ALL:
+                    reasons.setdefault(user["login"], []).append(f"role {user['role']}")
+            roles = {u["login"]: u["role"] for u in repo.list_users()}
+            grants.extend(
+                Grant(case_id=case["id"], login=login, role=roles.get(login, "?"), reason="; ".join(why))
+                for login, why in sorted(reasons.items())
+            )
+        return grants
+
+
+def _require_auditor(repo: Repository, actor: str) -> User:
+    me = require_actor(repo, actor)
+    if me.role not in AUDITORS:
+        raise NotAllowed(f"only {' or '.join(AUDITORS)} may read the access log ('{actor}' is {me.role})")
+    return me
+
+
+def _entry(repo: Repository, row: dict[str, object]) -> AccessEntry:
+    login = str(row["actor"])
+    user = repo.get_user(login)
+    kind = str(row["kind"])
+    payload = row["payload"] if isinstance(row["payload"], dict) else {}
+    if kind == EventKind.viewed.value:
+        action = f"viewed ({payload.get('command', '?')})"
+    else:
+        action = f"{kind} {row['trigger'] or ''}".strip()
+    return AccessEntry(
+        case_id=str(row["case_id"]), at=row["at"], login=login, role=user["role"] if user else "?", action=action  # type: ignore[arg-type]
+    )

@@ -1,0 +1,1 @@
+"""Reminders: which rows a state change plans (pure), their texts, and the sweep that delivers them."""

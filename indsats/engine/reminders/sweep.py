@@ -1,0 +1,387 @@
+"""One sweep: claim due reminders, deliver them through a Notifier, mark them sent.
+
+Claiming, delivering and marking are three steps: a claim is a lease (``claimed_by``, ``lease_until``)
+written in its own transaction, so several sweeps (processes on one SQLite file, or workers on
+PostgreSQL using ``SKIP LOCKED``) never claim the same row; a worker that dies mid-batch has its rows
+taken over when the lease runs out (then, at worst, one duplicate — which the Message-ID, derived
+from the reminder id, lets mail systems drop).
+
+A sweep after downtime coalesces: rows for the same case visit and the same recipients become one
+message, and the repeat at the top of the chain is re-armed after ``now``, never replayed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine.log import journal
+
+from indsats.engine.org import people
+from indsats.engine.log.events import EventKind
+from indsats.engine.reminders.texts import render
+from indsats.engine.ports import DeliveryResult, Message, make_message_id
+from indsats.engine.reminders.planning import ReminderKind, ReminderStatus, is_working_time, next_repeat, retry_at, time_between
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
+    from indsats.engine.ports import Notifier
+    from indsats.engine.plans.schema import Plan
+    from indsats.storage.repository import Repository
+
+DEFAULT_LEASE = timedelta(minutes=5)
+# A sweep counts every delivery but lists only the first ones: 100,000 objects are no report.
+DELIVERIES_LISTED = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """One message the sweep sent (or would send, in a dry run)."""
+
+    reminder_id: int
+    case_id: str
+    state: str
+    kind: str
+    level: int
+    recipients: list[str]  # logins
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(kw_only=True)
+class SweepResult:
+    claimed: int = 0
+    sent: int = 0
+    coalesced: int = 0
+    retrying: int = 0
+    failed: int = 0
+    obsolete: int = 0
+    lost_claims: int = 0
+    deliveries: list[Delivery] = field(default_factory=list)  # the first DELIVERIES_LISTED
+    deliveries_not_listed: int = 0  # those beyond them
+
+    def add_delivery(self, delivery: Delivery) -> None:
+        if len(self.deliveries) < DELIVERIES_LISTED:
+            self.deliveries.append(delivery)
+        else:
+            self.deliveries_not_listed += 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Prepared:
+    row: dict[str, Any]
+    case: dict[str, Any]
+    plan: Plan
+    recipients: list[str]
+    addresses: tuple[str, ...]
+    top: bool
+    problem: str | None  # a permanent reason not to send (nobody, or no address at all)
+    warning: str | None  # sent, but not to everyone (someone has no address)
+
+
+def sweep(
+    ctx: Context,
+    notifier: Notifier,
+    *,
+    worker: str,
+    mail_from: str = "indsats@localhost",
+    batch_size: int = 200,
+    lease: timedelta = DEFAULT_LEASE,
+    dry_run: bool = False,
+) -> SweepResult:
+    """Deliver every reminder due now, batch by batch, until none is left."""
+    result = SweepResult()
+    now = ctx.clock.now()
+    if dry_run:
+        with ctx.db.unit_of_work() as uow:
+            rows = uow.repo.due_reminders(now=now)
+            prepared, _ = _prepare(ctx, uow.repo, rows)
+        for p in _coalesce(prepared)[0]:
+            result.add_delivery(_delivery(p, ok=True))
+        result.claimed = len(rows)
+        return result
+    while True:
+        with ctx.db.unit_of_work(write=True) as uow:
+            rows = uow.repo.claim_due(now=now, limit=batch_size, worker=worker, lease_until=now + lease)
+            uow.commit()
+        if not rows:
+            return result
+        result.claimed += len(rows)
+        with ctx.db.unit_of_work() as uow:
+            prepared, obsolete = _prepare(ctx, uow.repo, rows)
+        to_send, duplicates = _coalesce(prepared)
+        sendable = [p for p in to_send if p.problem is None]
+        messages = [_message(ctx, p, mail_from, now) for p in sendable]
+        outcomes = {r.reminder_id: r for r in notifier.deliver(messages)} if messages else {}
+        for p in to_send:
+            if p.problem is not None:
+                outcomes[p.row["id"]] = DeliveryResult(reminder_id=p.row["id"], ok=False, error=p.problem, permanent=True)
+        with ctx.db.unit_of_work(write=True) as uow:
+            _record_batch(ctx, uow.repo, obsolete, to_send, duplicates, outcomes, worker, now, result)
+            uow.commit()
+
+
+def _prepare(ctx: Context, repo: Repository, rows: list[dict[str, Any]]) -> tuple[list[_Prepared], list[dict[str, Any]]]:
+    prepared: list[_Prepared] = []
+    obsolete: list[dict[str, Any]] = []
+    cases = repo.get_cases(row["case_id"] for row in rows)
+    # Who hears of a row depends only on the plan version, the state, the opener and the level.
+    audiences: dict[tuple[str, str, str, str, int], _Audience] = {}
+    for row in rows:
+        case = cases.get(row["case_id"])
+        moved_on = case is None or not case["is_open"] or case["state"] != row["state"]
+        # An acute alert is about what happened, not about a stalled state: it goes out regardless.
+        if case is None or (moved_on and row["kind"] != ReminderKind.acute.value):
+            obsolete.append(row)
+            continue
+        plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
+        key = (case["plan_id"], case["plan_version"], row["state"], case["opened_by"], row["level"])
+        audience = audiences.get(key)
+        if audience is None:
+            audience = audiences[key] = _audience(repo, plan, row["state"], case["opened_by"], row["level"])
+        prepared.append(
+            _Prepared(
+                row=row,
+                case=case,
+                plan=plan,
+                recipients=audience.recipients,
+                addresses=audience.addresses,
+                top=row["level"] >= audience.levels,
+                problem=audience.problem,
+                warning=audience.warning,
+            )
+        )
+    return prepared, obsolete
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Audience:
+    recipients: list[str]
+    addresses: tuple[str, ...]
+    levels: int
+    problem: str | None
+    warning: str | None
+
+
+def _audience(repo: Repository, plan: Plan, state: str, opener: str, level: int) -> _Audience:
+    """Who a reminder at ``level`` about ``state`` of a case opened by ``opener`` goes to, and their addresses."""
+    spec = plan.states[state].responsible
+    owners = [] if spec is None else people.responsible(repo, spec, opener)
+    ceiling = plan.escalation.ceiling
+    levels = people.escalation_levels(repo, owners, ceiling)
+    recipients = people.recipients_at(repo, owners, min(level, max(levels, 0)), ceiling)
+    if level > 0 and levels == 0:
+        recipients = []
+    addresses = []
+    missing = []
+    for login in recipients:
+        user = repo.get_user(login)
+        if user and user["email"]:
+            addresses.append(user["email"])
+        else:
+            missing.append(login)
+    problem = warning = None
+    if missing:
+        warning = f"no e-mail address registered for {', '.join(missing)}"
+    if not recipients:
+        problem = f"nobody to tell at level {level} (no one registered in the reports-to chain)"
+    elif not addresses:
+        problem = warning
+    return _Audience(
+        recipients=recipients, addresses=tuple(sorted(set(addresses))), levels=levels, problem=problem, warning=warning
+    )
+
+
+def _coalesce(prepared: list[_Prepared]) -> tuple[list[_Prepared], list[_Prepared]]:
+    """One message per case visit and recipients: keep the most urgent row, the rest ride along."""
+    best: dict[tuple[Any, ...], _Prepared] = {}
+    duplicates: list[_Prepared] = []
+    for p in prepared:
+        key = (p.row["case_id"], p.row["entry_seq"], tuple(p.recipients))
+        current = best.get(key)
+        if current is None:
+            best[key] = p
+            continue
+        rank = (p.row["kind"] == ReminderKind.acute.value, p.row["level"], p.row["due_at"])
+        current_rank = (current.row["kind"] == ReminderKind.acute.value, current.row["level"], current.row["due_at"])
+        if rank > current_rank:
+            duplicates.append(current)
+            best[key] = p
+        else:
+            duplicates.append(p)
+    return list(best.values()), duplicates
+
+
+def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime) -> Message:
+    case = p.case
+    deadline = case["deadline"]
+    overdue = deadline is not None and now >= deadline
+    if deadline is None:
+        lateness = "ingen frist"
+    else:
+        span = time_between(p.plan, p.row["state"], *((deadline, now) if overdue else (now, deadline)), ctx.calendar)
+        lateness = ctx.calendar.describe(span).replace(" h", " t")
+    spec = p.plan.states[p.row["state"]].responsible
+    role = (spec.role if spec and spec.role else None) or _relation_role(p, spec)
+    text = render(
+        plan=p.plan,
+        case_id=case["id"],
+        state=p.row["state"],
+        kind=p.row["kind"],
+        level=p.row["level"],
+        responsible_role=role,
+        deadline=deadline,
+        lateness=lateness,
+        overdue=overdue,
+    )
+    return Message(
+        reminder_id=p.row["id"],
+        message_id=make_message_id(p.row["id"], mail_from),
+        to=p.addresses,
+        subject=text.subject,
+        body=text.body,
+        sent_at=now,
+    )
+
+
+def _relation_role(p: _Prepared, spec: Any) -> str:
+    return {"opener": "medarbejder", "opener_leader": "leder", "opener_leader_leader": "leder"}.get(
+        spec.relation.value if spec and spec.relation else "", "ansvarlig"
+    )
+
+
+def _record_batch(
+    ctx: Context,
+    repo: Repository,
+    obsolete: list[dict[str, Any]],
+    to_send: list[_Prepared],
+    duplicates: list[_Prepared],
+    outcomes: dict[int, DeliveryResult],
+    worker: str,
+    now: datetime,
+    result: SweepResult,
+) -> None:
+    """Record a delivered batch in a few statements: which rows this worker still holds (one query), their
+    new status (one executemany per kind of change), the events (one insert, case heads locked in case-id
+    order so two workers recording at once never deadlock) and the re-armed repeats (one insert).
+    """
+    held = repo.held_reminders(
+        [row["id"] for row in obsolete] + [p.row["id"] for p in to_send] + [p.row["id"] for p in duplicates],
+        worker=worker,
+    )
+    marks: list[dict[str, Any]] = []
+    drafts: list[journal.Draft] = []
+    repeats: list[dict[str, Any]] = []
+    for row in obsolete:
+        if row["id"] in held:
+            marks.append({"id": row["id"], "status": ReminderStatus.cancelled.value, "claimed_by": None,
+                          "lease_until": None, "last_error": "obsolete: the case left the state"})
+            result.obsolete += 1
+    for p in sorted(to_send, key=lambda p: (p.row["case_id"], p.row["id"])):
+        if p.row["id"] not in held:  # our lease ran out and another worker took the row: it was sent twice at most
+            result.lost_claims += 1
+            continue
+        _record(ctx, p, outcomes[p.row["id"]], now, result, marks, drafts, repeats)
+    for p in duplicates:
+        if p.row["id"] in held:
+            marks.append({"id": p.row["id"], "status": ReminderStatus.sent.value, "sent_at": now, "claimed_by": None,
+                          "lease_until": None, "recipients": json.dumps(p.recipients),
+                          "last_error": "coalesced into another message"})
+            result.coalesced += 1
+    repo.mark_reminders(marks, worker=worker)
+    journal.append_many(repo, drafts)
+    repo.insert_reminders(repeats)
+
+
+def _record(
+    ctx: Context,
+    p: _Prepared,
+    outcome: DeliveryResult,
+    now: datetime,
+    result: SweepResult,
+    marks: list[dict[str, Any]],
+    drafts: list[journal.Draft],
+    repeats: list[dict[str, Any]],
+) -> None:
+    """What one delivery (held by this worker) changes: its reminder row, an event, a re-armed repeat."""
+    row = p.row
+    attempts = row["attempts"] + 1
+    if outcome.ok:
+        marks.append(
+            {"id": row["id"], "status": ReminderStatus.sent.value, "sent_at": now, "attempts": attempts,
+             "claimed_by": None, "lease_until": None, "recipients": json.dumps(p.recipients),
+             "last_error": "; ".join(filter(None, (outcome.error, p.warning))) or None}
+        )
+        kind = EventKind.reminder_sent if row["level"] == 0 else EventKind.escalated
+        drafts.append(_draft(p, kind, now, {"reminder_id": row["id"], "level": row["level"], "kind": row["kind"],
+                                            "recipients": p.recipients}))
+        if p.top and row["kind"] != ReminderKind.acute.value:
+            again = next_repeat(p.plan, row["state"], row["due_at"], now, ctx.calendar)
+            if again is not None:
+                repeats.append({**_fresh(row), "due_at": again, "next_attempt_at": again})
+        result.sent += 1
+        result.add_delivery(_delivery(p, ok=True))
+        return
+    give_up = outcome.permanent or attempts >= p.plan.escalation.max_attempts
+    values: dict[str, Any] = {"id": row["id"], "attempts": attempts, "claimed_by": None, "lease_until": None,
+                              "last_error": (outcome.error or "delivery failed")[:500]}
+    if give_up:
+        values["status"] = ReminderStatus.failed.value
+    else:
+        retry = retry_at(p.plan, attempts, now)
+        if is_working_time(p.plan, row["state"]) and row["kind"] != ReminderKind.acute.value:
+            retry = ctx.calendar.next_open(retry)  # a working-time reminder is retried within working hours
+        values["next_attempt_at"] = retry
+    marks.append(values)
+    if give_up:
+        drafts.append(_draft(p, EventKind.delivery_failed, now, {"reminder_id": row["id"], "level": row["level"],
+                                                                 "attempts": attempts, "error": values["last_error"]}))
+        result.failed += 1
+    else:
+        result.retrying += 1
+    result.add_delivery(_delivery(p, ok=False, error=outcome.error))
+
+
+def _draft(p: _Prepared, kind: EventKind, now: datetime, payload: dict[str, Any]) -> journal.Draft:
+    sent = kind in (EventKind.reminder_sent, EventKind.escalated)
+    return journal.Draft(
+        case_id=p.case["id"], kind=kind, at=now, from_state=p.row["state"], to_state=p.row["state"],
+        payload=payload, case_changes=_counted(p.row["level"]) if sent else None,
+    )
+
+
+def _counted(level: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The case's counters after one more reminder at ``level``, from its head as it stands."""
+    def changes(head: dict[str, Any]) -> dict[str, Any]:
+        return {"reminders_sent": head["reminders_sent"] + 1, "escalation_level": max(head["escalation_level"], level)}
+    return changes
+
+
+def _fresh(row: dict[str, Any]) -> dict[str, Any]:
+    keep = ("case_id", "state", "entry_seq", "level", "kind")
+    return {
+        **{k: row[k] for k in keep},
+        "status": ReminderStatus.pending.value,
+        "attempts": 0,
+        "claimed_by": None,
+        "lease_until": None,
+        "sent_at": None,
+        "recipients": None,
+        "last_error": None,
+    }
+
+
+def _delivery(p: _Prepared, *, ok: bool, error: str | None = None) -> Delivery:
+    return Delivery(
+        reminder_id=p.row["id"],
+        case_id=p.row["case_id"],
+        state=p.row["state"],
+        kind=p.row["kind"],
+        level=p.row["level"],
+        recipients=p.recipients,
+        ok=ok,
+        error=error,
+    )

@@ -1,0 +1,1 @@
+"""Time: the clock, the Danish working-time calendar, and durations."""
