@@ -107,7 +107,7 @@ def test_export_has_every_template_section_in_order_with_states_cards_and_regist
     pattern = r"(?m)^## (.+)$" if fmt == "md" else r"<h2>(.+?)</h2>"
     assert headings_in_order(text, pattern) == list(SECTIONS)
     shown = (lambda s: s) if fmt == "md" else html.escape
-    for name, state in plan.states.items():
+    for state in plan.states.values():
         assert shown(state.label) in text
         if state.deadline:
             assert shown(f"Frist: {state.deadline}") in text

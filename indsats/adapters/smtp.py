@@ -11,19 +11,14 @@ retry could help.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formatdate, parseaddr
 from enum import Enum
-from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from indsats.adapters.delivery import NO_RECIPIENTS, explain, failed, one_line, reply_text
@@ -32,7 +27,7 @@ from indsats.errors import Invalid
 
 if TYPE_CHECKING:
     import smtplib
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 DEFAULT_TIMEOUT = 30.0
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -286,7 +281,7 @@ class SmtpNotifier:
         return mail
 
 
-def _explain_refusals(refused: dict[str, tuple[int, bytes | str]]) -> str:
+def _explain_refusals(refused: Mapping[str, tuple[int, bytes | str]]) -> str:
     replies = sorted({f"{code} {reply_text(reply)}" for code, reply in refused.values()})
     return one_line("; ".join(replies))
 

@@ -105,7 +105,7 @@ def plans_validate(obj: Obj, path: str) -> None:
     ]
     for line in lines:
         click.echo(line)
-    errors = [line for line, f in zip(lines, result.findings) if f.severity is Severity.error]
+    errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity is Severity.error]
     if errors:
         raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
     if not result.users_checked:

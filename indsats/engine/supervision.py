@@ -9,7 +9,6 @@ leaving it, and its deadline is the pinned plan's rule counted from the entry.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -314,6 +313,12 @@ def _tally_case(
             tallies.setdefault((plan.id, state), _Tally()).breaches += 1
 
 
+def _median(ordered: list[timedelta]) -> timedelta:
+    """The median of sorted durations (``statistics.median`` is typed for numbers only)."""
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def _plan_steps(
     ctx: Context,
     plan_id: str,
@@ -330,7 +335,7 @@ def _plan_steps(
     for name in names:
         tally = tallies.get((plan_id, name), _Tally())
         durations = sorted(tally.durations)
-        median = statistics.median(durations) if durations else None
+        median = _median(durations) if durations else None
         p90 = durations[math.ceil(0.9 * len(durations)) - 1] if durations else None
         stats.append(
             StateStats(

@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from indsats.storage.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(connection: object | None = None) -> object:
+def alembic_config(connection: object | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()

@@ -81,7 +81,7 @@ def add_user(
                 raise Invalid(f"'{login}' cannot report to themselves")
             if uow.repo.get_user(reports_to) is None:
                 raise NotFound(f"no user '{reports_to}' to report to (add them first)")
-        values = dict(
+        values: dict[str, Any] = dict(
             login=login,
             name=name.strip(),
             role=role,
@@ -108,7 +108,7 @@ def register_first_admin(repo: Repository, login: str, at: datetime) -> User | N
     """On a database with no users, register ``login`` as admin (what ``init`` does)."""
     if repo.count_users() > 0 or not login:
         return None
-    values = dict(
+    values: dict[str, Any] = dict(
         login=login, name=login, role="admin", email=None, reports_to=None, unit=None, active=True, deputy=None,
         created_at=at,
     )

@@ -7,13 +7,15 @@ what is wrong. Reads never build a Machine: they ask the plan directly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from transitions import Machine, MachineError
 
 from indsats.errors import Invalid
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from indsats.engine.plans.schema import Plan
 
 _MACHINES: dict[tuple[str, str], Machine] = {}
@@ -21,6 +23,8 @@ _MACHINES: dict[tuple[str, str], Machine] = {}
 
 class _Bound:
     """The model a case becomes for one operation: just its state."""
+
+    trigger: Callable[..., bool]  # added by ``Machine.add_model``
 
     def __init__(self, state: str) -> None:
         self.state = state
@@ -51,7 +55,7 @@ def build_machine(plan: Plan) -> Machine:
     )
     open_states = [name for name, s in plan.states.items() if not s.final]
     for t in plan.transitions:
-        sources = open_states if "*" in t.source else t.source
+        sources: list[Any] = open_states if "*" in t.source else t.source  # transitions wants a list[str | State]
         if t.dest is None:
             machine.add_transition(t.trigger, sources, None)
         else:
@@ -65,7 +69,7 @@ def fire(plan: Plan, state: str, trigger: str, case_id: str) -> str:
     model = _Bound(state)
     machine.add_model(model, initial=state)
     try:
-        getattr(model, "trigger")(trigger)
+        model.trigger(trigger)
     except (MachineError, AttributeError):
         raise Invalid(_not_possible(plan, state, trigger, case_id)) from None
     finally:

@@ -12,7 +12,6 @@ import hashlib
 import json
 from datetime import date
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -267,12 +266,12 @@ class Plan(Strict):
                 if req.trigger not in triggers:
                     found.append(((*at, "requires", n), f"'{req.trigger}' is not a trigger of the plan"))
         for name, state in self.states.items():
-            actor = state.responsible
-            at = ("states", name, "responsible")
-            if actor is not None and actor.role is not None and actor.role not in self.roles:
-                found.append((at, f"role '{actor.role}' is not a role of the plan"))
-            if actor is not None and actor.relation is Relation.on_case:
-                found.append((at, "'on_case' names nobody in particular"))
+            responsible = state.responsible
+            where = ("states", name, "responsible")
+            if responsible is not None and responsible.role is not None and responsible.role not in self.roles:
+                found.append((where, f"role '{responsible.role}' is not a role of the plan"))
+            if responsible is not None and responsible.relation is Relation.on_case:
+                found.append((where, "'on_case' names nobody in particular"))
         return found
 
     # -- reading the plan (no Machine needed) ------------------------------------------------------

@@ -17,8 +17,9 @@ class PlanLoader(yaml.SafeLoader):
 
 
 # The same rules over libyaml's C parser when PyYAML has it: a plan loads several times faster.
-FastPlanLoader: type = type("FastPlanLoader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), {})
+FastPlanLoader: Any = type("FastPlanLoader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), {})
 
+_loader: Any
 for _loader in (PlanLoader, FastPlanLoader):
     _loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]

@@ -222,7 +222,8 @@ def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime) -> Messa
     if deadline is None:
         lateness = "ingen frist"
     else:
-        span = time_between(p.plan, p.row["state"], *((deadline, now) if overdue else (now, deadline)), ctx.calendar)
+        start, end = (deadline, now) if overdue else (now, deadline)
+        span = time_between(p.plan, p.row["state"], start, end, ctx.calendar)
         lateness = ctx.calendar.describe(span).replace(" h", " t")
     spec = p.plan.states[p.row["state"]].responsible
     role = (spec.role if spec and spec.role else None) or _relation_role(p, spec)

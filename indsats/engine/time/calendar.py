@@ -99,7 +99,7 @@ class CalendarConfig:
         object.__setattr__(self, "half_days", tuple(sorted((str(k), v) for k, v in pairs)))
         if len(self.hours) != 7:
             raise ValueError(f"hours needs 7 entries (Mon..Sun), not {len(self.hours)}")
-        for name, hours in zip(WEEKDAYS, self.hours):
+        for name, hours in zip(WEEKDAYS, self.hours, strict=True):
             if hours is None:
                 continue
             if len(hours) != 2 or not all(isinstance(t, time) for t in hours) or not hours[0] < hours[1]:
@@ -368,7 +368,7 @@ def _parse_closed(value: object) -> frozenset[date]:
             closed.add(item)
             continue
         try:
-            closed.add(date.fromisoformat(item))  # type: ignore[arg-type]
+            closed.add(date.fromisoformat(item))
         except (TypeError, ValueError):
             raise Invalid(
                 f"bad calendar setting 'closed[{index}]' = {item!r}: use an ISO date, e.g. '2026-12-23'"
