@@ -33,7 +33,7 @@ def indsats_command() -> list[str]:
 
 def cli_env(workdir: Path, db_url: str, user: str) -> dict[str, str]:
     return child_env(
-        INDSATS_DATABASE_URL=db_url, INDSATS_USER=user, INDSATS_CONFIG=str(workdir / "no-config.toml"),
+        INDSATS_DATABASE_URL=db_url, INDSATS_USER=user, INDSATS_CONFIG="",
         INDSATS_DATA_DIR=str(workdir / "data"),
     )
 

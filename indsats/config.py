@@ -1,4 +1,10 @@
-"""Settings, read once at the edge and passed down: env vars, then an optional TOML config file.
+"""Settings, read once at the edge and passed down, validated with pydantic-settings.
+
+Precedence: a command-line flag, then the environment (``INDSATS_*``), then the TOML config file,
+then the default. The config file is ``INDSATS_CONFIG`` (an empty value: no file at all) or else
+``~/.config/indsats/config.toml`` if it exists. A key the file may not hold is refused with the key
+and the file named (exit 2); so is an ``INDSATS_CONFIG`` naming a file that does not exist, and a file
+holding a secret (a password in a URL) that group or others may read.
 
 | setting | env var | config key | default |
 | --- | --- | --- | --- |
@@ -10,42 +16,130 @@
 | outbox | INDSATS_OUTBOX | outbox | <data dir>/outbox.jsonl |
 | busy timeout | INDSATS_BUSY_TIMEOUT_MS | busy_timeout_ms | 5000 |
 | reminder lease | INDSATS_LEASE_SECONDS | lease_seconds | 300 |
+| log level / format | INDSATS_LOG_LEVEL / INDSATS_LOG_FORMAT (or --log-…) | log_level / log_format | INFO / text |
+| metrics port | INDSATS_METRICS_PORT (or --metrics-port) | metrics_port | none (no metrics served) |
 | the actor | INDSATS_USER | (none) | the OS login |
 | encryption key file | INDSATS_KEY_FILE | key_file | <data dir>/indsats.key (made by `init`) |
 | encryption key | INDSATS_KEY | (none) | none (the key file is used) |
 | calendar | (none) | [calendar] table | Danish calendar, Mon–Thu 08–16, Fri 08–13:30 |
+| worker schedule | (none) | [schedule] table | sweep every 60 s, verify 02:00, retention 03:00, … |
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from indsats.errors import Invalid
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from indsats.errors import BadConfig, Invalid
+
+ENV_PREFIX = "INDSATS_"
+# Settings that only the environment gives: who is acting, and a key that should never sit in a file.
+ENV_ONLY = frozenset({"user", "key"})
+# Not settings at all: what load_settings() records about where they came from.
+DERIVED = frozenset({"config_file"})
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["text", "json"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings:
+class Settings(BaseSettings):
     """Everything the installation configures."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True, validate_default=False
+    )
 
     database_url: str
     data_dir: Path
     plans_dir: Path | None = None
-    smtp_url: str | None = None
+    smtp_url: str | None = Field(default=None, repr=False)
     mail_from: str = "indsats@localhost"
     outbox: Path
     busy_timeout_ms: int = 5000
     lease_seconds: float = 300.0  # how long a sweep's claim on a reminder lasts before another may take it over
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
+    metrics_port: int | None = None
     user: str
-    calendar: Mapping[str, Any] = field(default_factory=dict)
+    calendar: dict[str, Any] = Field(default_factory=dict)
+    schedule: dict[str, Any] = Field(default_factory=dict)
     config_file: Path | None = None
     key_file: Path
-    key: str | None = field(default=None, repr=False)
+    key: str | None = Field(default=None, repr=False)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags (init arguments) > environment > config file; the file is read by load_settings(),
+        # which hands its values over as the lowest-priority source.
+        return (init_settings, env_settings, _FileValues(settings_cls))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_defaults(cls, data: Any) -> Any:
+        """Defaults that depend on other settings: everything lives in the data directory."""
+        values = dict(data)
+        data_dir = Path(values.get("data_dir") or _default_data_dir()).expanduser()
+        values["data_dir"] = data_dir
+        values["database_url"] = database_url_from(str(values.get("database_url") or data_dir / "indsats.db"))
+        values["outbox"] = Path(values.get("outbox") or data_dir / "outbox.jsonl").expanduser()
+        values["key_file"] = Path(values.get("key_file") or data_dir / "indsats.key").expanduser()
+        if values.get("plans_dir"):
+            values["plans_dir"] = Path(values["plans_dir"]).expanduser()
+        values.setdefault("user", _os_login())
+        return values
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("busy_timeout_ms")
+    @classmethod
+    def _positive_ms(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive whole number of milliseconds")
+        return value
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _positive_lease(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError("must be a positive number of seconds")
+        return value
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _port(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 65535:
+            raise ValueError("must be a port number from 1 to 65535")
+        return value
+
+
+class _FileValues(PydanticBaseSettingsSource):
+    """The config file's values, as read and checked by load_settings()."""
+
+    values: dict[str, Any] = {}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FileValues.values)
 
 
 def database_url_from(value: str) -> str:
@@ -56,61 +150,103 @@ def database_url_from(value: str) -> str:
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None) -> Settings:
-    """Read the settings from ``env`` (default: the process environment) and the config file."""
-    env = os.environ if env is None else env
-    config_path = _config_path(env)
-    file_values: dict[str, Any] = {}
-    if config_path is not None and config_path.exists():
-        try:
-            file_values = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise Invalid(f"{config_path}: cannot read the config file: {exc}") from None
+    """Read the settings: ``db`` (the --db flag), the environment, the config file, the defaults.
 
-    def pick(env_name: str, key: str) -> Any:
-        return env.get(env_name) or file_values.get(key)
-
-    data_dir = Path(pick("INDSATS_DATA_DIR", "data_dir") or _default_data_dir()).expanduser()
-    url = db or pick("INDSATS_DATABASE_URL", "database_url") or str(data_dir / "indsats.db")
-    plans_dir = pick("INDSATS_PLANS_DIR", "plans_dir")
-    outbox = pick("INDSATS_OUTBOX", "outbox")
-    busy = pick("INDSATS_BUSY_TIMEOUT_MS", "busy_timeout_ms") or 5000
+    :param env: the environment to read instead of the process environment (tests).
+    :raises BadConfig: an unknown key in the config file, a missing INDSATS_CONFIG file, a readable secret.
+    :raises Invalid: a setting with a bad value.
+    """
+    environ = os.environ if env is None else env
+    config_path = config_path_from(environ)
+    file_values = read_config_file(config_path) if config_path is not None else {}
+    flags: dict[str, Any] = {"database_url": db} if db else {}
+    if env is not None:  # an explicit environment: give its values as flags would be, above the file
+        for name in Settings.model_fields:
+            value = env.get(ENV_PREFIX + name.upper())
+            if value and name not in flags:
+                flags[name] = value
+    _FileValues.values = file_values
     try:
-        busy_ms = int(busy)
-    except ValueError:
-        raise Invalid(f"INDSATS_BUSY_TIMEOUT_MS must be a whole number of milliseconds, not '{busy}'") from None
-    lease = pick("INDSATS_LEASE_SECONDS", "lease_seconds") or 300
-    try:
-        lease_seconds = float(lease)
-    except ValueError:
-        lease_seconds = -1.0
-    if not lease_seconds > 0:
-        raise Invalid(f"INDSATS_LEASE_SECONDS must be a positive number of seconds, not '{lease}'")
-    calendar = file_values.get("calendar", {})
-    if not isinstance(calendar, Mapping):
-        raise Invalid(f"{config_path}: [calendar] must be a table")
-    return Settings(
-        database_url=database_url_from(str(url)),
-        data_dir=data_dir,
-        plans_dir=Path(plans_dir).expanduser() if plans_dir else None,
-        smtp_url=pick("INDSATS_SMTP_URL", "smtp_url") or None,
-        mail_from=pick("INDSATS_MAIL_FROM", "mail_from") or "indsats@localhost",
-        outbox=Path(outbox).expanduser() if outbox else data_dir / "outbox.jsonl",
-        busy_timeout_ms=busy_ms,
-        lease_seconds=lease_seconds,
-        user=env.get("INDSATS_USER") or _os_login(),
-        calendar=calendar,
-        config_file=config_path,
-        key_file=Path(pick("INDSATS_KEY_FILE", "key_file") or data_dir / "indsats.key").expanduser(),
-        key=env.get("INDSATS_KEY") or None,
-    )
+        if env is not None:
+            settings = Settings(_env_prefix="INDSATS_IGNORED_", **flags)
+        else:
+            settings = Settings(**flags)
+    except ValidationError as exc:
+        raise _bad_value(exc, config_path, file_values) from None
+    finally:
+        _FileValues.values = {}
+    return settings.model_copy(update={"config_file": config_path if file_values or config_path else None})
 
 
-def _config_path(env: Mapping[str, str]) -> Path | None:
-    if env.get("INDSATS_CONFIG"):
-        return Path(env["INDSATS_CONFIG"]).expanduser()
+def config_path_from(env: Mapping[str, str]) -> Path | None:
+    """The config file to read: INDSATS_CONFIG (must exist; empty means none), else the user's, if present."""
+    named = env.get("INDSATS_CONFIG")
+    if named is not None:
+        if not named.strip():
+            return None
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise BadConfig(
+                f"INDSATS_CONFIG names {path}, which does not exist "
+                "(set INDSATS_CONFIG to an empty value to use no config file)"
+            )
+        return path
     from platformdirs import user_config_dir
 
-    return Path(user_config_dir("indsats")) / "config.toml"
+    path = Path(user_config_dir("indsats")) / "config.toml"
+    return path if path.is_file() else None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's values, checked: known keys only, and private (0600) when it holds a secret."""
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadConfig(f"{path}: cannot read the config file: {exc}") from None
+    known = set(Settings.model_fields) - ENV_ONLY - DERIVED
+    for key in values:
+        if key in ENV_ONLY:
+            raise BadConfig(f"{path}: '{key}' cannot be set in a config file (use INDSATS_{key.upper()})")
+        if key not in known:
+            raise BadConfig(f"{path}: unknown key '{key}'{_suggestion(key, known)}")
+    for table in ("calendar", "schedule"):
+        if table in values and not isinstance(values[table], Mapping):
+            raise BadConfig(f"{path}: [{table}] must be a table")
+    secrets = [key for key in ("smtp_url", "database_url") if _has_password(values.get(key))]
+    if secrets:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise BadConfig(
+                f"{path} holds a secret (the password in {', '.join(secrets)}) and is readable by others "
+                f"(mode {mode:04o}): run 'chmod 600 {path}'"
+            )
+    return values
+
+
+def _has_password(url: Any) -> bool:
+    if not isinstance(url, str) or "://" not in url:
+        return False
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return "@" in url
+
+
+def _suggestion(key: str, known: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(known))})"
+
+
+def _bad_value(exc: ValidationError, path: Path | None, file_values: Mapping[str, Any]) -> Invalid:
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    where = f"{name} in {path}" if name in file_values and path is not None else f"{ENV_PREFIX}{name.upper()}"
+    given = error.get("input")
+    shown = "" if name in ("smtp_url", "database_url", "key") or isinstance(given, dict) else f", not '{given}'"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return Invalid(f"{where}: {message}{shown}")
 
 
 def _default_data_dir() -> str:

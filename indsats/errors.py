@@ -22,6 +22,12 @@ class IndsatsError(Exception):
         return self.message
 
 
+class BadConfig(IndsatsError):
+    """The configuration is wrong: an unknown key, a missing config file, a secret others may read."""
+
+    exit_code = 2
+
+
 class NotFound(IndsatsError):
     """A case, user, plan or reminder does not exist (or is not visible to the actor)."""
 
@@ -61,7 +67,7 @@ class IntegrityBroken(IndsatsError):
 EXIT_CODES: dict[int, str] = {
     0: "ok",
     1: "unexpected error (a bug: please report it)",
-    2: "usage error (unknown option, missing argument)",
+    2: "usage error (unknown option, missing argument, bad configuration)",
     NotFound.exit_code: "not found (case, user, plan)",
     NotAllowed.exit_code: "not allowed (role, identity, relation to the case)",
     Invalid.exit_code: "invalid (wrong trigger for the state, missing or bad field, bad plan, bad time)",

@@ -235,7 +235,7 @@ def invoke(runner: CliRunner, cli_db_url: str, tmp_path: Path) -> Callable[..., 
         environment: dict[str, str | None] = {
             "INDSATS_USER": user,
             "INDSATS_DATABASE_URL": db_url or cli_db_url,
-            "INDSATS_CONFIG": str(tmp_path / "no-config.toml"),
+            "INDSATS_CONFIG": "",
             "INDSATS_DATA_DIR": str(tmp_path / "data"),
             "INDSATS_PLANS_DIR": None,
             "INDSATS_DEBUG": None,

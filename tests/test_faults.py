@@ -112,7 +112,7 @@ def process_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
     env.update(
         {
             "INDSATS_DATABASE_URL": url,
-            "INDSATS_CONFIG": str(tmp_path / "no-config.toml"),
+            "INDSATS_CONFIG": "",
             "INDSATS_DATA_DIR": str(tmp_path / "data"),
             "INDSATS_USER": "admin",
             "INDSATS_MAIL_FROM": MAIL_FROM,

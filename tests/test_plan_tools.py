@@ -53,7 +53,7 @@ def cli(tmp_path: Path):
     env = {
         "INDSATS_USER": "admin",
         "INDSATS_DATABASE_URL": f"sqlite:///{tmp_path}/tools.db",
-        "INDSATS_CONFIG": str(tmp_path / "no-config.toml"),
+        "INDSATS_CONFIG": "",
         "INDSATS_DATA_DIR": str(tmp_path / "data"),
         "INDSATS_PLANS_DIR": None,
         "INDSATS_DEBUG": None,

@@ -60,7 +60,7 @@ def process_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
     env.update(
         INDSATS_DATABASE_URL=db_url,
-        INDSATS_CONFIG=str(tmp_path / "no-config.toml"),
+        INDSATS_CONFIG="",
         INDSATS_DATA_DIR=str(tmp_path / "data"),
         INDSATS_USER="admin",
         **extra,

@@ -274,7 +274,7 @@ def test_only_supervisors_and_admins_read_the_report(world: World) -> None:
 def run(world: World, args: list[str], *, user: str = "sup") -> Any:
     from indsats.cli import main
 
-    env = {"INDSATS_USER": user, "INDSATS_DATABASE_URL": world.url, "INDSATS_CONFIG": str(world.tmp / "none.toml"),
+    env = {"INDSATS_USER": user, "INDSATS_DATABASE_URL": world.url, "INDSATS_CONFIG": "",
            "INDSATS_DATA_DIR": str(world.tmp / "data"), "INDSATS_PLANS_DIR": None, "INDSATS_DEBUG": None}
     return CliRunner().invoke(main, args, env=env)
 
