@@ -32,6 +32,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -84,9 +85,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Flags (init arguments) > environment > config file; the file is read by load_settings(),
-        # which hands its values over as the lowest-priority source.
-        return (init_settings, env_settings, _FileValues(settings_cls))
+        # Flags (init arguments) > environment > config file. load_settings() reads and checks the file,
+        # and may hand in an environment of its own (tests), through _LOADING.
+        environ, file_values = _LOADING.get()
+        env_source = env_settings if environ is None else _Values(settings_cls, _env_values(environ))
+        return (init_settings, env_source, _Values(settings_cls, file_values))
 
     @model_validator(mode="before")
     @classmethod
@@ -130,16 +133,28 @@ class Settings(BaseSettings):
         return value
 
 
-class _FileValues(PydanticBaseSettingsSource):
-    """The config file's values, as read and checked by load_settings()."""
+class _Values(PydanticBaseSettingsSource):
+    """Values already read (the config file, or an environment handed in), as a settings source."""
 
-    values: dict[str, Any] = {}
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = dict(values)
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
-        return self.values.get(field_name), field_name, False
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_FileValues.values)
+        return dict(self._values)
+
+
+_LOADING: ContextVar[tuple[Mapping[str, str] | None, Mapping[str, Any]]] = ContextVar(
+    "indsats_settings_loading", default=(None, {})
+)
+
+
+def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    found = {name: environ.get(ENV_PREFIX + name.upper()) for name in Settings.model_fields}
+    return {name: value for name, value in found.items() if value}
 
 
 def database_url_from(value: str) -> str:
@@ -160,22 +175,14 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
     config_path = config_path_from(environ)
     file_values = read_config_file(config_path) if config_path is not None else {}
     flags: dict[str, Any] = {"database_url": db} if db else {}
-    if env is not None:  # an explicit environment: give its values as flags would be, above the file
-        for name in Settings.model_fields:
-            value = env.get(ENV_PREFIX + name.upper())
-            if value and name not in flags:
-                flags[name] = value
-    _FileValues.values = file_values
+    token = _LOADING.set((env, file_values))
     try:
-        if env is not None:
-            settings = Settings(_env_prefix="INDSATS_IGNORED_", **flags)
-        else:
-            settings = Settings(**flags)
+        settings = Settings(**flags)
     except ValidationError as exc:
         raise _bad_value(exc, config_path, file_values) from None
     finally:
-        _FileValues.values = {}
-    return settings.model_copy(update={"config_file": config_path if file_values or config_path else None})
+        _LOADING.reset(token)
+    return settings.model_copy(update={"config_file": config_path})
 
 
 def config_path_from(env: Mapping[str, str]) -> Path | None:
