@@ -19,7 +19,7 @@ from indsats.engine.time.clock import LOCAL_TZ, as_utc, localize
 from indsats.engine.log.events import EventKind
 from indsats.engine.reminders.planning import deadline_for, is_working_time, time_between
 from indsats.engine.org.users import require_actor
-from indsats.engine.cases.views import Person
+from indsats.engine.cases.views import Person, log_view
 from indsats.engine.cases.visibility import may_see
 from indsats.errors import Invalid, NotAllowed
 
@@ -162,6 +162,24 @@ def stuck_cases(
             item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, case["failed_reminders"])
             if item is not None:
                 found.append(item)
+    return found
+
+
+def export_stuck(ctx: Context, *, actor: str, via: str, **filters: Any) -> list[StuckCase]:
+    """``stuck_cases`` for an export that leaves the system (a CSV file): each listed case gets a ``viewed``
+    event (command ``stuck-export``), so a list that sits in a mailbox is still in the access log.
+
+    :param filters: those of ``stuck_cases``.
+    """
+    found = stuck_cases(ctx, actor=actor, **filters)
+    if found:
+        with ctx.db.unit_of_work(write=True) as uow:
+            now = ctx.clock.now()
+            for item in found:
+                case = uow.repo.get_case(item.case_id)
+                assert case is not None, f"case {item.case_id} vanished between the list and its log"
+                log_view(uow.repo, case, actor, "stuck-export", now, via=via)
+            uow.commit()
     return found
 
 

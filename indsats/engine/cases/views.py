@@ -19,6 +19,7 @@ from indsats.engine.cases.visibility import may_see, require_visible
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
+    from indsats.engine.org.users import User
     from indsats.engine.plans.schema import Plan
     from indsats.storage.repository import Repository
 
@@ -109,39 +110,66 @@ class CaseSummary:
     escalation_level: int
 
 
-def show_case(ctx: Context, *, actor: str, case_id: str) -> CaseView:
-    """Everything about a case for the actor; the read is logged as a ``viewed`` event."""
+def show_case(ctx: Context, *, actor: str, case_id: str, via: str | None = None) -> CaseView:
+    """Everything about a case for the actor; the read is logged as a ``viewed`` event.
+
+    :param via: the door the read came through (``"web"``), recorded in the event; None for the CLI.
+    """
     cipher = ctx.keys.cipher()
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
         subject_ref = None if case["subject_ref"] is None else cipher.open(case["subject_ref"])
-        log_view(repo, case, me.login, "show", ctx.clock.now())
-        state = plan.states[case["state"]]
-        now = ctx.clock.now()
-        working = is_working_time(plan, case["state"])
-        time_left = None
-        if case["deadline"] is not None and case["is_open"]:
-            time_left = time_between(plan, case["state"], now, case["deadline"], ctx.calendar)
-        must_act = []
-        if state.responsible is not None and case["is_open"]:
-            must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case["opened_by"])]
-        options = _options_for(repo, plan, case, me.login, me.role)
-        reminders = [
-            ReminderInfo(
-                id=r["id"],
-                level=r["level"],
-                kind=r["kind"],
-                status=r["status"],
-                due_at=r["due_at"],
-                attempts=r["attempts"],
-                sent_at=r["sent_at"],
-            )
-            for r in repo.reminders_for(case_id)
-            if r["status"] != ReminderStatus.cancelled.value
-        ]
+        log_view(repo, case, me.login, "show", ctx.clock.now(), via=via)
+        view = _view(ctx, repo, plan, case, me, subject_ref)
         uow.commit()
+    return view
+
+
+def case_page(ctx: Context, *, actor: str, case_id: str, via: str) -> tuple[CaseView, list[Event]]:
+    """``show`` and ``history`` together, as one page shows them: one ``viewed`` event (command ``page``)."""
+    cipher = ctx.keys.cipher()
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        case, plan = require_visible(ctx, repo, me, case_id)
+        subject_ref = None if case["subject_ref"] is None else cipher.open(case["subject_ref"])
+        events = [
+            Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
+        ]
+        log_view(repo, case, me.login, "page", ctx.clock.now(), via=via)
+        view = _view(ctx, repo, plan, case, me, subject_ref)
+        uow.commit()
+    return view, events
+
+
+def _view(
+    ctx: Context, repo: Repository, plan: Plan, case: dict[str, Any], me: User, subject_ref: str | None
+) -> CaseView:
+    state = plan.states[case["state"]]
+    now = ctx.clock.now()
+    working = is_working_time(plan, case["state"])
+    time_left = None
+    if case["deadline"] is not None and case["is_open"]:
+        time_left = time_between(plan, case["state"], now, case["deadline"], ctx.calendar)
+    must_act = []
+    if state.responsible is not None and case["is_open"]:
+        must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case["opened_by"])]
+    options = _options_for(repo, plan, case, me.login, me.role)
+    reminders = [
+        ReminderInfo(
+            id=r["id"],
+            level=r["level"],
+            kind=r["kind"],
+            status=r["status"],
+            due_at=r["due_at"],
+            attempts=r["attempts"],
+            sent_at=r["sent_at"],
+        )
+        for r in repo.reminders_for(case["id"])
+        if r["status"] != ReminderStatus.cancelled.value
+    ]
     return CaseView(
         id=case["id"],
         plan_id=plan.id,
@@ -173,7 +201,7 @@ def show_case(ctx: Context, *, actor: str, case_id: str) -> CaseView:
     )
 
 
-def case_history(ctx: Context, *, actor: str, case_id: str) -> list[Event]:
+def case_history(ctx: Context, *, actor: str, case_id: str, via: str | None = None) -> list[Event]:
     """Every event of a case, protected parts opened; the read is logged as a ``viewed`` event."""
     cipher = ctx.keys.cipher()
     with ctx.db.unit_of_work(write=True) as uow:
@@ -183,16 +211,19 @@ def case_history(ctx: Context, *, actor: str, case_id: str) -> list[Event]:
         events = [
             Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
         ]
-        log_view(repo, case, me.login, "history", ctx.clock.now())
+        log_view(repo, case, me.login, "history", ctx.clock.now(), via=via)
         uow.commit()
     return events
 
 
-def log_view(repo: Repository, case: dict[str, Any], login: str, command: str, at: datetime) -> None:
-    """The access log: who read a case's details, when, and through which command."""
+def log_view(
+    repo: Repository, case: dict[str, Any], login: str, command: str, at: datetime, *, via: str | None = None
+) -> None:
+    """The access log: who read a case's details, when, through which command and (``via``) which door."""
+    payload = {"command": command} if via is None else {"command": command, "via": via}
     journal.append(
         repo, case_id=case["id"], kind=EventKind.viewed, at=at, actor=login, from_state=case["state"],
-        to_state=case["state"], payload={"command": command},
+        to_state=case["state"], payload=payload,
     )
 
 

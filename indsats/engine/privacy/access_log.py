@@ -30,7 +30,8 @@ class AccessEntry:
     at: datetime
     login: str
     role: str
-    action: str  # 'viewed (show)', 'advanced assess', 'note', …
+    action: str  # 'viewed (show)', 'viewed (page, web)', 'advanced assess', 'note', …
+    via: str | None = None  # the door a read came through ('web'); None for the CLI and for changes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,10 +109,12 @@ def _entry(repo: Repository, row: dict[str, object]) -> AccessEntry:
     user = repo.get_user(login)
     kind = str(row["kind"])
     payload = row["payload"] if isinstance(row["payload"], dict) else {}
+    via = payload.get("via") if kind == EventKind.viewed.value else None
     if kind == EventKind.viewed.value:
-        action = f"viewed ({payload.get('command', '?')})"
+        action = f"viewed ({payload.get('command', '?')}{'' if via is None else ', ' + str(via)})"
     else:
         action = f"{kind} {row['trigger'] or ''}".strip()
     return AccessEntry(
-        case_id=str(row["case_id"]), at=row["at"], login=login, role=user["role"] if user else "?", action=action  # type: ignore[arg-type]
+        case_id=str(row["case_id"]), at=row["at"], login=login, role=user["role"] if user else "?", action=action,  # type: ignore[arg-type]
+        via=None if via is None else str(via),
     )
