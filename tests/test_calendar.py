@@ -55,13 +55,24 @@ def test_one_working_day_from_thursday_afternoon_is_clamped_to_friday_closing(
     assert add(calendar, local(2026, 3, 5, 15, 0), "1 working day") == local(2026, 3, 6, 13, 30)
 
 
-def test_working_days_keep_the_wall_time(calendar: WorkingCalendar) -> None:
-    assert add(calendar, local(2026, 3, 5, 10, 15), "3 working days") == local(2026, 3, 10, 10, 15)
+def test_working_days_end_at_the_closing_of_their_last_day(calendar: WorkingCalendar) -> None:
+    # Thu 10:15 + 3 working days: Fri, Mon, Tue; the deadline is Tuesday's closing, not 10:15.
+    assert add(calendar, local(2026, 3, 5, 10, 15), "3 working days") == local(2026, 3, 10, 16, 0)
 
 
-def test_working_days_from_after_closing_count_from_the_next_opening(calendar: WorkingCalendar) -> None:
-    # Fri 17:00 is closed: counting starts Mon 08:00, so one working day is Tue 08:00.
-    assert add(calendar, local(2026, 3, 6, 17, 0), "1 working day") == local(2026, 3, 10, 8, 0)
+def test_five_working_days_from_friday_afternoon_end_the_following_friday_at_closing(
+    calendar: WorkingCalendar,
+) -> None:
+    assert add(calendar, local(2026, 3, 6, 14, 0), "5 working days") == local(2026, 3, 13, 13, 30)
+    assert add(calendar, local(2026, 3, 6, 14, 0), "5 hverdage") == local(2026, 3, 13, 13, 30)
+    assert add(calendar, local(2026, 3, 6, 14, 0), "5 arbejdsdage") == local(2026, 3, 13, 13, 30)
+
+
+def test_working_days_from_after_closing_count_from_the_next_day(calendar: WorkingCalendar) -> None:
+    # Fri 17:00 is still Friday: the first working day after it is Monday, which ends at 16:00.
+    assert add(calendar, local(2026, 3, 6, 17, 0), "1 working day") == local(2026, 3, 9, 16, 0)
+    # Saturday is day 0 as well: Monday is the first working day after it.
+    assert add(calendar, local(2026, 3, 7, 11, 0), "1 working day") == local(2026, 3, 9, 16, 0)
 
 
 def test_working_time_between_spans_only_open_time_across_a_weekend(calendar: WorkingCalendar) -> None:
@@ -96,12 +107,13 @@ def test_easter_closes_maundy_thursday_good_friday_and_easter_monday(calendar: W
     ]
     # Wed 15:00 → one hour that day, the second on Tue 7 April.
     assert add(calendar, local(2026, 4, 1, 15, 0), "2 working hours") == local(2026, 4, 7, 9, 0)
-    assert add(calendar, local(2026, 4, 1, 10, 0), "1 working day") == local(2026, 4, 7, 10, 0)
+    assert add(calendar, local(2026, 4, 1, 10, 0), "1 working day") == local(2026, 4, 7, 16, 0)
 
 
-def test_six_working_days_from_before_christmas_end_in_january(calendar: WorkingCalendar) -> None:
+def test_six_hverdage_from_before_christmas_end_on_5_january_at_closing(calendar: WorkingCalendar) -> None:
     # 23 Dec, 28, 29, 30 Dec, 4 Jan, 5 Jan: 24–27 Dec, 31 Dec and 1 Jan are closed.
-    assert add(calendar, local(2026, 12, 22, 10, 0), "6 working days") == local(2027, 1, 5, 10, 0)
+    assert add(calendar, local(2026, 12, 22, 10, 0), "6 hverdage") == local(2027, 1, 5, 16, 0)
+    assert add(calendar, local(2026, 12, 22, 10, 0), "6 working days") == local(2027, 1, 5, 16, 0)
 
 
 def test_christmas_eve_and_new_years_eve_are_closed(calendar: WorkingCalendar) -> None:
@@ -119,7 +131,7 @@ def test_grundlovsdag_is_closed(calendar: WorkingCalendar) -> None:
 def test_a_deadline_started_on_a_holiday_counts_from_the_next_opening(calendar: WorkingCalendar) -> None:
     easter_monday = local(2026, 4, 6, 10, 0)
     assert add(calendar, easter_monday, "1 working hour") == local(2026, 4, 7, 9, 0)
-    assert add(calendar, easter_monday, "1 working day") == local(2026, 4, 8, 8, 0)
+    assert add(calendar, easter_monday, "1 working day") == local(2026, 4, 7, 16, 0)
     assert calendar.next_open(easter_monday) == local(2026, 4, 7, 8, 0)
 
 
@@ -174,7 +186,7 @@ def test_monday_after_spring_forward_still_opens_at_eight_local(calendar: Workin
         datetime(2026, 3, 30, 14, 0, tzinfo=UTC),  # 16:00 CEST
     )
     assert add(calendar, local(2026, 3, 27, 13, 0), "2 working hours") == local(2026, 3, 30, 9, 30)
-    assert add(calendar, local(2026, 3, 27, 10, 0), "1 working day") == local(2026, 3, 30, 10, 0)
+    assert add(calendar, local(2026, 3, 27, 10, 0), "1 working day") == local(2026, 3, 30, 16, 0)
 
 
 def test_monday_after_fall_back_still_opens_at_eight_local(calendar: WorkingCalendar) -> None:
@@ -183,7 +195,7 @@ def test_monday_after_fall_back_still_opens_at_eight_local(calendar: WorkingCale
         datetime(2026, 10, 26, 15, 0, tzinfo=UTC),  # 16:00 CET
     )
     assert add(calendar, local(2026, 10, 23, 13, 0), "2 working hours") == local(2026, 10, 26, 9, 30)
-    assert add(calendar, local(2026, 10, 23, 10, 0), "1 working day") == local(2026, 10, 26, 10, 0)
+    assert add(calendar, local(2026, 10, 23, 10, 0), "1 working day") == local(2026, 10, 26, 16, 0)
 
 
 @pytest.mark.parametrize(
@@ -191,10 +203,9 @@ def test_monday_after_fall_back_still_opens_at_eight_local(calendar: WorkingCale
     [
         # The clocks skip 02:00–03:00 on 29 March: 24 real hours read 25 hours on the wall.
         (local(2026, 3, 28, 12, 0), "24 hours", local(2026, 3, 29, 13, 0)),
-        (local(2026, 3, 28, 12, 0), "1 day", local(2026, 3, 29, 13, 0)),
         # The clocks repeat 02:00–03:00 on 25 October: 24 real hours read 23 hours on the wall.
         (local(2026, 10, 24, 12, 0), "24 hours", local(2026, 10, 25, 11, 0)),
-        (local(2026, 10, 24, 12, 0), "1 week", local(2026, 10, 31, 11, 0)),
+        (local(2026, 10, 24, 12, 0), "90 minutes", local(2026, 10, 24, 13, 30)),
     ],
 )
 def test_elapsed_time_across_a_dst_change_is_real_time(

@@ -116,9 +116,9 @@ def test_the_deadline_counts_working_time_from_entering_the_state(ctx: Context, 
     # Monday 09:00 + 4 working hours = Monday 13:00 in Copenhagen.
     opened = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="BORGER-REF-1")
     assert opened.deadline == datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-    clock.advance(hours=3)  # Monday 12:00: one working day to notify the specialist
+    clock.advance(hours=3)  # Monday 12:00: one working day to notify the specialist, to Tuesday's closing
     out = advance(ctx, actor="emil", case_id=opened.case_id, trigger="notify_leader")
-    assert out.deadline == datetime(2026, 3, 3, 11, 0, tzinfo=UTC)
+    assert out.deadline == datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
 
 
 # -- the wrong person -----------------------------------------------------------------------------

@@ -127,7 +127,7 @@ def test_calendar_due_counts_six_working_days_past_christmas_and_new_year(invoke
     result = invoke(["calendar", "due", "2026-12-22T10:00", "6", "working", "days"])
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("2027-01-05 10:00 (Tuesday)")
+    assert result.stdout.startswith("2027-01-05 16:00 (Tuesday at closing)")
 
 
 def test_calendar_due_refuses_a_local_time_skipped_by_daylight_saving(invoke: Callable[..., Result]) -> None:

@@ -96,14 +96,17 @@ def test_opening_a_case_plans_a_reminder_at_the_deadline_and_one_escalation_per_
     assert all(r["next_attempt_at"] == r["due_at"] and r["attempts"] == 0 for r in rows)
 
 
-def test_every_planned_reminder_falls_due_within_working_hours(ctx: Context, clock: FixedClock, org: Any) -> None:
+def test_every_planned_reminder_falls_due_within_working_hours_and_a_deadline_at_closing_at_that_closing(
+    ctx: Context, clock: FixedClock, org: Any
+) -> None:
     clock.set(at(6, 9, 30))  # Friday: the 4 working hours end exactly at 13:30, when Friday closes
 
     case_id = open_case(ctx, actor="emil", plan_id="radikalisering", subject_ref="REF-1").case_id
 
     rows = reminders(ctx, case_id)
-    assert [r["due_at"] for r in rows] == [at(9, 8), at(9, 10), at(9, 12)]
-    assert all(ctx.calendar.next_open(r["due_at"]) == r["due_at"] for r in rows)
+    # Reminded at Friday's closing (not Monday 08:00); the escalations count on from there.
+    assert [r["due_at"] for r in rows] == [at(6, 13, 30), at(9, 10), at(9, 12)]
+    assert all(ctx.calendar.deliverable(r["due_at"]) == r["due_at"] for r in rows)
 
 
 def test_leaving_a_state_cancels_its_reminders_and_plans_the_next_states(
@@ -116,10 +119,10 @@ def test_leaving_a_state_cancels_its_reminders_and_plans_the_next_states(
 
     rows = reminders(ctx, case_id)
     assert {r["status"] for r in rows if r["state"] == "suspected"} == {"cancelled"}
-    # Lea must act within 1 working day; the escalation above her reaches Sol, the ceiling.
+    # Lea must act within 1 working day (to Tuesday's closing); the escalation above her reaches Sol, the ceiling.
     assert [(r["level"], r["status"], r["due_at"]) for r in rows if r["state"] == "leader_notified"] == [
-        (0, "pending", at(3, 10)),
-        (1, "pending", at(4, 10)),
+        (0, "pending", at(3, 16)),
+        (1, "pending", at(4, 16)),
     ]
 
 
@@ -132,11 +135,11 @@ def test_a_closed_case_has_no_pending_reminders(ctx: Context, case_in: Callable[
 def test_a_sweep_reminds_whoever_must_act_in_the_new_state_not_the_old_one(
     ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
 ) -> None:
-    case_id = case_in("leader_notified")  # at Monday 09:00: Lea's deadline is Tuesday 09:00
+    case_id = case_in("leader_notified")  # at Monday 09:00: Lea's deadline is the end of Tuesday
 
-    clock.set(at(3, 9))
+    clock.set(at(3, 16))
     run_sweep(ctx, notifier)
-    clock.set(at(4, 9))
+    clock.set(at(4, 16))
     run_sweep(ctx, notifier)
 
     assert addressees(notifier.sent) == [(LEA,), (SOL,)]
@@ -229,17 +232,17 @@ def test_the_top_of_the_chain_is_reminded_again_every_repeat_interval(
     assert reminders(ctx, case_id, status="pending")[-1]["level"] == 2
 
     clock.set(at(3, 9))
-    run_sweep(ctx, notifier)  # the top level is sent: a repeat is armed, one working day on
+    run_sweep(ctx, notifier)  # the top level is sent: a repeat is armed, one working day on (end of Wednesday)
 
     pending = reminders(ctx, case_id, status="pending")
-    assert [(r["level"], r["kind"], r["due_at"]) for r in pending] == [(2, "escalation", at(4, 9))]
+    assert [(r["level"], r["kind"], r["due_at"]) for r in pending] == [(2, "escalation", at(4, 16))]
     assert pending[0]["due_at"] > clock.now()
 
-    clock.set(at(4, 9))
+    clock.set(at(4, 16))
     run_sweep(ctx, notifier)
 
     assert addressees(notifier.sent) == [(EMIL,), (LEA,), (SOL,), (SOL,)]
-    assert [(r["level"], r["due_at"]) for r in reminders(ctx, case_id, status="pending")] == [(2, at(5, 9))]
+    assert [(r["level"], r["due_at"]) for r in reminders(ctx, case_id, status="pending")] == [(2, at(5, 16))]
 
 
 # -- 3. a worker that was down -------------------------------------------------------------------------
@@ -541,7 +544,7 @@ def test_acute_alerts_the_whole_chain_at_once(
 def test_acute_alerts_go_out_on_a_sunday_night_while_ordinary_reminders_wait_for_monday_morning(
     ctx: Context, clock: FixedClock, org: Any, notifier: RecordingNotifier
 ) -> None:
-    clock.set(at(6, 9, 30))  # Friday; the deadline is 13:30, when Friday closes: the reminder is due Monday 08:00
+    clock.set(at(6, 13))  # Friday 13:00; 30 minutes are left on Friday, the deadline is Monday 11:30
     case_id = open_case(ctx, actor="emil", plan_id="radikalisering", subject_ref="REF-1").case_id
     clock.set(at(8, 3))  # Sunday, 03:00
     advance(ctx, actor="emil", case_id=case_id, trigger="acute", note="112 ringet op")
@@ -550,9 +553,9 @@ def test_acute_alerts_go_out_on_a_sunday_night_while_ordinary_reminders_wait_for
 
     assert sorted(addressees(notifier.sent)) == [(EMIL,), (LEA,), (SOL,)]
     assert {m.subject.split(":")[0] for m in notifier.sent} == {"AKUT"}
-    clock.set(at(9, 7, 59))
+    clock.set(at(9, 11, 29))
     assert run_sweep(ctx, notifier).sent == 0
-    clock.set(at(9, 8))
+    clock.set(at(9, 11, 30))
     assert run_sweep(ctx, notifier).sent == 1
     assert notifier.sent[-1].to == (EMIL,) and notifier.sent[-1].subject.startswith("Påmindelse")
 
@@ -579,8 +582,8 @@ def test_a_specialist_without_an_e_mail_address_does_not_stop_the_others_being_r
     ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
 ) -> None:
     add_user(ctx, actor="admin", login="fia", name="Fia", role="fagspecialist")  # no address registered
-    case_id = case_in("specialist_notified")  # every fagspecialist must act; 5 working days
-    clock.set(at(9, 9))
+    case_id = case_in("specialist_notified")  # every fagspecialist must act; 5 working days, to Monday's closing
+    clock.set(at(9, 16))
 
     run_sweep(ctx, notifier)
 

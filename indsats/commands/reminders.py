@@ -104,17 +104,26 @@ def calendar() -> None:
 @calendar.command("due")
 @click.argument("start")
 @click.argument("duration", nargs=-1, required=True)
+@click.option("--statutory", is_flag=True, help="Count only the days the law closes, not the installation's own.")
 @pass_obj
-def calendar_due(obj: Obj, start: str, duration: tuple[str, ...]) -> None:
-    """When a deadline of DURATION from START falls, e.g. 'calendar due 2026-12-22T10:00 6 working days'."""
-    from indsats.engine.time.clock import parse_time
+def calendar_due(obj: Obj, start: str, duration: tuple[str, ...], statutory: bool) -> None:
+    """When a deadline of DURATION from START falls, e.g. 'calendar due 2026-12-22T10:00 6 hverdage'.
+
+    Days, working days (hverdage), weeks and months end at the closing of their last day.
+    """
+    from indsats.engine.time.clock import parse_time, to_local
     from indsats.engine.time.durations import parse_duration
     from indsats.commands.render import local
 
     begin = parse_time(start)
     span = parse_duration(" ".join(duration))
-    due = obj.context().calendar.add(begin, span)
-    click.echo(f"{local(due)} ({due.strftime('%A')}) — {span} from {local(begin)}, Europe/Copenhagen")
+    cal = obj.context().calendar
+    due = cal.add(begin, span, statutory=statutory)
+    closing = " at closing" if (cal.legal if statutory else cal).is_closing(due) else ""
+    rule = f"{span}{' (statutory)' if statutory else ''}"
+    click.echo(
+        f"{local(due)} ({to_local(due).strftime('%A')}{closing}) — {rule} from {local(begin)}, Europe/Copenhagen"
+    )
 
 
 @calendar.command("closed")

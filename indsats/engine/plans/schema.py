@@ -136,6 +136,7 @@ class State(Strict):
     final: bool = False
     responsible: Actor | None = None
     deadline: str | None = None
+    statutory: bool = False  # the deadline is set by law: counted on the legal calendar, not local closures
     action_card: list[str] = Field(default_factory=list)
     reminder: ReminderRule | None = None
     description: str | None = None
@@ -148,6 +149,8 @@ class State(Strict):
             raise ValueError("a state that is not final needs 'responsible' and 'deadline'")
         if self.final and self.reminder is not None:
             raise ValueError("a final state has no reminders")
+        if self.statutory and self.deadline is None:
+            raise ValueError("'statutory' qualifies a deadline: give 'deadline' too")
         return self
 
 

@@ -49,7 +49,8 @@ class PlannedReminder:
 def deadline_for(plan: Plan, state: str, entered_at: datetime, calendar: WorkingCalendar) -> datetime | None:
     """When the state's deadline falls, counted from entering it."""
     duration = plan.deadline_of(state)
-    return None if duration is None else calendar.add(entered_at, duration)
+    statutory = plan.states[state].statutory
+    return None if duration is None else calendar.add(entered_at, duration, statutory=statutory)
 
 
 def is_working_time(plan: Plan, state: str) -> bool:
@@ -115,4 +116,5 @@ def retry_at(plan: Plan, attempts: int, now: datetime) -> datetime:
 
 
 def _deliverable(due: datetime, working: bool, calendar: WorkingCalendar) -> datetime:
-    return calendar.next_open(due) if working else due
+    # A deadline at the end of a day is reminded at that closing, not the next morning.
+    return calendar.deliverable(due) if working else due

@@ -2,6 +2,9 @@
 
 Open time is the weekday opening hours minus public holidays, Grundlovsdag, 24 and 31 December and
 configured closed dates; half days (1 May by default) close early. Pure: every instant is passed in.
+A deadline in days, working days, weeks or months ends at the end of its last day (that day's closing);
+one that would end on a closed day ends at the end of the next open day. A statutory deadline is counted
+on the ``legal`` calendar: the days the law closes, never the installation's own closures.
 
 >>> from datetime import datetime
 >>> from indsats.engine.time.clock import LOCAL_TZ
@@ -13,32 +16,19 @@ configured closed dates; half days (1 May by default) close early. Pure: every i
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Mapping
+import calendar as _gregorian
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from itertools import islice
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from indsats.engine.time.clock import LOCAL_TZ, UTC, as_utc
+from indsats.engine.time.calendar_config import DEFAULT_HOURS, WEEKDAYS, CalendarConfig, month_day
+from indsats.engine.time.clock import UTC, as_utc
 from indsats.engine.time.durations import Duration, DurationUnit
 from indsats.errors import Invalid
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-DEFAULT_HOURS: tuple[tuple[time, time] | None, ...] = (
-    (time(8), time(16)),
-    (time(8), time(16)),
-    (time(8), time(16)),
-    (time(8), time(16)),
-    (time(8), time(13, 30)),
-    None,
-    None,
-)
-
-# KL agreements: 1 May is a half day, closing at noon.
-DEFAULT_HALF_DAYS: tuple[tuple[str, time], ...] = (("05-01", time(12)),)
+__all__ = ["WEEKDAYS", "CalendarConfig", "ClosedDay", "ClosedReason", "WorkingCalendar", "add_months"]
 
 # Not public holidays, but Danish rules on time limits treat them like one (the `holidays` package
 # files them under "optional", together with 1 May, which is a half day instead).
@@ -46,23 +36,6 @@ _DEADLINE_CLOSED = ((6, 5, "Grundlovsdag"), (12, 24, "Juleaftensdag"), (12, 31, 
 
 # Only a broken configuration closes this many days in a row; stop rather than search forever.
 _SEARCH_DAYS = 800
-
-_CLOSED_WORDS = frozenset({"", "closed", "lukket", "none"})
-_CLOCK_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
-_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
-_SETTINGS = ("closed", "half_days", "hours", "tz")
-
-
-def _month_day(text: str) -> tuple[int, int] | None:
-    match = _MONTH_DAY.match(text)
-    if match is None:
-        return None
-    month, day = int(match[1]), int(match[2])
-    try:
-        date(2000, month, day)  # a leap year, so that 02-29 is allowed
-    except ValueError:
-        return None
-    return month, day
 
 
 class ClosedReason(Enum):
@@ -82,70 +55,30 @@ class ClosedDay:
     reason: ClosedReason
 
 
-@dataclass(frozen=True, kw_only=True)
-class CalendarConfig:
-    """Opening hours (Mon..Sun, None = closed), extra closed dates and yearly half days ("MM-DD")."""
-
-    tz: ZoneInfo = LOCAL_TZ
-    hours: tuple[tuple[time, time] | None, ...] = DEFAULT_HOURS
-    closed: frozenset[date] = frozenset()
-    half_days: tuple[tuple[str, time], ...] = DEFAULT_HALF_DAYS
-
-    def __post_init__(self) -> None:
-        # Accept lists, sets and dicts from callers, but store hashable values.
-        object.__setattr__(self, "hours", tuple(tuple(h) if h is not None else None for h in self.hours))
-        object.__setattr__(self, "closed", frozenset(self.closed))
-        pairs = self.half_days.items() if isinstance(self.half_days, Mapping) else self.half_days
-        object.__setattr__(self, "half_days", tuple(sorted((str(k), v) for k, v in pairs)))
-        if len(self.hours) != 7:
-            raise ValueError(f"hours needs 7 entries (Mon..Sun), not {len(self.hours)}")
-        for name, hours in zip(WEEKDAYS, self.hours, strict=True):
-            if hours is None:
-                continue
-            if len(hours) != 2 or not all(isinstance(t, time) for t in hours) or not hours[0] < hours[1]:
-                raise ValueError(f"hours for {name} must be (opening, closing) times, not {hours}")
-        if all(hours is None for hours in self.hours):
-            raise ValueError("at least one weekday must have opening hours")
-        for month_day, closing in self.half_days:
-            if _month_day(month_day) is None or not isinstance(closing, time):
-                raise ValueError(
-                    f"half day {month_day!r} must be 'MM-DD' with a closing time, not {closing!r}"
-                )
-
-    @classmethod
-    def from_mapping(cls, settings: Mapping[str, object]) -> CalendarConfig:
-        """Build a config from plain values as a TOML file gives them; bad values raise ``Invalid``.
-
-        ``hours`` maps ``mon``..``sun`` to ``"08:00-16:00"`` or ``"closed"`` (TOML has no null;
-        ``None`` and ``false`` work too); days left out keep their defaults. ``closed`` lists ISO
-        dates; ``half_days`` maps ``"MM-DD"`` to a closing time; ``tz`` names a time zone.
-        """
-        unknown = sorted(str(key) for key in settings if key not in _SETTINGS)
-        if unknown:
-            raise Invalid(
-                f"unknown calendar setting '{unknown[0]}': the settings are {', '.join(_SETTINGS)}"
-            )
-        values: dict[str, object] = {}
-        if "tz" in settings:
-            values["tz"] = _parse_tz(settings["tz"])
-        if "hours" in settings:
-            values["hours"] = _parse_hours(settings["hours"])
-        if "closed" in settings:
-            values["closed"] = _parse_closed(settings["closed"])
-        if "half_days" in settings:
-            values["half_days"] = _parse_half_days(settings["half_days"])
-        return cls(**values)  # type: ignore[arg-type]
-
-
 class WorkingCalendar:
     """Open time on the Danish working calendar, and deadlines counted on it."""
 
-    def __init__(self, config: CalendarConfig = CalendarConfig()) -> None:
-        self.config = config
-        self._half_days = {_month_day(key): closing for key, closing in config.half_days}
+    def __init__(self, config: CalendarConfig | None = None) -> None:
+        self.config = config = CalendarConfig() if config is None else config
+        self._half_days = {month_day(key): closing for key, closing in config.half_days}
         self._closed_by_year: dict[int, dict[date, ClosedDay]] = {}
         # Per year: the open time of the days before each day of the year (index 0 = 1 January), and the whole year.
         self._open_before_by_year: dict[int, list[timedelta]] = {}
+        self._legal: WorkingCalendar | None = None
+
+    @property
+    def legal(self) -> WorkingCalendar:
+        """The calendar statutory deadlines count on: only the days the law closes (weekends, public
+        holidays, Grundlovsdag, 24 and 31 December); no configured closed dates and no half days.
+        Weekdays keep their configured hours (a weekday configured closed keeps the default hours).
+        """
+        if self._legal is None:
+            hours = tuple(
+                None if index >= 5 else (configured or DEFAULT_HOURS[index])
+                for index, configured in enumerate(self.config.hours)
+            )
+            self._legal = WorkingCalendar(CalendarConfig(tz=self.config.tz, hours=hours, half_days=()))
+        return self._legal
 
     def closed_days(self, year: int) -> list[ClosedDay]:
         """The named closed days of ``year``, by date.
@@ -173,19 +106,32 @@ class WorkingCalendar:
             return None
         return self._instant(d, opens), self._instant(d, closes)
 
-    def add(self, start: datetime, duration: Duration) -> datetime:
+    def add(self, start: datetime, duration: Duration, *, statutory: bool = False) -> datetime:
         """The deadline ``duration`` after ``start``, in UTC.
 
-        Elapsed time is real time. Working minutes and hours are consumed from the open intervals
-        at or after ``start``. Working days land on the Nth open day after the (next) open day,
-        at the same local wall time, clamped into that day's open interval.
+        Minutes and hours: elapsed ones are real time; working ones are consumed from the open intervals
+        at or after ``start`` (ending exactly at a closing means that closing). Days, weeks and months
+        end at the end of their last day: working days on the Nth open day after ``start``'s day,
+        calendar days and weeks N days on, months on the same day of the month N months on (or the
+        month's last day); a last day that is closed moves to the next open day.
+
+        :param statutory: count on the ``legal`` calendar (never the installation's own closures).
         """
+        if statutory:
+            return self.legal.add(start, duration)
         begin = as_utc(start)
+        if duration.whole_days:
+            return self.end_of_day(self.last_day(self._local_date(begin), duration))
         if not duration.working:
             return begin + duration.elapsed
-        if duration.unit is DurationUnit.days:
-            return self._add_working_days(begin, duration.amount)
-        remaining = timedelta(**{duration.unit.value: duration.amount})
+        return self.add_working_time(begin, timedelta(**{duration.unit.value: duration.amount}))
+
+    def add_working_time(self, start: datetime, span: timedelta) -> datetime:
+        """The instant ``span`` of open time after ``start`` (a span ending at a closing ends there)."""
+        begin = as_utc(start)
+        remaining = span
+        if remaining <= timedelta():
+            return begin
         for opens, closes in self._intervals_from(self._local_date(begin)):
             if closes <= begin:
                 continue
@@ -195,6 +141,50 @@ class WorkingCalendar:
                 return counted_from + remaining
             remaining -= available
         raise AssertionError("unreachable: open intervals never run out")
+
+    def last_day(self, start_day: date, duration: Duration) -> date:
+        """The last day of a day-counted ``duration`` from ``start_day`` (before moving off a closed day)."""
+        if duration.working:
+            return self.open_day_after(start_day, duration.amount)
+        if duration.unit is DurationUnit.months:
+            return add_months(start_day, duration.amount)
+        weeks = duration.unit is DurationUnit.weeks
+        return start_day + timedelta(days=duration.amount * (7 if weeks else 1))
+
+    def open_day_after(self, day: date, n: int) -> date:
+        """The ``n``-th open day after ``day`` (``day`` itself never counts; ``n`` = 0 is ``day``)."""
+        if n <= 0:
+            return day
+        opens, _ = next(islice(self._intervals_from(day + timedelta(days=1)), n - 1, None))
+        return self._local_date(opens)
+
+    def open_days_between(self, first: date, last: date) -> int:
+        """How many open days lie after ``first`` up to and including ``last`` (0 when ``last`` <= ``first``)."""
+        count, day = 0, first + timedelta(days=1)
+        while day <= last:
+            count += self.is_open_day(day)
+            day += timedelta(days=1)
+        return count
+
+    def end_of_day(self, day: date) -> datetime:
+        """The closing instant of ``day``, or of the next open day if ``day`` is closed."""
+        _, closes = next(self._intervals_from(day))
+        return closes
+
+    def is_closing(self, at: datetime) -> bool:
+        """Whether ``at`` is exactly the closing instant of its day."""
+        interval = self.opening(self._local_date(as_utc(at)))
+        return interval is not None and interval[1] == as_utc(at)
+
+    def deliverable(self, at: datetime) -> datetime:
+        """When a message due at ``at`` may go out: ``at`` if it lies in open time, closing included
+        (a deadline at the end of the day is reminded that day, not the next morning), else the next opening.
+        """
+        return as_utc(at) if self.is_closing(at) else self.next_open(at)
+
+    def local_day(self, at: datetime) -> date:
+        """The calendar day ``at`` falls on, in the calendar's time zone."""
+        return self._local_date(as_utc(at))
 
     def working_time_between(self, a: datetime, b: datetime) -> timedelta:
         """The open time from ``a`` to ``b``; negative if ``b`` is before ``a``."""
@@ -232,14 +222,6 @@ class WorkingCalendar:
         hours, minutes = divmod(minutes, 60)
         parts = ([f"{hours} h"] if hours else []) + ([f"{minutes} min"] if minutes else [])
         return ("-" if td < timedelta() else "") + " ".join(parts)
-
-    def _add_working_days(self, begin: datetime, days: int) -> datetime:
-        counted_from = self.next_open(begin).astimezone(self.config.tz)
-        wall_time = counted_from.time()
-        intervals = self._intervals_from(counted_from.date() + timedelta(days=1))
-        opens, closes = next(islice(intervals, days - 1, None))
-        deadline = self._instant(self._local_date(opens), wall_time)
-        return min(max(deadline, opens), closes)
 
     def _intervals_from(self, day: date) -> Iterator[tuple[datetime, datetime]]:
         closed_run = 0
@@ -308,90 +290,8 @@ class WorkingCalendar:
         return instant.astimezone(self.config.tz).date()
 
 
-def _parse_tz(value: object) -> ZoneInfo:
-    try:
-        return ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(
-            f"bad calendar setting 'tz' = {value!r}: use a time zone name, e.g. 'Europe/Copenhagen'"
-        ) from None
-
-
-def _parse_clock_time(value: object) -> time | None:
-    if isinstance(value, time) and value.tzinfo is None:
-        return value
-    match = _CLOCK_TIME.match(value) if isinstance(value, str) else None
-    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        return None
-    return time(int(match[1]), int(match[2]))
-
-
-def _parse_hours(value: object) -> tuple[tuple[time, time] | None, ...]:
-    if not isinstance(value, Mapping):
-        raise Invalid(
-            f"bad calendar setting 'hours' = {value!r}: use a table such as "
-            "{mon = \"08:00-16:00\", sat = \"closed\"}"
-        )
-    hours = list(DEFAULT_HOURS)
-    for key, text in value.items():
-        if key not in WEEKDAYS:
-            raise Invalid(f"unknown day 'hours.{key}': the days are {', '.join(WEEKDAYS)}")
-        hours[WEEKDAYS.index(key)] = _parse_interval(f"hours.{key}", text)
-    if all(day is None for day in hours):
-        raise Invalid("bad calendar setting 'hours': at least one day must be open")
-    return tuple(hours)
-
-
-def _parse_interval(key: str, value: object) -> tuple[time, time] | None:
-    if value is None or value is False:
-        return None
-    if isinstance(value, str) and value.strip().lower() in _CLOSED_WORDS:
-        return None
-    parts = value.replace("–", "-").split("-") if isinstance(value, str) else []
-    times = [_parse_clock_time(part) for part in parts]
-    if len(times) != 2 or times[0] is None or times[1] is None or not times[0] < times[1]:
-        raise Invalid(
-            f"bad calendar setting '{key}' = {value!r}: use 'HH:MM-HH:MM' with the opening first, "
-            "e.g. '08:00-16:00', or 'closed'"
-        )
-    return times[0], times[1]
-
-
-def _parse_closed(value: object) -> frozenset[date]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise Invalid(
-            f"bad calendar setting 'closed' = {value!r}: use a list of ISO dates, e.g. ['2026-12-23']"
-        )
-    closed: set[date] = set()
-    for index, item in enumerate(value):
-        if isinstance(item, date) and not isinstance(item, datetime):
-            closed.add(item)
-            continue
-        try:
-            closed.add(date.fromisoformat(item))
-        except (TypeError, ValueError):
-            raise Invalid(
-                f"bad calendar setting 'closed[{index}]' = {item!r}: use an ISO date, e.g. '2026-12-23'"
-            ) from None
-    return frozenset(closed)
-
-
-def _parse_half_days(value: object) -> tuple[tuple[str, time], ...]:
-    if not isinstance(value, Mapping):
-        raise Invalid(
-            f"bad calendar setting 'half_days' = {value!r}: use a table such as {{\"05-01\" = \"12:00\"}}"
-        )
-    half_days: list[tuple[str, time]] = []
-    for key, closing in value.items():
-        if not isinstance(key, str) or _month_day(key) is None:
-            raise Invalid(
-                f"bad calendar setting 'half_days.{key}': the key must be a date MM-DD, e.g. '05-01'"
-            )
-        parsed = _parse_clock_time(closing)
-        if parsed is None:
-            raise Invalid(
-                f"bad calendar setting 'half_days.{key}' = {closing!r}: "
-                "use a closing time HH:MM, e.g. '12:00'"
-            )
-        half_days.append((key, parsed))
-    return tuple(half_days)
+def add_months(day: date, months: int) -> date:
+    """The same day of the month ``months`` later, or that month's last day (31 January + 1 → 28/29 February)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, _gregorian.monthrange(year, month)[1]))
