@@ -4,9 +4,10 @@ class that turns an ``IndsatsError`` into one line on stderr and its exit code.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -50,30 +51,70 @@ class Obj:
         return self.settings.user
 
 
+def wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for ``--json`` (options end at ``--``)."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def fail(message: str, exit_code: int, *, as_json: bool) -> NoReturn:
+    """The one way an error leaves: one line on stderr (``Error: …``, or a JSON object under ``--json``)."""
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": exit_code}, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"Error: {message}", err=True)
+    sys.exit(exit_code)
+
+
+def _one_line(message: str) -> str:
+    from indsats.commands.render import printable
+
+    return printable(message.strip())
+
+
 class IndsatsGroup(click.Group):
-    """Maps IndsatsError to its exit code; keeps tracebacks away from users."""
+    """Maps IndsatsError to its exit code; keeps tracebacks away from users; under ``--json`` every error,
+    usage errors included, is one JSON object on stderr: ``{"error": "…", "exit_code": N}``."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        as_json = wants_json(args)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException as exc:
+            if not as_json:
+                raise
+            fail(_one_line(exc.format_message()), exc.exit_code, as_json=True)
+        ctx.meta["indsats.json"] = as_json
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
+        as_json = bool(ctx.meta.get("indsats.json"))
         try:
             return super().invoke(ctx)
         except IndsatsError as exc:
-            click.echo(f"Error: {exc.message}", err=True)
-            sys.exit(exc.exit_code)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            fail(_one_line(exc.message), exc.exit_code, as_json=as_json)
+        except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except click.ClickException as exc:
+            if not as_json:
+                raise
+            fail(_one_line(exc.format_message()), exc.exit_code, as_json=True)
         except BrokenPipeError:  # `indsats … | head`: the reader left; that is not an error
             sys.stderr.close()
             sys.exit(0)
         except KeyboardInterrupt:
-            click.echo("Error: interrupted", err=True)
-            sys.exit(130)
+            fail("interrupted", 130, as_json=as_json)
         except Exception as exc:  # a bug: say so in one line
             if os.environ.get("INDSATS_DEBUG"):
                 raise
-            click.echo(
-                f"Error: unexpected {type(exc).__name__} (a bug; run with INDSATS_DEBUG=1 for details)", err=True
-            )
-            sys.exit(1)
+            fail(f"unexpected {type(exc).__name__} (a bug; run with INDSATS_DEBUG=1 for details)", 1, as_json=as_json)
 
 
 pass_obj = click.make_pass_decorator(Obj)

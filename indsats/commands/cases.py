@@ -121,11 +121,12 @@ def show(obj: Obj, case_id: str, as_json: bool) -> None:
 @click.command()
 @click.argument("case_id", metavar="CASE")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, to stdout.")
 @pass_obj
-def history(obj: Obj, case_id: str, as_json: bool) -> None:
+def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool) -> None:
     """Every event of CASE, oldest first."""
     from indsats.engine.cases.views import case_history
-    from indsats.commands.render import echo_json, local, table
+    from indsats.commands.render import csv_out, echo_json, local, table
 
     events = case_history(obj.context(), actor=obj.actor, case_id=case_id)
     if as_json:
@@ -134,9 +135,15 @@ def history(obj: Obj, case_id: str, as_json: bool) -> None:
     rows = []
     for e in events:
         move = e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
-        detail = "" if e.payload is None else ", ".join(f"{k}={v}" for k, v in e.payload.items())
-        rows.append([e.seq, local(e.at), e.kind.value, e.actor or "", e.trigger or "", move or "", detail])
-    table(f"History of {case_id}", ["#", "at", "event", "actor", "trigger", "state", "details"], rows)
+        payload = dict(e.payload or {})
+        text = payload.pop("note", None)
+        detail = ", ".join(f"{k}={v}" for k, v in payload.items())
+        rows.append([e.seq, local(e.at), e.kind.value, e.actor or "", e.trigger or "", move or "", text or "", detail])
+    columns = ["#", "at", "event", "actor", "trigger", "state", "note", "details"]
+    if as_csv:
+        csv_out(columns, rows)
+        return
+    table(f"History of {case_id}", columns, rows)
 
 
 @click.command()

@@ -118,7 +118,7 @@ def plans_validate(obj: Obj, path: str) -> None:
 @plans.command("export")
 @click.argument("plan_id", metavar="PLAN")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout (- is stdout).")
 @pass_obj
 def plans_export(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
     """The plan as a document in the template's sections, contacts filled from the registered users."""
@@ -130,7 +130,7 @@ def plans_export(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
 @plans.command("graph")
 @click.argument("plan_id", metavar="PLAN")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout (- is stdout).")
 @pass_obj
 def plans_graph(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
     """The plan's states and transitions as a diagram (svg needs Graphviz's 'dot')."""
@@ -158,14 +158,7 @@ def _draft(plan: str) -> PlanText | None:
 
 
 def _write_out(text: str, output: str | None) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    from pathlib import Path
+    from indsats.commands.render import write_output
 
-
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise Invalid(f"cannot write {output}: {exc.strerror}") from None
-    click.echo(f"Wrote {output}.")
+    if write_output(text, output):
+        click.echo(f"Wrote {output}.")

@@ -1,9 +1,22 @@
-"""Rendering for the command line: rich tables for people, JSON for scripts. Times shown in Europe/Copenhagen."""
+"""Rendering for the command line: tables for people, TSV for pipes, CSV for spreadsheets, JSON for scripts.
+
+- A table on a terminal is a rich table; when it does not fit the terminal's width it is printed as one block
+  of ``column: value`` lines per row, so nothing is folded in the middle of an id.
+- When stdout is not a terminal the same table is TSV: a header row, one line per row, never folded, so
+  ``indsats cases | grep -c RAD-2026-0001`` and ``cut -f1`` work.
+- User text (notes, names, references) never reaches a terminal raw: control characters are shown escaped
+  (``\\x1b``, ``\\n``), and TSV escapes tab, newline and backslash. CSV cells that a spreadsheet would run as a
+  formula (``=``, ``+``, ``-``, ``@``, tab, CR first) get a leading apostrophe.
+- ``-`` as a file name means stdin or stdout (``read_input``, ``write_output``).
+Times are shown in Europe/Copenhagen.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -11,10 +24,53 @@ from typing import Any
 import click
 
 from indsats.engine.time.clock import to_local
+from indsats.errors import Invalid
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_TSV_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 def local(value: datetime | None) -> str:
     return "" if value is None else to_local(value).strftime("%Y-%m-%d %H:%M")
+
+
+# -- text that came from people ---------------------------------------------------------------------
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or format character escaped, so a note cannot move the cursor or recolour
+    a terminal; newline and tab included (one cell, one line)."""
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char.isprintable():
+            out.append(char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif char == "\r":
+            out.append("\\r")
+        else:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def tsv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return printable("".join(_TSV_ESCAPES.get(c, c) for c in text))
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: one starting with a formula character gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+# -- JSON ---------------------------------------------------------------------------------------------
 
 
 def _plain(value: Any) -> Any:
@@ -32,6 +88,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_plain(v) for v in value]
+    if hasattr(value, "model_dump"):  # a pydantic model (a plan)
+        return value.model_dump(mode="json", by_alias=True)
     return value
 
 
@@ -39,13 +97,112 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(_plain(value), ensure_ascii=False, indent=2))
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+# -- tables -------------------------------------------------------------------------------------------
+
+
+def stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table: rich on a terminal (blocks of lines when too wide), TSV with a header row otherwise."""
+    if not stdout_is_terminal():
+        click.echo("\t".join(tsv_cell(c) for c in columns))
+        for row in rows:
+            click.echo("\t".join(tsv_cell(v) for v in row))
+        return
+    cells = [["" if v is None else printable(str(v)) for v in row] for row in rows]
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=title, show_lines=False, header_style="bold")
+    console = Console(soft_wrap=False, highlight=False)
+    t = Table(title=None if title is None else escape(title), show_lines=False, header_style="bold")
     for column in columns:
-        t.add_column(column, overflow="fold")
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
-    Console(soft_wrap=True).print(t)
+        t.add_column(escape(column), no_wrap=True)
+    for row in cells:
+        t.add_row(*(escape(v) for v in row))
+    from rich.cells import cell_len
+
+    widths = [max([cell_len(c)] + [cell_len(row[i]) for row in cells if i < len(row)]) for i, c in enumerate(columns)]
+    if sum(widths) + 3 * len(widths) + 1 <= console.width:
+        console.print(t)
+        return
+    _blocks(console, title, list(columns), cells)
+
+
+def _blocks(console: Any, title: str | None, columns: list[str], cells: list[list[str]]) -> None:
+    """A table too wide for the terminal: each row as lines of ``column: value``, rows apart by a blank line."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    if title:
+        console.print(Text(title, style="bold"))
+    width = max((len(c) for c in columns), default=0)
+    for i, row in enumerate(cells):
+        if i or title:
+            console.print()
+        for column, value in zip(columns, row):
+            if value:
+                console.print(f"[bold]{escape(column.ljust(width))}[/bold]  {escape(value)}", overflow="fold",
+                              soft_wrap=False)
+
+
+def csv_out(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """CSV with a header row on stdout, every cell neutralised against formula injection."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(columns))
+    writer.writerows([[csv_cell(v) for v in row] for row in rows])
+    click.echo(buffer.getvalue(), nl=False)
+
+
+# -- files: '-' is stdin/stdout ---------------------------------------------------------------------------
+
+
+def read_input(path: str, what: str = "file") -> str:
+    """The text of ``path`` (UTF-8), or of stdin for ``-``; ``Invalid`` when it cannot be read or is not text."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
+        raise Invalid(f"cannot read the {what} {printable(path)}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(f"the {what} {printable(path)} is not UTF-8 text") from None
+
+
+def write_output(text: str | bytes, output: str | None) -> bool:
+    """Write ``text`` to ``output`` (a file, owner-only), or to stdout for ``None`` or ``-``.
+    Returns True when a file was written (the caller may say so on stderr)."""
+    if output is None or output == "-":
+        if isinstance(text, bytes):
+            stream = sys.stdout.buffer
+            stream.write(text)
+            stream.flush()
+        else:
+            click.echo(text, nl=False)
+        return False
+    from pathlib import Path
+
+    target = Path(output)
+    if not target.parent.is_dir():
+        raise Invalid(f"cannot write {printable(output)}: the folder {printable(str(target.parent))} does not exist")
+    try:
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise Invalid(f"cannot write {printable(output)}: {exc.strerror}") from None
+    return True

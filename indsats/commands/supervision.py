@@ -26,7 +26,7 @@ def stuck(obj: Obj, at: str | None, plan_id: str | None, unit: str | None, role:
     from indsats.engine.time.clock import parse_time
     from indsats.engine.time.durations import parse_duration
     from indsats.engine.supervision import stuck_cases
-    from indsats.commands.render import echo_json, local, table
+    from indsats.commands.render import csv_out, echo_json, local, table
 
     when = None if at is None else parse_time(at)
     threshold = None if overdue_by is None else parse_duration(overdue_by)
@@ -42,14 +42,7 @@ def stuck(obj: Obj, at: str | None, plan_id: str | None, unit: str | None, role:
         for s in found
     ]
     if as_csv:
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(STUCK_COLUMNS)
-        writer.writerows(rows)
-        click.echo(buffer.getvalue(), nl=False)
+        csv_out(STUCK_COLUMNS, rows)
         return
     table(f"Stuck cases ({len(found)})", STUCK_COLUMNS, rows)
 
