@@ -145,7 +145,7 @@ def _blocks(console: Any, title: str | None, columns: list[str], cells: list[lis
     for i, row in enumerate(cells):
         if i or title:
             console.print()
-        for column, value in zip(columns, row):
+        for column, value in zip(columns, row, strict=False):
             if value:
                 console.print(f"[bold]{escape(column.ljust(width))}[/bold]  {escape(value)}", overflow="fold",
                               soft_wrap=False)
