@@ -23,6 +23,13 @@ holding a secret (a password in a URL) that group or others may read.
 | encryption key | INDSATS_KEY | (none) | none (the key file is used) |
 | calendar | (none) | [calendar] table | Danish calendar, Mon–Thu 08–16, Fri 08–13:30 |
 | worker schedule | (none) | [schedule] table | sweep every 60 s, verify 02:00, retention 03:00, … |
+| OIDC provider (web login, bearer tokens) | INDSATS_OIDC_ISSUER | oidc_issuer | none: no web login |
+| OIDC client id | INDSATS_OIDC_CLIENT_ID | oidc_client_id | none |
+| OIDC client secret file | INDSATS_OIDC_CLIENT_SECRET_FILE | oidc_client_secret_file | none (a public client, PKCE only) |
+| claim holding the login | INDSATS_OIDC_LOGIN_CLAIM | oidc_login_claim | preferred_username |
+| audience of bearer tokens | INDSATS_OIDC_AUDIENCE | oidc_audience | the client id |
+| the web view's public URL | INDSATS_PUBLIC_URL | public_url | as the request arrived |
+| web session signing key file | INDSATS_SESSION_KEY_FILE | session_key_file | a new key at each server start |
 """
 
 from __future__ import annotations
@@ -75,6 +82,14 @@ class Settings(BaseSettings):
     config_file: Path | None = None
     key_file: Path
     key: str | None = Field(default=None, repr=False)
+    # The web view (indsats server --listen): the municipality's OIDC provider and this client at it.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret_file: Path | None = None
+    oidc_login_claim: str = "preferred_username"
+    oidc_audience: str | None = None
+    public_url: str | None = None
+    session_key_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(

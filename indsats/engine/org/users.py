@@ -137,3 +137,9 @@ def set_active(ctx: Context, *, actor: str, login: str, active: bool) -> User:
         uow.commit()
     assert row is not None
     return User.from_row(row)
+
+
+def whoami(ctx: Context, *, actor: str) -> User:
+    """The registered, active user ``actor`` (a login proven elsewhere: the socket's peer, an OIDC token)."""
+    with ctx.db.unit_of_work() as uow:
+        return require_actor(uow.repo, actor)

@@ -1,0 +1,132 @@
+"""The JSON API over HTTP(S), for integrators (an ESDH, a dashboard): ``Authorization: Bearer`` tokens from
+the municipality's identity provider, never the browser's cookie. The same use cases and JSON keys as the
+CLI's ``--json``; errors are RFC 9457 problem documents carrying the CLI's exit code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timedelta
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from indsats.engine.cases.views import case_history, show_case
+from indsats.engine.cases.worklist import my_work
+from indsats.engine.org.users import whoami
+from indsats.engine.supervision import step_report, stuck_cases
+from indsats.errors import IndsatsError
+from indsats.server.web.auth import NotLoggedIn, bearer_login, unauthorized
+from indsats.server.web.oidc import TokenRefused
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from starlette.requests import Request
+
+    from indsats.engine.context import Context
+    from indsats.server.web.oidc import Provider
+
+VIA = "api"
+# exit code → HTTP status (the exit code itself travels in the problem document)
+STATUS = {3: 404, 4: 403, 5: 400, 6: 409, 7: 503, 8: 500}
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready values, as ``--json`` prints them: local ISO times, seconds for spans, enums by value."""
+    from indsats.engine.time.clock import to_local
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return to_local(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    return value
+
+
+def problem(exc: IndsatsError) -> JSONResponse:
+    status = STATUS.get(exc.exit_code, 500)
+    return JSONResponse(
+        {"type": "about:blank", "title": type(exc).__name__, "status": status, "detail": str(exc),
+         "exit_code": exc.exit_code},
+        status_code=status, media_type="application/problem+json",
+    )
+
+
+def api_app(context: Callable[[], Context], provider: Provider) -> Starlette:
+    """Mounted at ``/api``."""
+
+    async def actor(request: Request) -> str:
+        login = await bearer_login(request, provider)
+        await run_in_threadpool(whoami, context(), actor=login)  # registered and active, or NotAllowed
+        return login
+
+    async def me(request: Request) -> JSONResponse:
+        login = await bearer_login(request, provider)
+        return JSONResponse(plain(await run_in_threadpool(whoami, context(), actor=login)))
+
+    async def tasks(request: Request) -> JSONResponse:
+        return JSONResponse(plain(await run_in_threadpool(my_work, context(), actor=await actor(request))))
+
+    async def stuck(request: Request) -> JSONResponse:
+        from indsats.server.web.pages import StuckFilters
+
+        login = await actor(request)
+        arguments = StuckFilters.from_query(request).arguments()
+        return JSONResponse(plain(await run_in_threadpool(stuck_cases, context(), actor=login, **arguments)))
+
+    async def report(request: Request) -> JSONResponse:
+        from indsats.server.web.pages import parse_day
+
+        login = await actor(request)
+        q = request.query_params
+        result = await run_in_threadpool(
+            step_report, context(), actor=login, plan_id=q.get("plan") or None,
+            since=parse_day(q.get("since"), "since"), until=parse_day(q.get("until"), "until"),
+        )
+        return JSONResponse(plain(result))
+
+    async def case(request: Request) -> JSONResponse:
+        login = await actor(request)
+        view = await run_in_threadpool(
+            show_case, context(), actor=login, case_id=request.path_params["case_id"], via=VIA
+        )
+        return JSONResponse(plain(view))
+
+    async def history(request: Request) -> JSONResponse:
+        login = await actor(request)
+        events = await run_in_threadpool(
+            case_history, context(), actor=login, case_id=request.path_params["case_id"], via=VIA
+        )
+        return JSONResponse(plain(events))
+
+    async def not_logged_in(request: Request, exc: Exception) -> JSONResponse:
+        return unauthorized()
+
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        return unauthorized(str(exc))
+
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, IndsatsError)
+        return problem(exc)
+
+    return Starlette(
+        routes=[
+            Route("/whoami", me), Route("/tasks", tasks), Route("/stuck", stuck), Route("/report", report),
+            Route("/cases/{case_id}", case), Route("/cases/{case_id}/history", history),
+        ],
+        exception_handlers={NotLoggedIn: not_logged_in, TokenRefused: refused, IndsatsError: failed},
+    )

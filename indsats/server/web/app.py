@@ -1,0 +1,196 @@
+"""The web app: pages (session cookie from the OIDC login) under ``/``, the JSON API (bearer tokens) under
+``/api``, the stylesheet under ``/static``; security headers on every response.
+
+    app = create_app(lambda: ctx, OidcConfig(issuer=…, client_id=…), session_key=key)
+
+``context`` is called per request (the server may hand out a cached ``Context``); nothing here touches the
+database except through the engine's use cases.
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from indsats.engine.org.users import whoami
+from indsats.errors import IndsatsError, NotAllowed
+from indsats.server.web.api import STATUS, api_app
+from indsats.server.web.auth import SESSION_HOURS, AcceptLogin, NotLoggedIn, auth_routes, csrf_token, login_redirect
+from indsats.server.web.auth import session_login
+from indsats.server.web.oidc import Provider
+from indsats.server.web.pages import page_routes
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+    import httpx
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from indsats.engine.context import Context
+    from indsats.engine.org.users import User
+    from indsats.server.web.oidc import OidcConfig
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "indsats_session"
+# Pages show personal data: never cached, never framed, nothing loaded from elsewhere.
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+     b"base-uri 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+    (b"x-frame-options", b"DENY"),
+]
+# Messages for refused logins and errors: (heading, text).
+MESSAGES = {
+    "login_expired": ("Login udløbet", "Login-forsøget kunne ikke genkendes eller er udløbet. Prøv igen."),
+    "login_denied": ("Login afvist", "Identitetsudbyderen gennemførte ikke login."),
+    "login_refused": ("Login afvist", "Svaret fra identitetsudbyderen kunne ikke godkendes."),
+    "not_registered": ("Ingen adgang", "Du er logget ind hos kommunen, men er ikke registreret som aktiv bruger "
+                                       "i indsats. Kontakt en administrator."),
+    "csrf": ("Anmodningen blev afvist", "Formularen kom ikke fra denne side. Genindlæs siden og prøv igen."),
+    3: ("Ikke fundet", "Siden eller sagen findes ikke, eller du har ikke adgang til den."),
+    4: ("Ingen adgang", "Din rolle giver ikke adgang til dette."),
+    5: ("Ugyldig forespørgsel", "Forespørgslen kunne ikke bruges."),
+    6: ("Konflikt", "Sagen blev ændret samtidig. Prøv igen."),
+    7: ("Databasen er ikke tilgængelig", "Prøv igen om lidt."),
+    8: ("Integritetsfejl", "Hændelsesloggen er brudt; kontakt en administrator."),
+}
+
+
+class SecurityHeaders:
+    """Adds ``SECURITY_HEADERS`` to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(
+    context: Callable[[], Context],
+    oidc: OidcConfig,
+    *,
+    session_key: str,
+    public_url: str | None = None,
+    https: bool = False,
+    http: httpx.AsyncClient | None = None,
+) -> Starlette:
+    """The whole web app.
+
+    :param session_key: signs the session cookie; servers behind one address must share it.
+    :param public_url: the address people use (behind a reverse proxy); default: as the request arrived.
+    :param https: the cookie is ``Secure`` (served over TLS here or by the proxy).
+    :param http: the client for the provider (tests hand their own); default a new ``httpx.AsyncClient``.
+    """
+    import httpx as httpx_module
+
+    client = http or httpx_module.AsyncClient(timeout=10.0)
+    provider = Provider(oidc, client)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["local"] = _local
+
+    def render(request: Request, name: str, values: dict[str, Any], status: int = 200) -> Response:
+        values = {"me": None, **values, "csrf": csrf_token(request) if "login" in request.session else ""}
+        return templates.TemplateResponse(request, name, values, status_code=status)
+
+    def message(request: Request, key: str | int, status: int, me: User | None = None) -> Response:
+        heading, text = MESSAGES.get(key, ("Fejl", "Der opstod en fejl."))
+        link = None if me is not None else {"href": "/login", "text": "Log ind"}
+        return render(request, "message.html", {"me": me, "heading": heading, "text": text, "link": link}, status)
+
+    async def login_of(request: Request) -> tuple[str, User]:
+        login = session_login(request)
+        try:
+            me = await run_in_threadpool(whoami, context(), actor=login)
+        except NotAllowed:  # deactivated (or removed) since the login: the session ends now
+            request.session.clear()
+            raise NotLoggedIn from None
+        request.state.me = me
+        return login, me
+
+    class Accept(AcceptLogin):
+        async def accepts(self, login: str) -> bool:
+            try:
+                await run_in_threadpool(whoami, context(), actor=login)
+            except NotAllowed:
+                return False
+            return True
+
+        async def refused(self, request: Request, why: str, status: int) -> Response:
+            return message(request, why, status)
+
+    async def not_logged_in(request: Request, exc: Exception) -> Response:
+        return login_redirect(request)
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, IndsatsError)
+        me = getattr(request.state, "me", None)
+        response = message(request, exc.exit_code, STATUS.get(exc.exit_code, 500), me)
+        return response
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return message(request, 3, 404, getattr(request.state, "me", None))
+
+    async def logged_out(request: Request) -> Response:
+        return render(request, "message.html", {
+            "heading": "Du er logget ud", "text": "Din session i indsats er afsluttet.",
+            "link": {"href": "/login", "text": "Log ind igen"},
+        })
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if http is None:
+            await client.aclose()
+
+    routes = [
+        *auth_routes(provider, public_url=public_url, accept_login=Accept()),
+        Route("/logged-out", logged_out),
+        *page_routes(context, login_of, render),
+        Mount("/api", app=api_app(context, provider)),
+        Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(SessionMiddleware, secret_key=session_key, session_cookie=SESSION_COOKIE,
+                       max_age=SESSION_HOURS * 3600, same_site="lax", https_only=https),
+        ],
+        exception_handlers={NotLoggedIn: not_logged_in, IndsatsError: failed, 404: not_found},
+        lifespan=lifespan,
+    )
+
+
+def new_session_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _local(value: Any) -> str:
+    from indsats.engine.time.clock import to_local
+
+    return "" if value is None else to_local(value).strftime("%Y-%m-%d %H:%M")

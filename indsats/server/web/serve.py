@@ -1,0 +1,73 @@
+"""Serving the web view over TCP: ``indsats server --listen HOST:PORT [--tls-cert FILE --tls-key FILE]``.
+
+Without TLS it is meant for a reverse proxy in front (which terminates HTTPS, sets ``X-Forwarded-Proto``
+and ``public_url`` names the address people use) or for a test on the loopback address. Proxy headers are
+believed only from the addresses in ``FORWARDED_ALLOW_IPS`` (uvicorn's default: 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from indsats.errors import Invalid
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from starlette.applications import Starlette
+
+    from indsats.config import Settings
+    from indsats.engine.context import Context
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8443`` for IPv6) → (host, port); ``Invalid`` otherwise."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise Invalid(f"bad --listen '{text}': use HOST:PORT, e.g. 127.0.0.1:8080")
+    return host, int(port)
+
+
+def web_app(settings: Settings, context: Context, *, https: bool) -> Starlette:
+    """The web app for these settings; ``Invalid`` when the OIDC provider is not configured."""
+    from indsats.server.web.app import create_app, new_session_key
+    from indsats.server.web.oidc import OidcConfig
+
+    oidc = OidcConfig.from_settings(settings)
+    if oidc is None:
+        raise Invalid("--listen needs the identity provider: set oidc_issuer and oidc_client_id in the config")
+    public = settings.public_url
+    return create_app(
+        lambda: context, oidc, session_key=_session_key(settings.session_key_file) or new_session_key(),
+        public_url=public, https=https or bool(public and public.startswith("https://")),
+    )
+
+
+def serve_http(
+    settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None
+) -> None:
+    """Run the web view until stopped (SIGINT/SIGTERM)."""
+    import uvicorn
+
+    host, port = parse_listen(listen)
+    if (tls_cert is None) != (tls_key is None):
+        raise Invalid("--tls-cert and --tls-key go together")
+    app = web_app(settings, context, https=tls_cert is not None)
+    uvicorn.run(
+        app, host=host, port=port, ssl_certfile=None if tls_cert is None else str(tls_cert),
+        ssl_keyfile=None if tls_key is None else str(tls_key), proxy_headers=True, log_level="warning",
+        access_log=False,  # the request line carries case ids; the event log is the access log
+    )
+
+
+def _session_key(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise Invalid(f"{path}: cannot read the session key: {exc.strerror}") from None
+    if len(key) < 32:
+        raise Invalid(f"{path}: the session key must be at least 32 characters")
+    return key

@@ -1,0 +1,149 @@
+"""Real processes for the web tests: an OIDC provider (``oidc-provider-mock``), ``indsats server --listen``,
+and a headless Chromium driven by Selenium. Each is started, waited for and stopped by one helper.
+
+The provider's issuer follows the Host header, so every URL uses ``127.0.0.1`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+HOST = "127.0.0.1"
+CLIENT_ID = "indsats-web"
+CLIENT_SECRET = "test-client-secret-not-for-production"
+CALLBACK = "/auth/callback"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def missing(what: str) -> None:
+    """Skip with the reason; under CI fail instead (CI installs the browser, so missing is a broken setup)."""
+    if in_ci():
+        pytest.fail(f"{what} (CI is set: .ci/run installs it, so the web tests must run)", pytrace=False)
+    pytest.skip(what)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)  # waiting for a process to listen, not for time to pass
+    raise RuntimeError(f"{url} did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running(command: list[str], url: str, log: Path, env: dict[str, str] | None = None) -> Iterator[None]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_for(url, process, log)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def oidc_provider(log: Path, users: dict[str, str]) -> Iterator[str]:
+    """A provider process whose users are ``sub → preferred_username``; yields its issuer URL."""
+    tool = shutil.which("oidc-provider-mock", path=str(Path(sys.executable).parent)) or shutil.which(
+        "oidc-provider-mock"
+    )
+    if tool is None:
+        missing("oidc-provider-mock is not installed (pip install -e '.[test]')")
+    port = free_port()
+    command = [str(tool), "--host", HOST, "--port", str(port)]
+    for sub, login in users.items():
+        command += ["--user-claims", json.dumps({"sub": sub, "preferred_username": login})]
+    issuer = f"http://{HOST}:{port}"
+    with running(command, f"{issuer}/.well-known/openid-configuration", log):
+        yield issuer
+
+
+def id_token(issuer: str, sub: str, *, client_id: str = CLIENT_ID, redirect_uri: str = "http://127.0.0.1/cb") -> str:
+    """An ID token from the provider for ``sub``: the authorization code flow, done by hand."""
+    with httpx.Client(base_url=issuer) as client:
+        meta = client.get("/.well-known/openid-configuration").json()
+        authorize = client.post(
+            meta["authorization_endpoint"],
+            params={"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+                    "scope": "openid profile", "state": "s"},
+            data={"sub": sub},
+        )
+        code = httpx.URL(authorize.headers["location"]).params["code"]
+        token = client.post(
+            meta["token_endpoint"],
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                  "client_id": client_id, "client_secret": CLIENT_SECRET},
+        )
+        token.raise_for_status()
+        return str(token.json()["id_token"])
+
+
+def log_in(base: str, sub: str, next_page: str = "/stuck") -> tuple[httpx.Client, httpx.Response]:
+    """A client holding the session cookie of ``sub``'s login, and the callback's answer (no browser: the
+    same redirects a browser follows)."""
+    client = httpx.Client(base_url=base)
+    to_provider = client.get("/login", params={"next": next_page})
+    assert to_provider.status_code == 303, to_provider.text
+    back = httpx.post(to_provider.headers["location"], data={"sub": sub})
+    assert back.status_code == 302, back.text
+    return client, client.get(back.headers["location"])
+
+
+def server_env(db_url: str, key: str, issuer: str, secret_file: Path, config: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    env.update({
+        "INDSATS_DATABASE_URL": db_url, "INDSATS_KEY": key, "INDSATS_CONFIG": str(config),
+        "INDSATS_OIDC_ISSUER": issuer, "INDSATS_OIDC_CLIENT_ID": CLIENT_ID,
+        "INDSATS_OIDC_CLIENT_SECRET_FILE": str(secret_file),
+    })
+    return env
+
+
+def browser() -> Any:
+    """Headless Debian Chromium under Selenium; only the loopback address resolves (no outside traffic)."""
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        missing(f"no browser: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
+                 "--disable-background-networking", "--no-first-run", "--disable-sync",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--lang=da"):
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
