@@ -16,12 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from conftest import ORGANISATION, PLAN, TEST_KEY, register_admin
-from web_support import CLIENT_SECRET, HOST, browser, free_port, id_token, log_in, oidc_provider, running, server_env
+from web_support import CLIENT_ID, CLIENT_SECRET, HOST, browser, free_port, id_token, log_in, oidc_provider, running, server_env
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
 
 # The provider's subjects and the login claim each carries (sub → preferred_username).
 USERS = {"u-sup": "sup", "u-emil": "emil", "u-ida": "ida", "u-lea": "lea", "u-stranger": "stranger"}
@@ -331,3 +335,49 @@ def test_a_supervisor_in_a_browser_logs_in_filters_the_stuck_list_and_opens_a_ca
     if not SCREENSHOT.exists() or os.environ.get("INDSATS_UPDATE_SCREENSHOTS"):
         SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT)
+
+
+# -- HTTPS and an unreachable provider ------------------------------------------------------------------------
+
+
+def test_over_https_the_session_cookie_is_secure(world: World, tmp_path: Path) -> None:
+    import sys
+
+    from web_support import self_signed
+
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    trust = ssl.create_default_context(cafile=str(cert))
+    port = free_port()
+    base = f"https://{HOST}:{port}"
+    secret, config = tmp_path / "secret", tmp_path / "config.toml"
+    secret.write_text(CLIENT_SECRET)
+    config.write_text("")
+    env = server_env(world.db_url, TEST_KEY.decode(), world.issuer, secret, config)
+    command = [sys.executable, "-m", "indsats.server.web", "--listen", f"{HOST}:{port}", "--tls-cert", str(cert),
+               "--tls-key", str(key)]
+    with running(command, f"{base}/logged-out", tmp_path / "tls.log", env=env, verify=trust):
+        answer = httpx.get(f"{base}/login", verify=trust)
+        assert answer.status_code == 303
+        assert "secure" in answer.headers["set-cookie"].lower()
+        callback = httpx.URL(answer.headers["location"]).params["redirect_uri"]
+        assert callback == f"{base}/auth/callback"
+
+
+def test_an_unreachable_provider_is_a_503_not_a_crash(ctx: Context, org: object) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Starlette 1.x would rather have httpx2; httpx works the same
+        from starlette.testclient import TestClient
+
+    from indsats.server.web.app import create_app
+    from indsats.server.web.oidc import OidcConfig
+
+    nowhere = OidcConfig(issuer=f"http://{HOST}:{free_port()}", client_id=CLIENT_ID)
+    with TestClient(create_app(lambda: ctx, nowhere, session_key="k" * 32), base_url=f"http://{HOST}") as client:
+        assert client.get("/login", follow_redirects=False).status_code == 503
+        shaped = base64.urlsafe_b64encode(b'{"alg":"RS256"}').decode().rstrip("=") + ".e30.c2ln"
+        answer = client.get("/api/stuck", headers={"Authorization": f"Bearer {shaped}"})
+        assert (answer.status_code, answer.json()["exit_code"]) == (503, 7)

@@ -21,7 +21,7 @@ from indsats.engine.org.users import whoami
 from indsats.engine.supervision import step_report, stuck_cases
 from indsats.errors import IndsatsError
 from indsats.server.web.auth import NotLoggedIn, bearer_login, unauthorized
-from indsats.server.web.oidc import TokenRefused
+from indsats.server.web.oidc import ProviderUnavailable, TokenRefused
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -119,6 +119,13 @@ def api_app(context: Callable[[], Context], provider: Provider) -> Starlette:
     async def refused(request: Request, exc: Exception) -> JSONResponse:
         return unauthorized(str(exc))
 
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"type": "about:blank", "title": "Identity provider unavailable", "status": 503,
+             "detail": "the identity provider did not answer; try again", "exit_code": 7},
+            status_code=503, media_type="application/problem+json",
+        )
+
     async def failed(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, IndsatsError)
         return problem(exc)
@@ -128,5 +135,6 @@ def api_app(context: Callable[[], Context], provider: Provider) -> Starlette:
             Route("/whoami", me), Route("/tasks", tasks), Route("/stuck", stuck), Route("/report", report),
             Route("/cases/{case_id}", case), Route("/cases/{case_id}/history", history),
         ],
-        exception_handlers={NotLoggedIn: not_logged_in, TokenRefused: refused, IndsatsError: failed},
+        exception_handlers={NotLoggedIn: not_logged_in, TokenRefused: refused, ProviderUnavailable: unavailable,
+                            IndsatsError: failed},
     )

@@ -27,7 +27,7 @@ from indsats.errors import IndsatsError, NotAllowed
 from indsats.server.web.api import STATUS, api_app
 from indsats.server.web.auth import SESSION_HOURS, AcceptLogin, NotLoggedIn, auth_routes, csrf_token, login_redirect
 from indsats.server.web.auth import session_login
-from indsats.server.web.oidc import Provider
+from indsats.server.web.oidc import Provider, ProviderUnavailable
 from indsats.server.web.pages import page_routes
 
 if TYPE_CHECKING:
@@ -45,10 +45,10 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 SESSION_COOKIE = "indsats_session"
 # Pages show personal data: never cached, never framed, nothing loaded from elsewhere.
+# (form-action also names the provider: a form sent after the session ended is redirected to its login.)
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' {provider}; "
+       "frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-     b"base-uri 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
@@ -72,10 +72,12 @@ MESSAGES = {
 
 
 class SecurityHeaders:
-    """Adds ``SECURITY_HEADERS`` to every HTTP response."""
+    """Adds the content security policy and ``SECURITY_HEADERS`` to every HTTP response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, provider_origin: str) -> None:
         self.app = app
+        self.headers = [(b"content-security-policy", CSP.format(provider=provider_origin).encode()),
+                        *SECURITY_HEADERS]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,7 +86,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -152,6 +154,11 @@ def create_app(
         response = message(request, exc.exit_code, STATUS.get(exc.exit_code, 500), me)
         return response
 
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        return render(request, "message.html", {
+            "heading": "Login er ikke tilgængeligt", "text": "Kommunens login svarer ikke lige nu. Prøv igen om lidt.",
+        }, 503)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return message(request, 3, 404, getattr(request.state, "me", None))
 
@@ -177,17 +184,25 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(SecurityHeaders),
+            Middleware(SecurityHeaders, provider_origin=_origin(oidc.issuer)),
             Middleware(SessionMiddleware, secret_key=session_key, session_cookie=SESSION_COOKIE,
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=https),
         ],
-        exception_handlers={NotLoggedIn: not_logged_in, IndsatsError: failed, 404: not_found},
+        exception_handlers={NotLoggedIn: not_logged_in, IndsatsError: failed, ProviderUnavailable: unavailable,
+                            404: not_found},
         lifespan=lifespan,
     )
 
 
 def new_session_key() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _local(value: Any) -> str:

@@ -31,6 +31,10 @@ class TokenRefused(Exception):
     """A token that is not the provider's, not for us, or no longer valid (the reason names no person)."""
 
 
+class ProviderUnavailable(Exception):
+    """The identity provider did not answer (or not with its discovery document or keys)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class OidcConfig:
     """The OIDC client this server is, at the provider ``issuer``."""
@@ -88,10 +92,7 @@ class Provider:
 
     async def metadata(self) -> dict[str, Any]:
         if self._metadata is None:
-            url = f"{self.config.issuer}/.well-known/openid-configuration"
-            response = await self._http.get(url)
-            response.raise_for_status()
-            metadata = response.json()
+            metadata = await self._get_json(f"{self.config.issuer}/.well-known/openid-configuration")
             if str(metadata.get("issuer", "")).rstrip("/") != self.config.issuer:
                 raise TokenRefused(f"the provider at {self.config.issuer} names another issuer in its metadata")
             self._metadata = metadata
@@ -171,11 +172,19 @@ class Provider:
 
         stale = time.monotonic() - self._keys_fetched > _REFETCH_AFTER_SECONDS
         if self._keys is None or (force and stale):
-            response = await self._http.get((await self.metadata())["jwks_uri"])
-            response.raise_for_status()
-            self._keys = KeySet.import_key_set(response.json())
+            self._keys = KeySet.import_key_set(await self._get_json((await self.metadata())["jwks_uri"]))
             self._keys_fetched = time.monotonic()
         return self._keys
+
+    async def _get_json(self, url: str) -> Any:
+        import httpx
+
+        try:
+            response = await self._http.get(url)
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ProviderUnavailable(f"{url}: {type(exc).__name__}") from None
 
     def _client(self, redirect_uri: str) -> Any:
         import authlib.deprecate  # noqa: F401  (it sets its warnings to "always" when first imported)

@@ -7,13 +7,16 @@ believed only from the addresses in ``FORWARDED_ALLOW_IPS`` (uvicorn's default: 
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING
 
-from indsats.errors import Invalid
+from indsats.errors import Invalid, StorageUnavailable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
+    import uvicorn
     from starlette.applications import Starlette
 
     from indsats.config import Settings
@@ -44,21 +47,64 @@ def web_app(settings: Settings, context: Context, *, https: bool) -> Starlette:
     )
 
 
-def serve_http(
+def http_server(
     settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None
-) -> None:
-    """Run the web view until stopped (SIGINT/SIGTERM)."""
+) -> tuple[uvicorn.Server, socket.socket]:
+    """A uvicorn server for the web view and its socket, already bound (a taken port fails here, at start)."""
     import uvicorn
 
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
         raise Invalid("--tls-cert and --tls-key go together")
     app = web_app(settings, context, https=tls_cert is not None)
-    uvicorn.run(
-        app, host=host, port=port, ssl_certfile=None if tls_cert is None else str(tls_cert),
-        ssl_keyfile=None if tls_key is None else str(tls_key), proxy_headers=True, log_level="warning",
+    config = uvicorn.Config(
+        app, ssl_certfile=None if tls_cert is None else str(tls_cert),
+        ssl_keyfile=None if tls_key is None else str(tls_key), proxy_headers=True, log_config=None,
         access_log=False,  # the request line carries case ids; the event log is the access log
+        timeout_graceful_shutdown=10,
     )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StorageUnavailable(f"cannot listen on {listen}: {exc.strerror}") from None
+    return uvicorn.Server(config), sock
+
+
+def serve_http(
+    settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None
+) -> None:
+    """Run the web view in this thread until stopped (SIGINT/SIGTERM)."""
+    server, sock = http_server(settings, context, listen, tls_cert=tls_cert, tls_key=tls_key)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def start_http(
+    settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None
+) -> Callable[[], None]:
+    """Serve the web view from a thread beside the unix-socket server; returns ``stop()``.
+
+    uvicorn listens for signals only in the main thread, so the socket server there keeps them; ``stop``
+    asks this one to finish its requests and waits for it.
+    """
+    import threading
+
+    server, sock = http_server(settings, context, listen, tls_cert=tls_cert, tls_key=tls_key)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="indsats-web", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+    return stop
 
 
 def _session_key(path: Path | None) -> str | None:
