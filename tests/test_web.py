@@ -381,3 +381,9 @@ def test_an_unreachable_provider_is_a_503_not_a_crash(ctx: Context, org: object)
         shaped = base64.urlsafe_b64encode(b'{"alg":"RS256"}').decode().rstrip("=") + ".e30.c2ln"
         answer = client.get("/api/stuck", headers={"Authorization": f"Bearer {shaped}"})
         assert (answer.status_code, answer.json()["exit_code"]) == (503, 7)
+
+
+def test_an_employee_is_told_the_stuck_list_is_not_for_them(world: World) -> None:
+    client, _ = log_in(world.base, "u-ida")
+    answer = client.get("/stuck")
+    assert answer.status_code == 403 and "ikke adgang" in answer.text and world.idas not in answer.text
