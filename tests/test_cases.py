@@ -23,6 +23,7 @@ from indsats.storage.repository import Repository
 from conftest import PLAN, walk
 
 if TYPE_CHECKING:
+    from indsats.engine.reminders.reminder import Reminder
     from collections.abc import Callable
 
     from indsats.engine.time.clock import FixedClock
@@ -43,7 +44,7 @@ def snapshot(ctx: Context) -> dict[str, Any]:
         return {
             "cases": rows,
             "events": list(repo.iter_events()),
-            "reminders": [r for c in rows for r in repo.reminders_for(c["id"])],
+            "reminders": [r for c in rows for r in repo.reminders_for(c.id)],
         }
 
 
@@ -52,7 +53,7 @@ def history(ctx: Context, case_id: str) -> list[Any]:
     return [e for e in case_history(ctx, actor="admin", case_id=case_id) if e.kind is not EventKind.viewed]
 
 
-def reminders(ctx: Context, case_id: str) -> list[dict[str, Any]]:
+def reminders(ctx: Context, case_id: str) -> list[Reminder]:
     with ctx.db.unit_of_work() as uow:
         return uow.repo.reminders_for(case_id)
 
@@ -325,7 +326,7 @@ def test_acute_by_anyone_on_the_case_marks_it_acute_and_leaves_the_state(
 def test_acute_alerts_the_whole_chain_at_once(ctx: Context, case_in: Callable[..., str], clock: FixedClock) -> None:
     case_id = case_in("suspected")
     advance(ctx, actor="emil", case_id=case_id, trigger="acute", note="112 ringet op")
-    alerts = [(r["level"], r["due_at"]) for r in reminders(ctx, case_id) if r["kind"] == "acute"]
+    alerts = [(r.level, r.due_at) for r in reminders(ctx, case_id) if r.kind == "acute"]
     assert alerts == [(0, clock.now()), (1, clock.now()), (2, clock.now())]  # emil, lea, sol
 
 
@@ -464,7 +465,7 @@ class InterleavingDatabase:
 def test_a_stale_version_updates_nothing(ctx: Context, case_in: Callable[..., str]) -> None:
     case_id = case_in("suspected")
     with ctx.db.unit_of_work(write=True) as uow:
-        version = uow.repo.get_case(case_id)["version"]
+        version = uow.repo.get_case(case_id).version
         assert not uow.repo.update_case(case_id, {"state": "decided"}, expected_version=version - 1)
         assert uow.repo.update_case(case_id, {"last_activity_at": ctx.clock.now()}, expected_version=version)
         uow.commit()
@@ -512,7 +513,7 @@ def test_a_note_between_reading_and_writing_makes_the_advance_conflict_and_write
 
 def test_opening_writes_the_pending_reminder_and_escalation_rows_of_the_first_state(ctx: Context) -> None:
     case_id = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="REF").case_id
-    rows = [(r["state"], r["level"], r["kind"], r["status"], r["due_at"]) for r in reminders(ctx, case_id)]
+    rows = [(r.state, r.level, r.kind, r.status, r.due_at) for r in reminders(ctx, case_id)]
     assert rows == [
         # emil at the deadline (Mon 13:00), then lea and sol each 2 working hours later (Mon 15:00, Tue 09:00).
         ("suspected", 0, "reminder", "pending", datetime(2026, 3, 2, 12, 0, tzinfo=UTC)),
@@ -526,7 +527,7 @@ def test_leaving_a_state_cancels_its_reminders_and_entering_the_next_writes_its_
 ) -> None:
     case_id = case_in("suspected")
     advance(ctx, actor="emil", case_id=case_id, trigger="notify_leader")
-    rows = [(r["state"], r["level"], r["status"]) for r in reminders(ctx, case_id)]
+    rows = [(r.state, r.level, r.status) for r in reminders(ctx, case_id)]
     assert rows == [
         ("suspected", 0, "cancelled"),
         ("suspected", 1, "cancelled"),
@@ -545,7 +546,7 @@ def test_a_recorded_trigger_keeps_the_states_reminders(ctx: Context, case_in: Ca
 
 def test_a_decided_case_has_no_pending_reminders(ctx: Context, case_in: Callable[..., str]) -> None:
     case_id = case_in("decided")
-    assert {r["status"] for r in reminders(ctx, case_id)} == {"cancelled"}
+    assert {r.status for r in reminders(ctx, case_id)} == {"cancelled"}
     assert show_case(ctx, actor="emil", case_id=case_id).reminders == []
 
 

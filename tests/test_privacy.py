@@ -51,7 +51,7 @@ def with_key(ctx: Context, key: bytes) -> Context:
 def stored_rows(ctx: Context) -> str:
     """Everything in cases and events as stored, as one string."""
     with ctx.db.unit_of_work() as uow:
-        rows = [*uow.repo.list_cases(is_open=None), *uow.repo.iter_events()]
+        rows = [*(dataclasses.asdict(c) for c in uow.repo.list_cases(is_open=None)), *uow.repo.iter_events()]
     return json.dumps(rows, default=str, ensure_ascii=False)
 
 
@@ -252,9 +252,9 @@ def test_purge_refuses_unarchived_cases_then_removes_personal_data_of_old_closed
         gone = uow.repo.get_case(secret_case)
         kept = uow.repo.get_case(recent)
         events = uow.repo.events_for(secret_case)
-    assert gone["subject_ref"] is None and gone["purged_at"] is not None and gone["state"] == "decided"
+    assert gone.subject_ref is None and gone.purged_at is not None and gone.state == "decided"
     assert all(e["payload"] is None for e in events) and events[-1]["kind"] == EventKind.purged.value
-    assert kept["subject_ref"] is not None and kept["purged_at"] is None
+    assert kept.subject_ref is not None and kept.purged_at is None
     assert show_case(ctx, actor="emil", case_id=still_open).subject_ref == "AABEN-REF"
     assert verify(ctx).ok
     report = step_report(ctx, actor="sup")

@@ -119,10 +119,10 @@ class CaseLife(RuleBasedStateMachine):
         """A trigger possible in the case's state, tried by everyone in turn until one may: cases get somewhere."""
         with self.ctx.db.unit_of_work() as uow:
             case = uow.repo.get_case(case_id)
-        if case is None or not case["is_open"]:
+        if case is None or not case.is_open:
             return
         plan = _catalog.get(PLAN).plan
-        possible = sorted(t.trigger for t in plan.transitions if case["state"] in t.source or "*" in t.source)
+        possible = sorted(t.trigger for t in plan.transitions if case.state in t.source or "*" in t.source)
         trigger = possible[pick % len(possible)]
         for actor in order:
             try:
@@ -169,35 +169,35 @@ class CaseLife(RuleBasedStateMachine):
         with self.ctx.db.unit_of_work() as uow:
             repo = uow.repo
             for case in repo.list_cases(is_open=None):
-                rows = repo.reminders_for(case["id"])
-                pending = [r for r in rows if r["status"] == "pending" and r["kind"] != ReminderKind.acute.value]
-                if not case["is_open"]:
-                    assert pending == [], f"closed case {case['id']} still has pending reminders"
+                rows = repo.reminders_for(case.id)
+                pending = [r for r in rows if r.status == "pending" and r.kind != ReminderKind.acute.value]
+                if not case.is_open:
+                    assert pending == [], f"closed case {case.id} still has pending reminders"
                     continue
-                entered = max(e["seq"] for e in repo.events_for(case["id"])
+                entered = max(e["seq"] for e in repo.events_for(case.id)
                               if e["kind"] in (EventKind.opened.value, EventKind.advanced.value))
-                assert {(r["state"], r["entry_seq"]) for r in pending} <= {(case["state"], entered)}, (
-                    f"{case['id']} has pending reminders of a state visit it left"
+                assert {(r.state, r.entry_seq) for r in pending} <= {(case.state, entered)}, (
+                    f"{case.id} has pending reminders of a state visit it left"
                 )
-                visit = [r for r in rows if r["entry_seq"] == entered and r["kind"] != ReminderKind.acute.value]
-                plan = self.ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
-                spec = plan.states[case["state"]].responsible
-                owners = [] if spec is None else people.responsible(repo, spec, case["opened_by"])
+                visit = [r for r in rows if r.entry_seq == entered and r.kind != ReminderKind.acute.value]
+                plan = self.ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
+                spec = plan.states[case.state].responsible
+                owners = [] if spec is None else people.responsible(repo, spec, case.opened_by)
                 levels = people.escalation_levels(repo, owners, plan.escalation.ceiling)
-                planned = plan_reminders(plan, case["state"], case["deadline"], levels, self.ctx.calendar)
+                planned = plan_reminders(plan, case.state, case.deadline, levels, self.ctx.calendar)
                 expected = {p.level for p in planned}
                 # Every planned level exists once for this visit (pending, or sent and then only the top repeats).
-                assert {r["level"] for r in visit} == expected, (case["id"], visit, expected)
-                per_level = Counter(r["level"] for r in pending)
-                assert all(n == 1 for n in per_level.values()), f"{case['id']}: two pending at one level {per_level}"
+                assert {r.level for r in visit} == expected, (case.id, visit, expected)
+                per_level = Counter(r.level for r in pending)
+                assert all(n == 1 for n in per_level.values()), f"{case.id}: two pending at one level {per_level}"
                 top = max(expected, default=None)
-                below_top = Counter(r["level"] for r in visit if r["level"] != top)
-                assert all(n == 1 for n in below_top.values()), f"{case['id']}: a level below the top twice"
+                below_top = Counter(r.level for r in visit if r.level != top)
+                assert all(n == 1 for n in below_top.values()), f"{case.id}: a level below the top twice"
                 # The top repeats until the case moves on, unless it could not be delivered at all (nobody to
                 # tell, e.g. 'leader_notified' on a case the socialchef opened): then it shows in `stuck`.
-                gave_up = any(r["status"] == "failed" for r in visit)
-                if top is not None and plan.states[case["state"]].reminder is not None and not gave_up:
-                    assert per_level[top] == 1, f"{case['id']}: the top of the chain has gone silent"
+                gave_up = any(r.status == "failed" for r in visit)
+                if top is not None and plan.states[case.state].reminder is not None and not gave_up:
+                    assert per_level[top] == 1, f"{case.id}: the top of the chain has gone silent"
 
 
 CaseLife.TestCase.settings = settings(

@@ -46,7 +46,7 @@ def db_url(ctx: Context) -> str:
 def statuses(ctx: Context) -> dict[int, tuple[str, int]]:
     with ctx.db.unit_of_work() as uow:
         return {
-            r["id"]: (r["status"], r["attempts"]) for c in uow.repo.case_ids() for r in uow.repo.reminders_for(c)
+            r.id: (r.status, r.attempts) for c in uow.repo.case_ids() for r in uow.repo.reminders_for(c)
         }
 
 

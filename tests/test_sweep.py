@@ -34,6 +34,7 @@ from indsats.storage.database import Database
 from smtp_sink import free_port, smtp_sink
 
 if TYPE_CHECKING:
+    from indsats.engine.reminders.reminder import Reminder
     from collections.abc import Callable, Sequence
 
     from indsats.engine.ports import DeliveryResult, Message, Notifier
@@ -52,10 +53,10 @@ def run_sweep(ctx: Context, notifier: Notifier, **options: Any) -> SweepResult:
     return sweep(ctx, notifier, worker="test-worker", mail_from=MAIL_FROM, **options)
 
 
-def reminders(ctx: Context, case_id: str, *, status: str | None = None) -> list[dict[str, Any]]:
+def reminders(ctx: Context, case_id: str, *, status: str | None = None) -> list[Reminder]:
     with ctx.db.unit_of_work() as uow:
         rows = uow.repo.reminders_for(case_id)
-    return [r for r in rows if status is None or r["status"] == status]
+    return [r for r in rows if status is None or r.status == status]
 
 
 def addressees(messages: Sequence[Message]) -> list[tuple[str, ...]]:
@@ -86,14 +87,14 @@ def test_opening_a_case_plans_a_reminder_at_the_deadline_and_one_escalation_per_
 
     rows = reminders(ctx, case_id)
 
-    assert [(r["level"], r["kind"], r["status"]) for r in rows] == [
+    assert [(r.level, r.kind, r.status) for r in rows] == [
         (0, "reminder", "pending"),
         (1, "escalation", "pending"),
         (2, "escalation", "pending"),
     ]
     # 09:00 + 4 working hours = 13:00; +2 = 15:00; +2 = 16:00 is closing, so one hour carries to Tuesday.
-    assert [r["due_at"] for r in rows] == [at(2, 13), at(2, 15), at(3, 9)]
-    assert all(r["next_attempt_at"] == r["due_at"] and r["attempts"] == 0 for r in rows)
+    assert [r.due_at for r in rows] == [at(2, 13), at(2, 15), at(3, 9)]
+    assert all(r.next_attempt_at == r.due_at and r.attempts == 0 for r in rows)
 
 
 def test_every_planned_reminder_falls_due_within_working_hours_and_a_deadline_at_closing_at_that_closing(
@@ -105,8 +106,8 @@ def test_every_planned_reminder_falls_due_within_working_hours_and_a_deadline_at
 
     rows = reminders(ctx, case_id)
     # Reminded at Friday's closing (not Monday 08:00); the escalations count on from there.
-    assert [r["due_at"] for r in rows] == [at(6, 13, 30), at(9, 10), at(9, 12)]
-    assert all(ctx.calendar.deliverable(r["due_at"]) == r["due_at"] for r in rows)
+    assert [r.due_at for r in rows] == [at(6, 13, 30), at(9, 10), at(9, 12)]
+    assert all(ctx.calendar.deliverable(r.due_at) == r.due_at for r in rows)
 
 
 def test_leaving_a_state_cancels_its_reminders_and_plans_the_next_states(
@@ -118,9 +119,9 @@ def test_leaving_a_state_cancels_its_reminders_and_plans_the_next_states(
     advance(ctx, actor="emil", case_id=case_id, trigger="notify_leader")
 
     rows = reminders(ctx, case_id)
-    assert {r["status"] for r in rows if r["state"] == "suspected"} == {"cancelled"}
+    assert {r.status for r in rows if r.state == "suspected"} == {"cancelled"}
     # Lea must act within 1 working day (to Tuesday's closing); the escalation above her reaches Sol, the ceiling.
-    assert [(r["level"], r["status"], r["due_at"]) for r in rows if r["state"] == "leader_notified"] == [
+    assert [(r.level, r.status, r.due_at) for r in rows if r.state == "leader_notified"] == [
         (0, "pending", at(3, 16)),
         (1, "pending", at(4, 16)),
     ]
@@ -162,7 +163,7 @@ def test_sweep_at_the_deadline_reminds_the_employee_and_nobody_else(
     assert result.sent == 1
     assert addressees(notifier.sent) == [(EMIL,)]
     assert notifier.sent[0].subject.startswith(f"Påmindelse: sag {case_id}")
-    assert [r["status"] for r in reminders(ctx, case_id)] == ["sent", "pending", "pending"]
+    assert [r.status for r in reminders(ctx, case_id)] == ["sent", "pending", "pending"]
 
 
 def test_an_unanswered_reminder_escalates_to_the_leader_and_then_to_the_leaders_leader(
@@ -229,20 +230,20 @@ def test_the_top_of_the_chain_is_reminded_again_every_repeat_interval(
     for when in (at(2, 13), at(2, 15)):
         clock.set(when)
         run_sweep(ctx, notifier)
-    assert reminders(ctx, case_id, status="pending")[-1]["level"] == 2
+    assert reminders(ctx, case_id, status="pending")[-1].level == 2
 
     clock.set(at(3, 9))
     run_sweep(ctx, notifier)  # the top level is sent: a repeat is armed, one working day on (end of Wednesday)
 
     pending = reminders(ctx, case_id, status="pending")
-    assert [(r["level"], r["kind"], r["due_at"]) for r in pending] == [(2, "escalation", at(4, 16))]
-    assert pending[0]["due_at"] > clock.now()
+    assert [(r.level, r.kind, r.due_at) for r in pending] == [(2, "escalation", at(4, 16))]
+    assert pending[0].due_at > clock.now()
 
     clock.set(at(4, 16))
     run_sweep(ctx, notifier)
 
     assert addressees(notifier.sent) == [(EMIL,), (LEA,), (SOL,), (SOL,)]
-    assert [(r["level"], r["due_at"]) for r in reminders(ctx, case_id, status="pending")] == [(2, at(5, 16))]
+    assert [(r.level, r.due_at) for r in reminders(ctx, case_id, status="pending")] == [(2, at(5, 16))]
 
 
 # -- 3. a worker that was down -------------------------------------------------------------------------
@@ -259,7 +260,7 @@ def test_sweep_after_a_week_down_sends_one_message_per_recipient_and_state(
     assert sorted(addressees(notifier.sent)) == [(EMIL,), (LEA,), (SOL,)]
     assert result.sent == 3
     pending = reminders(ctx, case_id, status="pending")
-    assert len(pending) == 1 and pending[0]["level"] == 2 and pending[0]["due_at"] > clock.now()
+    assert len(pending) == 1 and pending[0].level == 2 and pending[0].due_at > clock.now()
     assert verify(ctx).ok
 
 
@@ -304,7 +305,7 @@ def test_two_sweeps_at_once_share_the_due_reminders_and_send_each_exactly_once(
     assert first and second, "each sweep claims a batch while the other holds one"
     assert sorted(first + second) == sorted(set(first + second))
     with ctx.db.unit_of_work() as uow:
-        sent = {r["id"] for c in uow.repo.case_ids() for r in uow.repo.reminders_for(c) if r["status"] == "sent"}
+        sent = {r.id for c in uow.repo.case_ids() for r in uow.repo.reminders_for(c) if r.status == "sent"}
     assert set(first + second) == sent and len(sent) == 36
 
 
@@ -340,8 +341,8 @@ def test_a_temporary_delivery_failure_is_retried_after_a_back_off_and_delivered_
 
     assert (result.sent, result.retrying) == (0, 1)
     row = reminders(ctx, case_id)[0]
-    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("pending", 1, at(2, 13, 10))
-    assert row["last_error"]
+    assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 1, at(2, 13, 10))
+    assert row.last_error
 
     clock.set(at(2, 13, 9))
     assert run_sweep(ctx, notifier).claimed == 0
@@ -352,7 +353,7 @@ def test_a_temporary_delivery_failure_is_retried_after_a_back_off_and_delivered_
 
     assert addressees(notifier.sent) == [(EMIL,)]
     row = reminders(ctx, case_id)[0]
-    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert (row.status, row.attempts) == ("sent", 2)
     assert sweep_events(ctx, case_id) == [(EventKind.reminder_sent, 0, ["emil"])]
 
 
@@ -367,9 +368,9 @@ def test_a_permanently_refused_reminder_is_marked_failed_and_stays_visible(
 
     assert (result.sent, result.failed) == (0, 1)
     row = reminders(ctx, case_id)[0]
-    assert (row["status"], row["attempts"]) == ("failed", 1)
+    assert (row.status, row.attempts) == ("failed", 1)
     failures = [e for e in history(ctx, case_id) if e.kind is EventKind.delivery_failed]
-    assert [(e.payload["reminder_id"], e.payload["level"]) for e in failures] == [(row["id"], 0)]
+    assert [(e.payload["reminder_id"], e.payload["level"]) for e in failures] == [(row.id, 0)]
     view = show_case(ctx, actor="emil", case_id=case_id)
     assert [(r.level, r.status) for r in view.reminders] == [(0, "failed"), (1, "pending"), (2, "pending")]
 
@@ -378,7 +379,7 @@ def test_a_permanently_refused_reminder_is_marked_failed_and_stays_visible(
 
     assert len(notifier.batches) == 2
     assert addressees(notifier.sent) == [(LEA,)]
-    assert reminders(ctx, case_id)[0]["attempts"] == 1
+    assert reminders(ctx, case_id)[0].attempts == 1
     assert verify(ctx).ok
 
 
@@ -393,24 +394,24 @@ def test_a_reminder_is_given_up_after_the_plans_max_attempts(
     for _ in range(5):  # the plan's max_attempts
         run_sweep(ctx, notifier)
         row = reminders(ctx, case_id)[0]
-        retries.append(row["next_attempt_at"])
-        clock.set(row["next_attempt_at"])
+        retries.append(row.next_attempt_at)
+        clock.set(row.next_attempt_at)
 
-    assert (row["status"], row["attempts"]) == ("failed", 5)
+    assert (row.status, row.attempts) == ("failed", 5)
     # retry_after 10 minutes, doubling: 13:10, 13:30, 14:10, 15:30.
     assert retries[:4] == [at(2, 13, 10), at(2, 13, 30), at(2, 14, 10), at(2, 15, 30)]
     failures = [e.payload for e in history(ctx, case_id) if e.kind is EventKind.delivery_failed]
-    assert [(p["reminder_id"], p["attempts"]) for p in failures] == [(row["id"], 5)]
+    assert [(p["reminder_id"], p["attempts"]) for p in failures] == [(row.id, 5)]
     shown = show_case(ctx, actor="emil", case_id=case_id).reminders
-    assert (shown[0].id, shown[0].status) == (row["id"], "failed")
+    assert (shown[0].id, shown[0].status) == (row.id, "failed")
 
     notifier.fail_next = 0
     clock.advance(days=1)
     run_sweep(ctx, notifier)  # the mail server is back: the escalations go out, the given-up reminder does not
 
-    assert row["id"] not in {m.reminder_id for m in notifier.sent}
-    assert sum(row["id"] in {m.reminder_id for m in batch} for batch in notifier.batches) == 5
-    assert reminders(ctx, case_id)[0]["attempts"] == 5
+    assert row.id not in {m.reminder_id for m in notifier.sent}
+    assert sum(row.id in {m.reminder_id for m in batch} for batch in notifier.batches) == 5
+    assert reminders(ctx, case_id)[0].attempts == 5
 
 
 # -- 5. a real SMTP server ---------------------------------------------------------------------------
@@ -453,18 +454,18 @@ def test_reminders_wait_while_the_smtp_server_is_down_and_go_out_once_when_it_is
 
     assert (down.sent, down.retrying) == (0, 1)
     row = reminders(ctx, case_id)[0]
-    assert (row["status"], row["attempts"]) == ("pending", 1)
-    assert "cannot connect" in row["last_error"]
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "cannot connect" in row.last_error
 
     with smtp_sink(port) as server:
-        clock.set(row["next_attempt_at"])
+        clock.set(row.next_attempt_at)
         up = run_sweep(ctx, notifier)
         clock.advance(minutes=30)
         later = run_sweep(ctx, notifier)
 
     assert (up.sent, later.sent) == (1, 0)
     assert [r.rcpt_tos for r in server.received] == [[EMIL]]
-    assert server.received[0].mail["Message-ID"] == f"<indsats-reminder-{row['id']}@example.org>"
+    assert server.received[0].mail["Message-ID"] == f"<indsats-reminder-{row.id}@example.org>"
     assert sweep_events(ctx, case_id) == [(EventKind.reminder_sent, 0, ["emil"])]
 
 
@@ -528,8 +529,8 @@ def test_acute_alerts_the_whole_chain_at_once(
 
     advance(ctx, actor="emil", case_id=case_id, trigger="acute", note="112 ringet op")
 
-    acute = [r for r in reminders(ctx, case_id) if r["kind"] == "acute"]
-    assert [(r["level"], r["status"], r["due_at"]) for r in acute] == [
+    acute = [r for r in reminders(ctx, case_id) if r.kind == "acute"]
+    assert [(r.level, r.status, r.due_at) for r in acute] == [
         (0, "pending", clock.now()),
         (1, "pending", clock.now()),
         (2, "pending", clock.now()),
@@ -537,7 +538,7 @@ def test_acute_alerts_the_whole_chain_at_once(
     run_sweep(ctx, notifier)
     assert sorted(addressees(notifier.sent)) == [(EMIL,), (LEA,), (SOL,)]
     assert all(m.subject.startswith(f"AKUT: sag {case_id}") for m in notifier.sent)
-    assert [r["status"] for r in reminders(ctx, case_id) if r["kind"] != "acute"] == ["pending"] * 3
+    assert [r.status for r in reminders(ctx, case_id) if r.kind != "acute"] == ["pending"] * 3
     assert show_case(ctx, actor="emil", case_id=case_id).acute
 
 
@@ -588,8 +589,8 @@ def test_a_specialist_without_an_e_mail_address_does_not_stop_the_others_being_r
     run_sweep(ctx, notifier)
 
     assert ("fie@example.org",) in addressees(notifier.sent)
-    first = next(r for r in reminders(ctx, case_id) if r["state"] == "specialist_notified")
-    assert "fia" in (first["last_error"] or "")  # the missing address is not kept quiet either
+    first = next(r for r in reminders(ctx, case_id) if r.state == "specialist_notified")
+    assert "fia" in (first.last_error or "")  # the missing address is not kept quiet either
 
 
 def test_an_escalation_goes_to_the_leader_of_the_moment_it_fires_not_when_it_was_planned(
@@ -641,6 +642,6 @@ def test_a_deputy_who_stands_in_at_two_levels_gets_one_message_not_two(
 
     assert sorted(addressees(notifier.sent)) == [(EMIL,), (SOL,)]
     assert (result.sent, result.coalesced) == (2, 1)
-    assert [r["status"] for r in reminders(ctx, case_id)][:3] == ["sent", "sent", "sent"]
-    assert [(r["level"], r["status"]) for r in reminders(ctx, case_id, status="pending")] == [(2, "pending")]
+    assert [r.status for r in reminders(ctx, case_id)][:3] == ["sent", "sent", "sent"]
+    assert [(r.level, r.status) for r in reminders(ctx, case_id, status="pending")] == [(2, "pending")]
     assert run_sweep(ctx, notifier).sent == 0

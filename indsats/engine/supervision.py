@@ -24,6 +24,7 @@ from indsats.engine.cases.visibility import may_see
 from indsats.errors import Invalid, NotAllowed
 
 if TYPE_CHECKING:
+    from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
     from indsats.engine.time.durations import Duration
     from indsats.engine.plans.schema import Plan
@@ -140,26 +141,28 @@ def stuck_cases(
         size = _BATCH if limit is None else min(limit, _BATCH)
         while not full():
             batch = repo.overdue_cases(at=at, plan_id=plan_id, unit=unit, after=after, limit=size)
-            failed = repo.failed_reminder_counts(c["id"] for c in batch)
+            failed = repo.failed_reminder_counts(c.id for c in batch)
             for case in batch:
-                seen.add(case["id"])
-                item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed.get(case["id"], 0))
+                seen.add(case.id)
+                item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed.get(case.id, 0))
                 if item is not None:
                     found.append(item)
                     if full():
                         break
             if len(batch) < size:
                 break
-            after = (batch[-1]["deadline"], batch[-1]["id"])
+            last = batch[-1]
+            assert last.deadline is not None  # an overdue case has a deadline
+            after = (last.deadline, last.id)
             size = _BATCH
         # Working and elapsed deadlines can interleave across plans; the list is by how overdue, not by deadline.
         found.sort(key=lambda s: -(s.overdue_by or timedelta()))
-        for case in [] if full() else repo.cases_with_failed_reminders(plan_id=plan_id, unit=unit):
+        for case, failed_count in [] if full() else repo.cases_with_failed_reminders(plan_id=plan_id, unit=unit):
             if full():
                 break
-            if case["id"] in seen:
+            if case.id in seen:
                 continue
-            item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, case["failed_reminders"])
+            item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed_count)
             if item is not None:
                 found.append(item)
     return found
@@ -188,47 +191,47 @@ def _stuck(
     repo: Repository,
     plans: dict[tuple[str, str], Plan],
     me: User,
-    case: dict[str, Any],
+    case: Case,
     at: datetime,
     role: str | None,
     overdue_by: Duration | None,
     failed: int,
 ) -> StuckCase | None:
-    key = (case["plan_id"], case["plan_version"])
+    key = (case.plan_id, case.plan_version)
     if key not in plans:
         plans[key] = ctx.catalog.pinned(repo, *key)
     plan = plans[key]
     if not may_see(repo, me, case, plan):
         return None
-    state = plan.states[case["state"]]
+    state = plan.states[case.state]
     must_act: list[Person] = []
     if state.responsible is not None:
-        must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case["opened_by"])]
+        must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case.opened_by)]
     if role is not None and not (
         any(p.role == role for p in must_act) or (state.responsible is not None and state.responsible.role == role)
     ):
         return None
-    deadline = case["deadline"]
-    working = is_working_time(plan, case["state"])
+    deadline = case.deadline
+    working = is_working_time(plan, case.state)
     late: timedelta | None = None
     if deadline is not None and deadline < at:
-        late = time_between(plan, case["state"], deadline, at, ctx.calendar)
-    if overdue_by is not None and (late is None or ctx.calendar.add(deadline, overdue_by) > at):
+        late = time_between(plan, case.state, deadline, at, ctx.calendar)
+    if overdue_by is not None and (late is None or deadline is None or ctx.calendar.add(deadline, overdue_by) > at):
         return None
     return StuckCase(
-        case_id=case["id"],
-        plan_id=case["plan_id"],
-        unit=case["unit"],
-        state=case["state"],
+        case_id=case.id,
+        plan_id=case.plan_id,
+        unit=case.unit,
+        state=case.state,
         state_label=state.label,
         must_act=must_act,
         deadline=deadline,
         working_time=working,
         overdue_by=late,
         overdue_text=None if late is None else ctx.calendar.describe(late),
-        escalation_level=case["escalation_level"],
-        reminders_sent=case["reminders_sent"],
-        last_activity_at=case["last_activity_at"],
+        escalation_level=case.escalation_level,
+        reminders_sent=case.reminders_sent,
+        last_activity_at=case.last_activity_at,
         failed_reminders=failed,
         reason=StuckReason.overdue if late is not None else StuckReason.delivery_failed,
     )

@@ -1,7 +1,7 @@
 """Every query the engine needs, as methods over one connection: the only home of SQL.
 
-Rows come back as plain dicts (events with their payload parsed), so nothing above this module
-sees SQLAlchemy.
+Cases and reminders come back as the engine's values (``Case``, ``Reminder``), other rows as plain
+dicts (events with their payload parsed), so nothing above this module sees SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
 
+from indsats.engine.cases.case import Case
+from indsats.engine.reminders.reminder import Reminder
 from indsats.storage.models import case_counters, cases, events, plans, reminders, users
 
 if TYPE_CHECKING:
@@ -141,10 +143,10 @@ class Repository:
     def insert_case(self, values: Row) -> None:
         self.conn.execute(insert(cases).values(**values))
 
-    def get_case(self, case_id: str, *, lock: bool = False) -> Row | None:
+    def get_case(self, case_id: str, *, lock: bool = False) -> Case | None:
         query = _GET_CASE_LOCKED if lock and self.is_postgresql else _GET_CASE
         row = self.conn.execute(query, {"case_id": case_id}).mappings().first()
-        return dict(row) if row else None
+        return Case.from_row(row) if row else None
 
     def bump_version(self, case_id: str, expected_version: int, at: datetime) -> tuple[int, str] | None:
         """Take the case for a change if nobody changed it since ``expected_version``; return its chain head.
@@ -171,7 +173,7 @@ class Repository:
         state: str | None = None,
         is_open: bool | None = None,
         limit: int | None = None,
-    ) -> list[Row]:
+    ) -> list[Case]:
         query = select(cases).order_by(cases.c.opened_at, cases.c.id)
         if plan_id is not None:
             query = query.where(cases.c.plan_id == plan_id)
@@ -181,7 +183,7 @@ class Repository:
             query = query.where(cases.c.is_open.is_(is_open))
         if limit is not None:
             query = query.limit(limit)
-        return [dict(r) for r in self.conn.execute(query).mappings()]
+        return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
 
     def case_counters(self) -> list[Row]:
         return [dict(r) for r in self.conn.execute(select(case_counters)).mappings()]
@@ -208,7 +210,7 @@ class Repository:
         unit: str | None = None,
         after: tuple[datetime, str] | None = None,
         limit: int | None = None,
-    ) -> list[Row]:
+    ) -> list[Case]:
         """Open cases whose deadline lies before ``at``, most overdue (earliest deadline) first.
 
         The shape ``WHERE is_open AND deadline < :at ORDER BY deadline`` is a range scan of
@@ -226,10 +228,12 @@ class Repository:
         query = query.order_by(cases.c.deadline, cases.c.id)
         if limit is not None:
             query = query.limit(limit)
-        return [dict(r) for r in self.conn.execute(query).mappings()]
+        return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
 
-    def cases_with_failed_reminders(self, *, plan_id: str | None = None, unit: str | None = None) -> list[Row]:
-        """Open cases with at least one reminder that could not be delivered, each with ``failed_reminders``."""
+    def cases_with_failed_reminders(
+        self, *, plan_id: str | None = None, unit: str | None = None
+    ) -> list[tuple[Case, int]]:
+        """Open cases with at least one reminder that could not be delivered, each with how many failed."""
         failed = (
             select(reminders.c.case_id, func.count().label("failed_reminders"))
             .where(reminders.c.status == "failed")
@@ -246,7 +250,12 @@ class Repository:
             query = query.where(cases.c.plan_id == plan_id)
         if unit is not None:
             query = query.where(cases.c.unit == unit)
-        return [dict(r) for r in self.conn.execute(query).mappings()]
+        found = []
+        for row in self.conn.execute(query).mappings():
+            values = dict(row)
+            failed_count = values.pop("failed_reminders")
+            found.append((Case.from_row(values), int(failed_count)))
+        return found
 
     def failed_reminder_counts(self, case_ids: Iterable[str]) -> dict[str, int]:
         """How many reminders of each case failed to deliver (cases without any are left out)."""
@@ -341,14 +350,14 @@ class Repository:
         )
         return [_event(r) for r in self.conn.execute(query).mappings()]
 
-    def cases_by_subject_index(self, index: str) -> list[Row]:
+    def cases_by_subject_index(self, index: str) -> list[Case]:
         query = select(cases).where(cases.c.subject_index == index).order_by(cases.c.id)
-        return [dict(r) for r in self.conn.execute(query).mappings()]
+        return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
 
-    def closed_cases(self, *, purged: bool = False) -> list[Row]:
+    def closed_cases(self, *, purged: bool = False) -> list[Case]:
         query = select(cases).where(cases.c.is_open.is_(False)).order_by(cases.c.closed_at, cases.c.id)
         query = query.where(cases.c.purged_at.is_not(None) if purged else cases.c.purged_at.is_(None))
-        return [dict(r) for r in self.conn.execute(query).mappings()]
+        return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
 
     def purge_event_payloads(self, case_id: str) -> None:
         self.conn.execute(update(events).where(events.c.case_id == case_id).values(payload=None))
@@ -364,11 +373,11 @@ class Repository:
         """Cancel the pending reminders of a case that leaves its state (acute alerts still go out)."""
         return int(self.conn.execute(_CANCEL_PENDING, {"cid": case_id}).rowcount)
 
-    def reminders_for(self, case_id: str) -> list[Row]:
+    def reminders_for(self, case_id: str) -> list[Reminder]:
         query = select(reminders).where(reminders.c.case_id == case_id).order_by(reminders.c.id)
-        return [dict(r) for r in self.conn.execute(query).mappings()]
+        return [Reminder.from_row(r) for r in self.conn.execute(query).mappings()]
 
-    def claim_due(self, *, now: datetime, limit: int, worker: str, lease_until: datetime) -> list[Row]:
+    def claim_due(self, *, now: datetime, limit: int, worker: str, lease_until: datetime) -> list[Reminder]:
         """Claim up to ``limit`` pending reminders due by ``now`` whose lease (if any) has run out.
 
         PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets several workers claim disjoint batches at once.
@@ -389,9 +398,9 @@ class Repository:
             update(reminders).where(reminders.c.id.in_(ids)).values(claimed_by=worker, lease_until=lease_until)
         )
         query = select(reminders).where(reminders.c.id.in_(ids)).order_by(reminders.c.next_attempt_at, reminders.c.id)
-        return [dict(r) for r in self.conn.execute(query).mappings()]
+        return [Reminder.from_row(r) for r in self.conn.execute(query).mappings()]
 
-    def due_reminders(self, *, now: datetime, limit: int | None = None) -> list[Row]:
+    def due_reminders(self, *, now: datetime, limit: int | None = None) -> list[Reminder]:
         """What a sweep would claim now, without claiming it (for --dry-run)."""
         query = (
             select(reminders)
@@ -404,7 +413,7 @@ class Repository:
         )
         if limit is not None:
             query = query.limit(limit)
-        return [dict(r) for r in self.conn.execute(query).mappings()]
+        return [Reminder.from_row(r) for r in self.conn.execute(query).mappings()]
 
     def update_reminder(self, reminder_id: int, values: Row, *, claimed_by: str | None = None) -> bool:
         """Update a reminder; with ``claimed_by``, only while that worker still holds its claim."""
@@ -415,7 +424,7 @@ class Repository:
 
     # -- batches (the sweep records a whole batch in a few statements) ------------------------------
 
-    def get_cases(self, case_ids: Iterable[str], *, lock: bool = False) -> dict[str, Row]:
+    def get_cases(self, case_ids: Iterable[str], *, lock: bool = False) -> dict[str, Case]:
         """The cases with these ids, by id; with ``lock``, locked in id order (``FOR UPDATE`` on PostgreSQL)."""
         ids = sorted(set(case_ids))
         if not ids:
@@ -423,7 +432,7 @@ class Repository:
         query = select(cases).where(cases.c.id.in_(ids)).order_by(cases.c.id)
         if lock and self.is_postgresql:
             query = query.with_for_update()
-        return {r["id"]: dict(r) for r in self.conn.execute(query).mappings()}
+        return {r["id"]: Case.from_row(r) for r in self.conn.execute(query).mappings()}
 
     def lock_case_heads(self, case_ids: Iterable[str]) -> dict[str, Row]:
         """The chain heads and reminder counters of these cases, by id, locked in id order (PostgreSQL)."""

@@ -31,6 +31,7 @@ from indsats.engine.cases.visibility import require_visible
 from indsats.errors import Conflict, Invalid, NotAllowed
 
 if TYPE_CHECKING:
+    from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
     from indsats.engine.plans.schema import Plan, Transition
     from indsats.storage.repository import Repository
@@ -143,10 +144,10 @@ def advance(
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
         if plan.transition(trigger) is None:
-            fire(plan, case["state"], trigger, case_id)  # raises Invalid naming the plan's triggers
-        if not case["is_open"]:
-            raise Invalid(f"case {case_id} is closed (in '{case['state']}'); nothing more can be fired on it")
-        dest = fire(plan, case["state"], trigger, case_id)
+            fire(plan, case.state, trigger, case_id)  # raises Invalid naming the plan's triggers
+        if not case.is_open:
+            raise Invalid(f"case {case_id} is closed (in '{case.state}'); nothing more can be fired on it")
+        dest = fire(plan, case.state, trigger, case_id)
         transition = plan.transition(trigger)
         assert transition is not None
         _require_allowed(repo, plan, transition, me, case)
@@ -154,10 +155,10 @@ def advance(
         if transition.note_required and not (note and note.strip()):
             raise Invalid(f"'{trigger}' needs a note: add --note TEXT")
         _require_prerequisites(repo, transition, case)
-        moved = dest != case["state"]
+        moved = dest != case.state
         final = plan.states[dest].final
         # Who the new state's reminders (or the acute alerts) climb to is read now, with everything else.
-        levels = _escalation_levels(repo, plan, dest, case["opened_by"]) if (moved and not final) or transition.marks_acute else 0
+        levels = _escalation_levels(repo, plan, dest, case.opened_by) if (moved and not final) or transition.marks_acute else 0
     payload: dict[str, Any] = {"fields": typed} if typed else {}
     if note:
         payload["note"] = note
@@ -166,7 +167,7 @@ def advance(
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         at = ctx.clock.now().replace(microsecond=0)
-        head = repo.bump_version(case_id, case["version"], at)
+        head = repo.bump_version(case_id, case.version, at)
         if head is None:
             raise Conflict(
                 f"case {case_id} was changed by someone else while you were acting; nothing was written. "
@@ -174,7 +175,7 @@ def advance(
             )
         entry_seq = head[0] + 1
         projection: dict[str, Any] = {}
-        deadline = case["deadline"]
+        deadline = case.deadline
         planned: list[PlannedReminder] = []
         if moved:
             repo.cancel_pending(case_id)
@@ -199,7 +200,7 @@ def advance(
             at=at,
             actor=me.login,
             trigger=trigger,
-            from_state=case["state"],
+            from_state=case.state,
             to_state=dest,
             payload=payload or None,
             cipher=cipher,
@@ -212,7 +213,7 @@ def advance(
     return Outcome(
         case_id=case_id,
         trigger=trigger,
-        from_state=case["state"],
+        from_state=case.state,
         state=dest,
         is_open=not plan.states[dest].final,
         deadline=deadline,
@@ -231,7 +232,7 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
         case, _plan = require_visible(ctx, repo, me, case_id)
         now = ctx.clock.now().replace(microsecond=0)
         if not repo.update_case(
-            case_id, {"version": case["version"] + 1, "last_activity_at": now}, expected_version=case["version"]
+            case_id, {"version": case.version + 1, "last_activity_at": now}, expected_version=case.version
         ):
             raise Conflict(f"case {case_id} was changed by someone else at the same moment; try again")
         event = journal.append(
@@ -240,8 +241,8 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
             kind=EventKind.note,
             at=now,
             actor=me.login,
-            from_state=case["state"],
-            to_state=case["state"],
+            from_state=case.state,
+            to_state=case.state,
             payload={"note": text},
             cipher=cipher,
         )
@@ -249,10 +250,10 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
     return Outcome(
         case_id=case_id,
         trigger=None,
-        from_state=case["state"],
-        state=case["state"],
-        is_open=case["is_open"],
-        deadline=case["deadline"],
+        from_state=case.state,
+        state=case.state,
+        is_open=case.is_open,
+        deadline=case.deadline,
         event_seq=event.seq,
     )
 
@@ -260,37 +261,37 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
 # -- guards -----------------------------------------------------------------------------------------
 
 
-def _require_allowed(repo: Repository, plan: Plan, transition: Transition, me: User, case: dict[str, Any]) -> None:
+def _require_allowed(repo: Repository, plan: Plan, transition: Transition, me: User, case: Case) -> None:
     user = {"login": me.login, "role": me.role}
     on_case: set[str] = set()
     for actor in transition.allowed:
         if actor.relation is Relation.on_case and not on_case:
             on_case = on_case_logins(repo, plan, case)  # a query: only when a rule needs it
-        if people.matches(repo, actor, user, case["opened_by"], on_case):
+        if people.matches(repo, actor, user, case.opened_by, on_case):
             return
     who = " or ".join(a.describe() for a in transition.allowed)
     raise NotAllowed(
-        f"'{transition.trigger}' on case {case['id']} may be fired only by {who}; '{me.login}' is {me.role}"
+        f"'{transition.trigger}' on case {case.id} may be fired only by {who}; '{me.login}' is {me.role}"
     )
 
 
-def _require_prerequisites(repo: Repository, transition: Transition, case: dict[str, Any]) -> None:
-    needed = [r for r in transition.requires if r.when != "minor" or case["minor"]]
-    recorded = {e["trigger"] for e in repo.events_for(case["id"])} if needed else set()
+def _require_prerequisites(repo: Repository, transition: Transition, case: Case) -> None:
+    needed = [r for r in transition.requires if r.when != "minor" or case.minor]
+    recorded = {e["trigger"] for e in repo.events_for(case.id)} if needed else set()
     for requirement in needed:
         if requirement.trigger not in recorded:
             raise Invalid(
-                f"case {case['id']} cannot '{transition.trigger}' yet: record '{requirement.trigger}' first "
+                f"case {case.id} cannot '{transition.trigger}' yet: record '{requirement.trigger}' first "
                 f"({requirement.reason})"
             )
 
 
-def on_case_logins(repo: Repository, plan: Plan, case: dict[str, Any]) -> set[str]:
+def on_case_logins(repo: Repository, plan: Plan, case: Case) -> set[str]:
     """Everyone on the case: who opened it, who acted on it, who must act now."""
-    found = repo.case_actors(case["id"], ACTING) | {case["opened_by"]}
-    state = plan.states[case["state"]]
-    if state.responsible is not None and case["is_open"]:
-        found |= set(people.responsible(repo, state.responsible, case["opened_by"]))
+    found = repo.case_actors(case.id, ACTING) | {case.opened_by}
+    state = plan.states[case.state]
+    if state.responsible is not None and case.is_open:
+        found |= set(people.responsible(repo, state.responsible, case.opened_by))
     return found
 
 

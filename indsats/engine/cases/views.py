@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from indsats.engine.log import journal
 
@@ -18,6 +18,7 @@ from indsats.engine.org.users import require_actor
 from indsats.engine.cases.visibility import may_see, require_visible
 
 if TYPE_CHECKING:
+    from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
     from indsats.engine.org.users import User
     from indsats.engine.plans.schema import Plan
@@ -120,7 +121,7 @@ def show_case(ctx: Context, *, actor: str, case_id: str, via: str | None = None)
         repo = uow.repo
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
-        subject_ref = None if case["subject_ref"] is None else cipher.open(case["subject_ref"])
+        subject_ref = None if case.subject_ref is None else cipher.open(case.subject_ref)
         log_view(repo, case, me.login, "show", ctx.clock.now(), via=via)
         view = _view(ctx, repo, plan, case, me, subject_ref)
         uow.commit()
@@ -134,7 +135,7 @@ def case_page(ctx: Context, *, actor: str, case_id: str, via: str) -> tuple[Case
         repo = uow.repo
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
-        subject_ref = None if case["subject_ref"] is None else cipher.open(case["subject_ref"])
+        subject_ref = None if case.subject_ref is None else cipher.open(case.subject_ref)
         events = [
             Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
         ]
@@ -145,59 +146,59 @@ def case_page(ctx: Context, *, actor: str, case_id: str, via: str) -> tuple[Case
 
 
 def _view(
-    ctx: Context, repo: Repository, plan: Plan, case: dict[str, Any], me: User, subject_ref: str | None
+    ctx: Context, repo: Repository, plan: Plan, case: Case, me: User, subject_ref: str | None
 ) -> CaseView:
-    state = plan.states[case["state"]]
+    state = plan.states[case.state]
     now = ctx.clock.now()
-    working = is_working_time(plan, case["state"])
+    working = is_working_time(plan, case.state)
     time_left = None
-    if case["deadline"] is not None and case["is_open"]:
-        time_left = time_between(plan, case["state"], now, case["deadline"], ctx.calendar)
+    if case.deadline is not None and case.is_open:
+        time_left = time_between(plan, case.state, now, case.deadline, ctx.calendar)
     must_act = []
-    if state.responsible is not None and case["is_open"]:
-        must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case["opened_by"])]
+    if state.responsible is not None and case.is_open:
+        must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case.opened_by)]
     options = _options_for(repo, plan, case, me.login, me.role)
     reminders = [
         ReminderInfo(
-            id=r["id"],
-            level=r["level"],
-            kind=r["kind"],
-            status=r["status"],
-            due_at=r["due_at"],
-            attempts=r["attempts"],
-            sent_at=r["sent_at"],
+            id=r.id,
+            level=r.level,
+            kind=r.kind,
+            status=r.status,
+            due_at=r.due_at,
+            attempts=r.attempts,
+            sent_at=r.sent_at,
         )
-        for r in repo.reminders_for(case["id"])
-        if r["status"] != ReminderStatus.cancelled.value
+        for r in repo.reminders_for(case.id)
+        if r.status != ReminderStatus.cancelled.value
     ]
     return CaseView(
-        id=case["id"],
+        id=case.id,
         plan_id=plan.id,
         plan_title=plan.title,
         plan_version=plan.version,
-        state=case["state"],
+        state=case.state,
         state_label=state.label,
-        is_open=case["is_open"],
-        acute=case["acute"],
-        minor=case["minor"],
-        source=case["source"],
+        is_open=case.is_open,
+        acute=case.acute,
+        minor=case.minor,
+        source=case.source,
         subject_ref=subject_ref,
-        opened_by=case["opened_by"],
-        opened_at=case["opened_at"],
-        state_entered_at=case["state_entered_at"],
-        closed_at=case["closed_at"],
-        deadline=case["deadline"] if case["is_open"] else None,
+        opened_by=case.opened_by,
+        opened_at=case.opened_at,
+        state_entered_at=case.state_entered_at,
+        closed_at=case.closed_at,
+        deadline=case.deadline if case.is_open else None,
         deadline_rule=state.deadline,
         working_time=working,
         time_left=time_left,
         time_left_text=None if time_left is None else ctx.calendar.describe(time_left),
-        escalation_level=case["escalation_level"],
-        reminders_sent=case["reminders_sent"],
+        escalation_level=case.escalation_level,
+        reminders_sent=case.reminders_sent,
         must_act=must_act,
         action_card=list(state.action_card),
         possible=options,
         reminders=reminders,
-        version=case["version"],
+        version=case.version,
     )
 
 
@@ -217,13 +218,13 @@ def case_history(ctx: Context, *, actor: str, case_id: str, via: str | None = No
 
 
 def log_view(
-    repo: Repository, case: dict[str, Any], login: str, command: str, at: datetime, *, via: str | None = None
+    repo: Repository, case: Case, login: str, command: str, at: datetime, *, via: str | None = None
 ) -> None:
     """The access log: who read a case's details, when, through which command and (``via``) which door."""
     payload = {"command": command} if via is None else {"command": command, "via": via}
     journal.append(
-        repo, case_id=case["id"], kind=EventKind.viewed, at=at, actor=login, from_state=case["state"],
-        to_state=case["state"], payload=payload,
+        repo, case_id=case.id, kind=EventKind.viewed, at=at, actor=login, from_state=case.state,
+        to_state=case.state, payload=payload,
     )
 
 
@@ -240,21 +241,21 @@ def list_cases(
         me = require_actor(repo, actor)
         found = []
         for case in repo.list_cases(plan_id=plan_id, state=state, is_open=is_open):
-            plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
+            plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
             if not may_see(repo, me, case, plan):
                 continue
             found.append(
                 CaseSummary(
-                    id=case["id"],
-                    plan_id=case["plan_id"],
-                    state=case["state"],
-                    state_label=plan.states[case["state"]].label,
-                    is_open=case["is_open"],
-                    acute=case["acute"],
-                    opened_by=case["opened_by"],
-                    opened_at=case["opened_at"],
-                    deadline=case["deadline"],
-                    escalation_level=case["escalation_level"],
+                    id=case.id,
+                    plan_id=case.plan_id,
+                    state=case.state,
+                    state_label=plan.states[case.state].label,
+                    is_open=case.is_open,
+                    acute=case.acute,
+                    opened_by=case.opened_by,
+                    opened_at=case.opened_at,
+                    deadline=case.deadline,
+                    escalation_level=case.escalation_level,
                 )
             )
         return found
@@ -267,14 +268,14 @@ def _person(repo: Repository, login: str) -> Person:
     return Person(login=login, name=user["name"], role=user["role"])
 
 
-def _options_for(repo: Repository, plan: Plan, case: dict[str, Any], login: str, role: str) -> list[TriggerOption]:
-    if not case["is_open"]:
+def _options_for(repo: Repository, plan: Plan, case: Case, login: str, role: str) -> list[TriggerOption]:
+    if not case.is_open:
         return []
     on_case = on_case_logins(repo, plan, case)
     user = {"login": login, "role": role}
     options = []
-    for t in plan.transitions_from(case["state"]):
-        if not any(people.matches(repo, a, user, case["opened_by"], on_case) for a in t.allowed):
+    for t in plan.transitions_from(case.state):
+        if not any(people.matches(repo, a, user, case.opened_by, on_case) for a in t.allowed):
             continue
         fields = [
             FieldInfo(name=n, label=f.label, type=describe_type(f), required=f.required, options=dict(f.options))
@@ -289,7 +290,7 @@ def _options_for(repo: Repository, plan: Plan, case: dict[str, Any], login: str,
                 to_state=t.dest,
                 note_required=t.note_required,
                 fields=fields,
-                command=f"indsats advance {case['id']} {t.trigger}{' ' + sets if sets else ''}{note}",
+                command=f"indsats advance {case.id} {t.trigger}{' ' + sets if sets else ''}{note}",
             )
         )
     return options

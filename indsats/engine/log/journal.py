@@ -40,9 +40,9 @@ def append(
         otherwise the row is read and locked here.
     """
     if head is None:
-        row = repo.get_case(case_id, lock=True)
-        assert row is not None, f"case {case_id} vanished inside its own transaction"
-        head = (row["last_seq"], row["last_hash"])
+        case = repo.get_case(case_id, lock=True)
+        assert case is not None, f"case {case_id} vanished inside its own transaction"
+        head = (case.last_seq, case.last_hash)
     event = seal(
         case_id=case_id,
         seq=head[0] + 1,

@@ -11,6 +11,7 @@ from indsats.engine.log.events import VERSIONED, Event, EventKind, chain_breaks
 from indsats.errors import NotAllowed
 
 if TYPE_CHECKING:
+    from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
     from indsats.engine.privacy.crypto import Cipher
     from indsats.engine.plans.schema import Plan
@@ -39,7 +40,7 @@ def verify(ctx: Context) -> VerifyReport:
     skipped: list[int] = []
     with ctx.db.unit_of_work() as uow:
         repo = uow.repo
-        rows = {c["id"]: c for c in repo.list_cases(is_open=None)}
+        rows = {c.id: c for c in repo.list_cases(is_open=None)}
         seen: set[str] = set()
         for case_id, group in groupby(repo.iter_events(), key=lambda r: r["case_id"]):
             raw = list(group)
@@ -56,7 +57,7 @@ def verify(ctx: Context) -> VerifyReport:
             if case is None:
                 problems.append(f"case {case_id}: events exist but the case row is missing")
                 continue
-            plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
+            plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
             problems.extend(projection_breaks(plan, case, events))
         for case_id in sorted(set(rows) - seen):
             problems.append(f"case {case_id}: has no events (its history was removed)")
@@ -116,11 +117,11 @@ def replay(plan: Plan, events: list[Event]) -> dict[str, Any]:
     }
 
 
-def projection_breaks(plan: Plan, case: dict[str, Any], events: list[Event]) -> list[str]:
+def projection_breaks(plan: Plan, case: Case, events: list[Event]) -> list[str]:
     expected = replay(plan, events)
-    unknown = [f"case {case['id']}: state '{expected['state']}' is not in plan {plan.id}"] if expected["state"] not in plan.states else []
+    unknown = [f"case {case.id}: state '{expected['state']}' is not in plan {plan.id}"] if expected["state"] not in plan.states else []
     return unknown + [
-        f"case {case['id']}: '{key}' is {case[key]!r} but its events say {value!r}"
+        f"case {case.id}: '{key}' is {getattr(case, key)!r} but its events say {value!r}"
         for key, value in expected.items()
-        if case[key] != value
+        if getattr(case, key) != value
     ]

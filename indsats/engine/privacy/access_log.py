@@ -73,16 +73,16 @@ def access_review(ctx: Context, *, actor: str) -> list[Grant]:
         everyone = [u for u in repo.list_users() if u["active"]]
         grants: list[Grant] = []
         for case in repo.list_cases(is_open=True):
-            plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
+            plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
             reasons: dict[str, list[str]] = {}
-            reasons.setdefault(case["opened_by"], []).append("opened it")
-            for login in sorted(repo.case_actors(case["id"], ACTING)):
+            reasons.setdefault(case.opened_by, []).append("opened it")
+            for login in sorted(repo.case_actors(case.id, ACTING)):
                 reasons.setdefault(login, []).append("acted on it")
-            spec = plan.states[case["state"]].responsible
-            owners = [] if spec is None else people.responsible(repo, spec, case["opened_by"])
+            spec = plan.states[case.state].responsible
+            owners = [] if spec is None else people.responsible(repo, spec, case.opened_by)
             for owner in owners:
                 reasons.setdefault(owner, []).append("must act now")
-            for base, why in [*((o, "leader above who must act") for o in owners), (case["opened_by"], "leader above the opener")]:
+            for base, why in [*((o, "leader above who must act") for o in owners), (case.opened_by, "leader above the opener")]:
                 for leader in people.chain_above(repo, base, ceiling_role=""):
                     if why not in reasons.get(leader, []):
                         reasons.setdefault(leader, []).append(why)
@@ -91,7 +91,7 @@ def access_review(ctx: Context, *, actor: str) -> list[Grant]:
                     reasons.setdefault(user["login"], []).append(f"role {user['role']}")
             roles = {u["login"]: u["role"] for u in repo.list_users()}
             grants.extend(
-                Grant(case_id=case["id"], login=login, role=roles.get(login, "?"), reason="; ".join(why))
+                Grant(case_id=case.id, login=login, role=roles.get(login, "?"), reason="; ".join(why))
                 for login, why in sorted(reasons.items())
             )
         return grants

@@ -27,10 +27,10 @@ def rotate_keys(ctx: Context, *, actor: str, new_key: bytes) -> Rotation:
         repo = uow.repo
         require_admin(repo, actor)
         for case in repo.list_cases(is_open=None):
-            if case["subject_ref"] is None:
+            if case.subject_ref is None:
                 continue
-            ref = old.open(case["subject_ref"])
-            repo.update_case(case["id"], {"subject_ref": new.seal(ref), "subject_index": new.index(ref)})
+            ref = old.open(case.subject_ref)
+            repo.update_case(case.id, {"subject_ref": new.seal(ref), "subject_index": new.index(ref)})
             n_cases += 1
         for event_id, stored in repo.sealed_events():
             repo.set_event_payload(event_id, {**stored, SEALED: new.seal(old.open(stored[SEALED]))})

@@ -10,10 +10,10 @@ chain covers payload digests, so ``verify`` still passes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from indsats.engine.log import journal
 from indsats.engine.time.clock import LOCAL_TZ, as_utc
@@ -23,6 +23,7 @@ from indsats.engine.org.users import require_admin
 from indsats.errors import Invalid
 
 if TYPE_CHECKING:
+    from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
     from indsats.engine.plans.schema import Plan
     from indsats.storage.repository import Repository
@@ -48,15 +49,15 @@ def retention_years(plan: Plan) -> int | None:
     return int(match.group(1))
 
 
-def due_cases(ctx: Context, repo: Repository, before: datetime) -> list[dict[str, Any]]:
+def due_cases(ctx: Context, repo: Repository, before: datetime) -> list[Case]:
     """Closed, unpurged cases whose plan's rule has run out by ``before``."""
     found = []
     for case in repo.closed_cases():
-        plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
+        plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
         years = retention_years(plan)
-        if years is None or case["closed_at"] is None:
+        if years is None or case.closed_at is None:
             continue
-        closed = case["closed_at"]
+        closed = case.closed_at
         try:
             expires = closed.replace(year=closed.year + years)
         except ValueError:  # closed on 29 February
@@ -78,14 +79,14 @@ def archive_export(ctx: Context, *, actor: str, path: Path, before: date | None 
         plans: dict[str, str] = {}
         exported = []
         for case in due:
-            text = repo.plan_text(case["plan_id"], case["plan_version"])
-            plans[f"{case['plan_id']}@{case['plan_version']}"] = text or ""
+            text = repo.plan_text(case.plan_id, case.plan_version)
+            plans[f"{case.plan_id}@{case.plan_version}"] = text or ""
             exported.append(
                 {
-                    **{k: v for k, v in case.items() if k not in ("subject_ref", "subject_index")},
-                    "subject_ref": None if case["subject_ref"] is None else cipher.open(case["subject_ref"]),
+                    **{k: v for k, v in asdict(case).items() if k not in ("subject_ref", "subject_index")},
+                    "subject_ref": None if case.subject_ref is None else cipher.open(case.subject_ref),
                     "events": [
-                        {**row, "payload": open_payload(row["payload"], cipher)} for row in repo.events_for(case["id"])
+                        {**row, "payload": open_payload(row["payload"], cipher)} for row in repo.events_for(case.id)
                     ],
                 }
             )
@@ -104,12 +105,12 @@ def archive_export(ctx: Context, *, actor: str, path: Path, before: date | None 
         )
         for case in due:
             journal.append(
-                repo, case_id=case["id"], kind=EventKind.archived, at=now, actor=me.login,
-                from_state=case["state"], to_state=case["state"], payload={"archive": path.name},
+                repo, case_id=case.id, kind=EventKind.archived, at=now, actor=me.login,
+                from_state=case.state, to_state=case.state, payload={"archive": path.name},
                 case_changes={"archived_at": now},
             )
         uow.commit()
-    return RetentionResult(cases=[c["id"] for c in due], file=str(path))
+    return RetentionResult(cases=[c.id for c in due], file=str(path))
 
 
 def purge(ctx: Context, *, actor: str, dry_run: bool = False) -> RetentionResult:
@@ -119,24 +120,24 @@ def purge(ctx: Context, *, actor: str, dry_run: bool = False) -> RetentionResult
         repo = uow.repo
         me = require_admin(repo, actor)
         due = due_cases(ctx, repo, now)
-        refused = [c["id"] for c in due if c["archived_at"] is None]
-        ready = [c for c in due if c["archived_at"] is not None]
+        refused = [c.id for c in due if c.archived_at is None]
+        ready = [c for c in due if c.archived_at is not None]
         if dry_run:
-            return RetentionResult(cases=[c["id"] for c in ready], refused=refused)
+            return RetentionResult(cases=[c.id for c in ready], refused=refused)
         if refused:
             raise Invalid(
                 f"{len(refused)} case(s) are due for deletion but not archived (first: {refused[0]}): "
                 "run 'indsats archive export FILE' first; nothing was purged"
             )
         for case in ready:
-            repo.purge_event_payloads(case["id"])
+            repo.purge_event_payloads(case.id)
             journal.append(
-                repo, case_id=case["id"], kind=EventKind.purged, at=now, actor=me.login,
-                from_state=case["state"], to_state=case["state"], payload=None,
+                repo, case_id=case.id, kind=EventKind.purged, at=now, actor=me.login,
+                from_state=case.state, to_state=case.state, payload=None,
                 case_changes={"subject_ref": None, "subject_index": None, "purged_at": now},
             )
         uow.commit()
-    return RetentionResult(cases=[c["id"] for c in ready])
+    return RetentionResult(cases=[c.id for c in ready])
 
 
 def _limit(before: date | None, now: datetime) -> datetime:

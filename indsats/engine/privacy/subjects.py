@@ -41,16 +41,16 @@ def export_subject(ctx: Context, *, actor: str, subject_ref: str, path: Path, wi
         cases = repo.cases_by_subject_index(cipher.index(subject_ref))
         out: list[dict[str, Any]] = []
         for case in cases:
-            events = repo.events_for(case["id"])
+            events = repo.events_for(case.id)
             out.append(
                 {
-                    "case_id": case["id"],
-                    "plan": case["plan_id"],
-                    "state": case["state"],
-                    "opened_at": case["opened_at"],
-                    "closed_at": case["closed_at"],
-                    "source": case["source"],
-                    "subject_ref": cipher.open(case["subject_ref"]),
+                    "case_id": case.id,
+                    "plan": case.plan_id,
+                    "state": case.state,
+                    "opened_at": case.opened_at,
+                    "closed_at": case.closed_at,
+                    "source": case.source,
+                    "subject_ref": None if case.subject_ref is None else cipher.open(case.subject_ref),
                     "events": [
                         {
                             "at": e["at"],

@@ -27,6 +27,8 @@ from indsats.engine.ports import DeliveryResult, Message, make_message_id
 from indsats.engine.reminders.planning import ReminderKind, ReminderStatus, is_working_time, next_repeat, retry_at, time_between
 
 if TYPE_CHECKING:
+    from indsats.engine.reminders.reminder import Reminder
+    from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
     from indsats.engine.ports import Notifier
     from indsats.engine.plans.schema import Plan
@@ -72,8 +74,8 @@ class SweepResult:
 
 @dataclass(frozen=True, kw_only=True)
 class _Prepared:
-    row: dict[str, Any]
-    case: dict[str, Any]
+    row: Reminder
+    case: Case
     plan: Plan
     recipients: list[str]
     addresses: tuple[str, ...]
@@ -118,30 +120,30 @@ def sweep(
         outcomes = {r.reminder_id: r for r in notifier.deliver(messages)} if messages else {}
         for p in to_send:
             if p.problem is not None:
-                outcomes[p.row["id"]] = DeliveryResult(reminder_id=p.row["id"], ok=False, error=p.problem, permanent=True)
+                outcomes[p.row.id] = DeliveryResult(reminder_id=p.row.id, ok=False, error=p.problem, permanent=True)
         with ctx.db.unit_of_work(write=True) as uow:
             _record_batch(ctx, uow.repo, obsolete, to_send, duplicates, outcomes, worker, now, result)
             uow.commit()
 
 
-def _prepare(ctx: Context, repo: Repository, rows: list[dict[str, Any]]) -> tuple[list[_Prepared], list[dict[str, Any]]]:
+def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list[_Prepared], list[Reminder]]:
     prepared: list[_Prepared] = []
-    obsolete: list[dict[str, Any]] = []
-    cases = repo.get_cases(row["case_id"] for row in rows)
+    obsolete: list[Reminder] = []
+    cases = repo.get_cases(row.case_id for row in rows)
     # Who hears of a row depends only on the plan version, the state, the opener and the level.
     audiences: dict[tuple[str, str, str, str, int], _Audience] = {}
     for row in rows:
-        case = cases.get(row["case_id"])
-        moved_on = case is None or not case["is_open"] or case["state"] != row["state"]
+        case = cases.get(row.case_id)
+        moved_on = case is None or not case.is_open or case.state != row.state
         # An acute alert is about what happened, not about a stalled state: it goes out regardless.
-        if case is None or (moved_on and row["kind"] != ReminderKind.acute.value):
+        if case is None or (moved_on and row.kind != ReminderKind.acute.value):
             obsolete.append(row)
             continue
-        plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
-        key = (case["plan_id"], case["plan_version"], row["state"], case["opened_by"], row["level"])
+        plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
+        key = (case.plan_id, case.plan_version, row.state, case.opened_by, row.level)
         audience = audiences.get(key)
         if audience is None:
-            audience = audiences[key] = _audience(repo, plan, row["state"], case["opened_by"], row["level"])
+            audience = audiences[key] = _audience(repo, plan, row.state, case.opened_by, row.level)
         prepared.append(
             _Prepared(
                 row=row,
@@ -149,7 +151,7 @@ def _prepare(ctx: Context, repo: Repository, rows: list[dict[str, Any]]) -> tupl
                 plan=plan,
                 recipients=audience.recipients,
                 addresses=audience.addresses,
-                top=row["level"] >= audience.levels,
+                top=row.level >= audience.levels,
                 problem=audience.problem,
                 warning=audience.warning,
             )
@@ -200,12 +202,12 @@ def _coalesce(prepared: list[_Prepared]) -> tuple[list[_Prepared], list[_Prepare
     best: dict[tuple[Any, ...], _Prepared] = {}
     duplicates: list[_Prepared] = []
     for p in prepared:
-        key = (p.row["case_id"], p.row["entry_seq"], tuple(p.recipients))
+        key = (p.row.case_id, p.row.entry_seq, tuple(p.recipients))
         current = best.get(key)
         if current is None:
             best[key] = p
             continue
-        rank = (p.row["kind"] == ReminderKind.acute.value, p.row["level"], p.row["due_at"])
+        rank = (p.row.kind == ReminderKind.acute.value, p.row.level, p.row.due_at)
         current_rank = (current.row["kind"] == ReminderKind.acute.value, current.row["level"], current.row["due_at"])
         if rank > current_rank:
             duplicates.append(current)
@@ -217,30 +219,30 @@ def _coalesce(prepared: list[_Prepared]) -> tuple[list[_Prepared], list[_Prepare
 
 def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime) -> Message:
     case = p.case
-    deadline = case["deadline"]
+    deadline = case.deadline
     overdue = deadline is not None and now >= deadline
     if deadline is None:
         lateness = "ingen frist"
     else:
         start, end = (deadline, now) if overdue else (now, deadline)
-        span = time_between(p.plan, p.row["state"], start, end, ctx.calendar)
+        span = time_between(p.plan, p.row.state, start, end, ctx.calendar)
         lateness = ctx.calendar.describe(span).replace(" h", " t")
-    spec = p.plan.states[p.row["state"]].responsible
+    spec = p.plan.states[p.row.state].responsible
     role = (spec.role if spec and spec.role else None) or _relation_role(p, spec)
     text = render(
         plan=p.plan,
-        case_id=case["id"],
-        state=p.row["state"],
-        kind=p.row["kind"],
-        level=p.row["level"],
+        case_id=case.id,
+        state=p.row.state,
+        kind=p.row.kind,
+        level=p.row.level,
         responsible_role=role,
         deadline=deadline,
         lateness=lateness,
         overdue=overdue,
     )
     return Message(
-        reminder_id=p.row["id"],
-        message_id=make_message_id(p.row["id"], mail_from),
+        reminder_id=p.row.id,
+        message_id=make_message_id(p.row.id, mail_from),
         to=p.addresses,
         subject=text.subject,
         body=text.body,
@@ -257,7 +259,7 @@ def _relation_role(p: _Prepared, spec: Any) -> str:
 def _record_batch(
     ctx: Context,
     repo: Repository,
-    obsolete: list[dict[str, Any]],
+    obsolete: list[Reminder],
     to_send: list[_Prepared],
     duplicates: list[_Prepared],
     outcomes: dict[int, DeliveryResult],
@@ -270,25 +272,25 @@ def _record_batch(
     order so two workers recording at once never deadlock) and the re-armed repeats (one insert).
     """
     held = repo.held_reminders(
-        [row["id"] for row in obsolete] + [p.row["id"] for p in to_send] + [p.row["id"] for p in duplicates],
+        [row.id for row in obsolete] + [p.row.id for p in to_send] + [p.row.id for p in duplicates],
         worker=worker,
     )
     marks: list[dict[str, Any]] = []
     drafts: list[journal.Draft] = []
     repeats: list[dict[str, Any]] = []
     for row in obsolete:
-        if row["id"] in held:
-            marks.append({"id": row["id"], "status": ReminderStatus.cancelled.value, "claimed_by": None,
+        if row.id in held:
+            marks.append({"id": row.id, "status": ReminderStatus.cancelled.value, "claimed_by": None,
                           "lease_until": None, "last_error": "obsolete: the case left the state"})
             result.obsolete += 1
-    for p in sorted(to_send, key=lambda p: (p.row["case_id"], p.row["id"])):
-        if p.row["id"] not in held:  # our lease ran out and another worker took the row: it was sent twice at most
+    for p in sorted(to_send, key=lambda p: (p.row.case_id, p.row.id)):
+        if p.row.id not in held:  # our lease ran out and another worker took the row: it was sent twice at most
             result.lost_claims += 1
             continue
-        _record(ctx, p, outcomes[p.row["id"]], now, result, marks, drafts, repeats)
+        _record(ctx, p, outcomes[p.row.id], now, result, marks, drafts, repeats)
     for p in duplicates:
-        if p.row["id"] in held:
-            marks.append({"id": p.row["id"], "status": ReminderStatus.sent.value, "sent_at": now, "claimed_by": None,
+        if p.row.id in held:
+            marks.append({"id": p.row.id, "status": ReminderStatus.sent.value, "sent_at": now, "claimed_by": None,
                           "lease_until": None, "recipients": json.dumps(p.recipients),
                           "last_error": "coalesced into another message"})
             result.coalesced += 1
@@ -309,36 +311,36 @@ def _record(
 ) -> None:
     """What one delivery (held by this worker) changes: its reminder row, an event, a re-armed repeat."""
     row = p.row
-    attempts = row["attempts"] + 1
+    attempts = row.attempts + 1
     if outcome.ok:
         marks.append(
-            {"id": row["id"], "status": ReminderStatus.sent.value, "sent_at": now, "attempts": attempts,
+            {"id": row.id, "status": ReminderStatus.sent.value, "sent_at": now, "attempts": attempts,
              "claimed_by": None, "lease_until": None, "recipients": json.dumps(p.recipients),
              "last_error": "; ".join(filter(None, (outcome.error, p.warning))) or None}
         )
-        kind = EventKind.reminder_sent if row["level"] == 0 else EventKind.escalated
-        drafts.append(_draft(p, kind, now, {"reminder_id": row["id"], "level": row["level"], "kind": row["kind"],
+        kind = EventKind.reminder_sent if row.level == 0 else EventKind.escalated
+        drafts.append(_draft(p, kind, now, {"reminder_id": row.id, "level": row.level, "kind": row.kind,
                                             "recipients": p.recipients}))
-        if p.top and row["kind"] != ReminderKind.acute.value:
-            again = next_repeat(p.plan, row["state"], row["due_at"], now, ctx.calendar)
+        if p.top and row.kind != ReminderKind.acute.value:
+            again = next_repeat(p.plan, row.state, row.due_at, now, ctx.calendar)
             if again is not None:
                 repeats.append({**_fresh(row), "due_at": again, "next_attempt_at": again})
         result.sent += 1
         result.add_delivery(_delivery(p, ok=True))
         return
     give_up = outcome.permanent or attempts >= p.plan.escalation.max_attempts
-    values: dict[str, Any] = {"id": row["id"], "attempts": attempts, "claimed_by": None, "lease_until": None,
+    values: dict[str, Any] = {"id": row.id, "attempts": attempts, "claimed_by": None, "lease_until": None,
                               "last_error": (outcome.error or "delivery failed")[:500]}
     if give_up:
         values["status"] = ReminderStatus.failed.value
     else:
         retry = retry_at(p.plan, attempts, now)
-        if is_working_time(p.plan, row["state"]) and row["kind"] != ReminderKind.acute.value:
+        if is_working_time(p.plan, row.state) and row.kind != ReminderKind.acute.value:
             retry = ctx.calendar.next_open(retry)  # a working-time reminder is retried within working hours
         values["next_attempt_at"] = retry
     marks.append(values)
     if give_up:
-        drafts.append(_draft(p, EventKind.delivery_failed, now, {"reminder_id": row["id"], "level": row["level"],
+        drafts.append(_draft(p, EventKind.delivery_failed, now, {"reminder_id": row.id, "level": row.level,
                                                                  "attempts": attempts, "error": values["last_error"]}))
         result.failed += 1
     else:
@@ -349,8 +351,8 @@ def _record(
 def _draft(p: _Prepared, kind: EventKind, now: datetime, payload: dict[str, Any]) -> journal.Draft:
     sent = kind in (EventKind.reminder_sent, EventKind.escalated)
     return journal.Draft(
-        case_id=p.case["id"], kind=kind, at=now, from_state=p.row["state"], to_state=p.row["state"],
-        payload=payload, case_changes=_counted(p.row["level"]) if sent else None,
+        case_id=p.case.id, kind=kind, at=now, from_state=p.row.state, to_state=p.row.state,
+        payload=payload, case_changes=_counted(p.row.level) if sent else None,
     )
 
 
@@ -361,10 +363,13 @@ def _counted(level: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return changes
 
 
-def _fresh(row: dict[str, Any]) -> dict[str, Any]:
-    keep = ("case_id", "state", "entry_seq", "level", "kind")
+def _fresh(row: Reminder) -> dict[str, Any]:
     return {
-        **{k: row[k] for k in keep},
+        "case_id": row.case_id,
+        "state": row.state,
+        "entry_seq": row.entry_seq,
+        "level": row.level,
+        "kind": row.kind,
         "status": ReminderStatus.pending.value,
         "attempts": 0,
         "claimed_by": None,
@@ -377,11 +382,11 @@ def _fresh(row: dict[str, Any]) -> dict[str, Any]:
 
 def _delivery(p: _Prepared, *, ok: bool, error: str | None = None) -> Delivery:
     return Delivery(
-        reminder_id=p.row["id"],
-        case_id=p.row["case_id"],
-        state=p.row["state"],
-        kind=p.row["kind"],
-        level=p.row["level"],
+        reminder_id=p.row.id,
+        case_id=p.row.case_id,
+        state=p.row.state,
+        kind=p.row.kind,
+        level=p.row.level,
         recipients=p.recipients,
         ok=ok,
         error=error,
