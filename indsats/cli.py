@@ -14,6 +14,7 @@ import click
 from indsats.commands.base import IndsatsGroup, Obj
 from indsats.commands.cases import advance, cases, history, note, open_, show, verify
 from indsats.commands.data import access, archive, audit, backup, keys, purge, subject
+from indsats.commands.db import db
 from indsats.commands.plans import plans
 from indsats.commands.reminders import calendar, remind, worker
 from indsats.commands.supervision import report, stuck
@@ -47,6 +48,6 @@ def demo(keep: str | None) -> None:
 # The command groups that live in their own modules.
 for _command in (
     init, users, open_, advance, note, show, history, cases, verify,
-    plans, remind, worker, calendar, stuck, report, backup, keys, audit, access, archive, purge, subject,
+    plans, remind, worker, calendar, stuck, report, backup, keys, audit, access, archive, purge, subject, db,
 ):
     main.add_command(_command)

@@ -29,11 +29,13 @@ if TYPE_CHECKING:
 class Database:
     """One database, by URL. Cheap to create; connects on first use."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, check_schema: bool = True) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.busy_timeout_ms = busy_timeout_ms
         self._engine: Engine | None = None
+        # The first unit of work checks the schema revision (one SELECT); init and db status need not.
+        self._schema_checked = not check_schema
 
     @property
     def path(self) -> Path | None:
@@ -105,6 +107,19 @@ class Database:
             with self.engine.connect() as conn:
                 yield conn
 
+    def check_schema(self, conn: Connection) -> None:
+        """Once per Database: refuse a schema older or newer than this indsats expects (exit 7)."""
+        if self._schema_checked:
+            return
+        from indsats.storage.schema import read_revision, require_current
+
+        require_current(self, read_revision(conn))
+        self._schema_checked = True
+
+    def schema_checked(self) -> None:
+        """Say that the schema is current (``init`` has just brought it there)."""
+        self._schema_checked = True
+
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -146,6 +161,7 @@ class UnitOfWork:
             self._conn = self.db.engine.connect()
             self._conn.info["write"] = self.write
             self._conn.begin()
+            self.db.check_schema(self._conn)
         except Exception as exc:
             if self._conn is not None:
                 self._conn.close()

@@ -28,9 +28,15 @@ def upgrade(db: Database) -> None:
 
     from indsats.storage.database import translated
 
+    from indsats.storage.schema import SchemaState, compare, read_revision, require_current
+
     db.create_file()
     with translated(db), db.engine.begin() as conn:
+        current = read_revision(conn)
+        if compare(current) is SchemaState.newer:
+            require_current(db, current)  # Alembic would only say it cannot locate the revision
         command.upgrade(alembic_config(conn), "head")
+    db.schema_checked()
 
 
 def current_revision(db: Database) -> str | None:

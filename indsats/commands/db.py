@@ -1,0 +1,43 @@
+"""The ``db`` group: the database's schema revision, shown without writing anything."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from indsats.commands.base import Obj, pass_obj
+
+
+@click.group()
+def db() -> None:
+    """The database itself: its schema revision."""
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def db_status(obj: Obj, as_json: bool) -> None:
+    """Show the database's schema revision and the one this indsats expects; write nothing.
+    Exit 0 when they match, 7 otherwise."""
+    from indsats.commands.render import echo_json
+    from indsats.storage.database import Database
+    from indsats.storage.schema import SchemaState, schema_status
+
+    settings = obj.settings
+    status = schema_status(Database(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms))
+    if as_json:
+        echo_json({"database": status.database, "current": status.current, "expected": status.expected,
+                   "state": status.state.value, "ok": status.ok})
+    else:
+        advice = {
+            SchemaState.current: "up to date",
+            SchemaState.older: "older: run 'indsats init' to upgrade",
+            SchemaState.newer: "written by a newer indsats: upgrade indsats",
+            SchemaState.uninitialised: "not initialised: run 'indsats init'",
+            SchemaState.missing: "no database file: run 'indsats init'",
+        }[status.state]
+        click.echo(f"Database: {status.database}")
+        click.echo(f"Schema revision: {status.current or '-'} (expected {status.expected}): {advice}")
+    if not status.ok:
+        sys.exit(7)
