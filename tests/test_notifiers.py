@@ -335,7 +335,7 @@ def auth_server(handler: RecordingHandler) -> Iterator[Controller]:
 
 
 def test_login_with_a_percent_encoded_password_delivers(auth_server: Controller) -> None:
-    settings = parse_smtp_url(f"smtp://indsats:pa%20hemmelig@127.0.0.1:{auth_server.port}?timeout=2")
+    settings = parse_smtp_url(f"smtp://indsats:pa%20hemmelig@127.0.0.1:{auth_server.port}?timeout=2&insecure=true")
 
     results = SmtpNotifier(settings, SENDER).deliver([message(1, A)])
 
@@ -345,7 +345,7 @@ def test_login_with_a_percent_encoded_password_delivers(auth_server: Controller)
 def test_a_failed_login_fails_the_batch_temporarily_without_showing_the_password(
     auth_server: Controller,
 ) -> None:
-    settings = parse_smtp_url(f"smtp://indsats:{SECRET}@127.0.0.1:{auth_server.port}?timeout=2")
+    settings = parse_smtp_url(f"smtp://indsats:{SECRET}@127.0.0.1:{auth_server.port}?timeout=2&insecure=true")
     notifier = SmtpNotifier(settings, SENDER)
 
     results = notifier.deliver([message(1, A), message(2, B)])
@@ -395,7 +395,12 @@ def test_an_unusable_sender_address_is_rejected_as_invalid_configuration() -> No
                 timeout=10,
             ),
         ),
-        ("smtp://indsats@mail.example.org", SmtpSettings(host="mail.example.org", user="indsats", password="")),
+        (
+            "smtp://indsats@mail.example.org?insecure=true",
+            SmtpSettings(host="mail.example.org", user="indsats", password="", insecure=True),
+        ),
+        ("smtps://mail.example.org?cafile=/etc/ssl/kommune-ca.pem",
+         SmtpSettings(host="mail.example.org", port=465, tls=TlsMode.implicit, cafile="/etc/ssl/kommune-ca.pem")),
     ],
 )
 def test_smtp_urls_parse_into_settings(url: str, expected: SmtpSettings) -> None:
@@ -470,7 +475,7 @@ def test_an_unencoded_slash_or_question_mark_in_the_password_is_invalid_and_no_p
 
 
 def test_settings_never_show_the_password_in_their_repr() -> None:
-    settings = parse_smtp_url(f"smtp://indsats:{SECRET}@mail.example.org")
+    settings = parse_smtp_url(f"smtp://indsats:{SECRET}@mail.example.org?starttls=true")
 
     assert SECRET not in repr(settings)
     assert SECRET not in repr(SmtpNotifier(settings, SENDER).describe())

@@ -13,8 +13,10 @@ MAX_ERROR_LENGTH = 300
 NO_RECIPIENTS = "no recipients"
 
 
-def failed(message: Message, error: str, *, permanent: bool = False) -> DeliveryResult:
-    return DeliveryResult(reminder_id=message.reminder_id, ok=False, error=error, permanent=permanent)
+def failed(message: Message, error: str, *, permanent: bool = False, unreachable: bool = False) -> DeliveryResult:
+    return DeliveryResult(
+        reminder_id=message.reminder_id, ok=False, error=error, permanent=permanent, unreachable=unreachable
+    )
 
 
 def explain(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ retry could help.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -52,6 +53,8 @@ class SmtpSettings:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT
+    cafile: str | None = None  # the CA that signed the server's certificate (an internal CA), instead of the system's
+    insecure: bool = False  # credentials over plain smtp:// were allowed explicitly (?insecure=true)
 
     def describe(self) -> str:
         """The settings as a URL without user and password."""
@@ -66,9 +69,10 @@ _FALSE = frozenset({"false", "0", "no", "off"})
 
 
 def parse_smtp_url(url: str) -> SmtpSettings:
-    """Read ``smtp://[user:password@]host[:port][?starttls=true&timeout=SECONDS]`` or ``smtps://…``.
+    """Read ``smtp://[user:password@]host[:port][?starttls=true&cafile=PATH&timeout=SECONDS]`` or ``smtps://…``.
 
-    User and password are percent-decoded. Error messages never repeat any part of the URL that
+    User and password are percent-decoded. Credentials over plain ``smtp://`` (no TLS) are refused
+    unless the URL says ``?insecure=true``; ``cafile`` names the CA to trust instead of the system's. Error messages never repeat any part of the URL that
     could hold the password, not even when an unencoded ``/``, ``?`` or ``#`` splits it up.
     """
     parts = urlsplit(url.strip())
@@ -88,6 +92,8 @@ def parse_smtp_url(url: str) -> SmtpSettings:
         raise _bad_url("the port must be a number from 1 to 65535", encoding_hint=True)
     tls = TlsMode.implicit if scheme == "smtps" else TlsMode.plain
     timeout = DEFAULT_TIMEOUT
+    cafile: str | None = None
+    insecure = False
     try:
         options = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
@@ -99,15 +105,21 @@ def parse_smtp_url(url: str) -> SmtpSettings:
             raise _bad_url(f"'{key}' is given twice")
         seen.add(key)
         if key == "starttls":
-            starttls = _parse_flag(value.lower())
+            starttls = _parse_flag(value.lower(), "starttls")
             if starttls and tls is TlsMode.implicit:
                 raise _bad_url("starttls applies only to smtp:// (smtps:// is encrypted from the start)")
             if starttls:
                 tls = TlsMode.starttls
         elif key == "timeout":
             timeout = _parse_timeout(value)
+        elif key == "cafile":
+            if not value:
+                raise _bad_url("cafile needs the path of a PEM file")
+            cafile = value
+        elif key == "insecure":
+            insecure = _parse_flag(value.lower(), "insecure")
         else:
-            raise _bad_url("unknown option in the query (known: starttls, timeout)", encoding_hint=True)
+            raise _bad_url("unknown option in the query (known: starttls, cafile, insecure, timeout)", encoding_hint=True)
     user = password = None
     try:
         if parts.username:
@@ -117,6 +129,13 @@ def parse_smtp_url(url: str) -> SmtpSettings:
             raise _bad_url("a password without a user name")
     except UnicodeDecodeError:
         raise _bad_url("the user name or password is not valid percent-encoded UTF-8") from None
+    if insecure and tls is not TlsMode.plain:
+        raise _bad_url("insecure applies only to plain smtp:// without starttls")
+    if user is not None and tls is TlsMode.plain and not insecure:
+        raise Invalid(
+            "bad SMTP URL: the user name and password would travel in clear text over plain smtp://: "
+            "use smtps:// or ?starttls=true (or, on a network you trust, say ?insecure=true)"
+        )
     return SmtpSettings(
         host=parts.hostname,
         port=port or (465 if tls is TlsMode.implicit else 25),
@@ -124,15 +143,17 @@ def parse_smtp_url(url: str) -> SmtpSettings:
         user=user,
         password=password,
         timeout=timeout,
+        cafile=cafile,
+        insecure=insecure,
     )
 
 
-def _parse_flag(value: str) -> bool:
+def _parse_flag(value: str, name: str) -> bool:
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise _bad_url("starttls must be true or false")
+    raise _bad_url(f"{name} must be true or false")
 
 
 def _parse_timeout(value: str) -> float:
@@ -157,6 +178,10 @@ def _bad_url(reason: str, *, encoding_hint: bool = False) -> Invalid:
 class _BatchFailed(Exception):
     """The connection could not be set up; every message in the batch fails for now."""
 
+    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
+
 
 class SmtpNotifier:
     """Delivers each batch over one SMTP connection."""
@@ -165,6 +190,8 @@ class SmtpNotifier:
         _, address = parseaddr(mail_from)
         if "@" not in address:
             raise Invalid("the sender address (mail from) must be an e-mail address, e.g. indsats@kommune.dk")
+        if settings.cafile is not None and not os.path.isfile(settings.cafile):
+            raise Invalid(f"the SMTP URL's cafile {settings.cafile} does not exist")
         self._settings = settings
         self._mail_from = mail_from
         self._envelope_from = address
@@ -172,13 +199,29 @@ class SmtpNotifier:
     def describe(self) -> str:
         return self._settings.describe()
 
+    def probe(self) -> str | None:
+        """Connect (TLS and login as configured), say NOOP and leave: None when that worked, else why not."""
+        try:
+            connection = self._connect()
+        except _BatchFailed as exc:
+            return str(exc)
+        import smtplib
+
+        try:
+            code, reply = connection.noop()
+        except (smtplib.SMTPException, OSError) as exc:
+            return f"{self.describe()} did not answer NOOP: {explain(exc)}"
+        finally:
+            _close_quietly(connection)
+        return None if code == 250 else f"{self.describe()} answered NOOP with {code} {reply_text(reply)}"
+
     def deliver(self, messages: Sequence[Message]) -> list[DeliveryResult]:
         if not messages:
             return []
         try:
             connection = self._connect()
         except _BatchFailed as exc:
-            return [failed(message, str(exc)) for message in messages]
+            return [failed(message, str(exc), unreachable=exc.unreachable) for message in messages]
         results: list[DeliveryResult] = []
         lost: str | None = None
         try:
@@ -202,18 +245,18 @@ class SmtpNotifier:
         expected = (smtplib.SMTPException, OSError, ValueError)
         try:
             if settings.tls is TlsMode.implicit:
-                context = ssl.create_default_context()
+                context = ssl.create_default_context(cafile=settings.cafile)
                 connection: smtplib.SMTP = smtplib.SMTP_SSL(
                     settings.host, settings.port, timeout=settings.timeout, context=context
                 )
             else:
                 connection = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         except expected as exc:
-            raise _BatchFailed(f"cannot connect to {self.describe()}: {explain(exc)}") from None
+            raise _BatchFailed(f"cannot connect to {self.describe()}: {explain(exc)}", unreachable=True) from None
         step = "STARTTLS with"
         try:
             if settings.tls is TlsMode.starttls:
-                connection.starttls(context=ssl.create_default_context())
+                connection.starttls(context=ssl.create_default_context(cafile=settings.cafile))
             step = "login to"
             if settings.user is not None:
                 connection.login(settings.user, settings.password or "")
