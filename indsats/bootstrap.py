@@ -56,6 +56,16 @@ def build_notifier(settings: Settings) -> Notifier:
     return OutboxNotifier(settings.outbox)
 
 
+def probe_mail(settings: Settings) -> str | None:
+    """Why reminders cannot be delivered right now (SMTP not answering, outbox not writable), or None."""
+    from indsats.adapters.outbox import OutboxNotifier
+    from indsats.adapters.smtp import SmtpNotifier, parse_smtp_url
+
+    if settings.smtp_url:
+        return SmtpNotifier(parse_smtp_url(settings.smtp_url), settings.mail_from).probe()
+    return OutboxNotifier(settings.outbox).probe()
+
+
 def ensure_key_file(settings: Settings) -> Path | None:
     """Make the key file on first ``init`` when no key is configured; return its path if it was made."""
     from indsats.engine.privacy.crypto import new_key

@@ -16,7 +16,9 @@ from indsats.commands.cases import advance, cases, history, note, open_, show, v
 from indsats.commands.data import access, archive, audit, backup, keys, purge, subject
 from indsats.commands.db import db
 from indsats.commands.plans import plans
-from indsats.commands.reminders import calendar, remind, worker
+from indsats.commands.reminders import calendar, remind
+from indsats.commands.worker import worker
+from indsats.commands.health import health
 from indsats.commands.supervision import report, stuck
 from indsats.commands.users import init, users
 from indsats.errors import EXIT_CODES
@@ -49,5 +51,6 @@ def demo(keep: str | None) -> None:
 for _command in (
     init, users, open_, advance, note, show, history, cases, verify,
     plans, remind, worker, calendar, stuck, report, backup, keys, audit, access, archive, purge, subject, db,
+    health,
 ):
     main.add_command(_command)

@@ -58,6 +58,12 @@ class StorageUnavailable(IndsatsError):
     exit_code = 7
 
 
+class MailUnavailable(IndsatsError):
+    """The mail server cannot be reached: nothing was handed over (the reminders are kept for a retry)."""
+
+    exit_code = 7
+
+
 class IntegrityBroken(IndsatsError):
     """The event log or a projection does not verify."""
 
@@ -72,6 +78,7 @@ EXIT_CODES: dict[int, str] = {
     NotAllowed.exit_code: "not allowed (role, identity, relation to the case)",
     Invalid.exit_code: "invalid (wrong trigger for the state, missing or bad field, bad plan, bad time)",
     Conflict.exit_code: "conflict (the case was changed concurrently)",
-    StorageUnavailable.exit_code: "database unavailable, locked, read-only or full",
+    StorageUnavailable.exit_code: "database unavailable, locked, read-only, full or at another schema revision; "
+    "mail server unreachable; unhealthy",
     IntegrityBroken.exit_code: "integrity failure (verify found a break)",
 }

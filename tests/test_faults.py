@@ -149,7 +149,7 @@ def stop_worker(worker: subprocess.Popen[bytes], log: Path) -> str:
 
 
 def sent_per_sweep(log: str) -> int:
-    return sum(int(n) for n in re.findall(r"^sweep: (\d+) sent", log, flags=re.MULTILINE))
+    return sum(int(n) for n in re.findall(r" INFO indsats\.worker sweep job=sweep .*?\bsent=(\d+)", log))
 
 
 def reminder_id(mail: Received) -> int:
@@ -203,7 +203,7 @@ def test_four_workers_on_one_postgresql_database_deliver_5001_reminders_each_exa
     print(f"\n{len(due)} reminders, 4 workers: {took:.1f} s from start to the last mail (process start-up "
           f"included); sent per worker {per_worker}; duplicates {len(duplicates)}")
     assert [w.returncode for w in workers] == [0, 0, 0, 0], outputs
-    assert all("Worker stopped" in out for out in outputs)
+    assert all("worker stopped" in out for out in outputs)
     assert duplicates == {}
     assert set(counts) == due
     assert sum(per_worker) == len(due)
@@ -414,18 +414,31 @@ def test_a_database_server_nobody_listens_for_exits_7_with_one_line(
     assert "is unavailable" in line and "refused" in line.lower(), line
 
 
-def test_a_worker_survives_its_database_going_away_and_stops_cleanly(tmp_path: Path) -> None:
+def test_a_worker_whose_database_is_unreachable_at_start_exits_7_with_one_line(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/indsats"
+
+    result = run(["worker", "--every", "0.2"], process_env(tmp_path, url), timeout=30)
+
+    assert result.returncode == 7
+    line = one_error_line(result.stderr)
+    assert "is unavailable" in line and "refused" in line.lower(), line
+
+
+def test_a_worker_survives_its_database_going_away_and_stops_cleanly(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/gone.db"
+    env = process_env(tmp_path, url)
+    assert run(["init"], env).returncode == 0
     log = tmp_path / "worker.log"
-    worker = start_worker(process_env(tmp_path, url), log)
-    wait_for(lambda: log.read_text().count("sweep failed") >= 2, timeout=30, what="two failed sweeps")
+    worker = start_worker(env, log)
+    wait_for(lambda: "worker started" in log.read_text(), timeout=30, what="the worker to start")
+    (tmp_path / "gone.db").rename(tmp_path / "moved.db")
+    wait_for(lambda: log.read_text().count("job failed") >= 2, timeout=30, what="two failed sweeps")
     output = stop_worker(worker, log)
 
     assert worker.returncode == 0, output
-    failures = [line for line in output.splitlines() if line.startswith("sweep failed")]
-    assert failures[0].startswith("sweep failed: the database postgresql+psycopg://postgres@127.0.0.1:")
-    assert failures[0].endswith("; retrying at the next interval")
-    assert "Traceback" not in output and "Worker stopped" in output
+    failures = [line for line in output.splitlines() if " ERROR indsats.worker job failed " in line]
+    assert "job=sweep outcome=error error=no database at" in failures[0]
+    assert "Traceback" not in output and "worker stopped" in output
 
 
 def _mount(*args: str) -> None:

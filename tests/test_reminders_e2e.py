@@ -211,7 +211,7 @@ def test_the_worker_delivers_due_reminders_and_stops_cleanly_on_sigterm(
             pytest.fail(f"the worker did not stop within 5 s of SIGTERM: {err}")
 
     assert worker.returncode == 0, err
-    assert "Worker stopped" in err
+    assert "worker stopped" in err
     assert len(outbox_ids(outbox)) == 3 == len(set(outbox_ids(outbox)))
     assert sorted(tuple(json.loads(line)["to"]) for line in outbox.read_text().splitlines()) == [
         ("emil@example.org",), ("lea@example.org",), ("sol@example.org",)

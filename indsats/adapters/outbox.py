@@ -25,6 +25,16 @@ class OutboxNotifier:
     def describe(self) -> str:
         return f"outbox {self._path}"
 
+    def probe(self) -> str | None:
+        """Why the outbox cannot be written now, or None (for ``indsats health``)."""
+        folder = self._path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        target = self._path if self._path.exists() else folder
+        if not os.access(target, os.W_OK):
+            return f"cannot write outbox {self._path}: {target} is not writable"
+        return None
+
     def deliver(self, messages: Sequence[Message]) -> list[DeliveryResult]:
         writable = [message for message in messages if message.to]
         payload = "".join(json.dumps(_outbox_record(m), ensure_ascii=False) + "\n" for m in writable)

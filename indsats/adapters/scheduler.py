@@ -1,46 +1,95 @@
-"""The reminder worker: APScheduler is only the clock that triggers a sweep on an interval.
+"""The worker's clock: APScheduler triggers each job (the sweep on an interval, the checks at set times).
 
-``coalesce=True`` and ``misfire_grace_time=None``: APScheduler 3 silently skips a run more than one
-second late by default; here a late run still happens, once. Nothing is lost while the worker is
-down, because reminders are rows: the next sweep catches up.
+Every job has ``coalesce=True`` and ``misfire_grace_time=None``: APScheduler 3 silently skips a run more
+than one second late by default; here a late run still happens, once. Nothing is lost while the worker
+is down, because reminders are rows: the next sweep catches up. Times of day are Europe/Copenhagen.
+
+>>> jobs = [Job(id="sweep", description="deliver due reminders", run=print, every_seconds=60)]
+>>> run_worker(jobs, start_at=now, on_error=log)            # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+LOCAL_ZONE = "Europe/Copenhagen"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One scheduled job: on an interval (``every_seconds``) or at a time of day (``at``, e.g. ``mon 06:00``)."""
+
+    id: str
+    description: str
+    run: Callable[[], Any]
+    every_seconds: float | None = None
+    at: str | None = None  # "HH:MM" every day, or "DAY HH:MM" once a week, local time
+
+    def trigger(self) -> Any:
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if self.every_seconds is not None:
+            return IntervalTrigger(seconds=self.every_seconds, timezone="UTC")
+        day, hour, minute = parse_at(self.at or "")
+        return CronTrigger(day_of_week=day or "*", hour=hour, minute=minute, timezone=LOCAL_ZONE)
+
+    def when(self) -> str:
+        return f"every {self.every_seconds:g} s" if self.every_seconds is not None else f"at {self.at} {LOCAL_ZONE}"
+
+
+def parse_at(text: str) -> tuple[str | None, int, int]:
+    """``'02:00'`` → (None, 2, 0); ``'mon 06:00'`` → ('mon', 6, 0); ``ValueError`` otherwise."""
+    parts = text.strip().lower().split()
+    day = parts[0] if len(parts) == 2 else None
+    if len(parts) not in (1, 2) or (day is not None and day not in WEEKDAYS):
+        raise ValueError(f"'{text}' is not HH:MM or DAY HH:MM (DAY one of {', '.join(WEEKDAYS)})")
+    hour_text, _, minute_text = parts[-1].partition(":")
+    if not (hour_text.isdigit() and minute_text.isdigit() and int(hour_text) < 24 and int(minute_text) < 60):
+        raise ValueError(f"'{text}' is not HH:MM or DAY HH:MM")
+    return day, int(hour_text), int(minute_text)
+
+
+def next_runs(jobs: list[Job], now: datetime, *, start_at: datetime | None = None) -> list[tuple[Job, datetime]]:
+    """When each job runs next after ``now`` (the sweep at ``start_at``, when the worker starts)."""
+    found = []
+    for job in jobs:
+        if job.every_seconds is not None and start_at is not None:
+            found.append((job, start_at))
+            continue
+        found.append((job, job.trigger().get_next_fire_time(None, now)))
+    return found
+
 
 def run_worker(
-    run_sweep: Callable[[], Any],
+    jobs: list[Job],
     *,
-    every_seconds: float,
     start_at: datetime,
-    on_error: Callable[[BaseException], None],
+    on_error: Callable[[Job, BaseException], None],
 ) -> None:
-    """Run ``run_sweep`` now and then every ``every_seconds`` until SIGTERM or SIGINT; then stop cleanly."""
+    """Run the jobs until SIGTERM or SIGINT (interval jobs first at ``start_at``); then stop cleanly."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = BlockingScheduler(timezone="UTC")
-
-    def job() -> None:
-        try:
-            run_sweep()
-        except Exception as exc:  # one failed sweep must not stop the worker; the next one retries
-            on_error(exc)
-
-    scheduler.add_job(
-        job,
-        "interval",
-        seconds=every_seconds,
-        next_run_time=start_at,
-        coalesce=True,
-        misfire_grace_time=None,
-        max_instances=1,
-        id="sweep",
-    )
+    for job in jobs:
+        # An interval job runs first when the worker starts; a job at a time of day waits for it.
+        # (next_run_time=None would add the job paused, so the option is left out instead.)
+        first: dict[str, Any] = {"next_run_time": start_at} if job.every_seconds is not None else {}
+        scheduler.add_job(
+            _guarded(job, on_error),
+            job.trigger(),
+            coalesce=True,
+            misfire_grace_time=None,
+            max_instances=1,
+            id=job.id,
+            name=job.description,
+            **first,
+        )
 
     def stop(signum: int, _frame: Any) -> None:
         scheduler.shutdown(wait=False)
@@ -51,3 +100,13 @@ def run_worker(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _guarded(job: Job, on_error: Callable[[Job, BaseException], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job.run()
+        except Exception as exc:  # one failed run must not stop the worker; the next one retries
+            on_error(job, exc)
+
+    return run

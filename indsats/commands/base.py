@@ -120,6 +120,23 @@ class IndsatsGroup(click.Group):
 pass_obj = click.make_pass_decorator(Obj)
 
 
+def log_options(command: Any) -> Any:
+    """``--log-level`` and ``--log-format`` for the long-running commands (``worker``, ``server``)."""
+    from indsats.logs import FORMATS, LEVELS
+
+    command = click.option("--log-format", type=click.Choice(FORMATS), default=None,
+                           help="text or json (one object a line); else INDSATS_LOG_FORMAT, else text.")(command)
+    return click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default=None,
+                        help="Else INDSATS_LOG_LEVEL, else INFO.")(command)
+
+
+def start_logging(obj: Obj, level: str | None, fmt: str | None) -> None:
+    """Logging to stderr: the flag, else the setting (environment, config file), else INFO / text."""
+    from indsats.logs import configure_logging
+
+    configure_logging(level=(level or obj.settings.log_level).upper(), fmt=fmt or obj.settings.log_format)
+
+
 def parse_date(text: str | None, option: str) -> Any:
     """A ``--since``/``--until``/``--before`` date, or ``Invalid`` (exit 5)."""
     from datetime import date

@@ -105,7 +105,25 @@ def audit(obj: Obj, case_id: str | None, login: str | None, as_json: bool) -> No
 
 @click.group()
 def access() -> None:
-    """Grants review."""
+    """Grants review and the access-log sample."""
+
+
+@access.command("sample")
+@click.option("--size", default=20, show_default=True, type=click.IntRange(min=1), help="How many entries.")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1), help="From the last DAYS days.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def access_sample_cmd(obj: Obj, size: int, days: int, as_json: bool) -> None:
+    """A random sample of reads and changes, each to be justified (admin, supervisor; the worker sends one weekly)."""
+    from indsats.engine.privacy.access_log import sample_access
+    from indsats.commands.render import echo_json, local, table
+
+    entries = sample_access(obj.context(), actor=obj.actor, size=size, days=days)
+    if as_json:
+        echo_json(entries)
+        return
+    table(f"Access-log sample: {len(entries)} of the last {days} day(s)", ["at", "case", "who", "role", "what"],
+          [[local(e.at), e.case_id, e.login, e.role, e.action] for e in entries])
 
 
 @access.command("review")

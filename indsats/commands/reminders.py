@@ -1,14 +1,15 @@
-"""Reminders and the calendar: one sweep (`remind`), the worker loop, deadlines on the calendar."""
+"""Reminders and the calendar: one sweep (`remind`), deadlines on the calendar (the worker: ``worker.py``)."""
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import click
 
 from indsats.commands.base import Obj, pass_obj
-from indsats.errors import IndsatsError
+from indsats.errors import MailUnavailable
 
 
 def _worker_id() -> str:
@@ -27,19 +28,26 @@ def _lease(obj: Obj) -> Any:
 @click.option("--at", metavar="TIME", help="Run the sweep as of this time (ISO 8601; local time if no offset).")
 @click.option("--dry-run", is_flag=True, help="Show what is due; send nothing, change nothing.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--metrics-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write Prometheus metrics for node_exporter's textfile collector to FILE (e.g. …/indsats.prom).")
 @pass_obj
-def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool) -> None:
-    """One sweep: deliver every due reminder and escalation (cron-friendly)."""
+def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool, metrics_file: str | None) -> None:
+    """One sweep: deliver every due reminder and escalation (cron-friendly). Exit 7 when the mail server
+    could not be reached for any of them (they are kept and retried)."""
     from indsats.bootstrap import build_notifier
     from indsats.engine.reminders.sweep import sweep
     from indsats.commands.render import echo_json, table
 
     ctx = obj.context(at)
     notifier = build_notifier(obj.settings)
+    started = time.perf_counter()
     result = sweep(ctx, notifier, worker=_worker_id(), mail_from=obj.settings.mail_from, dry_run=dry_run,
                    lease=_lease(obj))
+    if not dry_run:
+        _after_sweep(obj, result, time.perf_counter() - started, metrics_file)
     if as_json:
         echo_json(result)
+        _fail_if_unreachable(result, notifier.describe())
         return
     if result.deliveries:
         table(
@@ -60,37 +68,33 @@ def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool) -> None:
             f"Sweep via {notifier.describe()}: {result.sent} sent, {result.coalesced} coalesced, "
             f"{result.retrying} to retry, {result.failed} failed, {result.obsolete} obsolete."
         )
+        _fail_if_unreachable(result, notifier.describe())
 
 
-@click.command()
-@click.option("--every", "every", default=60.0, show_default=True, type=click.FloatRange(min=0.1), metavar="SECONDS")
-@pass_obj
-def worker(obj: Obj, every: float) -> None:
-    """Run the sweep every SECONDS (APScheduler) until SIGTERM/SIGINT."""
-    from indsats.bootstrap import build_notifier
-    from indsats.engine.reminders.sweep import sweep
-    from indsats.adapters.scheduler import run_worker
+def _after_sweep(obj: Obj, result: Any, seconds: float, metrics_file: str | None) -> None:
+    """The heartbeat for ``indsats health``, and the node_exporter textfile when asked for."""
+    from indsats.jobs import beat
 
     ctx = obj.context()
-    notifier = build_notifier(obj.settings)
-    me = _worker_id()
-    click.echo(f"Worker {me}: sweeping every {every:g} s via {notifier.describe()} (Ctrl-C to stop).", err=True)
+    beat(obj.settings, ctx, _worker_id(), result)
+    if metrics_file is not None:
+        from pathlib import Path
 
-    def once() -> None:
-        result = sweep(ctx, notifier, worker=me, mail_from=obj.settings.mail_from, lease=_lease(obj))
-        if result.claimed:
-            click.echo(
-                f"sweep: {result.sent} sent, {result.coalesced} coalesced, {result.retrying} to retry, "
-                f"{result.failed} failed",
-                err=True,
-            )
+        from indsats.adapters.metrics import Metrics
 
-    def on_error(exc: BaseException) -> None:
-        message = exc.message if isinstance(exc, IndsatsError) else f"unexpected {type(exc).__name__}"
-        click.echo(f"sweep failed: {message}; retrying at the next interval", err=True)
+        metrics = Metrics(ctx)
+        metrics.sweep_seconds.observe(seconds)
+        metrics.count_sweep(result)
+        metrics.write_textfile(Path(metrics_file))
 
-    run_worker(once, every_seconds=every, start_at=ctx.clock.now(), on_error=on_error)
-    click.echo("Worker stopped.", err=True)
+
+def _fail_if_unreachable(result: Any, via: str) -> None:
+    """Exit 7 when something was due and not one message got through because the server could not be reached."""
+    attempted = result.sent + result.retrying + result.failed
+    if attempted and not result.sent and result.unreachable == attempted:
+        raise MailUnavailable(
+            f"the mail server {via} is unreachable: {attempted} message(s) not delivered, kept for the next sweep"
+        )
 
 
 # -- calendar --------------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ class DeliveryResult:
     ok: bool
     error: str | None = None  # one line, never the message body
     permanent: bool = False  # a 5xx refusal: retrying will not help
+    unreachable: bool = False  # the server could not be reached at all (nothing was handed over)
 
 
 class Notifier(Protocol):
@@ -119,6 +120,11 @@ class Notifier(Protocol):
 def make_message_id(reminder_id: int, mail_from: str) -> str:
     """The Message-ID of a reminder's e-mail: the same for every attempt, so mail systems drop repeats."""
     return f"<indsats-reminder-{reminder_id}@{_message_domain(mail_from)}>"
+
+
+def make_notice_id(topic: str, mail_from: str) -> str:
+    """The Message-ID of a notice to admins (``topic`` names the check and its time, e.g. ``verify-202603020200``)."""
+    return f"<indsats-{topic}@{_message_domain(mail_from)}>"
 
 
 @lru_cache(maxsize=16)

@@ -350,6 +350,20 @@ class Repository:
         )
         return [_event(r) for r in self.conn.execute(query).mappings()]
 
+    def events_since(self, since: datetime, kinds: Iterable[str]) -> list[Row]:
+        """Events of ``kinds`` at or after ``since``, oldest first (the access-log sample draws from them)."""
+        query = (
+            select(events)
+            .where(events.c.at >= since, events.c.kind.in_(list(kinds)))
+            .order_by(events.c.at, events.c.case_id, events.c.seq)
+        )
+        return [_event(r) for r in self.conn.execute(query).mappings()]
+
+    def any_subject_ref(self) -> str | None:
+        """One stored (encrypted) subject reference, to check that the key opens the data; None if none is left."""
+        query = select(cases.c.subject_ref).where(cases.c.subject_ref.is_not(None)).limit(1)
+        return self.conn.execute(query).scalar()
+
     def cases_by_subject_index(self, index: str) -> list[Case]:
         query = select(cases).where(cases.c.subject_index == index).order_by(cases.c.id)
         return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
@@ -414,6 +428,14 @@ class Repository:
         if limit is not None:
             query = query.limit(limit)
         return [Reminder.from_row(r) for r in self.conn.execute(query).mappings()]
+
+    def due_summary(self, *, now: datetime) -> tuple[int, datetime | None]:
+        """How many pending reminders are due at ``now``, and the earliest attempt time among them."""
+        query = select(func.count(), func.min(reminders.c.next_attempt_at)).where(
+            reminders.c.status == "pending", reminders.c.next_attempt_at <= now
+        )
+        count, oldest = self.conn.execute(query).one()
+        return int(count), oldest
 
     def update_reminder(self, reminder_id: int, values: Row, *, claimed_by: str | None = None) -> bool:
         """Update a reminder; with ``claimed_by``, only while that worker still holds its claim."""

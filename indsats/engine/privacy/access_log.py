@@ -1,19 +1,21 @@
 """The access log and the grants review: who looked at what, who changed what, who can see what and why.
 
-Restricted to ``admin`` and ``supervisor``.
+Restricted to ``admin`` and ``supervisor``. The weekly sample (``sample_access``) is the periodic check
+of the log Datatilsynet expects: a random handful of reads and changes, each to be justified.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from indsats.engine.org import people
 from indsats.engine.log.events import ACTING, EventKind, VERSIONED
 from indsats.engine.org.users import User, require_actor
 from indsats.engine.cases.visibility import SEES_ALL, case_not_found
-from indsats.errors import NotAllowed, NotFound
+from indsats.errors import Invalid, NotAllowed, NotFound
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -95,6 +97,28 @@ def access_review(ctx: Context, *, actor: str) -> list[Grant]:
                 for login, why in sorted(reasons.items())
             )
         return grants
+
+
+def sample_access(
+    ctx: Context, *, actor: str, size: int = 20, days: int = 7, rng: random.Random | None = None
+) -> list[AccessEntry]:
+    """A random sample of ``size`` reads and changes from the last ``days`` days, oldest first."""
+    if size < 1 or days < 1:
+        raise Invalid("the sample needs a size and a number of days of at least 1")
+    with ctx.db.unit_of_work() as uow:
+        _require_auditor(uow.repo, actor)
+        return draw_sample(uow.repo, since=ctx.clock.now() - timedelta(days=days), size=size, rng=rng)
+
+
+def draw_sample(
+    repo: Repository, *, since: datetime, size: int, rng: random.Random | None = None
+) -> list[AccessEntry]:
+    """Up to ``size`` entries drawn at random (without repeats) from the reads and changes since ``since``."""
+    kinds = [EventKind.viewed.value, *(kind.value for kind in VERSIONED)]
+    rows = [row for row in repo.events_since(since, kinds) if row["actor"]]
+    chosen = (rng or random.SystemRandom()).sample(rows, min(size, len(rows)))
+    chosen.sort(key=lambda row: (row["at"], row["case_id"], row["seq"]))
+    return [_entry(repo, row) for row in chosen]
 
 
 def _require_auditor(repo: Repository, actor: str) -> User:

@@ -62,6 +62,7 @@ class SweepResult:
     failed: int = 0
     obsolete: int = 0
     lost_claims: int = 0
+    unreachable: int = 0  # deliveries that failed because the mail server could not be reached
     deliveries: list[Delivery] = field(default_factory=list)  # the first DELIVERIES_LISTED
     deliveries_not_listed: int = 0  # those beyond them
 
@@ -339,6 +340,8 @@ def _record(
             retry = ctx.calendar.next_open(retry)  # a working-time reminder is retried within working hours
         values["next_attempt_at"] = retry
     marks.append(values)
+    if outcome.unreachable:
+        result.unreachable += 1
     if give_up:
         drafts.append(_draft(p, EventKind.delivery_failed, now, {"reminder_id": row.id, "level": row.level,
                                                                  "attempts": attempts, "error": values["last_error"]}))

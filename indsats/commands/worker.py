@@ -1,0 +1,54 @@
+"""``indsats worker``: the long-running scheduler of the sweep and the nightly and weekly checks."""
+
+from __future__ import annotations
+
+import click
+
+from indsats.commands.base import Obj, log_options, pass_obj, start_logging
+
+
+@click.command()
+@click.option("--every", "every", default=None, type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Sweep every SECONDS (default 60, or [schedule] sweep_every).")
+@click.option("--list-jobs", is_flag=True, help="Print the jobs with their next run, and exit.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (else INDSATS_METRICS_PORT; default: off).")
+@click.option("--metrics-address", default="127.0.0.1", show_default=True, metavar="ADDRESS",
+              help="Where the metrics port listens.")
+@log_options
+@pass_obj
+def worker(obj: Obj, every: float | None, list_jobs: bool, metrics_port: int | None, metrics_address: str,
+           log_level: str | None, log_format: str | None) -> None:
+    """Run the sweep and the scheduled checks (verify, retention, access sample, seal) until SIGTERM/SIGINT."""
+    from indsats.adapters.scheduler import next_runs, run_worker
+    from indsats.bootstrap import build_notifier
+    from indsats.jobs import build_jobs, log, log_failure, worker_id
+
+    settings = obj.settings
+    ctx = obj.context()
+    notifier = build_notifier(settings)
+    if list_jobs:
+        from indsats.commands.render import local
+
+        jobs = build_jobs(ctx, settings, notifier, every=every)
+        for job, at in next_runs(jobs, ctx.clock.now(), start_at=ctx.clock.now()):
+            click.echo(f"{job.id:<14} {job.when():<36} next {local(at)}  {job.description}")
+        return
+    start_logging(obj, log_level, log_format)
+    metrics = None
+    port = metrics_port or settings.metrics_port
+    if port is not None:
+        from indsats.adapters.metrics import Metrics
+
+        metrics = Metrics(ctx)
+        metrics.serve(port, address=metrics_address)
+    me = worker_id()
+    jobs = build_jobs(ctx, settings, notifier, every=every, metrics=metrics, me=me)
+    with ctx.db.unit_of_work():  # the database answers and is at the expected schema, or exit 7 now
+        pass
+    log.info("worker started", extra={"fields": {
+        "worker": me, "via": notifier.describe(), "jobs": ",".join(j.id for j in jobs),
+        "sweep_every": jobs[0].every_seconds, "metrics_port": port,
+    }})
+    run_worker(jobs, start_at=ctx.clock.now(), on_error=log_failure)
+    log.info("worker stopped", extra={"fields": {"worker": me}})
