@@ -18,8 +18,6 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-FORMATS = ("text", "json")
-LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # A mail server's reply may quote an address ("550 <lea@example.org> unknown"): an address is personal data.
 _ADDRESS = re.compile(r"[^\s<>\"',;:]+@[^\s<>\"',;]+")
 

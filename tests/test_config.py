@@ -97,7 +97,8 @@ def test_a_bad_value_in_the_file_names_the_key_and_the_file(tmp_path: Path) -> N
         load_settings({"INDSATS_CONFIG": "", "INDSATS_LOG_FORMAT": "xml"})
 
 
-def test_the_command_line_loads_pydantic_only_where_settings_are_read() -> None:
-    code = "import sys, indsats.cli; print(any(m.startswith('pydantic') for m in sys.modules))"
+def test_the_command_line_loads_pydantic_logging_and_prometheus_only_where_they_are_used() -> None:
+    heavy = ("pydantic", "pydantic_settings", "logging", "apscheduler", "prometheus_client", "sqlalchemy")
+    code = f"import sys, indsats.cli; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+    assert out.strip() == "[]"

@@ -120,13 +120,16 @@ class IndsatsGroup(click.Group):
 pass_obj = click.make_pass_decorator(Obj)
 
 
+# Here rather than in indsats.logs, so that registering the options does not import logging for every command.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+
+
 def log_options(command: Any) -> Any:
     """``--log-level`` and ``--log-format`` for the long-running commands (``worker``, ``server``)."""
-    from indsats.logs import FORMATS, LEVELS
-
-    command = click.option("--log-format", type=click.Choice(FORMATS), default=None,
+    command = click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None,
                            help="text or json (one object a line); else INDSATS_LOG_FORMAT, else text.")(command)
-    return click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default=None,
+    return click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
                         help="Else INDSATS_LOG_LEVEL, else INFO.")(command)
 
 
