@@ -76,6 +76,35 @@ def run_worker(
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = BlockingScheduler(timezone="UTC")
+    add_jobs(scheduler, jobs, start_at=start_at, on_error=on_error)
+
+    def stop(signum: int, _frame: Any) -> None:
+        scheduler.shutdown(wait=False)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        scheduler.start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def start_jobs(
+    jobs: list[Job], *, start_at: datetime, on_error: Callable[[Job, BaseException], None]
+) -> Callable[[], None]:
+    """Run the jobs in a background thread (a server's built-in worker); returns the function that stops it."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    add_jobs(scheduler, jobs, start_at=start_at, on_error=on_error)
+    scheduler.start()
+    return lambda: scheduler.shutdown(wait=True)
+
+
+def add_jobs(
+    scheduler: Any, jobs: list[Job], *, start_at: datetime, on_error: Callable[[Job, BaseException], None]
+) -> None:
+    """Add each job with ``coalesce``, no misfire limit and one instance at a time."""
     for job in jobs:
         # An interval job runs first when the worker starts; a job at a time of day waits for it.
         # (next_run_time=None would add the job paused, so the option is left out instead.)
@@ -87,19 +116,9 @@ def run_worker(
             misfire_grace_time=None,
             max_instances=1,
             id=job.id,
-            name=job.description,
+            name=job.description or job.id,
             **first,
         )
-
-    def stop(signum: int, _frame: Any) -> None:
-        scheduler.shutdown(wait=False)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        scheduler.start()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _guarded(job: Job, on_error: Callable[[Job, BaseException], None]) -> Callable[[], None]:
