@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from indsats.adapters.metrics import Metrics
     from indsats.config import Settings
     from indsats.engine.context import Context
+    from indsats.engine.housekeeping import CheckResult
     from indsats.engine.ports import Notifier
+    from indsats.engine.reminders.sweep import SweepResult
 
 log = logging.getLogger("indsats.worker")
 
@@ -145,7 +147,7 @@ def build_jobs(
     return jobs
 
 
-def beat(settings: Settings, ctx: Context, me: str, result: Any) -> None:
+def beat(settings: Settings, ctx: Context, me: str, result: SweepResult) -> None:
     """Leave the heartbeat ``indsats health`` reads: when the last sweep ran, and its counts."""
     from indsats.adapters.heartbeat import Heartbeat, write_heartbeat
 
@@ -153,7 +155,7 @@ def beat(settings: Settings, ctx: Context, me: str, result: Any) -> None:
     write_heartbeat(settings.data_dir, Heartbeat(at=ctx.clock.now(), worker=me, summary=summary))
 
 
-def log_sweep(result: Any, seconds: float) -> None:
+def log_sweep(result: SweepResult, seconds: float) -> None:
     """One line per delivery, then one for the sweep."""
     for d in result.deliveries:
         outcome = "sent" if d.ok else "failed"
@@ -170,7 +172,7 @@ def log_sweep(result: Any, seconds: float) -> None:
     }})
 
 
-def log_check(result: Any) -> None:
+def log_check(result: CheckResult) -> None:
     level = logging.INFO if result.ok and result.error is None else logging.WARNING
     log.log(level, result.check, extra={"fields": {
         "job": result.check, "outcome": "ok" if result.ok else "found", "count": result.count, "told": result.told,

@@ -10,9 +10,7 @@ or serves it on its own port with ``metrics.serve(port)``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,14 +37,6 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
         )
         self.registry.register(_DatabaseCollector(ctx))
-
-    @contextmanager
-    def timed_sweep(self) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.sweep_seconds.observe(time.perf_counter() - started)
 
     def count_sweep(self, result: SweepResult) -> None:
         self.sent.inc(result.sent)
