@@ -79,7 +79,13 @@ def run_worker(
     add_jobs(scheduler, jobs, start_at=start_at, on_error=on_error)
 
     def stop(signum: int, _frame: Any) -> None:
-        scheduler.shutdown(wait=False)
+        # Wait for a running job to finish, so that nothing runs (or logs) after the worker says it stopped.
+        from apscheduler.schedulers import SchedulerNotRunningError
+
+        try:
+            scheduler.shutdown(wait=True)
+        except SchedulerNotRunningError:  # a second signal while stopping
+            pass
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
