@@ -61,7 +61,7 @@ def retention_report(ctx: Context, notifier: Notifier, *, mail_from: str) -> Che
     from indsats.engine.privacy.retention import due_cases
 
     with ctx.db.unit_of_work() as uow:
-        due = [c for c in due_cases(ctx, uow.repo, ctx.clock.now()) if c["archived_at"] is None]
+        due = [c for c in due_cases(ctx, uow.repo, ctx.clock.now()) if c.archived_at is None]
     if not due:
         return CheckResult(check="retention", ok=True, count=0)
     body = (
