@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,13 +23,14 @@ import httpx
 import pytest
 
 from conftest import ORGANISATION, PLAN, TEST_KEY, register_admin
+from indsats.engine.privacy.crypto import Keyring
 from web_support import CLIENT_ID, CLIENT_SECRET, HOST, browser, free_port, id_token, log_in, oidc_provider, running, server_env
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
 
 # The provider's subjects and the login claim each carries (sub → preferred_username).
-USERS = {"u-sup": "sup", "u-emil": "emil", "u-ida": "ida", "u-lea": "lea", "u-stranger": "stranger"}
+USERS = {"u-sup": "sup", "u-emil": "emil", "u-ida": "ida", "u-lea": "lea", "u-fie": "fie", "u-stranger": "stranger"}
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "web-supervisor.png"
 
 
@@ -94,24 +96,31 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                         with_lea=with_lea, idas=idas)
 
 
-def viewed_via(world: World, case_id: str) -> list[tuple[str, str, str | None]]:
-    """(login, action, via) of every read of the case, from the access log."""
+@contextmanager
+def direct(world: World) -> Iterator[Context]:
+    """The world's database, opened directly (as the test's own engine, beside the server)."""
     from indsats.adapters.plan_files import PlanFolders
     from indsats.engine.context import Context
     from indsats.engine.plans.catalog import PlanCatalog
-    from indsats.engine.privacy.access_log import audit_case
     from indsats.engine.time.calendar import WorkingCalendar
     from indsats.engine.time.clock import FixedClock
     from indsats.storage.database import Database
 
     db = Database(world.db_url)
-    ctx = Context(db=db, clock=FixedClock(datetime.now(timezone.utc)), catalog=PlanCatalog(PlanFolders()),
-                  calendar=WorkingCalendar())
     try:
-        return [(e.login, e.action, e.via) for e in audit_case(ctx, actor="sup", case_id=case_id)
-                if e.action.startswith("viewed")]
+        yield Context(db=db, clock=FixedClock(datetime.now(timezone.utc)), catalog=PlanCatalog(PlanFolders()),
+                      calendar=WorkingCalendar(), keys=Keyring.fixed(TEST_KEY))
     finally:
         db.dispose()
+
+
+def viewed_via(world: World, case_id: str) -> list[tuple[str, str, str | None]]:
+    """(login, action, via) of every read of the case, from the access log."""
+    from indsats.engine.privacy.access_log import audit_case
+
+    with direct(world) as ctx:
+        return [(e.login, e.action, e.via) for e in audit_case(ctx, actor="sup", case_id=case_id)
+                if e.action.startswith("viewed")]
 
 
 # -- without a session or a token -----------------------------------------------------------------------
@@ -165,6 +174,21 @@ def test_a_login_the_provider_knows_but_indsats_does_not_is_refused(world: World
     assert callback.status_code == 403
     assert "ikke registreret" in callback.text
     assert client.get("/").status_code == 303  # no session was made
+
+
+def test_a_user_deactivated_after_logging_in_is_logged_out_at_the_next_page(world: World) -> None:
+    from indsats.engine.org.users import set_active
+
+    client, _ = log_in(world.base, "u-fie")
+    assert client.get("/").status_code == 200
+    with direct(world) as ctx:
+        set_active(ctx, actor="admin", login="fie", active=False)
+    try:
+        answer = client.get("/")
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    finally:
+        with direct(world) as ctx:
+            set_active(ctx, actor="admin", login="fie", active=True)
 
 
 def test_a_callback_without_the_login_it_belongs_to_is_refused(world: World) -> None:
