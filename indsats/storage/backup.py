@@ -14,7 +14,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from indsats.errors import Invalid, StorageUnavailable
-from indsats.storage.database import translated
+from indsats.storage.driver_errors import translated
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -26,7 +26,7 @@ def upgrade(db: Database) -> None:
     """Create or upgrade the schema in one transaction."""
     from alembic import command
 
-    from indsats.storage.database import translated
+    from indsats.storage.driver_errors import translated
 
     from indsats.storage.schema import SchemaState, compare, read_revision, require_current
 

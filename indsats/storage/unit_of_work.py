@@ -1,0 +1,82 @@
+"""The unit of work: one transaction, rolled back unless ``commit()`` was called, with the queries bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from sqlalchemy import exc as sa_exc
+
+from indsats.errors import IndsatsError
+from indsats.storage.driver_errors import translate
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from indsats.storage.database import Database
+    from indsats.storage.repository import Repository
+
+
+class UnitOfWork:
+    """One transaction. Rolls back unless ``commit()`` was called; database errors become IndsatsErrors.
+
+    >>> with db.unit_of_work(write=True) as uow:   # doctest: +SKIP
+    ...     uow.conn.execute(...)
+    ...     uow.commit()
+    """
+
+    def __init__(self, db: Database, *, write: bool) -> None:
+        self.db = db
+        self.write = write
+        self._conn: Connection | None = None
+        self._repo: Repository | None = None
+        self._committed = False
+
+    @property
+    def conn(self) -> Connection:
+        assert self._conn is not None, "unit of work used outside 'with'"
+        return self._conn
+
+    @property
+    def repo(self) -> Repository:
+        """The queries, bound to this unit of work's transaction."""
+        if self._repo is None:
+            from indsats.storage.repository import Repository
+
+            self._repo = Repository(self.conn)
+        return self._repo
+
+    def __enter__(self) -> UnitOfWork:
+        self.db.require_file()
+        try:
+            self._conn = self.db.engine.connect()
+            self._conn.info["write"] = self.write
+            self._conn.begin()
+            self.db.check_schema(self._conn)
+        except Exception as exc:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            raise translate(exc, self.db) from None
+        return self
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self._committed = True
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn, self._conn, self._repo = self._conn, None, None
+        if conn is None:
+            return
+        try:
+            if not self._committed or exc is not None:
+                conn.rollback()
+        except Exception:  # the connection may be gone; the transaction is gone with it
+            pass
+        finally:
+            conn.info["write"] = False
+            conn.close()
+        if exc is not None and not isinstance(exc, IndsatsError) and isinstance(exc, sa_exc.SQLAlchemyError):
+            raise translate(exc, self.db) from None
