@@ -30,7 +30,9 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     from indsats.engine.plans.catalog import PlanCatalog
     from indsats.engine.context import Context
     from indsats.engine.privacy.crypto import Keyring
-    from indsats.adapters.keyfile import read_key
+    from indsats.adapters.keyfile import pending_path, read_key, read_public_key
+    from indsats.adapters.seal_file import SealFile
+    from indsats.engine.log.signing import SealKeys
     from indsats.storage.database import Database
 
     def load_key() -> bytes | None:
@@ -41,8 +43,12 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> Context:
         clock=clock or SystemClock(),
         catalog=PlanCatalog(PlanFolders(settings.plans_dir)),
         calendar=WorkingCalendar(CalendarConfig.from_mapping(settings.calendar)),
-        keys=Keyring(load_key),
+        # During a key rotation the next key opens data too; which one seals is the database's word.
+        keys=Keyring(load_key, lambda: [k for k in (read_key(pending_path(settings.key_file)),) if k is not None]),
         files=PrivateFileWriter(),
+        signing=SealKeys(lambda: read_key(settings.signing_key_path),
+                         lambda: read_public_key(settings.seal_public_key_path)),
+        seal_log=SealFile(settings.seal_file_path),
     )
 
 
@@ -64,6 +70,19 @@ def probe_mail(settings: Settings) -> str | None:
     if settings.smtp_url:
         return SmtpNotifier(parse_smtp_url(settings.smtp_url), settings.mail_from).probe()
     return OutboxNotifier(settings.outbox).probe()
+def ensure_signing_key(settings: Settings) -> Path | None:
+    """Make the seal signing key (0600) and its public key beside it on ``init``; return its path if made."""
+    from indsats.adapters.keyfile import write_key, write_public_key
+    from indsats.engine.log.signing import SealSigner, new_signing_key
+
+    path = settings.signing_key_path
+    if path.exists():
+        return None
+    key = new_signing_key()
+    write_key(path, key)
+    if not settings.seal_public_key_path.exists():
+        write_public_key(settings.seal_public_key_path, SealSigner(key).public_key)
+    return path
 
 
 def ensure_key_file(settings: Settings) -> Path | None:

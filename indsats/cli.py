@@ -19,6 +19,7 @@ from indsats.commands.plans import plans
 from indsats.commands.reminders import calendar, remind
 from indsats.commands.worker import worker
 from indsats.commands.health import health
+from indsats.commands.seals import seal
 from indsats.commands.supervision import report, stuck
 from indsats.commands.users import init, users
 from indsats.errors import EXIT_CODES
@@ -51,6 +52,6 @@ def demo(keep: str | None) -> None:
 for _command in (
     init, users, open_, advance, note, show, history, cases, verify,
     plans, remind, worker, calendar, stuck, report, backup, keys, audit, access, archive, purge, subject, db,
-    health,
+    health, seal,
 ):
     main.add_command(_command)

@@ -21,6 +21,9 @@ holding a secret (a password in a URL) that group or others may read.
 | the actor | INDSATS_USER | (none) | the OS login |
 | encryption key file | INDSATS_KEY_FILE | key_file | <data dir>/indsats.key (made by `init`) |
 | encryption key | INDSATS_KEY | (none) | none (the key file is used) |
+| seal signing key | INDSATS_SIGNING_KEY_FILE | signing_key_file | indsats-signing.key beside the key file (made by `init`) |
+| seal public key | INDSATS_SEAL_PUBLIC_KEY_FILE | seal_public_key_file | the signing key file's name + `.pub` |
+| seal file | INDSATS_SEAL_FILE | seal_file | <data dir>/seals.jsonl (copy it elsewhere) |
 | calendar | (none) | [calendar] table | Danish calendar, Mon–Thu 08–16, Fri 08–13:30 |
 | worker schedule | (none) | [schedule] table | sweep every 60 s, verify 02:00, retention 03:00, … |
 | OIDC provider (web login, bearer tokens) | INDSATS_OIDC_ISSUER | oidc_issuer | none: no web login |
@@ -90,6 +93,22 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     public_url: str | None = None
     session_key_file: Path | None = None
+    signing_key_file: Path | None = None  # None: beside the key file (see ``signing_key_path``)
+    seal_public_key_file: Path | None = None
+    seal_file: Path | None = None
+
+    @property
+    def signing_key_path(self) -> Path:
+        return (self.signing_key_file or self.key_file.with_name("indsats-signing.key")).expanduser()
+
+    @property
+    def seal_public_key_path(self) -> Path:
+        path = self.signing_key_path
+        return (self.seal_public_key_file or path.with_name(path.name + ".pub")).expanduser()
+
+    @property
+    def seal_file_path(self) -> Path:
+        return (self.seal_file or self.data_dir / "seals.jsonl").expanduser()
 
     @classmethod
     def settings_customise_sources(

@@ -29,6 +29,8 @@ from indsats.engine.privacy.crypto import Keyring
 
 # A fixed encryption key for tests (a real installation makes its own with `indsats init` or `keys new`).
 TEST_KEY = b"ZmFrZS10ZXN0LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="
+# A fixed seal signing key (Ed25519, 32 bytes): what `init` makes beside the key file.
+TEST_SIGNING_KEY = b"c2VhbC1zaWduaW5nLWtleS1mb3ItdGVzdHMtb25seSE="
 
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PLAN = "radikalisering"
 # Monday 2 March 2026, 09:00 in Copenhagen (08:00 UTC): an ordinary working morning.
 MONDAY_MORNING = datetime(2026, 3, 2, 9, 0, tzinfo=LOCAL_TZ)
-TABLES = "users, plans, case_counters, cases, events, reminders"
+TABLES = "users, plans, case_counters, cases, events, reminders, org_events, seals, seal_heads, key_fingerprints"
 
 # The organisation of `org`: login → (role, reports_to). Built in this order (leaders first).
 ORGANISATION: dict[str, tuple[str, str | None]] = {
@@ -149,9 +151,13 @@ def catalog() -> PlanCatalog:
 
 
 @pytest.fixture
-def ctx(database: Database, clock: FixedClock, catalog: PlanCatalog) -> Context:
+def ctx(database: Database, clock: FixedClock, catalog: PlanCatalog, tmp_path: Path) -> Context:
+    from indsats.adapters.seal_file import SealFile
+    from indsats.engine.log.signing import SealKeys
+
     return Context(db=database, clock=clock, catalog=catalog, calendar=WorkingCalendar(), keys=Keyring.fixed(TEST_KEY),
-                   files=PrivateFileWriter())
+                   files=PrivateFileWriter(), signing=SealKeys.fixed(TEST_SIGNING_KEY),
+                   seal_log=SealFile(tmp_path / "seals.jsonl"))
 
 
 # -- people and cases ------------------------------------------------------------------------------

@@ -51,3 +51,30 @@ class RecordingNotifier:
             error = f"{len(refused)} of {len(message.to)} recipients refused: 550 told to refuse"
             return DeliveryResult(reminder_id=message.reminder_id, ok=True, error=error)
         return DeliveryResult(reminder_id=message.reminder_id, ok=True)
+
+
+class MemoryKeyStore:
+    """A KeyStore in memory: the current key, the pending one of a rotation, and the keys retired."""
+
+    def __init__(self, current: bytes | None) -> None:
+        self.key = current
+        self.next: bytes | None = None
+        self.retired: list[bytes] = []
+
+    def current(self) -> bytes | None:
+        return self.key
+
+    def pending(self) -> bytes | None:
+        return self.next
+
+    def write_pending(self, key: bytes) -> None:
+        self.next = key
+
+    def promote_pending(self) -> None:
+        if self.next is not None:
+            if self.key is not None:
+                self.retired.append(self.key)
+            self.key, self.next = self.next, None
+
+    def describe(self) -> str:
+        return "the key store in memory"

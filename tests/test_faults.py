@@ -489,7 +489,7 @@ def test_a_database_on_a_full_disk_exits_7_says_so_and_is_whole_when_space_retur
     before = event_count(ctx)
     ctx.db.dispose()
     filler = mount_point / "filler"
-    with filler.open("wb") as out:
+    with filler.open("wb", buffering=0) as out:  # unbuffered: closing must not flush into a full disk again
         try:
             while True:
                 out.write(b"\0" * 65536)

@@ -26,7 +26,8 @@ from indsats.engine.log.verify import verify
 from indsats.engine.cases.views import case_history, list_cases, show_case
 from indsats.errors import Invalid, NotAllowed, NotFound
 
-from fakes import RecordingNotifier
+from conftest import TEST_KEY
+from fakes import MemoryKeyStore, RecordingNotifier
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -190,8 +191,8 @@ def test_a_wrong_key_gives_exit_4_and_leaves_the_data_intact(ctx: Context, secre
     with pytest.raises(NotAllowed) as caught:
         show_case(wrong, actor="emil", case_id=secret_case)
     assert caught.value.exit_code == 4 and "wrong key" in caught.value.message
-    with pytest.raises(NotAllowed):
-        rotate_keys(wrong, actor="admin", new_key=new_key())
+    with pytest.raises(NotAllowed, match="sealed under key"):
+        rotate_keys(wrong, actor="admin", store=MemoryKeyStore(new_key()))
     assert stored_rows(ctx) == before
     assert show_case(ctx, actor="emil", case_id=secret_case).subject_ref == SECRET_REF
 
@@ -200,10 +201,11 @@ def test_rotation_keeps_every_case_readable_under_the_new_key_and_none_under_the
     ctx: Context, secret_case: str
 ) -> None:
     other = open_case(ctx, actor="ida", plan_id=PLAN, subject_ref="ANDEN-REF", note="n").case_id
-    fresh = new_key()
-    done = rotate_keys(ctx, actor="admin", new_key=fresh)
+    store = MemoryKeyStore(TEST_KEY)
+    done = rotate_keys(ctx, actor="admin", store=store)
     assert done.cases == 2 and done.events >= 4
-    rotated = with_key(ctx, fresh)
+    assert store.retired == [TEST_KEY] and store.key is not None and store.next is None
+    rotated = with_key(ctx, store.key)
     assert show_case(rotated, actor="emil", case_id=secret_case).subject_ref == SECRET_REF
     assert show_case(rotated, actor="ida", case_id=other).subject_ref == "ANDEN-REF"
     assert case_history(rotated, actor="emil", case_id=secret_case)[0].payload["note"] == SECRET_NOTE
@@ -215,7 +217,7 @@ def test_rotation_keeps_every_case_readable_under_the_new_key_and_none_under_the
 
 def test_only_an_admin_rotates_keys(ctx: Context, secret_case: str) -> None:
     with pytest.raises(NotAllowed):
-        rotate_keys(ctx, actor="sup", new_key=new_key())
+        rotate_keys(ctx, actor="sup", store=MemoryKeyStore(TEST_KEY))
 
 
 # -- retention ----------------------------------------------------------------------------------------

@@ -40,3 +40,83 @@ def write_key(path: Path, key: bytes) -> None:
         handle.write(key + b"\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def read_public_key(path: Path) -> str | None:
+    """A public key file's text (anyone may read it); None if there is no such file."""
+    try:
+        return path.read_text(encoding="ascii").strip() or None
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NotAllowed(f"cannot read the public key file {path}: {getattr(exc, 'strerror', exc)}") from None
+
+
+def write_public_key(path: Path, text: str) -> None:
+    """Write a public key file beside its private key; never overwrite one."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise Invalid(f"{path} exists already; a key file is never overwritten") from None
+    except OSError as exc:
+        raise Invalid(f"cannot write the key file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def pending_path(key_file: Path) -> Path:
+    """Where a rotation writes the next key before the database names it."""
+    return key_file.with_name(key_file.name + ".new")
+
+
+class KeyFiles:
+    """The ``KeyStore`` port on key files: ``KEY`` now, ``KEY.new`` during a rotation; after it the old key
+    is kept as ``KEY.old`` (it opens only old backups). With ``fixed`` (a key from
+    ``INDSATS_KEY``) the new key stays in ``pending`` and the installation points its setting at it."""
+
+    def __init__(self, key_file: Path, *, pending: Path | None = None, fixed: bytes | None = None) -> None:
+        self.key_file = key_file
+        self.pending_file = pending or pending_path(key_file)
+        self.fixed = fixed
+
+    def current(self) -> bytes | None:
+        return self.fixed if self.fixed is not None else read_key(self.key_file)
+
+    def pending(self) -> bytes | None:
+        return read_key(self.pending_file)
+
+    def write_pending(self, key: bytes) -> None:
+        temporary = self.pending_file.with_name(self.pending_file.name + ".tmp")
+        temporary.unlink(missing_ok=True)
+        write_key(temporary, key)
+        os.replace(temporary, self.pending_file)
+        _sync_directory(self.pending_file.parent)
+
+    def promote_pending(self) -> None:
+        key = self.pending()
+        if key is None or self.fixed is not None:
+            return
+        old = read_key(self.key_file)
+        if old is not None and old != key:
+            kept = self.key_file.with_name(self.key_file.name + ".old")
+            temporary = kept.with_name(kept.name + ".tmp")
+            temporary.unlink(missing_ok=True)
+            write_key(temporary, old)
+            os.replace(temporary, kept)
+        os.replace(self.pending_file, self.key_file)
+        _sync_directory(self.key_file.parent)
+
+    def describe(self) -> str:
+        return str(self.pending_file)
+
+
+def _sync_directory(path: Path) -> None:
+    """A rename is durable only once its directory is flushed."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

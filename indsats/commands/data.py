@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from indsats.commands.base import Obj, parse_date, pass_obj
@@ -50,34 +48,28 @@ def keys_new(path: str) -> None:
 
 @keys.command("rotate")
 @click.option("--new-key-file", type=click.Path(dir_okay=False), help="Write the new key here (else replace the key file).")
+@click.option("--resume", is_flag=True, help="Only finish an interrupted rotation (running it again does that too).")
 @pass_obj
-def keys_rotate(obj: Obj, new_key_file: str | None) -> None:
-    """Re-encrypt everything under a new key, in one transaction (admin)."""
+def keys_rotate(obj: Obj, new_key_file: str | None, resume: bool) -> None:
+    """Re-encrypt everything under a new key (admin); safe to interrupt: run it again to finish."""
     from pathlib import Path
 
-    from indsats.engine.privacy.crypto import new_key
+    from indsats.adapters.keyfile import KeyFiles
     from indsats.engine.privacy.keys import rotate_keys
-    from indsats.adapters.keyfile import write_key
 
     settings = obj.settings
     if new_key_file is None and settings.key:
         raise Invalid("the key comes from INDSATS_KEY: give --new-key-file for the new one")
-    target = Path(new_key_file) if new_key_file else settings.key_file.with_name(settings.key_file.name + ".new")
-    key = new_key()
-    write_key(target, key)
-    try:
-        done = rotate_keys(obj.context(), actor=obj.actor, new_key=key)
-    except BaseException:
-        target.unlink(missing_ok=True)  # nothing was re-encrypted: the new key opens nothing
-        raise
+    fixed = settings.key.encode("ascii") if settings.key else None
+    store = KeyFiles(settings.key_file, pending=Path(new_key_file) if new_key_file else None, fixed=fixed)
+    done = rotate_keys(obj.context(), actor=obj.actor, store=store, resume=resume)
+    what = "Finished the interrupted rotation" if done.resumed else "Rotated"
+    click.echo(f"{what}: {done.cases} case(s), {done.events} event(s) re-encrypted; the data is under key "
+               f"{done.fingerprint}.")
     if new_key_file is None:
-        old = settings.key_file.with_name(settings.key_file.name + ".old")
-        os.replace(settings.key_file, old)
-        os.replace(target, settings.key_file)
-        click.echo(f"Rotated: {done.cases} case(s), {done.events} event(s). New key in {settings.key_file}; "
-                   f"the old one is {old} (it opens only old backups).")
+        click.echo(f"The key is in {settings.key_file}; the old one is kept beside it (it opens only old backups).")
     else:
-        click.echo(f"Rotated: {done.cases} case(s), {done.events} event(s). Now set INDSATS_KEY_FILE={target}.")
+        click.echo(f"Now set INDSATS_KEY_FILE={new_key_file}.")
 
 
 @click.command()

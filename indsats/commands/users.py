@@ -14,15 +14,23 @@ from indsats.commands.base import Obj, pass_obj
 @pass_obj
 def init(obj: Obj) -> None:
     """Create or upgrade the database; on an empty one, register you (INDSATS_USER) as admin."""
-    from indsats.bootstrap import ensure_key_file
-    from indsats.engine.org.setup import init_database
+    from indsats.bootstrap import ensure_key_file, ensure_signing_key
+    from indsats.engine.org.setup import init_database, may_make_key
+    from indsats.engine.privacy.fingerprints import record_key
 
-    result = init_database(obj.context(), actor=obj.actor)
+    ctx = obj.context()
+    result = init_database(ctx, actor=obj.actor)
     click.echo(f"Database ready: {result.database} (schema {result.revision})")
+    if not obj.settings.key and not obj.settings.key_file.exists():
+        may_make_key(ctx)  # an existing database is under its own key: never make a new one for it
     made = ensure_key_file(obj.settings)
     if made is not None:
         click.echo(f"Made an encryption key at {made} (0600). Keep a copy apart from the database: without it,")
         click.echo("subject references and notes cannot be read.")
+    record_key(ctx)
+    signing = ensure_signing_key(obj.settings)
+    if signing is not None:
+        click.echo(f"Made the seal signing key at {signing} (0600) and its public key beside it ('indsats seal').")
     if result.admin is not None:
         click.echo(f"Registered '{result.admin.login}' as admin (first user).")
 

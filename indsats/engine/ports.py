@@ -69,6 +69,52 @@ class PrivateFiles(Protocol):
         ...
 
 
+class SealLog(Protocol):
+    """The seal file: an append-only copy of every seal, kept apart from the database
+    (``indsats.adapters.seal_file``). ``verify`` compares it with the seals the database holds.
+    """
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Append one seal (a JSON object) as one line, flushed to disk.
+
+        :raises Invalid: the file cannot be written.
+        """
+        ...
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every seal in the file, in order; [] when there is no file yet. A line that is not a JSON object
+        comes back as ``{"unreadable": line}`` (so verify reports it, instead of skipping it)."""
+        ...
+
+    def describe(self) -> str:
+        """Where the file is (for messages)."""
+        ...
+
+
+class KeyStore(Protocol):
+    """Where the encryption key lives, and the next key while a rotation runs (``indsats.adapters.keyfile``)."""
+
+    def current(self) -> bytes | None:
+        """The key commands use now; None when there is none."""
+        ...
+
+    def pending(self) -> bytes | None:
+        """The next key of a rotation (written before the database names it); None when there is none."""
+        ...
+
+    def write_pending(self, key: bytes) -> None:
+        """Store the next key durably (flushed, its directory too) before returning."""
+        ...
+
+    def promote_pending(self) -> None:
+        """Make the pending key the current one, keeping the old one apart; safe to repeat after a crash."""
+        ...
+
+    def describe(self) -> str:
+        """Where the pending key is (for messages)."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class Message:
     """One rendered reminder e-mail, ready to deliver."""

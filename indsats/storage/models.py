@@ -167,3 +167,47 @@ reminders = Table(
     Index("ix_reminders_status_next", "status", "next_attempt_at"),
     Index("ix_reminders_case_status", "case_id", "status"),
 )
+
+# The organisation chain: one hash-chained row per change to users and grants (who changed what, when).
+org_events = Table(
+    "org_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(64)),
+    Column("target", String(64), nullable=False),  # the login (or grant) changed
+    Column("payload", Text, nullable=False),  # canonical JSON: {"table", "key", "values" | "removed"}
+    Column("payload_digest", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Signed checkpoints: the body is canonical JSON (time, counts, Merkle root, org head, counters, previous seal).
+seals = Table(
+    "seals",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("signature", String(128), nullable=False),  # Ed25519 over the body, base64
+)
+
+# Each case's chain head as the latest seal covered it (the leaves of that seal's Merkle root).
+seal_heads = Table(
+    "seal_heads",
+    metadata,
+    Column("case_id", String(32), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("seal_seq", Integer, nullable=False),
+)
+
+# Which encryption key the data is under: one 'current' row; a 'next' row while a rotation runs.
+key_fingerprints = Table(
+    "key_fingerprints",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # current | next | retired
+    Column("since", UtcDateTime, nullable=False),
+)

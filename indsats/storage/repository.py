@@ -10,6 +10,7 @@ parsed), so nothing above storage sees SQLAlchemy.
 
 from __future__ import annotations
 
+from indsats.storage.integrity import IntegrityQueries
 from indsats.storage.repositories.base import Row
 from indsats.storage.repositories.cases import CaseRepository
 from indsats.storage.repositories.events import EventRepository
@@ -20,5 +21,7 @@ from indsats.storage.repositories.users import UserRepository
 __all__ = ["Repository", "Row"]
 
 
-class Repository(UserRepository, PlanRepository, CaseRepository, EventRepository, ReminderRepository):
+class Repository(
+    UserRepository, PlanRepository, CaseRepository, EventRepository, ReminderRepository, IntegrityQueries
+):
     """The queries of every aggregate, over one connection, inside the caller's transaction."""

@@ -26,7 +26,9 @@ from indsats.engine.reminders.planning import (
     deadline_for,
     plan_reminders,
 )
+from indsats.engine.log.projection import planned_reminders, to_iso
 from indsats.engine.org.users import User, require_actor
+from indsats.engine.privacy.fingerprints import writing_cipher
 from indsats.engine.cases.visibility import require_visible
 from indsats.errors import Conflict, Invalid, NotAllowed
 
@@ -80,16 +82,23 @@ def open_case(
         if me.role not in OPENER_ROLES:
             raise NotAllowed(f"a {me.role} cannot open cases (roles that can: {', '.join(OPENER_ROLES)})")
         now = ctx.clock.now()
+        cipher = writing_cipher(repo, cipher, now)
         repo.ensure_plan(plan.id, plan.version, plan_file.text, now)
         year = to_local(now).year
         case_id = f"{plan.case_prefix}-{year}-{repo.next_case_number(plan.case_prefix, year):04d}"
-        payload: dict[str, Any] = {"subject_ref": subject_ref.strip(), "source": source, "minor": minor}
+        at = now.replace(microsecond=0)
+        deadline = deadline_for(plan, plan.initial, at, ctx.calendar)
+        planned = plan_reminders(plan, plan.initial, deadline, _escalation_levels(repo, plan, plan.initial, me.login),
+                                 ctx.calendar)
+        # What verify replays the case's row and reminder rows from (see indsats.engine.log.projection).
+        payload: dict[str, Any] = {
+            "subject_ref": subject_ref.strip(), "source": source, "minor": minor, "plan_id": plan.id,
+            "plan_version": plan.version, "unit": me.unit, **entered(deadline, planned),
+        }
         if note:
             payload["note"] = note
         if reporter:
             payload["reporter"] = reporter
-        at = now.replace(microsecond=0)
-        deadline = deadline_for(plan, plan.initial, at, ctx.calendar)
         repo.insert_case(
             dict(
                 id=case_id,
@@ -121,7 +130,7 @@ def open_case(
             repo, case_id=case_id, kind=EventKind.opened, at=at, actor=me.login, to_state=plan.initial,
             payload=payload, cipher=cipher,
         )
-        _write_reminders(ctx, repo, plan, case_id, plan.initial, 1, me.login, deadline)
+        repo.insert_reminders(_rows(case_id, plan.initial, 1, planned))
         uow.commit()
     return Outcome(
         case_id=case_id, trigger=None, from_state=None, state=plan.initial, is_open=True, deadline=deadline, event_seq=1
@@ -190,6 +199,7 @@ def advance(
             )
             if not final:
                 planned += plan_reminders(plan, dest, deadline, levels, ctx.calendar)
+                payload.update(entered(deadline, planned))
         if transition.marks_acute:
             projection["acute"] = True
             planned += acute_alerts(levels, at)
@@ -298,19 +308,9 @@ def on_case_logins(repo: Repository, plan: Plan, case: Case) -> set[str]:
 # -- reminders on entering a state --------------------------------------------------------------------
 
 
-def _write_reminders(
-    ctx: Context,
-    repo: Repository,
-    plan: Plan,
-    case_id: str,
-    state: str,
-    entry_seq: int,
-    opener: str,
-    deadline: datetime | None,
-) -> None:
-    levels = _escalation_levels(repo, plan, state, opener)
-    planned = plan_reminders(plan, state, deadline, levels, ctx.calendar)
-    repo.insert_reminders(_rows(case_id, state, entry_seq, planned))
+def entered(deadline: datetime | None, planned: list[PlannedReminder]) -> dict[str, Any]:
+    """What an event entering a state records: the deadline it set and the reminder rows it planned."""
+    return {"deadline": to_iso(deadline), "reminders": planned_reminders(planned)}
 
 
 def _escalation_levels(repo: Repository, plan: Plan, state: str, opener: str) -> int:

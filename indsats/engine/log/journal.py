@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from indsats.engine.privacy.crypto import PROTECTED_KEYS
 from indsats.engine.log.events import Event, EventKind, seal
+from indsats.engine.privacy.fingerprints import writing_cipher
 from indsats.errors import NotAllowed
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ def append(
         to_state=to_state,
         payload=payload,
     )
+    if cipher is not None and needs_key(payload, sensitive):
+        cipher = writing_cipher(repo, cipher, at)  # refuses a key the database's data is not under
     repo.insert_event(stored_row(event, cipher, sensitive))
     repo.update_case(case_id, {"last_seq": event.seq, "last_hash": event.hash, **(case_changes or {})})
     return event

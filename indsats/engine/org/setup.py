@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from indsats.engine.org.users import User, register_first_admin
+from indsats.engine.org.users import User, record_unchained_users, register_first_admin
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -25,5 +25,20 @@ def init_database(ctx: Context, *, actor: str) -> InitResult:
     upgrade(ctx.db)
     with ctx.db.unit_of_work(write=True) as uow:
         admin = register_first_admin(uow.repo, actor, ctx.clock.now())
+        record_unchained_users(uow.repo, ctx.clock.now())
         uow.commit()
     return InitResult(database=ctx.db.display(), revision=current_revision(ctx.db), admin=admin)
+
+
+def may_make_key(ctx: Context) -> None:
+    """Refuse (``NotAllowed``) to make a new encryption key for a database that holds data under one."""
+    from indsats.errors import NotAllowed
+
+    with ctx.db.unit_of_work() as uow:
+        current = uow.repo.key_fingerprints().get("current")
+        if current is None and not uow.repo.has_sealed_data():
+            return
+    raise NotAllowed(
+        f"this database is sealed under key {current or '(unrecorded)'}: no new key is made for it; "
+        "point INDSATS_KEY_FILE at that key"
+    )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from indsats.engine.log.org_chain import record_org_change
 from indsats.engine.plans.schema import ROLES
 from indsats.errors import Invalid, NotAllowed, NotFound
 
@@ -93,6 +94,8 @@ def add_user(
             created_at=ctx.clock.now(),
         )
         uow.repo.insert_user(values)
+        record_org_change(uow.repo, at=values["created_at"], actor=me.login, kind="user_added", table="users",
+                          key={"login": login}, values=values)
         uow.commit()
     return User(**values)
 
@@ -113,7 +116,23 @@ def register_first_admin(repo: Repository, login: str, at: datetime) -> User | N
         created_at=at,
     )
     repo.insert_user(values)
+    record_org_change(repo, at=at, actor=None, kind="user_added", table="users", key={"login": login}, values=values)
     return User(**values)
+
+
+def record_unchained_users(repo: Repository, at: datetime) -> int:
+    """Give every user that the organisation chain does not know yet (a database from before the chain)
+    one ``user_recorded`` event with the row as it stands, so verify checks them from now on."""
+    from indsats.engine.log.org_chain import replay_org
+
+    known = replay_org(repo.iter_org_events(), []).rows["users"]
+    n = 0
+    for row in repo.list_users():
+        if (row["login"],) not in known:
+            record_org_change(repo, at=at, actor=None, kind="user_recorded", table="users",
+                              key={"login": row["login"]}, values=row)
+            n += 1
+    return n
 
 
 def list_users(ctx: Context, *, actor: str) -> list[User]:
@@ -133,6 +152,9 @@ def set_active(ctx: Context, *, actor: str, login: str, active: bool) -> User:
         if login == actor and not active:
             raise Invalid("you cannot deactivate yourself")
         uow.repo.update_user(login, {"active": active})
+        record_org_change(uow.repo, at=ctx.clock.now(), actor=me.login,
+                          kind="user_reactivated" if active else "user_deactivated", table="users",
+                          key={"login": login}, values={"active": active})
         row = uow.repo.get_user(login)
         uow.commit()
     assert row is not None

@@ -32,22 +32,47 @@ def new_key() -> bytes:
     return Fernet.generate_key()
 
 
+def key_fingerprint(key: bytes) -> str:
+    """A short, stable name for an encryption key; the database records the one its data is under."""
+    raw = base64.urlsafe_b64decode(key.strip())
+    return hashlib.sha256(b"indsats key fingerprint\0" + raw).hexdigest()[:16]
+
+
 class Cipher:
-    """Seals and opens text under one key."""
+    """Seals under one key and opens under it or any of ``others`` (during a key rotation both open)."""
 
-    def __init__(self, key: bytes) -> None:
-        from cryptography.fernet import Fernet
+    def __init__(self, key: bytes, *others: bytes) -> None:
+        from cryptography.fernet import Fernet, MultiFernet
 
+        keys = [key.strip()] + [k.strip() for k in others if k.strip() != key.strip()]
         try:
-            self._fernet = Fernet(key.strip())
+            fernets = [Fernet(k) for k in keys]
         except (ValueError, TypeError):
             raise NotAllowed("the encryption key is malformed (expected 32 url-safe base64 bytes)") from None
-        raw = base64.urlsafe_b64decode(key.strip())
+        self._keys = keys
+        self._fernet = MultiFernet(fernets)
+        self._primary = fernets[0]
+        raw = base64.urlsafe_b64decode(keys[0])
         # A separate key for the subject index, derived so that one secret is all there is to keep.
+        self._index_keys = [hashlib.sha256(b"indsats subject index\0" + base64.urlsafe_b64decode(k)).digest()
+                            for k in keys]
         self._index_key = hashlib.sha256(b"indsats subject index\0" + raw).digest()
+        self.fingerprint = key_fingerprint(keys[0])
+        self.fingerprints = tuple(key_fingerprint(k) for k in keys)
+
+    def with_primary(self, fingerprint: str) -> Cipher:
+        """The same keys, sealing under the one with ``fingerprint`` (which must be among them)."""
+        index = self.fingerprints.index(fingerprint)
+        if index == 0:
+            return self
+        keys = list(self._keys)
+        return Cipher(keys.pop(index), *keys)
+
+    def only_primary(self) -> Cipher:
+        return Cipher(self._keys[0])
 
     def seal(self, text: str) -> str:
-        return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
+        return self._primary.encrypt(text.encode("utf-8")).decode("ascii")
 
     def open(self, token: str) -> str:
         from cryptography.fernet import InvalidToken
@@ -57,8 +82,25 @@ class Cipher:
         except (InvalidToken, ValueError):
             raise NotAllowed("the encryption key does not open this data (wrong key?); nothing was changed") from None
 
+    def opens_with_primary(self, token: str) -> bool:
+        return self.open_with_primary(token) is not None
+
+    def open_with_primary(self, token: str) -> str | None:
+        """The text if ``token`` was sealed under the sealing key; None if under another (or none)."""
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self._primary.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError):
+            return None
+
     def index(self, subject_ref: str) -> str:
         return hmac.new(self._index_key, subject_ref.strip().encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def indices(self, subject_ref: str) -> list[str]:
+        """The subject index under every key held (rows re-encrypted and not yet re-encrypted both match)."""
+        text = subject_ref.strip().encode("utf-8")
+        return [hmac.new(k, text, hashlib.sha256).hexdigest() for k in self._index_keys]
 
     def seal_payload(self, payload: dict[str, Any] | None, sensitive: frozenset[str]) -> dict[str, Any] | None:
         """Move the protected parts of an event payload into one sealed token."""
@@ -99,10 +141,12 @@ def open_payload(stored: dict[str, Any] | None, cipher: Cipher | None) -> dict[s
 
 
 class Keyring:
-    """Where the key comes from; read on first use only."""
+    """Where the key comes from; read on first use only. ``others`` loads keys that also open data (the
+    new key of an unfinished rotation): which of them seals is the database's word (``fingerprints``)."""
 
-    def __init__(self, loader: Callable[[], bytes | None]) -> None:
+    def __init__(self, loader: Callable[[], bytes | None], others: Callable[[], list[bytes]] = list) -> None:
         self._loader = loader
+        self._others = others
         self._cipher: Cipher | None = None
 
     @classmethod
@@ -121,7 +165,7 @@ class Keyring:
                 raise NotAllowed(
                     "no encryption key: set INDSATS_KEY_FILE (or INDSATS_KEY); 'indsats keys new FILE' makes one"
                 )
-            self._cipher = Cipher(key)
+            self._cipher = Cipher(key, *self._others())
         return self._cipher
 
     def optional(self) -> Cipher | None:

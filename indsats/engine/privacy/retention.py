@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from indsats.engine.log import journal
 from indsats.engine.time.clock import LOCAL_TZ, as_utc
+from indsats.engine.cases.views import log_view
 from indsats.engine.privacy.crypto import open_payload
 from indsats.engine.log.events import EventKind
 from indsats.engine.org.users import require_admin
@@ -104,6 +105,7 @@ def archive_export(ctx: Context, *, actor: str, path: Path, before: date | None 
             },
         )
         for case in due:
+            log_view(repo, case, me.login, "archive export", now)  # the access log: who took the plaintext
             journal.append(
                 repo, case_id=case.id, kind=EventKind.archived, at=now, actor=me.login,
                 from_state=case.state, to_state=case.state, payload={"archive": path.name},

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from indsats.engine.cases.views import log_view
 from indsats.engine.privacy.crypto import open_payload
 from indsats.engine.log.events import EventKind
 from indsats.engine.org.users import require_admin
@@ -25,7 +26,7 @@ class SubjectExport:
 
 def export_subject(ctx: Context, *, actor: str, subject_ref: str, path: Path, with_names: bool = False) -> SubjectExport:
     cipher = ctx.keys.cipher()
-    with ctx.db.unit_of_work() as uow:
+    with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_admin(repo, actor)
         users = {u["login"]: u for u in repo.list_users()}
@@ -38,7 +39,9 @@ def export_subject(ctx: Context, *, actor: str, subject_ref: str, path: Path, wi
                 return "?"
             return f"{user['name']} ({user['role']})" if with_names else user["role"]
 
-        cases = repo.cases_by_subject_index(cipher.index(subject_ref))
+        # Under every key held: during a key rotation some cases carry the new key's index, some the old's.
+        cases = sorted({c["id"]: c for index in cipher.indices(subject_ref)
+                        for c in repo.cases_by_subject_index(index)}.values(), key=lambda c: c["id"])
         out: list[dict[str, Any]] = []
         for case in cases:
             events = repo.events_for(case.id)
@@ -71,15 +74,18 @@ def export_subject(ctx: Context, *, actor: str, subject_ref: str, path: Path, wi
                     ],
                 }
             )
-    ctx.private_files().write_private_json(
-        path,
-        {
-            "format": "indsats-subject-export/1",
-            "subject_ref": subject_ref,
-            "exported_by": me.login,
-            "exported_at": ctx.clock.now().isoformat(),
-            "employee_names": with_names,
-            "cases": out,
-        },
-    )
+        ctx.private_files().write_private_json(
+            path,
+            {
+                "format": "indsats-subject-export/1",
+                "subject_ref": subject_ref,
+                "exported_by": me.login,
+                "exported_at": ctx.clock.now().isoformat(),
+                "employee_names": with_names,
+                "cases": out,
+            },
+        )
+        for case in cases:  # the whole record left in plaintext: the access log says who took it, and when
+            log_view(repo, case, me.login, "subject export", ctx.clock.now())
+        uow.commit()
     return SubjectExport(cases=[c["case_id"] for c in out], file=str(path))

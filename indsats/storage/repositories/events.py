@@ -77,9 +77,11 @@ class EventRepository(Queries):
         for row in self.conn.execute(query.execution_options(yield_per=2000)).mappings():
             yield event_row(row)
 
-    def sealed_events(self) -> list[tuple[int, dict[str, Any]]]:
-        """(id, stored payload) of every event holding encrypted parts (for key rotation)."""
+    def sealed_events(self, event_ids: list[Any] | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """(id, stored payload) of every event holding encrypted parts (of ``event_ids`` only, if given)."""
         query = select(events.c.id, events.c.payload).where(events.c.payload.like('%"sealed":%'))
+        if event_ids is not None:
+            query = query.where(events.c.id.in_(event_ids))
         return [(row.id, json.loads(row.payload)) for row in self.conn.execute(query)]
 
     def set_event_payload(self, event_id: int, payload: dict[str, Any] | None) -> None:

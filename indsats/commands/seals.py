@@ -1,0 +1,44 @@
+"""``indsats seal``: sign a checkpoint of the whole history (admins; the worker does it nightly)."""
+
+from __future__ import annotations
+
+import click
+
+from indsats.commands.base import Obj, pass_obj
+
+
+@click.command()
+@click.option("--show", is_flag=True, help="Print the latest seal instead of writing one.")
+@click.option("--to", "to", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also append the seal to FILE (a copy kept elsewhere), beside the seal file.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def seal(obj: Obj, show: bool, to: str | None, as_json: bool) -> None:
+    """Sign a checkpoint: every case's chain head and the organisation chain, under the signing key."""
+    from pathlib import Path
+
+    from indsats.adapters.seal_file import SealFile
+    from indsats.commands.render import echo_json, local
+    from indsats.engine.log.seals import latest_seal, write_seal
+
+    if show and to:
+        raise click.UsageError("--show prints the latest seal; --to is for writing one")
+    ctx = obj.context()
+    found = latest_seal(ctx, actor=obj.actor) if show else write_seal(
+        ctx, actor=obj.actor, to=SealFile(Path(to)) if to else None
+    )
+    if found is None:
+        if as_json:
+            echo_json(None)
+        else:
+            click.echo("No seal yet: run 'indsats seal'.")
+        return
+    content = found.content
+    if as_json:
+        echo_json({**content, "signature": found.signature})
+        return
+    verb = "Latest seal" if show else "Sealed"
+    click.echo(f"{verb} {found.seq} at {local(found.at)}: {content['cases']} case(s), {content['events']} event(s), "
+               f"{content['org']['seq']} organisation event(s); root {content['root'][:16]}…, key {content['key_id']}.")
+    if not show and ctx.seal_log is not None:
+        click.echo(f"Appended to {ctx.seal_log.describe()}" + (f" and {to}." if to else "."))
