@@ -28,8 +28,13 @@ MAIL_FROM = "indsats@kommune.example"
 
 @pytest.fixture
 def admins_with_mail(ctx: Context, org: Any) -> None:
+    from indsats.engine.log.org_chain import record_org_change
+
     with ctx.db.unit_of_work(write=True) as uow:
         uow.repo.update_user("admin", {"email": "admin@example.org"})
+        # Every change to users is an event of the organisation chain (verify replays users from it).
+        record_org_change(uow.repo, at=ctx.clock.now(), actor="admin", kind="user_changed", table="users",
+                          key={"login": "admin"}, values={"email": "admin@example.org"})
         uow.commit()
 
 
