@@ -276,6 +276,13 @@ def test_my_tasks_lists_exactly_the_cases_waiting_for_me(world: World) -> None:
     assert world.with_lea in page and world.emils not in page and world.idas not in page
 
 
+def test_a_case_page_tells_its_history_in_the_plan_s_words(world: World) -> None:
+    client, _ = log_in(world.base, "u-sup")
+    page = client.get(f"/cases/{world.with_lea}").text
+    assert "Rykket videre (notify_leader)" in page
+    assert "Mistanke registreret → Nærmeste leder underrettet" in page
+
+
 def test_the_stuck_csv_export_is_in_the_access_log(world: World) -> None:
     client, _ = log_in(world.base, "u-sup")
     answer = client.get("/stuck.csv", params={"role": "leder"})

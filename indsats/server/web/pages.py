@@ -151,7 +151,8 @@ def page_routes(
         case_id = request.path_params["case_id"]
         view, events = await run_in_threadpool(case_page, context(), actor=login, case_id=case_id, via=VIA)
         history = [e for e in events if e.kind is not EventKind.viewed]
-        return render(request, "case.html", {"me": me, "case": view, "history": history})
+        return render(request, "case.html", {"me": me, "case": view, "history": history,
+                                             "labels": _state_labels(context(), view.plan_id)})
 
     return [
         Route("/", tasks, methods=["GET"]),
@@ -170,6 +171,12 @@ def parse_day(text: str | None, name: str) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise Invalid(f"bad date '{text.strip()}' for {name}: use YYYY-MM-DD, e.g. 2026-03-02") from None
+
+
+def _state_labels(ctx: Context, plan_id: str) -> dict[str, str]:
+    """The plan's names for its states (the current version's; an id it no longer has is shown as is)."""
+    found = ctx.catalog.files().get(plan_id)
+    return {} if found is None else {name: state.label for name, state in found.plan.states.items()}
 
 
 def _local(value: Any) -> str:
