@@ -74,17 +74,6 @@ def schedule_from(table: Mapping[str, Any], *, every: float | None = None) -> di
     return schedule
 
 
-def seal_use_case() -> Any:
-    """The seals issue's use case (``indsats.engine.log.seals.write_seal``), or None where it is not installed."""
-    import importlib
-
-    try:
-        seals = importlib.import_module("indsats.engine.log.seals")
-    except ModuleNotFoundError:
-        return None
-    return getattr(seals, "write_seal", None)
-
-
 def build_jobs(
     ctx: Context,
     settings: Settings,
@@ -94,7 +83,7 @@ def build_jobs(
     metrics: Metrics | None = None,
     me: str | None = None,
 ) -> list[Job]:
-    """The five jobs (four where seals are not installed), in the order they are listed."""
+    """The five jobs, in the order they are listed."""
     schedule = schedule_from(settings.schedule, every=every)
     me = me or worker_id()
     lease = timedelta(seconds=settings.lease_seconds)
@@ -129,13 +118,13 @@ def build_jobs(
 
     jobs = [Job(id="sweep", description="deliver due reminders and escalations", run=sweep_job,
                 every_seconds=schedule["sweep_every"])]
-    write_seal = seal_use_case()
-    if write_seal is not None:
-        def seal_job() -> None:
-            found = write_seal(ctx, actor=None)
-            log.info("seal", extra={"fields": {"job": "seal", "outcome": "sealed", "seal": getattr(found, "seq", None)}})
+    def seal_job() -> None:
+        from indsats.engine.log.seals import write_seal
 
-        jobs.append(Job(id="seal", description="sign a seal over every chain head", run=seal_job, at=schedule["seal"]))
+        found = write_seal(ctx, actor=None)  # the system seals: no admin acting
+        log.info("seal", extra={"fields": {"job": "seal", "outcome": "sealed", "seal": found.seq}})
+
+    jobs.append(Job(id="seal", description="sign a seal over every chain head", run=seal_job, at=schedule["seal"]))
     jobs += [
         Job(id="verify", description="verify the event log; tell admins of a break", run=verify_job,
             at=schedule["verify"]),

@@ -21,7 +21,7 @@ import pytest
 from conftest import TEST_KEY
 from smtp_sink import free_port, smtp_sink
 from indsats.adapters.scheduler import Job
-from indsats.jobs import log_failure, seal_use_case
+from indsats.jobs import build_jobs, log_failure
 from indsats.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -125,12 +125,38 @@ def test_list_jobs_prints_the_jobs_with_their_next_run(invoke: Callable[..., Res
 
     assert result.exit_code == 0, result.output
     ids = [line.split()[0] for line in result.output.splitlines()]
-    expected = ["sweep", "seal", "verify", "retention", "access-sample"]
-    assert ids == (expected if seal_use_case() is not None else [j for j in expected if j != "seal"])
+    assert ids == ["sweep", "seal", "verify", "retention", "access-sample"]
     lines = dict(zip(ids, result.output.splitlines(), strict=True))
     assert "every 30 s" in lines["sweep"]
     assert "at 01:15 Europe/Copenhagen" in lines["verify"] and " 01:15 " in lines["verify"].split("next")[1]
     assert "at fri 07:30" in lines["access-sample"]
+
+
+def test_the_seal_job_signs_a_seal_as_the_system_and_logs_one_line(
+    invoke: Callable[..., Result], cli_db_url: str, tmp_path: Path
+) -> None:
+    from indsats.bootstrap import build_context, build_notifier
+    from indsats.config import load_settings
+
+    assert invoke(["init"]).exit_code == 0
+    env = {"INDSATS_CONFIG": "", "INDSATS_DATABASE_URL": cli_db_url, "INDSATS_DATA_DIR": str(tmp_path / "data"),
+           "INDSATS_USER": "admin"}
+    settings = load_settings(env)
+    ctx = build_context(settings)
+    jobs = {job.id: job for job in build_jobs(ctx, settings, build_notifier(settings))}
+    stream = io.StringIO()
+    configure_logging(level="INFO", fmt="json", stream=stream)
+    try:
+        jobs["seal"].run()
+    finally:
+        logging.getLogger("indsats").handlers.clear()
+        ctx.db.dispose()
+
+    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert (line["job"], line["outcome"], line["seal"]) == ("seal", "sealed", 1)
+    shown = invoke(["seal", "--show", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["seq"] == 1
 
 
 def test_a_typo_in_the_schedule_table_exits_2_naming_it(invoke: Callable[..., Result], tmp_path: Path) -> None:

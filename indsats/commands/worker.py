@@ -19,7 +19,7 @@ from indsats.commands.base import Obj, log_options, pass_obj, start_logging
 @pass_obj
 def worker(obj: Obj, every: float | None, list_jobs: bool, metrics_port: int | None, metrics_address: str,
            log_level: str | None, log_format: str | None) -> None:
-    """Run the sweep and the scheduled checks (verify, retention, access sample, seal) until SIGTERM/SIGINT."""
+    """Run the sweep and the scheduled checks (seal, verify, retention, access sample) until SIGTERM/SIGINT."""
     from indsats.adapters.scheduler import next_runs, run_worker
     from indsats.bootstrap import build_notifier
     from indsats.jobs import build_jobs, log, log_failure, worker_id
