@@ -350,3 +350,22 @@ def test_audit_and_purge_and_subject_export_from_the_command_line(invoke: Callab
     assert again.exit_code == 5  # never overwrites
     review = json.loads(invoke(["access", "review", "--json"]).stdout)
     assert {(g["login"], g["case_id"]) for g in review} >= {("emil", case_id), ("admin", case_id)}
+
+
+def test_subject_export_and_archive_export_write_an_access_event_on_every_exported_case(
+    ctx: Context, clock: FixedClock, secret_case: str, tmp_path: Path
+) -> None:
+    other = open_case(ctx, actor="ida", plan_id=PLAN, subject_ref="ANDEN-REF").case_id
+    second = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref=SECRET_REF).case_id
+    export_subject(ctx, actor="admin", subject_ref=SECRET_REF, path=tmp_path / "subject.json")
+    for case_id in (secret_case, second):
+        assert [e.action for e in audit_case(ctx, actor="admin", case_id=case_id)][-1] == "viewed (subject export)"
+    assert "viewed (subject export)" not in [e.action for e in audit_case(ctx, actor="admin", case_id=other)]
+    advance(ctx, actor="lea", case_id=secret_case, trigger="decide",
+            values={"police_report": "no", "rationale": "Ingen strafbare forhold"})
+    clock.advance(days=5 * 365 + 2)
+    archived = archive_export(ctx, actor="admin", path=tmp_path / "archive.json")
+    assert archived.cases == [secret_case]
+    viewed = [e for e in audit_case(ctx, actor="admin", case_id=secret_case) if e.action == "viewed (archive export)"]
+    assert len(viewed) == 1 and viewed[0].login == "admin"
+    assert verify(ctx).ok

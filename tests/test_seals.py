@@ -151,3 +151,17 @@ def test_a_fresh_signing_key_differs_each_time() -> None:
 def test_an_open_case_on_a_fresh_ctx_is_unsealed_until_the_next_seal(ctx: Context, org: Any) -> None:
     open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="REF-9")
     assert write_seal(ctx, actor=None).content["cases"] == 1
+
+
+def test_a_later_seal_puts_changed_and_new_heads_in_their_place(ctx: Context, case_in: Callable[..., str]) -> None:
+    from indsats.engine.log.verify import verify
+
+    ids = [case_in() for _ in range(5)]
+    write_seal(ctx, actor="admin")
+    for case_id in (ids[0], ids[3]):
+        add_note(ctx, actor="emil", case_id=case_id, text="Mere")
+    case_in("leader_notified")
+    second = write_seal(ctx, actor=None)
+    assert second.content["cases"] == 6 and second.content["events"] == 5 + 2 + 2
+    report = verify(ctx)
+    assert report.ok and report.seal == 2 and report.unsealed_events == 0

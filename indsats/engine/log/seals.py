@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -111,19 +111,31 @@ def sealed_heads_root(heads: Iterable[dict[str, Any]]) -> tuple[str, int, int]:
 
 def write_seal(ctx: Context, *, actor: str | None, to: SealLog | None = None) -> Seal:
     """Sign a checkpoint of every case's chain head and the organisation chain's head; store it and
-    append it to the seal file (and to ``to``). One write transaction, during which no event is written.
+    append it to the seal file (and to ``to``).
+
+    Writers wait only for a moment: a short transaction fixes which events the seal covers (every event
+    up to the newest committed one), the Merkle root is computed from a snapshot without holding any lock,
+    and a last short transaction stores the new heads and the seal.
 
     :param actor: the admin sealing; None for the system (the worker's scheduled seal).
     :raises NotAllowed: the actor is no admin, or this process holds no signing key.
     :raises IntegrityBroken: the sealed heads no longer match the latest seal (someone edited them):
         nothing is sealed over a broken history; ``verify`` names the break.
+    :raises Conflict: another seal was written at the same moment (run it again).
     """
+    from indsats.errors import Conflict
+
     signer = ctx.signing.signer()
-    with ctx.db.unit_of_work(write=True) as uow:
+    with ctx.db.unit_of_work(write=not ctx.db.is_sqlite) as uow:
         repo = uow.repo
         if actor is not None:
             require_admin(repo, actor)
-        repo.lock_events_for_seal()
+        repo.lock_events_for_seal()  # waits for the transactions writing events now; none are held off after
+        through = repo.max_event_id()
+        counters = repo.case_counter_map()
+        uow.commit()
+    with ctx.db.unit_of_work() as uow:
+        repo = uow.repo
         now = ctx.clock.now().replace(microsecond=0)
         latest_row = repo.latest_seal()
         previous = Seal.from_row(latest_row) if latest_row else None
@@ -135,24 +147,29 @@ def write_seal(ctx: Context, *, actor: str | None, to: SealLog | None = None) ->
                     f"the sealed chain heads no longer match seal {previous.seq}: run 'indsats verify'; no seal was written"
                 )
         seq = previous.seq + 1 if previous else 1
-        through = repo.max_event_id()
-        repo.upsert_seal_heads(repo.heads_changed_since(int(before.get("events_through", 0)), through), seq)
-        root, n_cases, n_events = sealed_heads_root(repo.iter_seal_heads())
+        changed = {h["case_id"]: h for h in repo.heads_changed_since(int(before.get("events_through", 0)), through)}
+        root, n_cases, n_events = sealed_heads_root(_merged(repo.iter_seal_heads(), changed))
         org_seq, org_head = repo.org_chain_head()
-        content = {
-            "seq": seq,
-            "at": now.isoformat(),
-            "prev": previous.digest if previous else GENESIS,
-            "cases": n_cases,
-            "events": n_events,
-            "events_through": through,
-            "root": root,
-            "org": {"seq": org_seq, "hash": org_head},
-            "counters": repo.case_counter_map(),
-            "key_id": signer.key_id,
-        }
-        body = canonical_json(content)
-        seal = Seal(seq=seq, at=now, body=body, signature=signer.sign(body.encode("utf-8")))
+    content = {
+        "seq": seq,
+        "at": now.isoformat(),
+        "prev": previous.digest if previous else GENESIS,
+        "cases": n_cases,
+        "events": n_events,
+        "events_through": through,
+        "root": root,
+        "org": {"seq": org_seq, "hash": org_head},
+        "counters": counters,
+        "key_id": signer.key_id,
+    }
+    body = canonical_json(content)
+    seal = Seal(seq=seq, at=now, body=body, signature=signer.sign(body.encode("utf-8")))
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        newest = repo.latest_seal()
+        if (newest["seq"] if newest else 0) != seq - 1:
+            raise Conflict("another seal was written at the same moment; nothing was written, run 'indsats seal' again")
+        repo.upsert_seal_heads(list(changed.values()), seq)
         repo.insert_seal({"seq": seal.seq, "at": seal.at, "body": seal.body, "signature": seal.signature})
         uow.commit()
     # After the commit: a seal file that cannot be written loses nothing the database holds, and the
@@ -161,6 +178,23 @@ def write_seal(ctx: Context, *, actor: str | None, to: SealLog | None = None) ->
         if log is not None:
             log.append(seal.as_record(signer.public_key))
     return seal
+
+
+def _merged(sealed: Iterable[dict[str, Any]], changed: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The sealed heads with the changed ones put in, in case-id order (both in byte order of the id)."""
+    pending = sorted(changed)
+    i = 0
+    for head in sealed:
+        while i < len(pending) and pending[i] < head["case_id"]:
+            yield changed[pending[i]]
+            i += 1
+        if i < len(pending) and pending[i] == head["case_id"]:
+            yield changed[pending[i]]
+            i += 1
+        else:
+            yield head
+    for key in pending[i:]:
+        yield changed[key]
 
 
 def latest_seal(ctx: Context, *, actor: str) -> Seal | None:
