@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -418,3 +418,33 @@ def test_an_employee_is_told_the_stuck_list_is_not_for_them(world: World) -> Non
     client, _ = log_in(world.base, "u-ida")
     answer = client.get("/stuck")
     assert answer.status_code == 403 and "ikke adgang" in answer.text and world.idas not in answer.text
+
+
+def test_the_socket_server_s_api_over_tcp_gets_the_token_s_login_and_nothing_else(world: World) -> None:
+    """What ``indsats server --listen`` hands the /v1 API: the verified login, never a client's claim."""
+    import warnings
+
+    from starlette.responses import JSONResponse
+
+    from indsats.server.web.app import create_app
+    from indsats.server.web.auth import LOGIN_EXTENSION
+    from indsats.server.web.oidc import OidcConfig
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    async def v1(scope: Any, receive: Any, send: Any) -> None:
+        await JSONResponse({"login": scope["extensions"].get(LOGIN_EXTENSION), "path": scope["path"]})(
+            scope, receive, send)
+
+    oidc = OidcConfig(issuer=world.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    with direct(world) as ctx, TestClient(create_app(lambda: ctx, oidc, session_key="k" * 32, v1=v1)) as client:
+        sup = client.post("/v1/stuck", headers={"Authorization": f"Bearer {id_token(world.issuer, 'u-sup')}"})
+        assert sup.json() == {"login": "sup", "path": "/v1/stuck"}
+        assert client.post("/v1/stuck").status_code == 401
+        other = id_token(world.other_issuer, "u-sup")
+        assert client.post("/v1/stuck", headers={"Authorization": f"Bearer {other}"}).status_code == 401
+        stranger = id_token(world.issuer, "u-stranger")
+        assert client.post("/v1/stuck", headers={"Authorization": f"Bearer {stranger}"}).status_code == 401
+        assert client.get("/stuck", follow_redirects=False).status_code == 303  # the pages are still there

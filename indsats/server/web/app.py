@@ -25,7 +25,8 @@ from starlette.templating import Jinja2Templates
 from indsats.engine.org.users import whoami
 from indsats.errors import IndsatsError, NotAllowed
 from indsats.server.web.api import STATUS, api_app
-from indsats.server.web.auth import SESSION_HOURS, AcceptLogin, NotLoggedIn, auth_routes, csrf_token, login_redirect
+from indsats.server.web.auth import SESSION_HOURS, AcceptLogin, BearerIdentity, NotLoggedIn, auth_routes, csrf_token
+from indsats.server.web.auth import login_redirect
 from indsats.server.web.auth import session_login
 from indsats.server.web.oidc import Provider, ProviderUnavailable
 from indsats.server.web.pages import page_routes
@@ -100,13 +101,15 @@ def create_app(
     public_url: str | None = None,
     https: bool = False,
     http: httpx.AsyncClient | None = None,
-) -> Starlette:
+    v1: ASGIApp | None = None,
+) -> ASGIApp:
     """The whole web app.
 
     :param session_key: signs the session cookie; servers behind one address must share it.
     :param public_url: the address people use (behind a reverse proxy); default: as the request arrived.
     :param https: the cookie is ``Secure`` (served over TLS here or by the proxy).
     :param http: the client for the provider (tests hand their own); default a new ``httpx.AsyncClient``.
+    :param v1: the socket server's API app (``/v1/NAME``), served here to bearer tokens (``BearerIdentity``).
     """
     import httpx as httpx_module
 
@@ -181,7 +184,7 @@ def create_app(
         Mount("/api", app=api_app(context, provider)),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders, provider_origin=_origin(oidc.issuer)),
@@ -192,6 +195,22 @@ def create_app(
                             404: not_found},
         lifespan=lifespan,
     )
+    if v1 is None:
+        return app
+    return _PathDispatch(app, "/v1/", BearerIdentity(v1, provider, Accept().accepts))
+
+
+class _PathDispatch:
+    """Requests under ``prefix`` go to ``other`` (paths unchanged), the rest (and the lifespan) to ``app``."""
+
+    def __init__(self, app: ASGIApp, prefix: str, other: ASGIApp) -> None:
+        self.app, self.prefix, self.other = app, prefix, other
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.prefix):
+            await self.other(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def new_session_key() -> str:

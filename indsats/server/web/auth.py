@@ -20,12 +20,16 @@ from starlette.routing import Route
 from indsats.server.web.oidc import TokenRefused
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from starlette.requests import Request
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from indsats.server.web.oidc import Provider
 
 SESSION_HOURS = 8
 LOGIN_PATH = "/login"
+LOGIN_EXTENSION = "indsats.login"  # the ASGI scope extension carrying a bearer token's verified login
 
 
 class NotLoggedIn(Exception):
@@ -61,6 +65,40 @@ async def bearer_login(request: Request, provider: Provider) -> str:
         raise NotLoggedIn
     claims = await provider.verify(token.strip())
     return provider.login_of(claims)
+
+
+class BearerIdentity:
+    """ASGI wrapper for an API served over TCP (the socket server's ``/v1``): the caller is the login of a valid
+    bearer token from the provider, handed to the app as ``scope["extensions"][LOGIN_EXTENSION]``, in place of
+    the socket's peer credentials. Without a valid token, or for a login that is not a registered, active user,
+    the answer is 401 before the app sees the request. A client cannot set the extension itself: only this wrapper
+    does, and it wraps only the TCP listener's app.
+    """
+
+    def __init__(self, app: ASGIApp, provider: Provider, accepts: Callable[[str], Awaitable[bool]]) -> None:
+        self.app = app
+        self.provider = provider
+        self.accepts = accepts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.requests import Request
+
+        try:
+            login = await bearer_login(Request(scope), self.provider)
+        except NotLoggedIn:
+            await unauthorized()(scope, receive, send)
+            return
+        except TokenRefused as exc:
+            await unauthorized(str(exc))(scope, receive, send)
+            return
+        if not await self.accepts(login):
+            await unauthorized(f"'{login}' is not a registered, active user")(scope, receive, send)
+            return
+        scope = {**scope, "extensions": {**scope.get("extensions", {}), LOGIN_EXTENSION: login}}
+        await self.app(scope, receive, send)
 
 
 def unauthorized(reason: str | None = None) -> JSONResponse:

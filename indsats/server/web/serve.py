@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import uvicorn
-    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
 
     from indsats.config import Settings
     from indsats.engine.context import Context
@@ -32,8 +32,9 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def web_app(settings: Settings, context: Context, *, https: bool) -> Starlette:
-    """The web app for these settings; ``Invalid`` when the OIDC provider is not configured."""
+def web_app(settings: Settings, context: Context, *, https: bool, v1: ASGIApp | None = None) -> ASGIApp:
+    """The web app for these settings (and ``v1``, the socket server's API, for bearer tokens); ``Invalid``
+    when the OIDC provider is not configured."""
     from indsats.server.web.app import create_app, new_session_key
     from indsats.server.web.oidc import OidcConfig
 
@@ -43,12 +44,13 @@ def web_app(settings: Settings, context: Context, *, https: bool) -> Starlette:
     public = settings.public_url
     return create_app(
         lambda: context, oidc, session_key=_session_key(settings.session_key_file) or new_session_key(),
-        public_url=public, https=https or bool(public and public.startswith("https://")),
+        public_url=public, https=https or bool(public and public.startswith("https://")), v1=v1,
     )
 
 
 def http_server(
-    settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None
+    settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None,
+    v1: ASGIApp | None = None,
 ) -> tuple[uvicorn.Server, socket.socket]:
     """A uvicorn server for the web view and its socket, already bound (a taken port fails here, at start)."""
     import uvicorn
@@ -56,7 +58,7 @@ def http_server(
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
         raise Invalid("--tls-cert and --tls-key go together")
-    app = web_app(settings, context, https=tls_cert is not None)
+    app = web_app(settings, context, https=tls_cert is not None, v1=v1)
     config = uvicorn.Config(
         app, ssl_certfile=None if tls_cert is None else str(tls_cert),
         ssl_keyfile=None if tls_key is None else str(tls_key), proxy_headers=True, log_config=None,
@@ -75,10 +77,11 @@ def http_server(
 
 
 def serve_http(
-    settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None
+    settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None,
+    v1: ASGIApp | None = None,
 ) -> None:
     """Run the web view in this thread until stopped (SIGINT/SIGTERM)."""
-    server, sock = http_server(settings, context, listen, tls_cert=tls_cert, tls_key=tls_key)
+    server, sock = http_server(settings, context, listen, tls_cert=tls_cert, tls_key=tls_key, v1=v1)
     try:
         server.run(sockets=[sock])
     finally:
@@ -86,7 +89,8 @@ def serve_http(
 
 
 def start_http(
-    settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None
+    settings: Settings, context: Context, listen: str, *, tls_cert: Path | None = None, tls_key: Path | None = None,
+    v1: ASGIApp | None = None,
 ) -> Callable[[], None]:
     """Serve the web view from a thread beside the unix-socket server; returns ``stop()``.
 
@@ -95,7 +99,7 @@ def start_http(
     """
     import threading
 
-    server, sock = http_server(settings, context, listen, tls_cert=tls_cert, tls_key=tls_key)
+    server, sock = http_server(settings, context, listen, tls_cert=tls_cert, tls_key=tls_key, v1=v1)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="indsats-web", daemon=True)
     thread.start()
 
