@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from conftest import PLAN, TEST_KEY, TEST_SIGNING_KEY
 from indsats.engine.cases.service import add_note, advance, open_case
-from indsats.engine.log.events import chain_hash, digest
+from indsats.engine.log.events import Draft, EventKind, chain_hash, digest
 from indsats.engine.log.seals import write_seal
 from indsats.engine.log.verify import verify
 from indsats.engine.org.users import add_user
@@ -106,9 +106,9 @@ def test_a_payload_edited_and_its_chain_recomputed_with_the_projects_own_hash_is
         e["prev_hash"] = prev
         if e["payload"] is not None:
             e["payload_digest"] = digest(open_payload(e["payload"], cipher))
-        e["hash"] = chain_hash(prev_hash=prev, case_id=case_id, seq=e["seq"], kind=e["kind"], at=e["at"],
-                               actor=e["actor"], trigger=e["trigger"], from_state=e["from_state"],
-                               to_state=e["to_state"], payload_digest=e["payload_digest"])
+        header = Draft(case_id=case_id, kind=EventKind(e["kind"]), at=e["at"], actor=e["actor"], trigger=e["trigger"],
+                       from_state=e["from_state"], to_state=e["to_state"])
+        e["hash"] = chain_hash(prev, e["seq"], header, e["payload_digest"])
         prev = e["hash"]
     for e in forged:
         sql(ctx, "UPDATE events SET payload = :p, payload_digest = :d, prev_hash = :ph, hash = :h "

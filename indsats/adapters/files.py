@@ -7,17 +7,37 @@ import os
 from pathlib import Path
 from typing import Any
 
-from indsats.errors import Invalid
+from indsats.errors import IndsatsError, Invalid
+
+
+def create_private(
+    path: Path,
+    *,
+    exists: str = "exists already; choose a new file name",
+    name: str = "",
+    error: type[IndsatsError] = Invalid,
+) -> int:
+    """Create the new file ``path`` readable and writable by its owner only (0600) and open it for writing.
+
+    ``O_EXCL`` refuses an existing file atomically, even when two writers race for one name, so nothing is
+    ever overwritten and the mode is right from the first byte.
+
+    :param exists: what the error says after the path when the file exists.
+    :param name: what the file is, for the error when it cannot be created ("the key file ").
+    :param error: the error raised (``Invalid``; ``StorageUnavailable`` for the database file).
+    :return: the open file descriptor.
+    """
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise error(f"{path} {exists}") from None
+    except OSError as exc:
+        raise error(f"cannot create {name}{path}: {exc.strerror}") from None
 
 
 def write_private_json(path: Path, data: Any) -> None:
     text = json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise Invalid(f"{path} exists already; choose a new file name") from None
-    except OSError as exc:
-        raise Invalid(f"cannot write {path}: {exc.strerror}") from None
+    fd = create_private(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+from indsats.adapters.files import create_private
 from indsats.errors import Invalid, NotAllowed
 
 
@@ -31,11 +32,9 @@ def write_key(path: Path, key: bytes) -> None:
     """Write a new key file readable by its owner only; never overwrite one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise Invalid(f"{path} exists already; a key file is never overwritten") from None
     except OSError as exc:
-        raise Invalid(f"cannot write the key file {path}: {exc.strerror}") from None
+        raise Invalid(f"cannot create the key file {path}: {exc.strerror}") from None
+    fd = create_private(path, exists="exists already; a key file is never overwritten", name="the key file ")
     with os.fdopen(fd, "wb") as handle:
         handle.write(key + b"\n")
         handle.flush()

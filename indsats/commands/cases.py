@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from indsats.commands.base import Obj, pass_obj
+from indsats.engine.cases.case import SOURCES
 
 
 # -- cases -----------------------------------------------------------------------------------------
@@ -17,7 +18,7 @@ from indsats.commands.base import Obj, pass_obj
     "--source",
     default="employee",
     show_default=True,
-    type=click.Choice(["employee", "parent", "neighbour", "citizen", "hotline", "anonymous", "other"]),
+    type=click.Choice(SOURCES),
 )
 @click.option("--minor", is_flag=True, help="The citizen is under 18 (underretning required before the decision).")
 @click.option("--note", help="What was seen or heard.")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from indsats.engine.org.users import require_actor
-from indsats.errors import Invalid, NotAllowed
+from indsats.engine.org.users import require_admin
+from indsats.errors import Invalid
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,8 +28,6 @@ def backup_database(ctx: Context, *, actor: str, target: Path) -> BackupResult:
     if not ctx.db.is_sqlite:
         raise Invalid(f"backup copies a SQLite file; {ctx.db.display()} is PostgreSQL: use pg_dump")
     with ctx.db.unit_of_work() as uow:
-        me = require_actor(uow.repo, actor)
-    if me.role != "admin":
-        raise NotAllowed(f"only an admin may back up the database: it holds every case ('{actor}' is {me.role})")
+        require_admin(uow.repo, actor, does="may back up the database: it holds every case")
     size = copy_sqlite(ctx.db, target)
     return BackupResult(database=ctx.db.display(), target=str(target), size_bytes=size)

@@ -19,7 +19,7 @@ from indsats.engine.time.clock import LOCAL_TZ, as_utc, localize
 from indsats.engine.log.events import EventKind
 from indsats.engine.reminders.planning import deadline_for, is_working_time, time_between
 from indsats.engine.org.users import require_actor
-from indsats.engine.cases.views import Person, log_view
+from indsats.engine.cases.views import Person, log_view, person
 from indsats.engine.cases.visibility import may_see
 from indsats.errors import Invalid, NotAllowed
 
@@ -206,7 +206,7 @@ def _stuck(
     state = plan.states[case.state]
     must_act: list[Person] = []
     if state.responsible is not None:
-        must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case.opened_by)]
+        must_act = [person(repo, login) for login in people.responsible(repo, state.responsible, case.opened_by)]
     if role is not None and not (
         any(p.role == role for p in must_act) or (state.responsible is not None and state.responsible.role == role)
     ):
@@ -235,13 +235,6 @@ def _stuck(
         failed_reminders=failed,
         reason=StuckReason.overdue if late is not None else StuckReason.delivery_failed,
     )
-
-
-def _person(repo: Repository, login: str) -> Person:
-    user = repo.get_user(login)
-    if user is None:
-        return Person(login=login, name="(unknown)", role="?")
-    return Person(login=login, name=user["name"], role=user["role"])
 
 
 # -- step report -------------------------------------------------------------------------------------

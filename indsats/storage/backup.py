@@ -13,6 +13,7 @@ import os
 import sqlite3
 from typing import TYPE_CHECKING
 
+from indsats.adapters.files import create_private
 from indsats.errors import Invalid, StorageUnavailable
 from indsats.storage.driver_errors import translated
 
@@ -33,14 +34,7 @@ def copy_sqlite(db: Database, target: Path) -> int:
         where = db.display()
         raise Invalid(f"backup copies a SQLite file; {where} is not one: use pg_dump for PostgreSQL")
     db.require_file()
-    try:
-        # O_EXCL: refuse to overwrite, atomically, even if two backups race for the same name.
-        fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        raise Invalid(f"{target} already exists; a backup never overwrites a file: choose a new name") from None
-    except OSError as exc:
-        raise Invalid(f"cannot create {target}: {exc.strerror}") from None
-    os.close(fd)
+    os.close(create_private(target, exists="already exists; a backup never overwrites a file: choose a new name"))
     try:
         with translated(db), db.engine.connect() as conn:
             source = conn.connection.driver_connection

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
 
+from indsats.adapters.files import create_private
 from indsats.errors import StorageUnavailable
 from indsats.storage.driver_errors import translate, translated
 from indsats.storage.unit_of_work import UnitOfWork
@@ -89,9 +90,14 @@ class Database:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
             raise StorageUnavailable(f"cannot create the database file {path}: {exc.strerror}") from None
+        try:
+            os.close(create_private(path, name="the database file ", error=StorageUnavailable))
+        except StorageUnavailable:
+            if not path.exists():
+                raise
+            # Another process created it since the check above: theirs is as good as ours.
 
     def require_file(self) -> None:
         path = self.path

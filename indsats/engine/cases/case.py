@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+# Who raised the concern (``indsats open --source``); stored on the case.
+SOURCES = ("employee", "parent", "neighbour", "citizen", "hotline", "anonymous", "other")
+
 _new = object.__new__
 
 

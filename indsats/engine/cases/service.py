@@ -15,20 +15,21 @@ from indsats.engine.log import journal
 
 from indsats.engine.org import people
 from indsats.engine.time.clock import to_local
-from indsats.engine.log.events import ACTING, EventKind, GENESIS
+from indsats.engine.log.events import ACTING, GENESIS, Draft, EventKind
 from indsats.engine.plans.fields import check_fields
 from indsats.engine.plans.machine import fire
 from indsats.engine.plans.schema import Relation
 from indsats.engine.reminders.planning import (
     PlannedReminder,
-    ReminderStatus,
     acute_alerts,
     deadline_for,
+    pending_row,
     plan_reminders,
 )
 from indsats.engine.log.projection import planned_reminders, to_iso
 from indsats.engine.org.users import User, require_actor
 from indsats.engine.privacy.fingerprints import writing_cipher
+from indsats.engine.cases.case import SOURCES
 from indsats.engine.cases.visibility import require_visible
 from indsats.errors import Conflict, Invalid, NotAllowed
 
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from indsats.engine.plans.schema import Plan, Transition
     from indsats.storage.repository import Repository
 
-SOURCES = ("employee", "parent", "neighbour", "citizen", "hotline", "anonymous", "other")
 OPENER_ROLES = ("medarbejder", "leder", "fagspecialist", "socialchef")
 
 
@@ -127,8 +127,9 @@ def open_case(
             )
         )
         journal.append(
-            repo, case_id=case_id, kind=EventKind.opened, at=at, actor=me.login, to_state=plan.initial,
-            payload=payload, cipher=cipher,
+            repo,
+            Draft(case_id=case_id, kind=EventKind.opened, at=at, actor=me.login, to_state=plan.initial, payload=payload),
+            cipher=cipher,
         )
         repo.insert_reminders(_rows(case_id, plan.initial, 1, planned))
         uow.commit()
@@ -205,14 +206,16 @@ def advance(
             planned += acute_alerts(levels, at)
         event = journal.append(
             repo,
-            case_id=case_id,
-            kind=EventKind.advanced if moved else EventKind.recorded,
-            at=at,
-            actor=me.login,
-            trigger=trigger,
-            from_state=case.state,
-            to_state=dest,
-            payload=payload or None,
+            Draft(
+                case_id=case_id,
+                kind=EventKind.advanced if moved else EventKind.recorded,
+                at=at,
+                actor=me.login,
+                trigger=trigger,
+                from_state=case.state,
+                to_state=dest,
+                payload=payload or None,
+            ),
             cipher=cipher,
             sensitive=sensitive,
             case_changes=projection,
@@ -247,13 +250,15 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
             raise Conflict(f"case {case_id} was changed by someone else at the same moment; try again")
         event = journal.append(
             repo,
-            case_id=case_id,
-            kind=EventKind.note,
-            at=now,
-            actor=me.login,
-            from_state=case.state,
-            to_state=case.state,
-            payload={"note": text},
+            Draft(
+                case_id=case_id,
+                kind=EventKind.note,
+                at=now,
+                actor=me.login,
+                from_state=case.state,
+                to_state=case.state,
+                payload={"note": text},
+            ),
             cipher=cipher,
         )
         uow.commit()
@@ -323,21 +328,6 @@ def _escalation_levels(repo: Repository, plan: Plan, state: str, opener: str) ->
 
 def _rows(case_id: str, state: str, entry_seq: int, planned: list[PlannedReminder]) -> list[dict[str, Any]]:
     return [
-        dict(
-            case_id=case_id,
-            state=state,
-            entry_seq=entry_seq,
-            level=p.level,
-            kind=p.kind.value,
-            due_at=p.due_at,
-            status=ReminderStatus.pending.value,
-            attempts=0,
-            next_attempt_at=p.due_at,
-            claimed_by=None,
-            lease_until=None,
-            sent_at=None,
-            recipients=None,
-            last_error=None,
-        )
+        pending_row(case_id=case_id, state=state, entry_seq=entry_seq, level=p.level, kind=p.kind, due_at=p.due_at)
         for p in planned
     ]

@@ -11,7 +11,7 @@ from indsats.engine.log import journal
 from indsats.engine.org import people
 from indsats.engine.cases.service import on_case_logins
 from indsats.engine.privacy.crypto import open_payload
-from indsats.engine.log.events import Event, EventKind
+from indsats.engine.log.events import Draft, Event, EventKind
 from indsats.engine.plans.fields import describe_type
 from indsats.engine.reminders.planning import ReminderStatus, is_working_time, time_between
 from indsats.engine.org.users import require_actor
@@ -156,7 +156,7 @@ def _view(
         time_left = time_between(plan, case.state, now, case.deadline, ctx.calendar)
     must_act = []
     if state.responsible is not None and case.is_open:
-        must_act = [_person(repo, login) for login in people.responsible(repo, state.responsible, case.opened_by)]
+        must_act = [person(repo, login) for login in people.responsible(repo, state.responsible, case.opened_by)]
     options = _options_for(repo, plan, case, me.login, me.role)
     reminders = [
         ReminderInfo(
@@ -223,8 +223,9 @@ def log_view(
     """The access log: who read a case's details, when, through which command and (``via``) which door."""
     payload = {"command": command} if via is None else {"command": command, "via": via}
     journal.append(
-        repo, case_id=case.id, kind=EventKind.viewed, at=at, actor=login, from_state=case.state,
-        to_state=case.state, payload=payload,
+        repo,
+        Draft(case_id=case.id, kind=EventKind.viewed, at=at, actor=login, from_state=case.state, to_state=case.state,
+              payload=payload),
     )
 
 
@@ -261,7 +262,8 @@ def list_cases(
         return found
 
 
-def _person(repo: Repository, login: str) -> Person:
+def person(repo: Repository, login: str) -> Person:
+    """Who ``login`` is, as a case view shows them (a login no longer registered shows as unknown)."""
     user = repo.get_user(login)
     if user is None:
         return Person(login=login, name="(unknown)", role="?")

@@ -8,7 +8,7 @@ cases never wait on one global row.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -69,66 +69,48 @@ def digest(payload: dict[str, Any] | None) -> str:
     return hashlib.sha256(canonical_json(payload or {}).encode("utf-8")).hexdigest()
 
 
-def chain_hash(
-    *,
-    prev_hash: str,
-    case_id: str,
-    seq: int,
-    kind: str,
-    at: datetime,
-    actor: str | None,
-    trigger: str | None,
-    from_state: str | None,
-    to_state: str | None,
-    payload_digest: str,
-) -> str:
-    header = canonical_json(
-        [prev_hash, case_id, seq, kind, at.isoformat(), actor, trigger, from_state, to_state, payload_digest]
+def chain_hash(prev_hash: str, seq: int, header: Draft | Event, payload_digest: str) -> str:
+    """The hash of an event: its header, its payload's digest and the previous event's hash."""
+    line = canonical_json(
+        [prev_hash, header.case_id, seq, header.kind.value, header.at.isoformat(), header.actor, header.trigger,
+         header.from_state, header.to_state, payload_digest]
     )
-    return hashlib.sha256(header.encode("utf-8")).hexdigest()
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
-def seal(
-    *,
-    case_id: str,
-    seq: int,
-    prev_hash: str,
-    kind: EventKind,
-    at: datetime,
-    actor: str | None = None,
-    trigger: str | None = None,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    payload: dict[str, Any] | None = None,
-) -> Event:
-    """Make the next event of a case's chain."""
+@dataclass(frozen=True, kw_only=True)
+class Draft:
+    """An event before it is sealed: what happened, not yet where it stands in the chain."""
+
+    case_id: str
+    kind: EventKind
+    at: datetime
+    actor: str | None = None
+    trigger: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+def seal(draft: Draft, *, seq: int, prev_hash: str) -> Event:
+    """Make ``draft`` the next event of its case's chain, after the event whose hash is ``prev_hash``."""
     # Microseconds are dropped: every database stores at least second precision identically.
-    at = at.replace(microsecond=0)
-    payload_digest = digest(payload)
+    if draft.at.microsecond:
+        draft = replace(draft, at=draft.at.replace(microsecond=0))
+    payload_digest = digest(draft.payload)
     return Event(
-        case_id=case_id,
+        case_id=draft.case_id,
         seq=seq,
-        kind=kind,
-        at=at,
-        actor=actor,
-        trigger=trigger,
-        from_state=from_state,
-        to_state=to_state,
-        payload=payload,
+        kind=draft.kind,
+        at=draft.at,
+        actor=draft.actor,
+        trigger=draft.trigger,
+        from_state=draft.from_state,
+        to_state=draft.to_state,
+        payload=draft.payload,
         payload_digest=payload_digest,
         prev_hash=prev_hash,
-        hash=chain_hash(
-            prev_hash=prev_hash,
-            case_id=case_id,
-            seq=seq,
-            kind=kind.value,
-            at=at,
-            actor=actor,
-            trigger=trigger,
-            from_state=from_state,
-            to_state=to_state,
-            payload_digest=payload_digest,
-        ),
+        hash=chain_hash(prev_hash, seq, draft, payload_digest),
     )
 
 
@@ -144,19 +126,7 @@ def chain_breaks(events: list[Event]) -> list[str]:
             problems.append(f"{where}: payload does not match its digest (edited)")
         if e.prev_hash != prev:
             problems.append(f"{where}: does not follow the previous event (removed, inserted or reordered)")
-        recomputed = chain_hash(
-            prev_hash=e.prev_hash,
-            case_id=e.case_id,
-            seq=e.seq,
-            kind=e.kind.value,
-            at=e.at,
-            actor=e.actor,
-            trigger=e.trigger,
-            from_state=e.from_state,
-            to_state=e.to_state,
-            payload_digest=e.payload_digest,
-        )
-        if recomputed != e.hash:
+        if chain_hash(e.prev_hash, e.seq, e, e.payload_digest) != e.hash:
             problems.append(f"{where}: hash does not match its contents (edited)")
         prev = e.hash
     return problems

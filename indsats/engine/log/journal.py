@@ -5,12 +5,10 @@ encrypted), move the head. The one way every writer — commands, the sweep, the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.privacy.crypto import PROTECTED_KEYS
-from indsats.engine.log.events import Event, EventKind, seal
+from indsats.engine.log.events import Draft, Event, seal
 from indsats.engine.privacy.fingerprints import writing_cipher
 from indsats.errors import NotAllowed
 
@@ -21,45 +19,28 @@ if TYPE_CHECKING:
 
 def append(
     repo: Repository,
+    draft: Draft,
     *,
-    case_id: str,
-    kind: EventKind,
-    at: datetime,
-    actor: str | None = None,
-    trigger: str | None = None,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    payload: dict[str, Any] | None = None,
     cipher: Cipher | None = None,
     sensitive: frozenset[str] = frozenset(),
     case_changes: dict[str, Any] | None = None,
     head: tuple[int, str] | None = None,
 ) -> Event:
-    """Append the next event of a case and update its projection (``case_changes``) in the same transaction.
+    """Append ``draft`` as the next event of its case and update the projection (``case_changes``) in the
+    same transaction.
 
     :param head: the case's (last_seq, last_hash) when the caller already holds the row (``bump_version``);
         otherwise the row is read and locked here.
     """
     if head is None:
-        case = repo.get_case(case_id, lock=True)
-        assert case is not None, f"case {case_id} vanished inside its own transaction"
+        case = repo.get_case(draft.case_id, lock=True)
+        assert case is not None, f"case {draft.case_id} vanished inside its own transaction"
         head = (case.last_seq, case.last_hash)
-    event = seal(
-        case_id=case_id,
-        seq=head[0] + 1,
-        prev_hash=head[1],
-        kind=kind,
-        at=at,
-        actor=actor,
-        trigger=trigger,
-        from_state=from_state,
-        to_state=to_state,
-        payload=payload,
-    )
-    if cipher is not None and needs_key(payload, sensitive):
-        cipher = writing_cipher(repo, cipher, at)  # refuses a key the database's data is not under
+    event = seal(draft, seq=head[0] + 1, prev_hash=head[1])
+    if cipher is not None and needs_key(draft.payload, sensitive):
+        cipher = writing_cipher(repo, cipher, draft.at)  # refuses a key the database's data is not under
     repo.insert_event(stored_row(event, cipher, sensitive))
-    repo.update_case(case_id, {"last_seq": event.seq, "last_hash": event.hash, **(case_changes or {})})
+    repo.update_case(draft.case_id, {"last_seq": event.seq, "last_hash": event.hash, **(case_changes or {})})
     return event
 
 
@@ -80,26 +61,19 @@ def needs_key(payload: dict[str, Any] | None, sensitive: frozenset[str] = frozen
     return any(k in payload for k in PROTECTED_KEYS) or any(k in sensitive for k in fields)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Draft:
-    """An event for ``append_many``: what ``append`` takes, with the projection's changes as a function of the
-    case's head as it stands when the event is sealed (so several events on one case add up); the head holds
-    ``last_seq``, ``last_hash``, ``reminders_sent`` and ``escalation_level``."""
-
-    case_id: str
-    kind: EventKind
-    at: datetime
-    actor: str | None = None
-    trigger: str | None = None
-    from_state: str | None = None
-    to_state: str | None = None
-    payload: dict[str, Any] | None = None
-    case_changes: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-
-
-def append_many(repo: Repository, drafts: Sequence[Draft], *, cipher: Cipher | None = None) -> list[Event]:
+def append_many(
+    repo: Repository,
+    drafts: Sequence[Draft],
+    *,
+    cipher: Cipher | None = None,
+    case_changes: Callable[[Draft, dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[Event]:
     """Append several events, each case's in the order given: lock the cases' heads in id order with one
     query, seal the events in turn, store them with one statement and move each head once.
+
+    :param case_changes: the projection's changes an event makes, from the case's head as it stands when the
+        event is sealed (so several events on one case add up); the head holds ``last_seq``, ``last_hash``,
+        ``reminders_sent`` and ``escalation_level``.
     """
     if not drafts:
         return []
@@ -110,20 +84,9 @@ def append_many(repo: Repository, drafts: Sequence[Draft], *, cipher: Cipher | N
     for draft in drafts:
         head = heads.get(draft.case_id)
         assert head is not None, f"case {draft.case_id} vanished inside its own transaction"
-        event = seal(
-            case_id=draft.case_id,
-            seq=head["last_seq"] + 1,
-            prev_hash=head["last_hash"],
-            kind=draft.kind,
-            at=draft.at,
-            actor=draft.actor,
-            trigger=draft.trigger,
-            from_state=draft.from_state,
-            to_state=draft.to_state,
-            payload=draft.payload,
-        )
+        event = seal(draft, seq=head["last_seq"] + 1, prev_hash=head["last_hash"])
         rows.append(stored_row(event, cipher))
-        changes = {"last_seq": event.seq, "last_hash": event.hash, **(draft.case_changes(head) if draft.case_changes else {})}
+        changes = {"last_seq": event.seq, "last_hash": event.hash, **(case_changes(draft, head) if case_changes else {})}
         head.update(changes)
         moved.setdefault(draft.case_id, {"id": draft.case_id}).update(changes)
         sealed.append(event)

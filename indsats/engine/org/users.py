@@ -72,9 +72,7 @@ def add_user(
     if not name.strip():
         raise Invalid("a user needs a name (--name)")
     with ctx.db.unit_of_work(write=True) as uow:
-        me = require_actor(uow.repo, actor)
-        if me.role != "admin":
-            raise NotAllowed(f"only an admin manages users ('{actor}' is {me.role})")
+        me = require_admin(uow.repo, actor, does="manages users")
         if uow.repo.get_user(login) is not None:
             raise Invalid(f"user '{login}' exists already")
         if reports_to is not None:
@@ -100,10 +98,11 @@ def add_user(
     return User(**values)
 
 
-def require_admin(repo: Repository, actor: str) -> User:
+def require_admin(repo: Repository, actor: str, *, does: str = "may do this") -> User:
+    """The acting user, if an admin; else ``NotAllowed``: "only an admin <does> ('<actor>' is <role>)"."""
     me = require_actor(repo, actor)
     if me.role != "admin":
-        raise NotAllowed(f"only an admin may do this ('{actor}' is {me.role})")
+        raise NotAllowed(f"only an admin {does} ('{actor}' is {me.role})")
     return me
 
 
@@ -144,9 +143,7 @@ def list_users(ctx: Context, *, actor: str) -> list[User]:
 def set_active(ctx: Context, *, actor: str, login: str, active: bool) -> User:
     """Deactivate (or reactivate) a user; a deactivated user can do nothing."""
     with ctx.db.unit_of_work(write=True) as uow:
-        me = require_actor(uow.repo, actor)
-        if me.role != "admin":
-            raise NotAllowed(f"only an admin manages users ('{actor}' is {me.role})")
+        me = require_admin(uow.repo, actor, does="manages users")
         if uow.repo.get_user(login) is None:
             raise NotFound(f"no user '{login}'")
         if login == actor and not active:

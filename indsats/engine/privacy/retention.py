@@ -19,7 +19,7 @@ from indsats.engine.log import journal
 from indsats.engine.time.clock import LOCAL_TZ, as_utc
 from indsats.engine.cases.views import log_view
 from indsats.engine.privacy.crypto import open_payload
-from indsats.engine.log.events import EventKind
+from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.org.users import require_admin
 from indsats.errors import Invalid
 
@@ -107,8 +107,9 @@ def archive_export(ctx: Context, *, actor: str, path: Path, before: date | None 
         for case in due:
             log_view(repo, case, me.login, "archive export", now)  # the access log: who took the plaintext
             journal.append(
-                repo, case_id=case.id, kind=EventKind.archived, at=now, actor=me.login,
-                from_state=case.state, to_state=case.state, payload={"archive": path.name},
+                repo,
+                Draft(case_id=case.id, kind=EventKind.archived, at=now, actor=me.login, from_state=case.state,
+                      to_state=case.state, payload={"archive": path.name}),
                 case_changes={"archived_at": now},
             )
         uow.commit()
@@ -134,8 +135,9 @@ def purge(ctx: Context, *, actor: str, dry_run: bool = False) -> RetentionResult
         for case in ready:
             repo.purge_event_payloads(case.id)
             journal.append(
-                repo, case_id=case.id, kind=EventKind.purged, at=now, actor=me.login,
-                from_state=case.state, to_state=case.state, payload=None,
+                repo,
+                Draft(case_id=case.id, kind=EventKind.purged, at=now, actor=me.login, from_state=case.state,
+                      to_state=case.state),
                 case_changes={"subject_ref": None, "subject_index": None, "purged_at": now},
             )
         uow.commit()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from indsats.engine.time.durations import parse_duration
 
@@ -44,6 +44,28 @@ class PlannedReminder:
     level: int
     kind: ReminderKind
     due_at: datetime
+
+
+def pending_row(
+    *, case_id: str, state: str, entry_seq: int, level: int, kind: ReminderKind | str, due_at: datetime
+) -> dict[str, Any]:
+    """The ``reminders`` row of a reminder planned for one visit of a state: pending, due at ``due_at``."""
+    return {
+        "case_id": case_id,
+        "state": state,
+        "entry_seq": entry_seq,
+        "level": level,
+        "kind": kind.value if isinstance(kind, ReminderKind) else kind,
+        "due_at": due_at,
+        "status": ReminderStatus.pending.value,
+        "attempts": 0,
+        "next_attempt_at": due_at,
+        "claimed_by": None,
+        "lease_until": None,
+        "sent_at": None,
+        "recipients": None,
+        "last_error": None,
+    }
 
 
 def deadline_for(plan: Plan, state: str, entered_at: datetime, calendar: WorkingCalendar) -> datetime | None:

@@ -13,7 +13,6 @@ message, and the repeat at the top of the chain is re-armed after ``now``, never
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,10 +20,18 @@ from typing import TYPE_CHECKING, Any
 from indsats.engine.log import journal
 
 from indsats.engine.org import people
-from indsats.engine.log.events import EventKind
+from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.reminders.texts import render
 from indsats.engine.ports import DeliveryResult, Message, make_message_id
-from indsats.engine.reminders.planning import ReminderKind, ReminderStatus, is_working_time, next_repeat, retry_at, time_between
+from indsats.engine.reminders.planning import (
+    ReminderKind,
+    ReminderStatus,
+    is_working_time,
+    next_repeat,
+    pending_row,
+    retry_at,
+    time_between,
+)
 
 if TYPE_CHECKING:
     from indsats.engine.reminders.reminder import Reminder
@@ -277,7 +284,7 @@ def _record_batch(
         worker=worker,
     )
     marks: list[dict[str, Any]] = []
-    drafts: list[journal.Draft] = []
+    drafts: list[Draft] = []
     repeats: list[dict[str, Any]] = []
     for row in obsolete:
         if row.id in held:
@@ -296,7 +303,7 @@ def _record_batch(
                           "last_error": "coalesced into another message"})
             result.coalesced += 1
     repo.mark_reminders(marks, worker=worker)
-    journal.append_many(repo, drafts)
+    journal.append_many(repo, drafts, case_changes=_counted)
     repo.insert_reminders(repeats)
 
 
@@ -307,7 +314,7 @@ def _record(
     now: datetime,
     result: SweepResult,
     marks: list[dict[str, Any]],
-    drafts: list[journal.Draft],
+    drafts: list[Draft],
     repeats: list[dict[str, Any]],
 ) -> None:
     """What one delivery (held by this worker) changes: its reminder row, an event, a re-armed repeat."""
@@ -325,7 +332,8 @@ def _record(
         if p.top and row.kind != ReminderKind.acute.value:
             again = next_repeat(p.plan, row.state, row.due_at, now, ctx.calendar)
             if again is not None:
-                repeats.append({**_fresh(row), "due_at": again, "next_attempt_at": again})
+                repeats.append(pending_row(case_id=row.case_id, state=row.state, entry_seq=row.entry_seq,
+                                           level=row.level, kind=row.kind, due_at=again))
         result.sent += 1
         result.add_delivery(_delivery(p, ok=True))
         return
@@ -351,36 +359,19 @@ def _record(
     result.add_delivery(_delivery(p, ok=False, error=outcome.error))
 
 
-def _draft(p: _Prepared, kind: EventKind, now: datetime, payload: dict[str, Any]) -> journal.Draft:
-    sent = kind in (EventKind.reminder_sent, EventKind.escalated)
-    return journal.Draft(
-        case_id=p.case.id, kind=kind, at=now, from_state=p.row.state, to_state=p.row.state,
-        payload=payload, case_changes=_counted(p.row.level) if sent else None,
-    )
+def _draft(p: _Prepared, kind: EventKind, now: datetime, payload: dict[str, Any]) -> Draft:
+    return Draft(case_id=p.case.id, kind=kind, at=now, from_state=p.row.state, to_state=p.row.state, payload=payload)
 
 
-def _counted(level: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """The case's counters after one more reminder at ``level``, from its head as it stands."""
-    def changes(head: dict[str, Any]) -> dict[str, Any]:
-        return {"reminders_sent": head["reminders_sent"] + 1, "escalation_level": max(head["escalation_level"], level)}
-    return changes
+_SENT = (EventKind.reminder_sent, EventKind.escalated)
 
 
-def _fresh(row: Reminder) -> dict[str, Any]:
-    return {
-        "case_id": row.case_id,
-        "state": row.state,
-        "entry_seq": row.entry_seq,
-        "level": row.level,
-        "kind": row.kind,
-        "status": ReminderStatus.pending.value,
-        "attempts": 0,
-        "claimed_by": None,
-        "lease_until": None,
-        "sent_at": None,
-        "recipients": None,
-        "last_error": None,
-    }
+def _counted(draft: Draft, head: dict[str, Any]) -> dict[str, Any]:
+    """The case's counters after a reminder went out at its level, from the case's head as it stands."""
+    if draft.kind not in _SENT or draft.payload is None:
+        return {}
+    level = draft.payload["level"]
+    return {"reminders_sent": head["reminders_sent"] + 1, "escalation_level": max(head["escalation_level"], level)}
 
 
 def _delivery(p: _Prepared, *, ok: bool, error: str | None = None) -> Delivery:
