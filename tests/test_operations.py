@@ -51,6 +51,15 @@ def process_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def reset_logging() -> None:
+    """Undo configure_logging(), so that other tests see the loggers as pytest left them."""
+    for name in ("indsats", "apscheduler", "uvicorn"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+
+
 def metrics_text(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         return str(answer.read().decode("utf-8"))
@@ -110,7 +119,7 @@ def test_an_unexpected_error_in_a_job_is_logged_with_its_traceback() -> None:
     except RuntimeError as exc:
         log_failure(Job(id="verify", description="", run=print, at="02:00"), exc)
     finally:
-        logging.getLogger("indsats").handlers.clear()
+        reset_logging()
     (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
     assert (line["level"], line["job"], line["outcome"]) == ("ERROR", "verify", "bug")
     assert "Traceback" in line["traceback"] and "RuntimeError: a bug" in line["traceback"]
@@ -149,7 +158,7 @@ def test_the_seal_job_signs_a_seal_as_the_system_and_logs_one_line(
     try:
         jobs["seal"].run()
     finally:
-        logging.getLogger("indsats").handlers.clear()
+        reset_logging()
         ctx.db.dispose()
 
     (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
@@ -238,3 +247,29 @@ def test_remind_writes_a_node_exporter_textfile(
     assert 'indsats_open_cases{plan="radikalisering",state="suspected"} 1.0' in text
     assert "indsats_oldest_due_reminder_age_seconds" in text and "indsats_database_up 1.0" in text
     assert case_id not in text
+
+
+def test_the_log_level_and_format_come_from_the_flag_then_the_environment_then_the_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from indsats.commands.base import Obj, start_logging
+    from indsats.logs import JsonFormatter, TextFormatter
+
+    monkeypatch.setenv("INDSATS_CONFIG", "")
+    monkeypatch.setenv("INDSATS_DATA_DIR", str(tmp_path))
+    logger = logging.getLogger("indsats")
+    try:
+        monkeypatch.delenv("INDSATS_LOG_LEVEL", raising=False)
+        monkeypatch.delenv("INDSATS_LOG_FORMAT", raising=False)
+        start_logging(Obj(None), None, None)
+        assert logger.level == logging.INFO and isinstance(logger.handlers[0].formatter, TextFormatter)
+
+        monkeypatch.setenv("INDSATS_LOG_LEVEL", "warning")
+        monkeypatch.setenv("INDSATS_LOG_FORMAT", "json")
+        start_logging(Obj(None), None, None)
+        assert logger.level == logging.WARNING and isinstance(logger.handlers[0].formatter, JsonFormatter)
+
+        start_logging(Obj(None), "debug", "text")
+        assert logger.level == logging.DEBUG and isinstance(logger.handlers[0].formatter, TextFormatter)
+    finally:
+        reset_logging()
