@@ -165,3 +165,16 @@ def test_a_later_seal_puts_changed_and_new_heads_in_their_place(ctx: Context, ca
     assert second.content["cases"] == 6 and second.content["events"] == 5 + 2 + 2
     report = verify(ctx)
     assert report.ok and report.seal == 2 and report.unsealed_events == 0
+
+
+def test_verify_warns_when_the_seal_file_holds_fewer_seals_than_the_database(
+    invoke: Callable[..., Result], tmp_path: Path
+) -> None:
+    ok(invoke(["init"]))
+    ok(invoke(["seal"]))
+    assert "The seal file holds" not in ok(invoke(["verify"])).stdout
+    (tmp_path / "data" / "seals.jsonl").unlink()
+    said = ok(invoke(["verify"])).stdout
+    assert "The seal file holds 0 of the 1 seal(s)" in said
+    report = json.loads(ok(invoke(["verify", "--json"])).stdout)
+    assert (report["seal"], report["seal_file_seals"], report["seals_in_database"]) == (1, 0, 1)

@@ -200,6 +200,7 @@ def verify(obj: Obj, seals: str | None, as_json: bool) -> None:
             "seal": report.seal, "sealed_at": report.sealed_at, "seals_checked": report.seals_checked,
             "unsealed_events": report.unsealed_events, "unsealed_cases": report.unsealed_cases,
             "unsealed_org_events": report.unsealed_org_events,
+            "seal_file_seals": report.seal_file_seals, "seals_in_database": report.seals_in_database,
         })
     else:
         for problem in report.problems:
@@ -217,6 +218,9 @@ def verify(obj: Obj, seals: str | None, as_json: bool) -> None:
             click.echo(f"Checked against seal {report.seal} of {local(report.sealed_at)}; not yet sealed: "
                        f"{report.unsealed_events} event(s) in {report.unsealed_cases} case(s), "
                        f"{report.unsealed_org_events} organisation event(s).")
+        if report.seal_file_seals < report.seals_in_database:
+            click.echo(f"The seal file holds {report.seal_file_seals} of the {report.seals_in_database} seal(s): keep "
+                       "copies of it elsewhere (a newest seal removed from the database is seen only there).")
         if not report.seals_checked:
             click.echo("Seal signatures not checked: no public key (INDSATS_SEAL_PUBLIC_KEY_FILE).")
     if not report.ok:

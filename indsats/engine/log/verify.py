@@ -40,6 +40,8 @@ class VerifyReport:
     unsealed_events: int = 0  # case events written since the latest seal (all of them before the first)
     unsealed_cases: int = 0  # cases with events since the latest seal
     unsealed_org_events: int = 0
+    seal_file_seals: int = 0  # seals in the seal file compared with (fewer than the database: the newest unguarded)
+    seals_in_database: int = 0
 
     @property
     def ok(self) -> bool:
@@ -60,7 +62,8 @@ def verify(ctx: Context, *, seal_file: SealLog | None = None) -> VerifyReport:
     tally = {"cases": 0, "events": 0, "payloads": 0, "subjects": 0, "unsealed": 0, "unsealed_cases": 0}
     with ctx.db.unit_of_work() as uow:
         repo = uow.repo
-        seals = check_seals(repo.list_seals(), log.read() if log else [], verifier, problems)
+        file_records = log.read() if log else []
+        seals = check_seals(repo.list_seals(), file_records, verifier, problems)
         problems.extend(heads_breaks(seals, repo.iter_seal_heads()))
         org = replay_org(repo.iter_org_events(), problems)
         for table, key in ORG_TABLES.items():
@@ -82,6 +85,7 @@ def verify(ctx: Context, *, seal_file: SealLog | None = None) -> VerifyReport:
         seals_checked=seals.signatures_checked or seals.latest is None and not seals.count,
         unsealed_events=tally["unsealed"], unsealed_cases=tally["unsealed_cases"],
         unsealed_org_events=max(org.events - sealed_org, 0),
+        seal_file_seals=len(file_records), seals_in_database=seals.count,
     )
 
 
