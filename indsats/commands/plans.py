@@ -26,7 +26,10 @@ def plans_list(obj: Obj, as_json: bool) -> None:
     from indsats.engine.plans.service import list_plans
     from indsats.commands.render import echo_json, table
 
-    found = list_plans(obj.context())
+    ctx = obj.context()
+    found = list_plans(ctx)
+    for problem in ctx.catalog.rejected():
+        click.echo(f"Warning: not offered: {problem.message}", err=True)
     if as_json:
         echo_json(found)
         return

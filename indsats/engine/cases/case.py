@@ -12,6 +12,8 @@ from typing import Any
 
 # Who raised the concern (``indsats open --source``); stored on the case.
 SOURCES = ("employee", "parent", "neighbour", "citizen", "hotline", "anonymous", "other")
+# Who may open a case (``indsats open``).
+OPENER_ROLES = ("medarbejder", "leder", "fagspecialist", "socialchef")
 
 _new = object.__new__
 

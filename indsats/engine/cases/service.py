@@ -29,7 +29,7 @@ from indsats.engine.reminders.planning import (
 from indsats.engine.log.projection import planned_reminders, to_iso
 from indsats.engine.org.users import User, require_actor
 from indsats.engine.privacy.fingerprints import writing_cipher
-from indsats.engine.cases.case import SOURCES
+from indsats.engine.cases.case import OPENER_ROLES, SOURCES
 from indsats.engine.cases.visibility import require_visible
 from indsats.errors import Conflict, Invalid, NotAllowed
 
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from indsats.engine.plans.schema import Plan, Transition
     from indsats.storage.repository import Repository
 
-OPENER_ROLES = ("medarbejder", "leder", "fagspecialist", "socialchef")
 
 
 @dataclass(frozen=True, kw_only=True)

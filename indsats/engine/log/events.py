@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from indsats.engine.plans.schema import canonical_json
+from indsats.engine.log.canonical import canonical_json
 
 GENESIS = "0" * 64
 

@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log.events import GENESIS
-from indsats.engine.plans.schema import canonical_json
+from indsats.engine.log.canonical import canonical_json
 
 if TYPE_CHECKING:
     from indsats.storage.repository import Repository

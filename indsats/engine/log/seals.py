@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log.events import GENESIS
 from indsats.engine.org.users import require_actor, require_admin
-from indsats.engine.plans.schema import canonical_json
+from indsats.engine.log.canonical import canonical_json
 from indsats.engine.time.clock import parse_time
 from indsats.errors import IntegrityBroken, NotAllowed
 

@@ -1,7 +1,9 @@
 """The plans on offer (from a ``PlanSource``: the shipped ``workflows/`` folder and one from config).
 
 A case pins its plan's id and version; the text of every version a case has used is kept in the
-database, so editing or removing a plan file never changes a running case.
+database, so editing or removing a plan file never changes a running case. A plan file that does not
+load (every check ``plans validate`` runs on the plan alone) is not offered: asking for it raises
+the ``Invalid`` naming its file, line and field, and the other plans stay available.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class PlanCatalog:
     def __init__(self, source: PlanSource) -> None:
         self.source = source
         self._files: dict[str, PlanFile] | None = None
+        self._rejected: dict[str, Invalid] = {}
         self._pinned: dict[tuple[str, str], Plan] = {}
 
     def files(self) -> dict[str, PlanFile]:
@@ -39,14 +42,29 @@ class PlanCatalog:
         if self._files is None:
             found: dict[str, PlanFile] = {}
             for found_text in self.source.plan_texts():
-                plan = parse_plan(found_text.text, found_text.source)
+                try:
+                    plan = parse_plan(found_text.text, found_text.source)
+                except Invalid as exc:
+                    # A broken override must not fall back to the shipped plan of the same id.
+                    plan_id = _claimed_id(found_text.text, found_text.source)
+                    found.pop(plan_id, None)
+                    self._rejected[plan_id] = exc
+                    continue
+                self._rejected.pop(plan.id, None)
                 found[plan.id] = PlanFile(path=found_text.source, text=found_text.text, plan=plan)
                 self._pinned[(plan.id, plan.version)] = plan
             self._files = found
         return self._files
 
+    def rejected(self) -> list[Invalid]:
+        """Why each plan file that did not load is not offered (file, line and field), by plan id."""
+        self.files()
+        return [self._rejected[plan_id] for plan_id in sorted(self._rejected)]
+
     def get(self, plan_id: str) -> PlanFile:
         files = self.files()
+        if plan_id in self._rejected:
+            raise self._rejected[plan_id]
         if plan_id not in files:
             known = ", ".join(sorted(files)) or "none"
             raise NotFound(f"no plan '{plan_id}' (plans: {known})")
@@ -65,3 +83,15 @@ class PlanCatalog:
                 raise Invalid(f"plan '{plan_id}' version {version}: stored text does not match its version")
             self._pinned[key] = plan
         return plan
+
+
+def _claimed_id(text: str, source: str) -> str:
+    """The id a plan file that did not load says it has, else its file name without ``.yaml``."""
+    from indsats.engine.plans.yamlio import load
+
+    try:
+        data = load(text)
+    except Exception:  # not YAML, or refused: the file name is all there is
+        data = None
+    claimed = data.get("id") if isinstance(data, dict) else None
+    return claimed if isinstance(claimed, str) else source.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".yaml")

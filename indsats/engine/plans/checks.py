@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from indsats.engine.cases.service import OPENER_ROLES
+from indsats.engine.cases.case import OPENER_ROLES
 from indsats.engine.time.durations import parse_duration
 from indsats.engine.org.people import chain_above
 from indsats.engine.plans.schema import Relation

@@ -9,7 +9,6 @@ A malformed plan is rejected with the file, the line and the field named.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any
@@ -17,7 +16,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from indsats.engine.time.durations import Duration, parse_duration
-from indsats.engine.plans.yamlio import line_of, lines_of, load
+from indsats.engine.log.canonical import canonical_json  # noqa: F401 - moved to engine/log; importable here as before
+from indsats.engine.plans.yamlio import PlanYamlError, line_of, lines_of, load
 from indsats.errors import Invalid
 
 ROLES = ("medarbejder", "leder", "fagspecialist", "socialchef", "supervisor", "admin")
@@ -305,16 +305,25 @@ def plan_version(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def parse_plan(text: str, source: str = "<plan>") -> Plan:
-    """Validate plan text; raise ``Invalid`` naming the source, line and field of the first problem."""
+def parse_plan(text: str, source: str = "<plan>", *, complete: bool = True) -> Plan:
+    """Validate plan text; raise ``Invalid`` naming the source, line and field of the first problem.
+
+    Loading runs every check ``plans validate`` runs on the plan alone (reachability, dead ends, roles),
+    so a plan that validate rejects is never offered. :param complete: False only for validate itself,
+    which lists all of those findings rather than stopping at the first.
+    """
     import yaml
 
     try:
         data = load(text)
+    except PlanYamlError as exc:
+        raise Invalid(f"{source}:{exc.line}: {exc.message}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else "?"
         raise Invalid(f"{source}:{line}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise Invalid(f"{source}:1: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise Invalid(f"{source}:1: a plan is a mapping of sections (id, title, states, transitions, …)")
     try:
@@ -335,9 +344,14 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         field = ".".join(str(p) for p in loc)
         raise Invalid(f"{source}:{line_of(lines_of(text), loc) or 1}: {field}: {message}{more}")
+    if complete:
+        from indsats.engine.plans.checks import Severity, check_structure
+
+        errors = [f for f in check_structure(plan) if f.severity is Severity.error]
+        if errors:
+            first = errors[0]
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            line = line_of(lines_of(text), first.path()) or 1
+            raise Invalid(f"{source}:{line}: {first.location}: {first.message}{more}")
     return plan
 
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces: what digests and hashes are computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

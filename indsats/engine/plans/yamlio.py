@@ -2,6 +2,9 @@
 
 YAML 1.1 (PyYAML's default) turns ``no`` into ``False``; a plan option called ``no`` or a
 ``--set police_report=no`` must not change type on the way in. Only ``true``/``false`` are booleans.
+A key written twice in one mapping (a second ``assessed:``) is an error, not a silent replacement, and
+aliases that would expand past ``MAX_VALUES`` values (a "billion laughs" file) are refused before
+anything is built from them.
 """
 
 from __future__ import annotations
@@ -30,9 +33,85 @@ for _loader in (PlanLoader, FastPlanLoader):
     )
 
 
+# A plan file holds a few hundred values; aliases may repeat a block, but never expand a file past this.
+MAX_VALUES = 20_000
+
+
+class PlanYamlError(ValueError):
+    """YAML that parses but that a plan may not be: a key written twice, aliases expanding too far."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.message = message
+
+
 def load(text: str) -> Any:
-    """Parse YAML text (lines are worked out only when something is wrong: see ``lines_of``)."""
-    return yaml.load(text, Loader=FastPlanLoader)  # noqa: S506 - a safe loader with plain-string booleans
+    """Parse YAML text (lines are worked out only when something is wrong: see ``lines_of``).
+
+    :raises yaml.YAMLError: not YAML. :raises PlanYamlError: a duplicate key, or aliases expanding too far.
+    """
+    loader = FastPlanLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_nodes(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def check_nodes(root: yaml.Node) -> None:
+    """Refuse duplicate keys, and aliases whose expansion would exceed ``MAX_VALUES`` values, at once.
+
+    An alias is the anchored node itself, reached again: the composed graph stays as small as the file,
+    so sizes are counted over it (each node once, memoised) without expanding anything.
+    """
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            busy.discard(key)
+            children = _children(node)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_VALUES:
+                raise PlanYamlError(
+                    node.start_mark.line + 1,
+                    f"YAML aliases expand to more than {MAX_VALUES:,} values here; a plan never needs that many",
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in busy:
+            raise PlanYamlError(node.start_mark.line + 1, "a YAML alias refers to the block it is in")
+        busy.add(key)
+        if isinstance(node, yaml.MappingNode):
+            _check_keys(node)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_keys(node: yaml.MappingNode) -> None:
+    first: dict[str, int] = {}
+    for key, _value in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key.start_mark.line + 1
+        if key.value in first:
+            raise PlanYamlError(line, f"'{key.value}' is written twice (first on line {first[key.value]})")
+        first[key.value] = line
 
 
 def lines_of(text: str) -> dict[tuple[str | int, ...], int]:
