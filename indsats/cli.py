@@ -12,7 +12,7 @@ import os
 import click
 
 from indsats.commands.base import IndsatsGroup, Obj
-from indsats.commands.cases import advance, cases, history, note, open_, show, verify
+from indsats.commands.cases import advance, cases, history, note, open_, pause, resume, show, verify
 from indsats.commands.data import access, archive, audit, backup, keys, purge, subject
 from indsats.commands.db import db
 from indsats.commands.plans import plans
@@ -50,7 +50,7 @@ def demo(keep: str | None) -> None:
 
 # The command groups that live in their own modules.
 for _command in (
-    init, users, open_, advance, note, show, history, cases, verify,
+    init, users, open_, advance, note, pause, resume, show, history, cases, verify,
     plans, remind, worker, calendar, stuck, report, backup, keys, audit, access, archive, purge, subject, db,
     health, seal,
 ):

@@ -156,6 +156,11 @@ def test_two_remind_processes_racing_on_one_sqlite_file_send_every_reminder_exac
 ) -> None:
     for _ in range(70):  # 210 due rows: more than one batch of 200, so both processes can get work
         case_in("suspected")
+    from fakes import RecordingNotifier
+    from indsats.engine.reminders.sweep import sweep
+
+    notices = sweep(ctx, RecordingNotifier(), worker="setup")  # the notices on entry go out at once
+    assert notices.sent == 70
     outboxes = [tmp_path / "outbox-a.jsonl", tmp_path / "outbox-b.jsonl"]
 
     processes = [
@@ -175,6 +180,7 @@ def test_two_remind_processes_racing_on_one_sqlite_file_send_every_reminder_exac
     every = sent_by_each[0] + sent_by_each[1]
     assert len(every) == len(set(every)), "a reminder was sent twice"
     sent_rows = {rid for rid, (status, _) in statuses(ctx).items() if status == "sent"}
+    sent_rows -= {d.reminder_id for d in notices.deliveries}
     assert set(every) == sent_rows
     assert len(sent_rows) == 210
     assert sum(json.loads(out)["sent"] for out, _ in outputs) == 210

@@ -26,6 +26,7 @@ from indsats.engine.time.clock import LOCAL_TZ, FixedClock
 from indsats.engine.context import Context
 from indsats.engine.log.events import EventKind
 from indsats.adapters.smtp import SmtpNotifier, parse_smtp_url
+from indsats.engine.reminders.planning import AHEAD
 from indsats.engine.reminders.sweep import SweepResult, sweep
 from indsats.engine.org.users import add_user, list_users
 from indsats.engine.log.verify import verify
@@ -53,10 +54,12 @@ def run_sweep(ctx: Context, notifier: Notifier, **options: Any) -> SweepResult:
     return sweep(ctx, notifier, worker="test-worker", mail_from=MAIL_FROM, **options)
 
 
-def reminders(ctx: Context, case_id: str, *, status: str | None = None) -> list[Reminder]:
+def reminders(ctx: Context, case_id: str, *, status: str | None = None, ahead: bool = False) -> list[Reminder]:
+    """A case's reminder rows; the notices and warnings ahead of the deadline only with ``ahead``
+    (``tests/test_told_on_time.py`` is about those)."""
     with ctx.db.unit_of_work() as uow:
         rows = uow.repo.reminders_for(case_id)
-    return [r for r in rows if status is None or r.status == status]
+    return [r for r in rows if (status is None or r.status == status) and (ahead or r.kind not in AHEAD)]
 
 
 def addressees(messages: Sequence[Message]) -> list[tuple[str, ...]]:
@@ -156,13 +159,14 @@ def test_sweep_at_the_deadline_reminds_the_employee_and_nobody_else(
     case_id = case_in("suspected")
 
     clock.set(at(2, 12, 59))
-    assert run_sweep(ctx, notifier).sent == 0
+    assert run_sweep(ctx, notifier).sent == 1  # the notice from 09:00, when the state became Emil's
     clock.set(at(2, 13))
     result = run_sweep(ctx, notifier)
 
     assert result.sent == 1
-    assert addressees(notifier.sent) == [(EMIL,)]
-    assert notifier.sent[0].subject.startswith(f"Påmindelse: sag {case_id}")
+    assert addressees(notifier.sent) == [(EMIL,), (EMIL,)]
+    assert notifier.sent[0].subject.startswith(f"Ny opgave: sag {case_id}")
+    assert notifier.sent[1].subject.startswith(f"Påmindelse: sag {case_id}")
     assert [r.status for r in reminders(ctx, case_id)] == ["sent", "pending", "pending"]
 
 
@@ -220,7 +224,8 @@ def test_show_case_tells_the_escalation_level_and_how_many_reminders_were_sent(
         view = show_case(ctx, actor="emil", case_id=case_id)
         seen.append((view.escalation_level, view.reminders_sent))
 
-    assert seen == [(0, 0), (0, 1), (1, 2), (2, 3)]
+    # The notice on entry counts as a reminder sent (at the 12:00 sweep), then one per deadline row.
+    assert seen == [(0, 1), (0, 2), (1, 3), (2, 4)]
 
 
 def test_the_top_of_the_chain_is_reminded_again_every_repeat_interval(
@@ -306,7 +311,8 @@ def test_two_sweeps_at_once_share_the_due_reminders_and_send_each_exactly_once(
     assert sorted(first + second) == sorted(set(first + second))
     with ctx.db.unit_of_work() as uow:
         sent = {r.id for c in uow.repo.case_ids() for r in uow.repo.reminders_for(c) if r.status == "sent"}
-    assert set(first + second) == sent and len(sent) == 36
+    # 12 cases, each with a notice, a reminder and two escalations, to different people (nothing coalesces).
+    assert set(first + second) == sent and len(sent) == 48
 
 
 class MeetingNotifier(RecordingNotifier):
@@ -372,7 +378,8 @@ def test_a_permanently_refused_reminder_is_marked_failed_and_stays_visible(
     failures = [e for e in history(ctx, case_id) if e.kind is EventKind.delivery_failed]
     assert [(e.payload["reminder_id"], e.payload["level"]) for e in failures] == [(row.id, 0)]
     view = show_case(ctx, actor="emil", case_id=case_id)
-    assert [(r.level, r.status) for r in view.reminders] == [(0, "failed"), (1, "pending"), (2, "pending")]
+    late = [(r.level, r.status) for r in view.reminders if r.kind not in AHEAD]
+    assert late == [(0, "failed"), (1, "pending"), (2, "pending")]
 
     clock.set(at(2, 15))
     run_sweep(ctx, notifier)  # no retry of the refusal; the escalation goes out as planned
@@ -402,7 +409,7 @@ def test_a_reminder_is_given_up_after_the_plans_max_attempts(
     assert retries[:4] == [at(2, 13, 10), at(2, 13, 30), at(2, 14, 10), at(2, 15, 30)]
     failures = [e.payload for e in history(ctx, case_id) if e.kind is EventKind.delivery_failed]
     assert [(p["reminder_id"], p["attempts"]) for p in failures] == [(row.id, 5)]
-    shown = show_case(ctx, actor="emil", case_id=case_id).reminders
+    shown = [r for r in show_case(ctx, actor="emil", case_id=case_id).reminders if r.kind not in AHEAD]
     assert (shown[0].id, shown[0].status) == (row.id, "failed")
 
     notifier.fail_next = 0
@@ -525,6 +532,8 @@ def test_acute_alerts_the_whole_chain_at_once(
     ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
 ) -> None:
     case_id = case_in("suspected")
+    run_sweep(ctx, notifier)  # the notice of 09:00
+    notifier.sent.clear()
     clock.set(at(2, 9, 30))
 
     advance(ctx, actor="emil", case_id=case_id, trigger="acute", note="112 ringet op")
@@ -547,6 +556,8 @@ def test_acute_alerts_go_out_on_a_sunday_night_while_ordinary_reminders_wait_for
 ) -> None:
     clock.set(at(6, 13))  # Friday 13:00; 30 minutes are left on Friday, the deadline is Monday 11:30
     case_id = open_case(ctx, actor="emil", plan_id="radikalisering", subject_ref="REF-1").case_id
+    run_sweep(ctx, notifier)  # the notice, at once
+    notifier.sent.clear()
     clock.set(at(8, 3))  # Sunday, 03:00
     advance(ctx, actor="emil", case_id=case_id, trigger="acute", note="112 ringet op")
 
@@ -641,7 +652,8 @@ def test_a_deputy_who_stands_in_at_two_levels_gets_one_message_not_two(
     result = run_sweep(ctx, notifier)
 
     assert sorted(addressees(notifier.sent)) == [(EMIL,), (SOL,)]
-    assert (result.sent, result.coalesced) == (2, 1)
+    # Sol's two levels are one message; Emil's notice rides along with his reminder.
+    assert (result.sent, result.coalesced) == (2, 2)
     assert [r.status for r in reminders(ctx, case_id)][:3] == ["sent", "sent", "sent"]
     assert [(r.level, r.status) for r in reminders(ctx, case_id, status="pending")] == [(2, "pending")]
     assert run_sweep(ctx, notifier).sent == 0

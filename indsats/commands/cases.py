@@ -102,6 +102,18 @@ def show(obj: Obj, case_id: str, as_json: bool) -> None:
                 f"Deadline:   {local(view.deadline)} ({view.deadline_rule}); "
                 + (f"OVERDUE by {left[1:]} ({kind})" if late else f"{left} left ({kind})")
             )
+        if view.paused_at is not None:
+            click.echo(f"PAUSED:     since {local(view.paused_at)}: {view.pause_reason or ''} "
+                       f"(reminders held; deadlines move on by the paused time on 'indsats resume {view.id}')")
+        for d in view.case_deadlines:
+            if d.met_at is not None:
+                status = f"met {local(d.met_at)}"
+            else:
+                left = d.time_left_text or ""
+                status = f"OVERDUE by {left[1:]}" if left.startswith("-") else f"{left} left"
+            extra = "".join([", statutory" if d.statutory else "", ", published" if d.published else ""])
+            click.echo(f"Case deadline: {d.label}: {local(d.due_at)} ({d.rule} from {local(d.started_at)}{extra}; "
+                       f"met by '{d.met_by}'); {status}")
         click.echo(f"Escalation: level {view.escalation_level}; reminders sent: {view.reminders_sent}")
         if view.action_card:
             click.echo("Action card:")
@@ -225,3 +237,30 @@ def verify(obj: Obj, seals: str | None, as_json: bool) -> None:
             click.echo("Seal signatures not checked: no public key (INDSATS_SEAL_PUBLIC_KEY_FILE).")
     if not report.ok:
         raise IntegrityBroken(f"verify found {len(report.problems)} problem(s); the first: {report.problems[0]}")
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@click.option("--reason", required=True, metavar="TEXT", help="What the case waits for (stored encrypted).")
+@pass_obj
+def pause(obj: Obj, case_id: str, reason: str) -> None:
+    """Pause CASE while it waits on someone outside: reminders are held until 'indsats resume CASE'."""
+    from indsats.engine.cases.pause import pause_case
+    from indsats.commands.render import local
+
+    out = pause_case(obj.context(), actor=obj.actor, case_id=case_id, reason=reason)
+    click.echo(f"{out.case_id}: paused at {local(out.paused_at)}; {out.shifted_reminders} reminder(s) held.")
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@pass_obj
+def resume(obj: Obj, case_id: str) -> None:
+    """Resume a paused CASE: its deadlines and held reminders move on by the paused time."""
+    from indsats.engine.cases.pause import resume_case
+    from indsats.commands.render import local
+
+    out = resume_case(obj.context(), actor=obj.actor, case_id=case_id)
+    tail = f"; deadline now {local(out.deadline)}" if out.deadline else ""
+    click.echo(f"{out.case_id}: resumed (paused since {local(out.paused_at)}){tail}; "
+               f"{out.shifted_reminders} reminder(s) moved on.")

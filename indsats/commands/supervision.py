@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from indsats.commands.base import Obj, parse_date, pass_obj
@@ -38,13 +40,24 @@ def stuck(obj: Obj, at: str | None, plan_id: str | None, unit: str | None, role:
     rows = [
         [s.case_id, s.plan_id, s.state_label, ", ".join(f"{p.name} ({p.login})" for p in s.must_act),
          ", ".join(sorted({p.role for p in s.must_act})), local(s.deadline), s.overdue_text or "",
-         s.escalation_level, s.reminders_sent, local(s.last_activity_at), s.failed_reminders, s.reason.value]
+         s.escalation_level, s.reminders_sent, local(s.last_activity_at), s.failed_reminders, _why(s)]
         for s in found
     ]
     if as_csv:
         csv_out(STUCK_COLUMNS, rows)
         return
     table(f"Stuck cases ({len(found)})", STUCK_COLUMNS, rows)
+
+
+def _why(s: Any) -> str:
+    """The reason column: why the case is listed, with the pause's reason and since when, or the case deadline."""
+    from indsats.commands.render import local
+
+    if s.paused_since is not None:
+        return f"{s.reason.value} since {local(s.paused_since)}: {s.pause_reason or ''}"
+    if s.case_deadline is not None:
+        return f"{s.reason.value}: {s.case_deadline}"
+    return str(s.reason.value)
 
 
 @click.command()

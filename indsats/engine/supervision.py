@@ -44,6 +44,8 @@ class StuckReason(str, Enum):
 
     overdue = "overdue"
     delivery_failed = "delivery failed"
+    case_deadline = "case deadline overdue"  # a deadline of the whole case (e.g. a receipt) has passed
+    paused = "paused"  # waiting on someone outside; its deadlines stand still
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +67,9 @@ class StuckCase:
     last_activity_at: datetime
     failed_reminders: int
     reason: StuckReason
+    paused_since: datetime | None = None
+    pause_reason: str | None = None
+    case_deadline: str | None = None  # the overdue case deadline's label
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +149,8 @@ def stuck_cases(
             failed = repo.failed_reminder_counts(c.id for c in batch)
             for case in batch:
                 seen.add(case.id)
+                if case.paused_at is not None:
+                    continue  # listed as paused below
                 item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed.get(case.id, 0))
                 if item is not None:
                     found.append(item)
@@ -160,9 +167,30 @@ def stuck_cases(
         for case, failed_count in [] if full() else repo.cases_with_failed_reminders(plan_id=plan_id, unit=unit):
             if full():
                 break
-            if case.id in seen:
+            if case.id in seen or case.paused_at is not None:
                 continue
+            seen.add(case.id)
             item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed_count)
+            if item is not None:
+                found.append(item)
+        overdue_deadlines = [] if full() else repo.overdue_case_deadlines(at=at, plan_id=plan_id, unit=unit)
+        failed = repo.failed_reminder_counts(c.id for c, _, _ in overdue_deadlines)
+        for case, name, due_at in overdue_deadlines:
+            if full():
+                break
+            if case.id in seen or case.paused_at is not None:
+                continue
+            seen.add(case.id)
+            item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed.get(case.id, 0),
+                          case_deadline=(name, due_at))
+            if item is not None:
+                found.append(item)
+        paused = [] if full() else repo.paused_cases(plan_id=plan_id, unit=unit)
+        failed = repo.failed_reminder_counts(c.id for c in paused)
+        for case in paused:
+            if full():
+                break
+            item = _stuck(ctx, repo, plans, me, case, at, role, None, failed.get(case.id, 0))
             if item is not None:
                 found.append(item)
     return found
@@ -196,6 +224,7 @@ def _stuck(
     role: str | None,
     overdue_by: Duration | None,
     failed: int,
+    case_deadline: tuple[str, datetime] | None = None,
 ) -> StuckCase | None:
     key = (case.plan_id, case.plan_version)
     if key not in plans:
@@ -211,13 +240,22 @@ def _stuck(
         any(p.role == role for p in must_act) or (state.responsible is not None and state.responsible.role == role)
     ):
         return None
-    deadline = case.deadline
-    working = is_working_time(plan, case.state)
+    name = None if case_deadline is None else case_deadline[0]
+    deadline = case.deadline if case_deadline is None else case_deadline[1]
+    working = is_working_time(plan, case.state, name)
+    paused_since = case.paused_at
     late: timedelta | None = None
-    if deadline is not None and deadline < at:
-        late = time_between(plan, case.state, deadline, at, ctx.calendar)
+    if deadline is not None and deadline < at and paused_since is None:
+        late = time_between(plan, case.state, deadline, at, ctx.calendar, name)
     if overdue_by is not None and (late is None or deadline is None or ctx.calendar.add(deadline, overdue_by) > at):
         return None
+    if paused_since is not None:
+        reason = StuckReason.paused
+    elif late is not None:
+        reason = StuckReason.overdue if name is None else StuckReason.case_deadline
+    else:
+        reason = StuckReason.delivery_failed
+    sealed_reason = case.pause_reason
     return StuckCase(
         case_id=case.id,
         plan_id=case.plan_id,
@@ -233,7 +271,10 @@ def _stuck(
         reminders_sent=case.reminders_sent,
         last_activity_at=case.last_activity_at,
         failed_reminders=failed,
-        reason=StuckReason.overdue if late is not None else StuckReason.delivery_failed,
+        reason=reason,
+        paused_since=paused_since,
+        pause_reason=None if sealed_reason is None else ctx.keys.cipher().open(sealed_reason),
+        case_deadline=None if name is None else plan.case_deadlines[name].label,
     )
 
 

@@ -110,8 +110,9 @@ cases = Table(
     Column("escalation_level", Integer, nullable=False),
     Column("reminders_sent", Integer, nullable=False),
     Column("last_activity_at", UtcDateTime, nullable=False),
-    # Room for pausing the clock ("waiting for the police"): when set, deadlines shift on resume.
+    # Pausing the clock ("waiting for the police"): when set, reminders are held; deadlines shift on resume.
     Column("paused_at", UtcDateTime),
+    Column("pause_reason", Text),  # encrypted (Fernet token): free text
     Column("archived_at", UtcDateTime),  # written to an archive file (retention), so it may be purged
     Column("purged_at", UtcDateTime),  # personal data removed; the skeleton stays for statistics
     Column("version", Integer, nullable=False),
@@ -164,6 +165,7 @@ reminders = Table(
     Column("sent_at", UtcDateTime),
     Column("recipients", Text),  # JSON list of logins, resolved when it fires
     Column("last_error", Text),
+    Column("deadline", String(64)),  # the case deadline the row is about; NULL for the state's own deadline
     Index("ix_reminders_status_next", "status", "next_attempt_at"),
     Index("ix_reminders_case_status", "case_id", "status"),
 )
@@ -210,4 +212,17 @@ key_fingerprints = Table(
     Column("fingerprint", String(64), primary_key=True),
     Column("status", String(16), nullable=False),  # current | next | retired
     Column("since", UtcDateTime, nullable=False),
+)
+
+# A plan's case deadlines started on a case (from its opening or a trigger), until their trigger meets them.
+case_deadlines = Table(
+    "case_deadlines",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("started_seq", Integer, nullable=False),  # the event that started it
+    Column("due_at", UtcDateTime, nullable=False),  # shifted by pauses
+    Column("met_at", UtcDateTime),
+    Index("ix_case_deadlines_met_at_due_at", "met_at", "due_at"),
 )

@@ -41,6 +41,7 @@ class Case(RowValue):
     reminders_sent: int
     last_activity_at: datetime
     paused_at: datetime | None = None
+    pause_reason: str | None = None  # sealed (Fernet token): free text
     archived_at: datetime | None = None
     purged_at: datetime | None = None
     version: int

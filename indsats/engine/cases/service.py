@@ -19,11 +19,11 @@ from indsats.engine.log.events import ACTING, GENESIS, Draft, EventKind
 from indsats.engine.plans.fields import check_fields
 from indsats.engine.plans.machine import fire
 from indsats.engine.plans.schema import Relation
+from indsats.engine.cases.deadlines import OPENED, meet_deadlines, rows as reminder_rows, start_deadlines
 from indsats.engine.reminders.planning import (
     PlannedReminder,
     acute_alerts,
     deadline_for,
-    pending_row,
     plan_reminders,
 )
 from indsats.engine.log.projection import planned_reminders, to_iso
@@ -88,7 +88,7 @@ def open_case(
         at = now.replace(microsecond=0)
         deadline = deadline_for(plan, plan.initial, at, ctx.calendar)
         planned = plan_reminders(plan, plan.initial, deadline, _escalation_levels(repo, plan, plan.initial, me.login),
-                                 ctx.calendar)
+                                 ctx.calendar, entered_at=at)
         # What verify replays the case's row and reminder rows from (see indsats.engine.log.projection).
         payload: dict[str, Any] = {
             "subject_ref": subject_ref.strip(), "source": source, "minor": minor, "plan_id": plan.id,
@@ -130,7 +130,8 @@ def open_case(
             Draft(case_id=case_id, kind=EventKind.opened, at=at, actor=me.login, to_state=plan.initial, payload=payload),
             cipher=cipher,
         )
-        repo.insert_reminders(_rows(case_id, plan.initial, 1, planned))
+        repo.insert_reminders(reminder_rows(case_id, plan.initial, 1, planned))
+        start_deadlines(ctx, repo, plan, case_id, me.login, started_by=OPENED, state=plan.initial, at=at, seq=1)
         uow.commit()
     return Outcome(
         case_id=case_id, trigger=None, from_state=None, state=plan.initial, is_open=True, deadline=deadline, event_seq=1
@@ -157,6 +158,12 @@ def advance(
         if not case.is_open:
             raise Invalid(f"case {case_id} is closed (in '{case.state}'); nothing more can be fired on it")
         dest = fire(plan, case.state, trigger, case_id)
+        if dest != case.state and case.paused_at is not None:
+            since = to_local(case.paused_at).strftime("%Y-%m-%d %H:%M")
+            raise Invalid(
+                f"case {case_id} is paused since {since}: '{trigger}' would move it on; "
+                f"resume it first with 'indsats resume {case_id}'"
+            )
         transition = plan.transition(trigger)
         assert transition is not None
         _require_allowed(repo, plan, transition, me, case)
@@ -187,7 +194,7 @@ def advance(
         deadline = case.deadline
         planned: list[PlannedReminder] = []
         if moved:
-            repo.cancel_pending(case_id)
+            repo.cancel_pending(case_id, closing=final)
             deadline = None if final else deadline_for(plan, dest, at, ctx.calendar)
             projection.update(
                 state=dest,
@@ -198,7 +205,7 @@ def advance(
                 closed_at=at if final else None,
             )
             if not final:
-                planned += plan_reminders(plan, dest, deadline, levels, ctx.calendar)
+                planned += plan_reminders(plan, dest, deadline, levels, ctx.calendar, entered_at=at)
                 payload.update(entered(deadline, planned))
         if transition.marks_acute:
             projection["acute"] = True
@@ -220,7 +227,13 @@ def advance(
             case_changes=projection,
             head=head,
         )
-        repo.insert_reminders(_rows(case_id, dest, entry_seq, planned))
+        repo.insert_reminders(reminder_rows(case_id, dest, entry_seq, planned))
+        if plan.case_deadlines and not final:
+            meet_deadlines(repo, plan, case_id, trigger, at)
+            start_deadlines(ctx, repo, plan, case_id, case.opened_by, started_by=trigger, state=dest, at=at,
+                            seq=entry_seq)
+        elif plan.case_deadlines:
+            meet_deadlines(repo, plan, case_id, trigger, at)
         uow.commit()
     return Outcome(
         case_id=case_id,
@@ -323,10 +336,3 @@ def _escalation_levels(repo: Repository, plan: Plan, state: str, opener: str) ->
     owners = [] if spec is None else people.responsible(repo, spec, opener)
     repo.load_chains(owners)
     return people.escalation_levels(repo, owners, plan.escalation.ceiling)
-
-
-def _rows(case_id: str, state: str, entry_seq: int, planned: list[PlannedReminder]) -> list[dict[str, Any]]:
-    return [
-        pending_row(case_id=case_id, state=state, entry_seq=entry_seq, level=p.level, kind=p.kind, due_at=p.due_at)
-        for p in planned
-    ]

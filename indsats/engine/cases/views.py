@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log import journal
 
@@ -62,6 +62,25 @@ class ReminderInfo:
     due_at: datetime
     attempts: int
     sent_at: datetime | None
+    deadline: str | None = None  # the case deadline it is about; None for the state's deadline
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseDeadlineInfo:
+    """A case deadline on the case: running, met, or overdue."""
+
+    name: str
+    label: str
+    rule: str
+    statutory: bool
+    published: bool
+    met_by: str
+    started_at: datetime
+    due_at: datetime
+    met_at: datetime | None
+    working_time: bool
+    time_left: timedelta | None  # while running; negative when overdue
+    time_left_text: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +114,9 @@ class CaseView:
     possible: list[TriggerOption]
     reminders: list[ReminderInfo]
     version: int
+    paused_at: datetime | None = None  # paused since; deadlines stand still until resumed
+    pause_reason: str | None = None
+    case_deadlines: list[CaseDeadlineInfo] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,7 +171,8 @@ def _view(
     ctx: Context, repo: Repository, plan: Plan, case: Case, me: User, subject_ref: str | None
 ) -> CaseView:
     state = plan.states[case.state]
-    now = ctx.clock.now()
+    # While paused the deadlines stand still: time left is counted up to the pause.
+    now = case.paused_at or ctx.clock.now()
     working = is_working_time(plan, case.state)
     time_left = None
     if case.deadline is not None and case.is_open:
@@ -167,10 +190,13 @@ def _view(
             due_at=r.due_at,
             attempts=r.attempts,
             sent_at=r.sent_at,
+            deadline=r.deadline,
         )
         for r in repo.reminders_for(case.id)
         if r.status != ReminderStatus.cancelled.value
     ]
+    deadlines = [_case_deadline(ctx, plan, case, row, now) for row in repo.case_deadlines_for(case.id)]
+    reason = case.pause_reason
     return CaseView(
         id=case.id,
         plan_id=plan.id,
@@ -199,6 +225,23 @@ def _view(
         possible=options,
         reminders=reminders,
         version=case.version,
+        paused_at=case.paused_at,
+        pause_reason=None if reason is None else ctx.keys.cipher().open(reason),
+        case_deadlines=deadlines,
+    )
+
+
+def _case_deadline(ctx: Context, plan: Plan, case: Case, row: dict[str, Any], now: datetime) -> CaseDeadlineInfo:
+    name = row["name"]
+    spec = plan.case_deadlines[name]
+    working = is_working_time(plan, case.state, name)
+    left = None
+    if row["met_at"] is None and case.is_open:
+        left = time_between(plan, case.state, now, row["due_at"], ctx.calendar, name)
+    return CaseDeadlineInfo(
+        name=name, label=spec.label, rule=spec.within, statutory=spec.statutory, published=spec.published,
+        met_by=spec.met_by, started_at=row["started_at"], due_at=row["due_at"], met_at=row["met_at"],
+        working_time=working, time_left=left, time_left_text=None if left is None else ctx.calendar.describe(left),
     )
 
 

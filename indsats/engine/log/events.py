@@ -29,13 +29,17 @@ class EventKind(str, Enum):
     escalated = "escalated"
     delivery_failed = "delivery_failed"
     viewed = "viewed"
+    paused = "paused"  # the case waits on someone outside; its reminders are held
+    resumed = "resumed"  # its deadlines and held reminders moved on by the paused time
     archived = "archived"  # written to an archive file under the plan's retention rule
     purged = "purged"
 
 
 # Events a person causes through a command bump the case's version (optimistic concurrency);
 # the sweep's and the access log's do not, so they never make a coordinator's command conflict.
-VERSIONED = frozenset({EventKind.opened, EventKind.advanced, EventKind.recorded, EventKind.note})
+VERSIONED = frozenset(
+    {EventKind.opened, EventKind.advanced, EventKind.recorded, EventKind.note, EventKind.paused, EventKind.resumed}
+)
 # Who acted on a case (and so stands "on the case"): the people behind these events, not readers.
 ACTING = tuple(sorted(k.value for k in VERSIONED))
 

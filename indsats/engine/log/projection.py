@@ -154,6 +154,8 @@ def reminder_breaks(plan: Plan, case: dict[str, Any], events: list[Event], rows:
         if isinstance(e.payload, dict) and isinstance(e.payload.get("reminders"), list):
             planned = e.payload["reminders"]
     cid, state = case["id"], visit.to_state
+    # A case deadline's rows run across visits until their trigger meets them: not a state visit's rows.
+    rows = [r for r in rows if not r.get("deadline")]
     current = [r for r in rows if r["entry_seq"] == visit.seq and r["kind"] != "acute"]
     problems: list[str] = []
     for row in current:
@@ -163,7 +165,7 @@ def reminder_breaks(plan: Plan, case: dict[str, Any], events: list[Event], rows:
                 f"'{state}' (edited)"
             )
     for row in rows:
-        if row["entry_seq"] < visit.seq and row["kind"] != "acute" and row["status"] == "pending":
+        if row["entry_seq"] < visit.seq and row["kind"] != "acute" and row["status"] in ("pending", "held"):
             problems.append(f"case {cid}: a {row['kind']} for an earlier visit of '{row['state']}' is still pending (edited)")
     if planned is not None:
         have = {(r["level"], r["kind"], to_iso(r["due_at"])) for r in current}

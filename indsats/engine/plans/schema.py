@@ -137,11 +137,14 @@ class State(Strict):
     responsible: Actor | None = None
     deadline: str | None = None
     statutory: bool = False  # the deadline is set by law: counted on the legal calendar, not local closures
+    published: bool = False  # a published processing time (retssikkerhedsloven § 3, stk. 2)
+    warn_before: str | None = None  # default: half a working day before a working-time deadline
+    notice: bool = True  # tell whoever must act when the case enters the state
     action_card: list[str] = Field(default_factory=list)
     reminder: ReminderRule | None = None
     description: str | None = None
 
-    _check = field_validator("deadline", mode="before")(lambda v: None if v is None else _duration(v))
+    _check = field_validator("deadline", "warn_before", mode="before")(lambda v: None if v is None else _duration(v))
 
     @model_validator(mode="after")
     def _open_states_need_an_owner(self) -> State:
@@ -149,9 +152,26 @@ class State(Strict):
             raise ValueError("a state that is not final needs 'responsible' and 'deadline'")
         if self.final and self.reminder is not None:
             raise ValueError("a final state has no reminders")
-        if self.statutory and self.deadline is None:
-            raise ValueError("'statutory' qualifies a deadline: give 'deadline' too")
+        if (self.statutory or self.published or self.warn_before) and self.deadline is None:
+            raise ValueError("'statutory', 'published' and 'warn_before' qualify a deadline: give 'deadline' too")
         return self
+
+
+class CaseDeadline(Strict):
+    """A deadline of the whole case, beside the per-state ones: ``within`` from the case's opening or from a
+    trigger, met when ``met_by`` is fired (e.g. a receipt within 6 working days of receiving a concern)."""
+
+    label: str
+    within: str
+    start: str = Field(default="opened", alias="from")  # "opened" or a trigger
+    met_by: Id
+    statutory: bool = False
+    published: bool = False  # retssikkerhedsloven § 3, stk. 2: the citizen must be told if it will be missed
+    warn_before: str | None = None
+    responsible: Actor | None = None  # default: whoever must act in the case's state at the time
+    reminder: ReminderRule | None = None
+
+    _check = field_validator("within", "warn_before", mode="before")(lambda v: None if v is None else _duration(v))
 
 
 class SignCategory(Strict):
@@ -231,6 +251,7 @@ class Plan(Strict):
     initial: str
     states: dict[Id, State]
     transitions: list[Transition] = Field(min_length=1)
+    case_deadlines: dict[Id, CaseDeadline] = Field(default_factory=dict)
     escalation: Escalation = Field(default_factory=Escalation)
     revision: Revision
     retention: str | None = Field(default=None, pattern=r"^\s*\d+\s+years?\s+after\s+closing\s*$")
@@ -275,6 +296,15 @@ class Plan(Strict):
                 found.append((where, f"role '{responsible.role}' is not a role of the plan"))
             if responsible is not None and responsible.relation is Relation.on_case:
                 found.append((where, "'on_case' names nobody in particular"))
+        for name, deadline in self.case_deadlines.items():
+            place = ("case_deadlines", name)
+            if deadline.start != "opened" and deadline.start not in triggers:
+                found.append(((*place, "from"), f"'{deadline.start}' is neither 'opened' nor a trigger of the plan"))
+            if deadline.met_by not in triggers:
+                found.append(((*place, "met_by"), f"'{deadline.met_by}' is not a trigger of the plan"))
+            who = deadline.responsible
+            if who is not None and who.role is not None and who.role not in self.roles:
+                found.append(((*place, "responsible"), f"role '{who.role}' is not a role of the plan"))
         return found
 
     # -- reading the plan (no Machine needed) ------------------------------------------------------

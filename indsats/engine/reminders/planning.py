@@ -1,9 +1,13 @@
 """Which reminder and escalation rows a state change creates, and when they fall due. Pure.
 
-Entering a state with a deadline plans: a reminder to whoever must act at the deadline (level 0),
-then one escalation per level up the reports-to chain, each ``escalate_after`` later, up to the plan's
-ceiling. The top level repeats every ``repeat``; the sweep re-arms it after each delivery. Rows on a
-working-time deadline fall due within working hours; acute alerts fall due at once, at any hour.
+Entering a state with a deadline plans: a notice to whoever must act, now (unless the plan turns it
+off for the state); a warning ``warn_before`` the deadline (by default half a working day before a
+working-time deadline); a reminder at the deadline (level 0); then one escalation per level up the
+reports-to chain, each ``escalate_after`` later, up to the plan's ceiling. The top level repeats every
+``repeat``; the sweep re-arms it after each delivery. Notices and warnings never escalate or repeat.
+A plan's case deadlines (``case_deadlines``) plan the same rows, from their own start.
+Rows on a working-time deadline fall due within working hours (a deadline at closing at that closing);
+acute alerts fall due at once, at any hour.
 """
 
 from __future__ import annotations
@@ -13,28 +17,35 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from indsats.engine.time.durations import parse_duration
+from indsats.engine.time.durations import Duration, parse_duration
 
 if TYPE_CHECKING:
-    from indsats.engine.time.calendar import WorkingCalendar
     from indsats.engine.plans.schema import Plan
+    from indsats.engine.time.calendar import WorkingCalendar
 
 
 class ReminderKind(str, Enum):
     """Why a message goes out."""
 
-    reminder = "reminder"  # to whoever must act
+    notice = "notice"  # to whoever must act, when the state becomes theirs
+    warning = "warning"  # to whoever must act, before the deadline
+    reminder = "reminder"  # to whoever must act, at the deadline
     escalation = "escalation"  # to a leader above them
     acute = "acute"  # the whole chain, at once, at any hour
+
+
+# Told on time: these go to whoever must act and never climb or repeat.
+AHEAD = frozenset({ReminderKind.notice.value, ReminderKind.warning.value})
 
 
 class ReminderStatus(str, Enum):
     """Where a reminder row stands."""
 
     pending = "pending"
+    held = "held"  # the case is paused; pending again, shifted, on resume
     sent = "sent"
     failed = "failed"  # gave up after the plan's max attempts; stays visible in `stuck`
-    cancelled = "cancelled"  # the case left the state first
+    cancelled = "cancelled"  # the case left the state first (or met the case deadline)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,12 +58,20 @@ class PlannedReminder:
 
 
 def pending_row(
-    *, case_id: str, state: str, entry_seq: int, level: int, kind: ReminderKind | str, due_at: datetime
+    *,
+    case_id: str,
+    state: str,
+    entry_seq: int,
+    level: int,
+    kind: ReminderKind | str,
+    due_at: datetime,
+    deadline: str | None = None,
 ) -> dict[str, Any]:
     """The ``reminders`` row of a reminder planned for one visit of a state: pending, due at ``due_at``."""
     return {
         "case_id": case_id,
         "state": state,
+        "deadline": deadline,  # the case deadline the row is about; None for the state's own deadline
         "entry_seq": entry_seq,
         "level": level,
         "kind": kind.value if isinstance(kind, ReminderKind) else kind,
@@ -68,38 +87,102 @@ def pending_row(
     }
 
 
-def deadline_for(plan: Plan, state: str, entered_at: datetime, calendar: WorkingCalendar) -> datetime | None:
-    """When the state's deadline falls, counted from entering it."""
-    duration = plan.deadline_of(state)
-    statutory = plan.states[state].statutory
-    return None if duration is None else calendar.add(entered_at, duration, statutory=statutory)
+@dataclass(frozen=True, kw_only=True)
+class DeadlineRule:
+    """A deadline as the plan states it: a state's, or a case deadline's."""
+
+    duration: Duration
+    statutory: bool = False
+    published: bool = False
+    warn_before: Duration | None = None
+    escalate_after: Duration | None = None
+    repeat: Duration | None = None
+
+    @property
+    def working(self) -> bool:
+        return self.duration.working
 
 
-def is_working_time(plan: Plan, state: str) -> bool:
-    duration = plan.deadline_of(state)
-    return bool(duration and duration.working)
+def rule_of(plan: Plan, state: str, case_deadline: str | None = None) -> DeadlineRule | None:
+    """The rule of a case deadline (by name), else of ``state``'s deadline; None when there is none."""
+    spec = plan.case_deadlines[case_deadline] if case_deadline is not None else plan.states[state]
+    text = spec.within if case_deadline is not None else spec.deadline  # type: ignore[union-attr]
+    if not text:
+        return None
+    rule = spec.reminder
+    return DeadlineRule(
+        duration=parse_duration(text),
+        statutory=spec.statutory,
+        published=spec.published,
+        warn_before=parse_duration(spec.warn_before) if spec.warn_before else None,
+        escalate_after=parse_duration(rule.escalate_after) if rule else None,
+        repeat=parse_duration(rule.repeat) if rule else None,
+    )
 
 
-def time_between(plan: Plan, state: str, a: datetime, b: datetime, calendar: WorkingCalendar) -> timedelta:
-    """How long from ``a`` to ``b`` counts in ``state``: working time on a working-time deadline, else elapsed."""
-    return calendar.working_time_between(a, b) if is_working_time(plan, state) else b - a
+def deadline_for(
+    plan: Plan, state: str, entered_at: datetime, calendar: WorkingCalendar, case_deadline: str | None = None
+) -> datetime | None:
+    """When the deadline falls, counted from entering the state (or from the case deadline's start)."""
+    rule = rule_of(plan, state, case_deadline)
+    return None if rule is None else calendar.add(entered_at, rule.duration, statutory=rule.statutory)
+
+
+def is_working_time(plan: Plan, state: str, case_deadline: str | None = None) -> bool:
+    rule = rule_of(plan, state, case_deadline)
+    return bool(rule and rule.working)
+
+
+def time_between(
+    plan: Plan, state: str, a: datetime, b: datetime, calendar: WorkingCalendar, case_deadline: str | None = None
+) -> timedelta:
+    """How long from ``a`` to ``b`` counts: working time on a working-time deadline, else elapsed."""
+    return calendar.working_time_between(a, b) if is_working_time(plan, state, case_deadline) else b - a
+
+
+def warning_at(rule: DeadlineRule, deadline: datetime, calendar: WorkingCalendar) -> datetime | None:
+    """When to warn before ``deadline``: ``warn_before`` it, or half a working day (of the deadline's own
+    day) before a working-time deadline; None for an elapsed deadline without ``warn_before``."""
+    if rule.warn_before is not None:
+        return calendar.subtract(deadline, rule.warn_before, statutory=rule.statutory)
+    if not rule.working:
+        return None
+    cal = calendar.legal if rule.statutory else calendar
+    opening = cal.opening(cal.local_day(deadline))
+    if opening is None:
+        return None
+    return cal.subtract_working_time(deadline, (opening[1] - opening[0]) / 2)
 
 
 def plan_reminders(
-    plan: Plan, state: str, deadline: datetime | None, levels: int, calendar: WorkingCalendar
+    plan: Plan,
+    state: str,
+    deadline: datetime | None,
+    levels: int,
+    calendar: WorkingCalendar,
+    *,
+    entered_at: datetime | None = None,
+    case_deadline: str | None = None,
 ) -> list[PlannedReminder]:
-    """The rows entering ``state`` writes: level 0 at the deadline, then one per escalation level."""
-    rule = plan.states[state].reminder
-    if deadline is None:
+    """The rows entering ``state`` (or starting a case deadline) writes at ``entered_at``: a notice (states
+    only, unless turned off), a warning if it falls after ``entered_at``, level 0 at the deadline, then one
+    per escalation level."""
+    rule = rule_of(plan, state, case_deadline)
+    if deadline is None or rule is None:
         return []
-    working = is_working_time(plan, state)
-    planned = [PlannedReminder(level=0, kind=ReminderKind.reminder, due_at=_deliverable(deadline, working, calendar))]
-    if rule is None:
+    working = rule.working
+    planned: list[PlannedReminder] = []
+    if entered_at is not None and case_deadline is None and plan.states[state].notice:
+        planned.append(PlannedReminder(level=0, kind=ReminderKind.notice, due_at=_deliverable(entered_at, working, calendar)))
+    warn = warning_at(rule, deadline, calendar)
+    if warn is not None and (entered_at is None or warn > entered_at) and warn < deadline:
+        planned.append(PlannedReminder(level=0, kind=ReminderKind.warning, due_at=_deliverable(warn, working, calendar)))
+    planned.append(PlannedReminder(level=0, kind=ReminderKind.reminder, due_at=_deliverable(deadline, working, calendar)))
+    if rule.escalate_after is None:
         return planned
-    step = parse_duration(rule.escalate_after)
     due = deadline
     for level in range(1, levels + 1):
-        due = calendar.add(due, step)
+        due = calendar.add(due, rule.escalate_after)
         planned.append(
             PlannedReminder(level=level, kind=ReminderKind.escalation, due_at=_deliverable(due, working, calendar))
         )
@@ -112,23 +195,44 @@ def acute_alerts(levels: int, now: datetime) -> list[PlannedReminder]:
 
 
 def next_repeat(
-    plan: Plan, state: str, last_due: datetime, now: datetime, calendar: WorkingCalendar
+    plan: Plan,
+    state: str,
+    last_due: datetime,
+    now: datetime,
+    calendar: WorkingCalendar,
+    case_deadline: str | None = None,
 ) -> datetime | None:
     """The next repeat at the top of the chain: the first repeat time after ``now``.
 
     Skipping every repeat time already past is what makes a sweep after downtime send one message,
     not one per missed repeat.
     """
-    rule = plan.states[state].reminder
-    if rule is None:
+    rule = rule_of(plan, state, case_deadline)
+    if rule is None or rule.repeat is None:
         return None
-    step = parse_duration(rule.repeat)
-    due = calendar.add(last_due, step)
+    due = calendar.add(last_due, rule.repeat)
     for _ in range(10_000):
         if due > now:
             break
-        due = calendar.add(due, step)
-    return _deliverable(due, is_working_time(plan, state), calendar)
+        due = calendar.add(due, rule.repeat)
+    return _deliverable(due, rule.working, calendar)
+
+
+def shifted(
+    plan: Plan,
+    state: str,
+    at: datetime,
+    paused_from: datetime,
+    paused_until: datetime,
+    calendar: WorkingCalendar,
+    case_deadline: str | None = None,
+) -> datetime:
+    """``at`` (a deadline or a reminder's due time) after a pause, moved as its deadline counts time."""
+    rule = rule_of(plan, state, case_deadline)
+    if rule is None:
+        return at + (paused_until - paused_from)
+    moved = calendar.shift(at, paused_from, paused_until, rule.duration, statutory=rule.statutory)
+    return _deliverable(moved, rule.working, calendar)
 
 
 def retry_at(plan: Plan, attempts: int, now: datetime) -> datetime:

@@ -31,3 +31,4 @@ class Reminder(RowValue):
     sent_at: datetime | None
     recipients: str | None
     last_error: str | None
+    deadline: str | None = None  # the case deadline it is about; None for the state's own deadline

@@ -21,9 +21,10 @@ from indsats.engine.log import journal
 
 from indsats.engine.org import people
 from indsats.engine.log.events import Draft, EventKind
-from indsats.engine.reminders.texts import render
+from indsats.engine.reminders.texts import DeadlineText, render
 from indsats.engine.ports import DeliveryResult, Message, make_message_id
 from indsats.engine.reminders.planning import (
+    AHEAD,
     ReminderKind,
     ReminderStatus,
     is_working_time,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
     from indsats.engine.ports import Notifier
-    from indsats.engine.plans.schema import Plan
+    from indsats.engine.plans.schema import Actor, Plan
     from indsats.storage.repository import Repository
 
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -85,6 +86,7 @@ class _Prepared:
     row: Reminder
     case: Case
     plan: Plan
+    deadline: datetime | None  # what the row is about: the state's deadline, or its case deadline's
     recipients: list[str]
     addresses: tuple[str, ...]
     top: bool
@@ -138,25 +140,36 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
     prepared: list[_Prepared] = []
     obsolete: list[Reminder] = []
     cases = repo.get_cases(row.case_id for row in rows)
-    # Who hears of a row depends only on the plan version, the state, the opener and the level.
-    audiences: dict[tuple[str, str, str, str, int], _Audience] = {}
+    # Case deadlines run while the case moves: they are obsolete once met (or the case closed), not on a move.
+    running = repo.running_case_deadlines({row.case_id for row in rows if row.deadline})
+    # Who hears of a row depends only on the plan version, the state, the deadline, the opener and the level.
+    audiences: dict[tuple[str, str, str, str | None, str, int], _Audience] = {}
     for row in rows:
         case = cases.get(row.case_id)
-        moved_on = case is None or not case.is_open or case.state != row.state
+        name = row.deadline
+        if name:
+            moved_on = case is None or not case.is_open or (row.case_id, name) not in running
+        else:
+            moved_on = case is None or not case.is_open or case.state != row.state
         # An acute alert is about what happened, not about a stalled state: it goes out regardless.
         if case is None or (moved_on and row.kind != ReminderKind.acute.value):
             obsolete.append(row)
             continue
         plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
-        key = (case.plan_id, case.plan_version, row.state, case.opened_by, row.level)
+        state = case.state if name else row.state
+        spec = plan.states[state].responsible
+        if name and name in plan.case_deadlines and plan.case_deadlines[name].responsible is not None:
+            spec = plan.case_deadlines[name].responsible
+        key = (case.plan_id, case.plan_version, state, name, case.opened_by, row.level)
         audience = audiences.get(key)
         if audience is None:
-            audience = audiences[key] = _audience(repo, plan, row.state, case.opened_by, row.level)
+            audience = audiences[key] = _audience(repo, plan, spec, case.opened_by, row.level)
         prepared.append(
             _Prepared(
                 row=row,
                 case=case,
                 plan=plan,
+                deadline=running[(row.case_id, name)]["due_at"] if name and not moved_on else case.deadline,
                 recipients=audience.recipients,
                 addresses=audience.addresses,
                 top=row.level >= audience.levels,
@@ -176,9 +189,8 @@ class _Audience:
     warning: str | None
 
 
-def _audience(repo: Repository, plan: Plan, state: str, opener: str, level: int) -> _Audience:
-    """Who a reminder at ``level`` about ``state`` of a case opened by ``opener`` goes to, and their addresses."""
-    spec = plan.states[state].responsible
+def _audience(repo: Repository, plan: Plan, spec: Actor | None, opener: str, level: int) -> _Audience:
+    """Who a reminder at ``level`` for whoever ``spec`` names on a case opened by ``opener`` goes to, and their addresses."""
     owners = [] if spec is None else people.responsible(repo, spec, opener)
     ceiling = plan.escalation.ceiling
     levels = people.escalation_levels(repo, owners, ceiling)
@@ -210,7 +222,7 @@ def _coalesce(prepared: list[_Prepared]) -> tuple[list[_Prepared], list[_Prepare
     best: dict[tuple[Any, ...], _Prepared] = {}
     duplicates: list[_Prepared] = []
     for p in prepared:
-        key = (p.row.case_id, p.row.entry_seq, tuple(p.recipients))
+        key = (p.row.case_id, p.row.deadline, p.row.entry_seq, tuple(p.recipients))
         current = best.get(key)
         if current is None:
             best[key] = p
@@ -227,26 +239,35 @@ def _coalesce(prepared: list[_Prepared]) -> tuple[list[_Prepared], list[_Prepare
 
 def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime) -> Message:
     case = p.case
-    deadline = case.deadline
+    name = p.row.deadline
+    deadline = p.deadline
+    state = case.state if name else p.row.state
     overdue = deadline is not None and now >= deadline
     if deadline is None:
         lateness = "ingen frist"
     else:
         start, end = (deadline, now) if overdue else (now, deadline)
-        span = time_between(p.plan, p.row.state, start, end, ctx.calendar)
+        span = time_between(p.plan, state, start, end, ctx.calendar, name)
         lateness = ctx.calendar.describe(span).replace(" h", " t")
-    spec = p.plan.states[p.row.state].responsible
+    spec = p.plan.states[state].responsible
+    about = None
+    if name and name in p.plan.case_deadlines:
+        rule = p.plan.case_deadlines[name]
+        spec = rule.responsible or spec
+        about = DeadlineText(label=rule.label, rule=rule.within, working=is_working_time(p.plan, state, name),
+                             published=rule.published, met_by=rule.met_by)
     role = (spec.role if spec and spec.role else None) or _relation_role(p, spec)
     text = render(
         plan=p.plan,
         case_id=case.id,
-        state=p.row.state,
+        state=state,
         kind=p.row.kind,
         level=p.row.level,
         responsible_role=role,
         deadline=deadline,
         lateness=lateness,
         overdue=overdue,
+        about=about,
     )
     return Message(
         reminder_id=p.row.id,
@@ -329,11 +350,11 @@ def _record(
         kind = EventKind.reminder_sent if row.level == 0 else EventKind.escalated
         drafts.append(_draft(p, kind, now, {"reminder_id": row.id, "level": row.level, "kind": row.kind,
                                             "recipients": p.recipients}))
-        if p.top and row.kind != ReminderKind.acute.value:
-            again = next_repeat(p.plan, row.state, row.due_at, now, ctx.calendar)
+        if p.top and row.kind != ReminderKind.acute.value and row.kind not in AHEAD:
+            again = next_repeat(p.plan, row.state, row.due_at, now, ctx.calendar, row.deadline)
             if again is not None:
                 repeats.append(pending_row(case_id=row.case_id, state=row.state, entry_seq=row.entry_seq,
-                                           level=row.level, kind=row.kind, due_at=again))
+                                           level=row.level, kind=row.kind, due_at=again, deadline=row.deadline))
         result.sent += 1
         result.add_delivery(_delivery(p, ok=True))
         return
@@ -344,7 +365,7 @@ def _record(
         values["status"] = ReminderStatus.failed.value
     else:
         retry = retry_at(p.plan, attempts, now)
-        if is_working_time(p.plan, row.state) and row.kind != ReminderKind.acute.value:
+        if is_working_time(p.plan, row.state, row.deadline) and row.kind != ReminderKind.acute.value:
             retry = ctx.calendar.next_open(retry)  # a working-time reminder is retried within working hours
         values["next_attempt_at"] = retry
     marks.append(values)

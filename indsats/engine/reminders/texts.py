@@ -17,12 +17,16 @@ if TYPE_CHECKING:
     from indsats.engine.plans.schema import Plan
 
 SUBJECTS = {
+    "notice": "Ny opgave: sag {case_id} – {state_label} – frist {deadline}",
+    "warning": "Fristen nærmer sig: sag {case_id} – {state_label} – {lateness}",
     "reminder": "Påmindelse: sag {case_id} – {state_label} – {lateness}",
     "escalation": "Eskalering (niveau {level}): sag {case_id} – {state_label} – {lateness}",
     "acute": "AKUT: sag {case_id} – politiet er kontaktet (112/114)",
 }
 
 INTRO = {
+    "notice": "Sagen er nu hos dig: du er ansvarlig for det næste skridt, og fristen er {deadline}.",
+    "warning": "Du er ansvarlig for det næste skridt i denne sag, og fristen udløber {lateness_long}.",
     "reminder": "Du er ansvarlig for det næste skridt i denne sag, og fristen er {lateness_long}.",
     "escalation": (
         "Du modtager denne besked, fordi du er leder (niveau {level}) over den, der skal handle, "
@@ -33,6 +37,12 @@ INTRO = {
         "Hele kæden får denne besked på én gang. Tag kontakt med det samme."
     ),
 }
+
+# Retssikkerhedsloven § 3, stk. 2: a published processing time that will be missed must be explained in writing.
+PUBLISHED = (
+    "\n\nFristen er offentliggjort (retssikkerhedsloven § 3, stk. 2). Kan den ikke overholdes, skal borgeren "
+    "skriftligt have besked om, hvornår afgørelsen kan forventes."
+)
 
 BODY = """{intro}
 
@@ -60,6 +70,17 @@ class RenderedMessage:
     body: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeadlineText:
+    """What the message says about the deadline it is about: a state's, or a case deadline's."""
+
+    label: str | None = None  # a case deadline's label; None for the state's own deadline
+    rule: str | None = None  # as the plan states it, e.g. "6 working days"
+    working: bool = False
+    published: bool = False
+    met_by: str | None = None  # the trigger that meets a case deadline
+
+
 def render(
     *,
     plan: Plan,
@@ -71,34 +92,42 @@ def render(
     deadline: datetime | None,
     lateness: str,
     overdue: bool,
+    about: DeadlineText | None = None,
 ) -> RenderedMessage:
-    """Render one reminder, escalation or acute alert."""
+    """Render one notice, warning, reminder, escalation or acute alert."""
     s = plan.states[state]
+    about = about or DeadlineText(rule=s.deadline, working=_working(plan, state), published=s.published)
     commands = []
     for t in plan.transitions_from(state):
-        if t.dest is None or t.dest == state:
+        if about.met_by is not None and t.trigger != about.met_by:
+            continue
+        if about.met_by is None and (t.dest is None or t.dest == state):
             continue
         sets = "".join(f" --set {name}=…" for name, f in t.fields.items() if f.required)
         commands.append(f"  indsats advance {case_id} {t.trigger}{sets}")
+    time_kind = "arbejdstid" if about.working else "kalendertid"
     late_short = f"{lateness} over fristen" if overdue else f"{lateness} til fristen"
-    late_long = f"overskredet med {lateness} ({_time_kind(plan, state)})" if overdue else f"om {lateness}"
+    late_long = f"overskredet med {lateness} ({time_kind})" if overdue else f"om {lateness}"
+    label = s.label if about.label is None else f"{about.label} (frist for sagen; trin nu: {s.label})"
     values = dict(
         case_id=case_id,
         plan_title=plan.title,
-        state_label=s.label,
+        state_label=label,
         level=level,
         lateness=late_short,
         lateness_long=late_long,
         responsible_role=plan.roles.get(responsible_role, responsible_role),
         deadline=to_local(deadline).strftime("%d-%m-%Y kl. %H:%M") if deadline else "ingen",
-        deadline_rule=s.deadline or "",
+        deadline_rule=about.rule or "",
         action_card="\n".join(f"  [ ] {item}" for item in s.action_card) or "  (intet handlekort)",
         commands="\n".join(commands) or "  (ingen)",
     )
     intro = INTRO[kind].format(**values)
+    if about.published and kind in ("warning", "reminder", "escalation"):
+        intro += PUBLISHED
     return RenderedMessage(subject=SUBJECTS[kind].format(**values), body=BODY.format(intro=intro, **values))
 
 
-def _time_kind(plan: Plan, state: str) -> str:
+def _working(plan: Plan, state: str) -> bool:
     duration = plan.deadline_of(state)
-    return "arbejdstid" if duration is not None and duration.working else "kalendertid"
+    return duration is not None and duration.working

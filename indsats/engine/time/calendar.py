@@ -205,6 +205,97 @@ class WorkingCalendar:
             total += self._open_between(first + timedelta(days=1), last)
         return total
 
+    def subtract(self, at: datetime, duration: Duration, *, statutory: bool = False) -> datetime:
+        """The instant ``duration`` before ``at`` (for warnings before a deadline), the mirror of ``add``.
+
+        Working minutes and hours are taken from the open time before ``at``; days and months step back
+        whole days, keeping a closing a closing and otherwise the wall time (clamped into open time for
+        working days).
+        """
+        if statutory:
+            return self.legal.subtract(at, duration)
+        end = as_utc(at)
+        if not duration.whole_days:
+            if not duration.working:
+                return end - duration.elapsed
+            return self.subtract_working_time(end, timedelta(**{duration.unit.value: duration.amount}))
+        day = self._local_date(end)
+        if duration.working:
+            target = self.open_day_before(day, duration.amount)
+        elif duration.unit is DurationUnit.months:
+            target = add_months(day, -duration.amount)
+        else:
+            target = day - timedelta(days=duration.amount * (7 if duration.unit is DurationUnit.weeks else 1))
+        return self._same_time_on(end, target, working=duration.working, back=True)
+
+    def subtract_working_time(self, at: datetime, span: timedelta) -> datetime:
+        """The instant ``span`` of open time before ``at``."""
+        end = as_utc(at)
+        remaining, day = span, self._local_date(end)
+        for _ in range(_SEARCH_DAYS):
+            interval = self.opening(day)
+            if interval is not None and interval[0] < end:
+                counted_to = min(interval[1], end)
+                if remaining <= counted_to - interval[0]:
+                    return counted_to - remaining
+                remaining -= counted_to - interval[0]
+            day -= timedelta(days=1)
+        raise Invalid(f"the calendar has no open day in the {_SEARCH_DAYS} days before {day}: check the calendar settings")
+
+    def open_day_before(self, day: date, n: int) -> date:
+        """The ``n``-th open day before ``day`` (``day`` itself never counts)."""
+        closed_run = 0
+        while n > 0:
+            day -= timedelta(days=1)
+            if self.is_open_day(day):
+                n, closed_run = n - 1, 0
+            else:
+                closed_run += 1
+                if closed_run > _SEARCH_DAYS:
+                    raise Invalid(f"the calendar has no open day in the {_SEARCH_DAYS} days before {day}: "
+                                  "check the calendar settings (hours, closed, half_days)")
+        return day
+
+    def shift(
+        self, at: datetime, paused_from: datetime, paused_until: datetime, duration: Duration, *, statutory: bool = False
+    ) -> datetime:
+        """``at`` moved on by a pause, counted as ``duration`` counts (a pause is time the deadline does not run).
+
+        Working days move by the open days the pause covered, working hours by its open time, calendar days
+        and months by its calendar days, elapsed hours by its real time. A closing stays a closing.
+        """
+        if statutory:
+            return self.legal.shift(at, paused_from, paused_until, duration)
+        start, end, instant = as_utc(paused_from), as_utc(paused_until), as_utc(at)
+        if end <= start:
+            return instant
+        if not duration.whole_days:
+            if not duration.working:
+                return instant + (end - start)
+            return self.add_working_time(instant, self.working_time_between(start, end))
+        first, last, day = self._local_date(start), self._local_date(end), self._local_date(instant)
+        if duration.working:
+            target = self.open_day_after(day, self.open_days_between(first, last))
+        else:
+            target = day + (last - first)
+        return self._same_time_on(instant, target, working=duration.working)
+
+    def _same_time_on(self, instant: datetime, day: date, *, working: bool, back: bool = False) -> datetime:
+        """``instant``'s time of day on ``day``: a closing becomes ``day``'s closing (or, if ``day`` is closed,
+        the next open day's; the previous one's going ``back``); otherwise the same wall time, clamped into
+        ``day``'s open time for working time."""
+        if self.is_closing(instant):
+            if back and not self.is_open_day(day):
+                day = self.open_day_before(day, 1)
+            return self.end_of_day(day)
+        moved = self._instant(day, instant.astimezone(self.config.tz).time())
+        if not working:
+            return moved
+        interval = self.opening(day)
+        if interval is None:
+            return self.next_open(moved)
+        return min(max(moved, interval[0]), interval[1])
+
     def next_open(self, at: datetime) -> datetime:
         """``at`` if it lies in open time (opening inclusive, closing exclusive), else the next opening."""
         instant = as_utc(at)

@@ -18,7 +18,18 @@ if TYPE_CHECKING:
 _INSERT_REMINDERS = insert(reminders)
 _CANCEL_PENDING = (
     update(reminders)
-    .where(reminders.c.case_id == bindparam("cid"), reminders.c.status == "pending", reminders.c.kind != "acute")
+    .where(
+        reminders.c.case_id == bindparam("cid"),
+        reminders.c.status.in_(("pending", "held")),
+        reminders.c.kind != "acute",
+        reminders.c.deadline.is_(None),  # case deadlines run on while the case moves
+    )
+    .values(status="cancelled", claimed_by=None, lease_until=None)
+)
+_CANCEL_ALL = (
+    update(reminders)
+    .where(reminders.c.case_id == bindparam("cid"), reminders.c.status.in_(("pending", "held")),
+           reminders.c.kind != "acute")
     .values(status="cancelled", claimed_by=None, lease_until=None)
 )
 
@@ -41,9 +52,10 @@ class ReminderRepository(Queries):
         if rows:
             self.conn.execute(_INSERT_REMINDERS, rows)
 
-    def cancel_pending(self, case_id: str) -> int:
-        """Cancel the pending reminders of a case that leaves its state (acute alerts still go out)."""
-        return int(self.conn.execute(_CANCEL_PENDING, {"cid": case_id}).rowcount)
+    def cancel_pending(self, case_id: str, *, closing: bool = False) -> int:
+        """Cancel the pending (or held) reminders of a case that leaves its state (acute alerts still go out);
+        a case deadline's reminders only when the case closes (``closing``)."""
+        return int(self.conn.execute(_CANCEL_ALL if closing else _CANCEL_PENDING, {"cid": case_id}).rowcount)
 
     def reminders_for(self, case_id: str) -> list[Reminder]:
         query = select(reminders).where(reminders.c.case_id == case_id).order_by(reminders.c.id)

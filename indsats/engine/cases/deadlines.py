@@ -1,0 +1,78 @@
+"""A plan's case deadlines on one case: which a command starts, which it meets, and the rows they write.
+
+A case deadline runs beside the per-state ones, from the case's opening or from a trigger, until its
+``met_by`` trigger is fired; moving from state to state does not touch it. It has its own reminders and
+escalation (to whoever it names as responsible, else whoever must act in the case's state at the time).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine.org import people
+from indsats.engine.reminders.planning import deadline_for, pending_row, plan_reminders
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
+    from indsats.engine.plans.schema import Plan
+    from indsats.storage.repository import Repository
+
+OPENED = "opened"
+
+
+def start_deadlines(
+    ctx: Context,
+    repo: Repository,
+    plan: Plan,
+    case_id: str,
+    opener: str,
+    *,
+    started_by: str,
+    state: str,
+    at: datetime,
+    seq: int,
+) -> list[str]:
+    """Start the case deadlines that run from ``started_by`` ('opened' or a trigger) and have not started yet."""
+    names = [n for n, d in plan.case_deadlines.items() if d.start == started_by]
+    if not names:
+        return []
+    started = {row["name"] for row in repo.case_deadlines_for(case_id)} if started_by != OPENED else set()
+    fresh = [n for n in names if n not in started]
+    for name in fresh:
+        due = deadline_for(plan, state, at, ctx.calendar, name)
+        assert due is not None
+        repo.insert_case_deadline(
+            dict(case_id=case_id, name=name, started_at=at, started_seq=seq, due_at=due, met_at=None)
+        )
+        levels = levels_for(repo, plan, name, state, opener)
+        planned = plan_reminders(plan, state, due, levels, ctx.calendar, entered_at=at, case_deadline=name)
+        repo.insert_reminders(rows(case_id, state, seq, planned, name))
+    return fresh
+
+
+def meet_deadlines(repo: Repository, plan: Plan, case_id: str, trigger: str, at: datetime) -> list[str]:
+    """Mark the running case deadlines that ``trigger`` meets as met, and cancel their reminders."""
+    names = [n for n, d in plan.case_deadlines.items() if d.met_by == trigger]
+    met = []
+    for name in names:
+        if repo.meet_case_deadline(case_id, name, at):
+            met.append(name)
+    return met
+
+
+def levels_for(repo: Repository, plan: Plan, name: str, state: str, opener: str) -> int:
+    """How many leaders above whoever answers for the case deadline its escalations may climb to."""
+    spec = plan.case_deadlines[name].responsible or plan.states[state].responsible
+    owners = [] if spec is None else people.responsible(repo, spec, opener)
+    repo.load_chains(owners)
+    return people.escalation_levels(repo, owners, plan.escalation.ceiling)
+
+
+def rows(case_id: str, state: str, entry_seq: int, planned: list[Any], deadline: str | None = None) -> list[dict[str, Any]]:
+    """Reminder rows to insert for ``planned`` reminders (of a state visit, or of a case deadline)."""
+    return [
+        pending_row(case_id=case_id, state=state, entry_seq=entry_seq, level=p.level, kind=p.kind, due_at=p.due_at,
+                    deadline=deadline)
+        for p in planned
+    ]
