@@ -21,7 +21,7 @@ from indsats.engine.log.verify import verify
 from indsats.engine.plans.catalog import PlanCatalog
 from indsats.engine.plans.schema import parse_plan
 from indsats.engine.reminders.sweep import sweep
-from indsats.engine.supervision import StuckReason, stuck_cases
+from indsats.engine.supervision import StuckReason, step_report, stuck_cases
 from indsats.engine.time.calendar import CalendarConfig, WorkingCalendar
 from indsats.engine.time.clock import LOCAL_TZ, localize
 from indsats.errors import Invalid
@@ -113,6 +113,11 @@ def test_an_overdue_case_deadline_is_stuck_until_its_trigger_meets_it(
     assert receipt.met_at == at(11, 9)
     assert {r["status"] for r in deadline_rows(ctx, opened, "receipt")} <= {"cancelled", "sent"}
     assert verify(ctx).ok
+    report = step_report(ctx, actor="sup").plans[0]
+    assert [(d.name, d.started, d.met, d.on_time, d.breaches, d.running) for d in report.case_deadlines] == [
+        ("receipt", 1, 1, 0, 1, 0),  # met a day late
+        ("decision", 1, 0, 0, 0, 1),  # running, due in April
+    ]
 
 
 def test_a_published_deadline_warns_that_the_citizen_must_be_told_in_writing(

@@ -175,3 +175,28 @@ def test_pause_and_resume_on_the_command_line(
 def _due(ctx: Context, case_id: str, kind: str) -> datetime:
     with ctx.db.unit_of_work() as uow:
         return next(r["due_at"] for r in uow.repo.reminders_for(case_id) if r["status"] == "pending" and r["kind"] == kind)
+
+
+def test_the_report_counts_paused_time_apart_from_time_in_state(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str]
+) -> None:
+    from datetime import timedelta
+
+    from indsats.engine.supervision import step_report
+
+    case_id = case_in("leader_notified")  # Monday 09:00
+    clock.set(at(2, 10))
+    pause_case(ctx, actor="lea", case_id=case_id, reason=REASON)
+    clock.set(at(5, 10))
+    resume_case(ctx, actor="lea", case_id=case_id)
+    clock.set(at(5, 11))
+    advance(ctx, actor="lea", case_id=case_id, trigger="notify_specialist")
+
+    stats = next(s for s in step_report(ctx, actor="sup").plans[0].states if s.state == "leader_notified")
+
+    # Monday 09:00 → Thursday 11:00 is 26 working hours, 24 of them paused (Mon 10–16, Tue, Wed, Thu 8–10).
+    assert (stats.passed, stats.median, stats.paused, stats.paused_visits) == (
+        1, timedelta(hours=2), timedelta(hours=24), 1
+    )
+    # Left on Thursday: before the deadline, which the pause moved from Tuesday to Friday.
+    assert (stats.on_time, stats.breaches) == (1, 0)

@@ -90,10 +90,17 @@ def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, 
     for plan in result.plans:
         table(
             f"{plan.title} ({plan.plan_id})",
-            ["state", "passed", "median", "p90", "on time", "breaches", "escalations", "open now"],
+            ["state", "passed", "median", "p90", "on time", "breaches", "escalations", "open now", "paused"],
             [[s.label, s.passed, s.median_text or "", s.p90_text or "",
-              "" if s.on_time_share is None else f"{s.on_time_share:.0%}", s.breaches, s.escalations, s.open_now]
+              "" if s.on_time_share is None else f"{s.on_time_share:.0%}", s.breaches, s.escalations, s.open_now,
+              "" if s.paused_text is None else f"{s.paused_text} ({s.paused_visits})"]
              for s in plan.states],
         )
+        if plan.case_deadlines:
+            table(
+                f"{plan.title}: case deadlines",
+                ["case deadline", "started", "met", "on time", "breaches", "running"],
+                [[d.label, d.started, d.met, d.on_time, d.breaches, d.running] for d in plan.case_deadlines],
+            )
     if html_file is not None:
         click.echo(f"Wrote {html_file}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from indsats.engine.org import people
 from indsats.engine.time.clock import LOCAL_TZ, as_utc, localize
 from indsats.engine.log.events import EventKind
-from indsats.engine.reminders.planning import deadline_for, is_working_time, time_between
+from indsats.engine.reminders.planning import deadline_for, is_working_time, shifted, time_between
 from indsats.engine.org.users import require_actor
 from indsats.engine.cases.views import Person, log_view, person
 from indsats.engine.cases.visibility import may_see
@@ -36,7 +36,10 @@ STUCK_ROLES = frozenset({"supervisor", "admin", "fagspecialist", "leder", "socia
 # The step report spans every case of a plan, so only those who oversee all of them may read it.
 REPORT_ROLES = frozenset({"supervisor", "admin"})
 _BATCH = 500
-_REPORT_KINDS = (EventKind.opened.value, EventKind.advanced.value, EventKind.escalated.value)
+_REPORT_KINDS = (
+    EventKind.opened.value, EventKind.advanced.value, EventKind.escalated.value,
+    EventKind.paused.value, EventKind.resumed.value,
+)
 
 
 class StuckReason(str, Enum):
@@ -88,6 +91,22 @@ class StateStats:
     breaches: int  # left after the deadline, or still in the state past it at the window's end
     escalations: int
     open_now: int
+    paused: timedelta = timedelta()  # working time the passed visits spent paused: not counted in median/p90
+    paused_text: str | None = None
+    paused_visits: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseDeadlineStats:
+    """How one case deadline of a plan fared for the cases that started it within the report's window."""
+
+    name: str
+    label: str
+    started: int
+    met: int
+    on_time: int  # met by the (pause-shifted) deadline
+    breaches: int  # met late, or still running past the deadline
+    running: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +114,7 @@ class PlanSteps:
     plan_id: str
     title: str
     states: list[StateStats] = field(default_factory=list)
+    case_deadlines: list[CaseDeadlineStats] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -287,6 +307,8 @@ class _Tally:
     on_time: int = 0
     breaches: int = 0
     escalations: int = 0
+    paused: timedelta = timedelta()
+    paused_visits: int = 0
 
 
 def step_report(
@@ -326,9 +348,12 @@ def step_report(
         if case_events:
             _tally_case(ctx, repo, plans, tallies, case_events, end)
         open_now = repo.count_open_by_state(plan_id=plan_id)
+        started_deadlines = [d for d in repo.case_deadlines_of_plan(plan_id=plan_id)
+                             if (start is None or d["started_at"] >= start) and d["started_at"] < bound]
     wanted = [plan_id] if plan_id is not None else sorted({p for p, _ in open_now} | {p for p, _ in tallies})
     return StepReport(
-        since=start, until=end, plans=[_plan_steps(ctx, p, plans, tallies, open_now) for p in wanted]
+        since=start, until=end,
+        plans=[_plan_steps(ctx, p, plans, tallies, open_now, started_deadlines, end) for p in wanted]
     )
 
 
@@ -346,26 +371,69 @@ def _tally_case(
         plans[key] = ctx.catalog.pinned(repo, *key)
     plan = plans[key]
     entered: tuple[str, datetime] | None = None  # only entries within the window count
+    pauses: list[tuple[datetime, datetime]] = []  # of the current visit
+    paused_from: datetime | None = None
     for row in rows:
         if row["kind"] == EventKind.escalated.value:
             tallies.setdefault((plan.id, row["from_state"]), _Tally()).escalations += 1
             continue
+        if row["kind"] == EventKind.paused.value:
+            paused_from = row["at"]
+            continue
+        if row["kind"] == EventKind.resumed.value:
+            if paused_from is not None and entered is not None:
+                pauses.append((paused_from, row["at"]))
+            paused_from = None
+            continue
         if row["kind"] == EventKind.advanced.value and entered is not None and entered[0] == row["from_state"]:
             state, entry = entered
             tally = tallies.setdefault((plan.id, state), _Tally())
-            tally.durations.append(ctx.calendar.working_time_between(entry, row["at"]))
-            deadline = deadline_for(plan, state, entry, ctx.calendar)
+            paused = sum((ctx.calendar.working_time_between(a, b) for a, b in pauses), timedelta())
+            tally.durations.append(ctx.calendar.working_time_between(entry, row["at"]) - paused)
+            tally.paused += paused
+            tally.paused_visits += bool(pauses)
+            deadline = _shifted_deadline(ctx, plan, state, entry, pauses)
             if deadline is None or row["at"] <= deadline:
                 tally.on_time += 1
             else:
                 tally.breaches += 1
         to_state = row["to_state"]
+        if row["kind"] in (EventKind.opened.value, EventKind.advanced.value):
+            pauses = []
         entered = None if to_state is None or plan.states[to_state].final else (to_state, row["at"])
     if entered is not None:
         state, entry = entered
-        deadline = deadline_for(plan, state, entry, ctx.calendar)
+        if paused_from is not None:
+            pauses.append((paused_from, end))  # still paused: its deadline stands still
+        deadline = _shifted_deadline(ctx, plan, state, entry, pauses)
         if deadline is not None and deadline < end:
             tallies.setdefault((plan.id, state), _Tally()).breaches += 1
+
+
+def _shifted_deadline(
+    ctx: Context, plan: Plan, state: str, entry: datetime, pauses: list[tuple[datetime, datetime]]
+) -> datetime | None:
+    """The state's deadline counted from ``entry``, moved on by each pause of the visit."""
+    deadline = deadline_for(plan, state, entry, ctx.calendar)
+    for paused_from, paused_until in pauses:
+        if deadline is not None:
+            deadline = shifted(plan, state, deadline, paused_from, paused_until, ctx.calendar)
+    return deadline
+
+
+def _deadline_stats(plan: Plan, rows: list[dict[str, Any]], end: datetime) -> list[CaseDeadlineStats]:
+    found = []
+    for name, spec in plan.case_deadlines.items():
+        mine = [r for r in rows if r["name"] == name]
+        met = [r for r in mine if r["met_at"] is not None]
+        on_time = sum(r["met_at"] <= r["due_at"] for r in met)
+        running = [r for r in mine if r["met_at"] is None and r["is_open"]]
+        late_running = sum(r["due_at"] < end for r in running)
+        found.append(CaseDeadlineStats(
+            name=name, label=spec.label, started=len(mine), met=len(met), on_time=on_time,
+            breaches=len(met) - on_time + late_running, running=len(running),
+        ))
+    return found
 
 
 def _median(ordered: list[timedelta]) -> timedelta:
@@ -380,6 +448,8 @@ def _plan_steps(
     plans: dict[tuple[str, str], Plan],
     tallies: dict[tuple[str, str], _Tally],
     open_now: dict[tuple[str, str], int],
+    started_deadlines: list[dict[str, Any]],
+    end: datetime,
 ) -> PlanSteps:
     current = ctx.catalog.files().get(plan_id)
     # A plan no longer in the catalog still has its pinned versions.
@@ -406,9 +476,14 @@ def _plan_steps(
                 breaches=tally.breaches,
                 escalations=tally.escalations,
                 open_now=open_now.get((plan_id, name), 0),
+                paused=tally.paused,
+                paused_text=ctx.calendar.describe(tally.paused) if tally.paused_visits else None,
+                paused_visits=tally.paused_visits,
             )
         )
-    return PlanSteps(plan_id=plan_id, title=plan_id if plan is None else plan.title, states=stats)
+    deadlines = [] if plan is None else _deadline_stats(plan, [d for d in started_deadlines if d["plan_id"] == plan_id], end)
+    return PlanSteps(plan_id=plan_id, title=plan_id if plan is None else plan.title, states=stats,
+                     case_deadlines=deadlines)
 
 
 def _local_midnight(day: date) -> datetime:
