@@ -175,3 +175,13 @@ def test_a_case_deadline_that_names_no_trigger_is_refused_when_the_plan_loads(
     with pytest.raises(Invalid, match=message.replace("(", r"\(")) as raised:
         parse_plan(text, "frister.yaml")
     assert str(raised.value).startswith("frister.yaml:")
+
+
+def test_the_plan_document_lists_the_case_deadlines() -> None:
+    from indsats.engine.plans.document import export_plan
+
+    text = export_plan(parse_plan((PLANS / "frister.yaml").read_text(encoding="utf-8")), {}, "md")
+
+    assert "Kvittering for modtagelse (receipt): 6 working days (lovbestemt" in text
+    assert "Regnes fra: 'assess'; overholdt ved 'decide'" in text
+    assert "retssikkerhedsloven § 3, stk. 2" in text

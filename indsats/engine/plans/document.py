@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 from indsats.errors import Invalid
 
@@ -97,7 +97,8 @@ def _state_card(plan: Plan, name: str, state: State) -> list[Block]:
         blocks.append(("p", "Afsluttende tilstand: ingen frist, ingen påmindelser."))
     else:
         who = state.responsible.describe() if state.responsible else "(ingen)"
-        blocks.append(("ul", [f"Hvem skal handle: {who}", f"Frist: {state.deadline}", _reminder_text(plan, state)]))
+        blocks.append(("ul", [f"Hvem skal handle: {who}", f"Frist: {_deadline_text(state.deadline, state)}",
+                              _reminder_text(plan, state)]))
     if state.action_card:
         blocks.append(("p", "Tjekliste:"))
         blocks.append(("ul", [f"[ ] {item}" for item in state.action_card]))
@@ -129,8 +130,31 @@ def _trigger_card(t: Transition) -> list[Block]:
     return [("h4", f"{t.label} ({t.trigger})"), ("ul", items)]
 
 
+def _deadline_text(within: str | None, spec: Any) -> str:
+    """A deadline with what qualifies it: statutory, published, when the warning comes."""
+    notes = [
+        "lovbestemt: kun de dage, loven lukker, tælles" if spec.statutory else "",
+        "offentliggjort frist (retssikkerhedsloven § 3, stk. 2)" if spec.published else "",
+        f"varsel {spec.warn_before} før" if spec.warn_before else "",
+    ]
+    shown = "; ".join(n for n in notes if n)
+    return f"{within}" + (f" ({shown})" if shown else "")
+
+
+def _case_deadlines(plan: Plan) -> list[Block]:
+    if not plan.case_deadlines:
+        return []
+    blocks: list[Block] = [("h3", "Frister for hele sagen")]
+    for name, d in plan.case_deadlines.items():
+        start = "sagen oprettes" if d.start == "opened" else f"'{d.start}'"
+        who = d.responsible.describe() if d.responsible else "den, der skal handle i sagens tilstand"
+        blocks.append(("ul", [f"{d.label} ({name}): {_deadline_text(d.within, d)}",
+                              f"Regnes fra: {start}; overholdt ved '{d.met_by}'", f"Hvem skal handle: {who}"]))
+    return blocks
+
+
 def _action_cards(plan: Plan) -> list[Block]:
-    blocks: list[Block] = []
+    blocks: list[Block] = _case_deadlines(plan)
     for name, state in plan.states.items():
         blocks.extend(_state_card(plan, name, state))
     blocks.append(("h3", "Triggers"))
