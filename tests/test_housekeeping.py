@@ -117,11 +117,11 @@ def test_the_access_sample_draws_reads_and_changes_of_the_last_week_for_auditors
 
 def test_the_backlog_counts_due_reminders_and_the_oldest(ctx: Context, clock: FixedClock, case_in: Callable[..., str]) -> None:
     case_in("suspected")
-    assert due_backlog(ctx).due == 0
+    assert due_backlog(ctx).due == 1  # the notice to whoever must act is due at once
     clock.advance(days=7)
 
     backlog = due_backlog(ctx)
 
-    assert backlog.due == 3 and backlog.oldest_due_at is not None
+    assert backlog.due == 4 and backlog.oldest_due_at is not None  # the notice, the reminder, two escalations
     assert backlog.oldest_age_seconds == (clock.now() - backlog.oldest_due_at).total_seconds() > 0
     assert backlog.open_by_state == {(PLAN, "suspected"): 1}
