@@ -49,6 +49,7 @@ def test_quick_benchmarks_report_a_figure_and_a_ratio_for_every_row(tmp_path: Pa
     assert "Python" in report.read_text(encoding="utf-8") and "SQLite" in report.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_a_partial_run_leaves_the_full_report_alone(tmp_path: Path) -> None:
     before = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8") if (ROOT / "BENCHMARKS.md").exists() else None
     done = subprocess.run(

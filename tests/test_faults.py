@@ -176,6 +176,7 @@ def one_error_line(stderr: str) -> str:
 # -- 1. many workers on one PostgreSQL database ------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.postgresql
 def test_four_workers_on_one_postgresql_database_deliver_5001_reminders_each_exactly_once(
     fresh_pg_url: str, tmp_path: Path
@@ -216,6 +217,7 @@ def test_four_workers_on_one_postgresql_database_deliver_5001_reminders_each_exa
 # -- 2. a worker killed in the middle of a batch -------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.postgresql
 def test_a_worker_killed_mid_batch_is_taken_over_when_its_lease_runs_out_and_nothing_goes_out_more_than_twice(
     fresh_pg_url: str, tmp_path: Path

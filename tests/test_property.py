@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
@@ -205,4 +206,4 @@ class CaseLife(RuleBasedStateMachine):
 CaseLife.TestCase.settings = settings(
     max_examples=50, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-test_case_life = CaseLife.TestCase
+test_case_life = pytest.mark.slow(CaseLife.TestCase)

@@ -31,7 +31,7 @@ def test_a_seal_covers_every_case_and_the_organisation_and_is_signed(ctx: Contex
     content = seal.content
     assert (seal.seq, content["cases"], content["counters"]) == (1, 2, {"RAD-2026": 2})
     with ctx.db.unit_of_work() as uow:
-        heads = {c["id"]: c["last_seq"] for c in uow.repo.list_cases(is_open=None)}
+        heads = {c.id: c.last_seq for c in uow.repo.list_cases(is_open=None)}
         org_seq, org_hash = uow.repo.org_chain_head()
     assert content["events"] == heads[first] + heads[second]
     assert content["org"] == {"seq": org_seq, "hash": org_hash} and org_seq == 8  # init's admin and seven users

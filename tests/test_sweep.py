@@ -441,8 +441,8 @@ def test_the_reminder_and_the_escalation_arrive_over_smtp_with_the_right_recipie
     assert [r.rcpt_tos for r in server.received] == [[EMIL], [LEA]]
     assert [r.mail_from for r in server.received] == [MAIL_FROM, MAIL_FROM]
     assert [r.mail["Message-ID"] for r in server.received] == [
-        f"<indsats-reminder-{rows[0]['id']}@example.org>",
-        f"<indsats-reminder-{rows[1]['id']}@example.org>",
+        f"<indsats-reminder-{rows[0].id}@example.org>",
+        f"<indsats-reminder-{rows[1].id}@example.org>",
     ]
     assert server.received[0].subject.startswith(f"Påmindelse: sag {case_id}")
     assert server.received[1].subject.startswith(f"Eskalering (niveau 1): sag {case_id}")

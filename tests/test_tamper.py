@@ -183,7 +183,7 @@ def test_subject_ref_and_index_swapped_between_two_cases_are_caught(
         rows = {c: uow.repo.get_case(c) for c in (a, b)}
     for mine, theirs in ((a, b), (b, a)):
         sql(ctx, "UPDATE cases SET subject_ref = :r, subject_index = :i WHERE id = :c",
-            r=rows[theirs]["subject_ref"], i=rows[theirs]["subject_index"], c=mine)  # type: ignore[index]
+            r=rows[theirs].subject_ref, i=rows[theirs].subject_index, c=mine)  # type: ignore[union-attr]
     named(verify_cli(), f"case {a}: 'subject_ref' is not the subject", f"case {b}: 'subject_index' is not the index")
 
 
@@ -194,7 +194,7 @@ def test_minor_flipped_is_caught(ctx: Context, sealed: dict[str, str], verify_cl
 
 def test_a_deadline_moved_is_caught(ctx: Context, sealed: dict[str, str], verify_cli: Callable[[], list[str]]) -> None:
     with ctx.db.unit_of_work() as uow:
-        deadline = uow.repo.get_case(sealed["assessed"])["deadline"]  # type: ignore[index]
+        deadline = uow.repo.get_case(sealed["assessed"]).deadline  # type: ignore[union-attr]
     sql(ctx, "UPDATE cases SET deadline = :d WHERE id = :c", d=deadline.replace(tzinfo=None, year=deadline.year + 1),
         c=sealed["assessed"])
     named(verify_cli(), f"case {sealed['assessed']}: 'deadline' is")

@@ -36,18 +36,18 @@ def my_work(ctx: Context, *, actor: str) -> list[WorkItem]:
         me = require_actor(repo, actor)
         found = []
         for case in repo.list_cases(is_open=True):
-            plan = ctx.catalog.pinned(repo, case["plan_id"], case["plan_version"])
-            spec = plan.states[case["state"]].responsible
+            plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
+            spec = plan.states[case.state].responsible
             if spec is None:
                 continue
-            repo.load_chains([case["opened_by"]])
-            if me.login not in people.responsible(repo, spec, case["opened_by"]):
+            repo.load_chains([case.opened_by])
+            if me.login not in people.responsible(repo, spec, case.opened_by):
                 continue
             found.append(
                 WorkItem(
-                    case_id=case["id"], plan_id=case["plan_id"], state=case["state"],
-                    state_label=plan.states[case["state"]].label, deadline=case["deadline"], acute=case["acute"],
-                    escalation_level=case["escalation_level"],
+                    case_id=case.id, plan_id=case.plan_id, state=case.state,
+                    state_label=plan.states[case.state].label, deadline=case.deadline, acute=case.acute,
+                    escalation_level=case.escalation_level,
                 )
             )
     far = datetime.max.replace(tzinfo=None)

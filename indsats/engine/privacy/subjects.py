@@ -40,8 +40,8 @@ def export_subject(ctx: Context, *, actor: str, subject_ref: str, path: Path, wi
             return f"{user['name']} ({user['role']})" if with_names else user["role"]
 
         # Under every key held: during a key rotation some cases carry the new key's index, some the old's.
-        cases = sorted({c["id"]: c for index in cipher.indices(subject_ref)
-                        for c in repo.cases_by_subject_index(index)}.values(), key=lambda c: c["id"])
+        cases = sorted({c.id: c for index in cipher.indices(subject_ref)
+                        for c in repo.cases_by_subject_index(index)}.values(), key=lambda c: c.id)
         out: list[dict[str, Any]] = []
         for case in cases:
             events = repo.events_for(case.id)

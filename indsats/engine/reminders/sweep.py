@@ -228,7 +228,7 @@ def _coalesce(prepared: list[_Prepared]) -> tuple[list[_Prepared], list[_Prepare
             best[key] = p
             continue
         rank = (p.row.kind == ReminderKind.acute.value, p.row.level, p.row.due_at)
-        current_rank = (current.row["kind"] == ReminderKind.acute.value, current.row["level"], current.row["due_at"])
+        current_rank = (current.row.kind == ReminderKind.acute.value, current.row.level, current.row.due_at)
         if rank > current_rank:
             duplicates.append(current)
             best[key] = p
