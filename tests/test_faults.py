@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from indsats.engine.time.calendar import WorkingCalendar
 from indsats.adapters.plan_files import PlanFolders
 from indsats.engine.plans.catalog import PlanCatalog
-from indsats.engine.time.clock import FixedClock
+from indsats.engine.time.clock import LOCAL_TZ, FixedClock, localize
 from indsats.engine.context import Context
 from indsats.engine.privacy.crypto import Keyring
 from indsats.engine.log.verify import verify
@@ -72,7 +72,7 @@ def world(url: str, *, opened_at: datetime | None = None) -> Context:
     from indsats.engine.org.users import add_user
 
     # A month before the system clock: every reminder of a case opened now is due for a worker.
-    when = opened_at or datetime.now(timezone.utc) - timedelta(days=30)
+    when = opened_at or _working_morning(datetime.now(timezone.utc) - timedelta(days=30))
     ctx = Context(db=Database(url), clock=FixedClock(when), catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
                   keys=Keyring.fixed(TEST_KEY))
     register_admin(ctx)
@@ -82,10 +82,25 @@ def world(url: str, *, opened_at: datetime | None = None) -> Context:
     return ctx
 
 
-def open_cases(ctx: Context, n: int) -> list[str]:
-    from indsats.engine.cases.service import open_case
+def _working_morning(before: datetime) -> datetime:
+    """09:00 local on the last Monday–Thursday open day before ``before``: 'suspected' (4 working hours) then
+    ends the same day, so no warning is planned, and the notice on entry is due at the opening itself."""
+    calendar = WorkingCalendar()
+    day = before.astimezone(LOCAL_TZ).date()
+    while day.weekday() > 3 or not calendar.is_open_day(day):
+        day -= timedelta(days=1)
+    return localize(datetime.combine(day, datetime.min.time()).replace(hour=9), LOCAL_TZ)
 
-    return [open_case(ctx, actor="emil", plan_id=PLAN, subject_ref=f"REF-{i}").case_id for i in range(n)]
+
+def open_cases(ctx: Context, n: int) -> list[str]:
+    from fakes import RecordingNotifier
+    from indsats.engine.cases.service import open_case
+    from indsats.engine.reminders.sweep import sweep
+
+    ids = [open_case(ctx, actor="emil", plan_id=PLAN, subject_ref=f"REF-{i}").case_id for i in range(n)]
+    # The notices on entry go out at once, at the opening; what these tests count are the rows due later.
+    sweep(ctx, RecordingNotifier(), worker="setup", batch_size=1000)
+    return ids
 
 
 def due_reminder_ids(ctx: Context) -> set[int]:
