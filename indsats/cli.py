@@ -22,6 +22,7 @@ from indsats.commands.health import health
 from indsats.commands.seals import seal
 from indsats.commands.supervision import report, stuck
 from indsats.commands.users import init, users
+from indsats.commands.work import assign, tasks
 from indsats.errors import EXIT_CODES
 
 
@@ -50,7 +51,7 @@ def demo(keep: str | None) -> None:
 
 # The command groups that live in their own modules.
 for _command in (
-    init, users, open_, advance, note, pause, resume, show, history, cases, verify,
+    init, users, open_, advance, note, pause, resume, show, history, cases, verify, assign, tasks,
     plans, remind, worker, calendar, stuck, report, backup, keys, audit, access, archive, purge, subject, db,
     health, seal,
 ):

@@ -13,7 +13,8 @@ from indsats.engine.plans import machine
 from indsats.engine.cases.service import add_note, advance, open_case
 from indsats.engine.log.events import EventKind
 from indsats.engine.reminders.planning import AHEAD
-from indsats.engine.org.users import add_user, set_active
+from indsats.engine.org.handover import deactivate_user
+from indsats.engine.org.users import add_user
 from indsats.engine.log.verify import verify
 from indsats.engine.cases.views import case_history, list_cases, show_case
 from indsats.errors import Conflict, Invalid, NotAllowed, NotFound, StorageUnavailable
@@ -168,7 +169,7 @@ def test_an_unregistered_or_deactivated_user_can_do_nothing(ctx: Context, case_i
     case_id = case_in("suspected")
     with pytest.raises(NotAllowed, match="not a registered user"):
         advance(ctx, actor="nobody", case_id=case_id, trigger="notify_leader")
-    set_active(ctx, actor="admin", login="emil", active=False)
+    deactivate_user(ctx, actor="admin", login="emil", handover_to="ida")
     with pytest.raises(NotAllowed, match="deactivated"):
         advance(ctx, actor="emil", case_id=case_id, trigger="notify_leader")
 

@@ -204,7 +204,9 @@ def test_health_is_unhealthy_on_an_uninitialised_database_and_a_wrong_key(
     assert missing.exit_code == 7 and json.loads(missing.stdout)["checks"]["database"]["ok"] is False
 
     assert invoke(["init"]).exit_code == 0
-    assert invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder"]).exit_code == 0
+    assert invoke(["users", "add", "lea", "--name", "Lea", "--role", "leder"]).exit_code == 0
+    assert invoke(["users", "add", "fie", "--name", "Fie", "--role", "fagspecialist"]).exit_code == 0
+    assert invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder", "--reports-to", "lea"]).exit_code == 0
     assert invoke(["open", "radikalisering", "--subject", "BORGER-REF-1", "--source", "employee"],
                   user="emil").exit_code == 0
     assert invoke(["keys", "new", str(tmp_path / "other.key")]).exit_code == 0

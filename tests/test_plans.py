@@ -82,8 +82,12 @@ def test_shipped_plan_has_the_triggers_of_the_issue(plan: Plan) -> None:
     ]
 
 
-def test_shipped_plan_has_the_roles_of_the_issue(plan: Plan) -> None:
-    assert set(plan.roles) == {"medarbejder", "leder", "fagspecialist", "socialchef", "supervisor", "admin"}
+def test_shipped_plan_declares_its_own_roles_and_leaves_admin_and_supervisor_to_the_installation(plan: Plan) -> None:
+    assert set(plan.roles) == {"medarbejder", "leder", "fagspecialist", "socialchef"}
+    assert plan.may_open == ["medarbejder", "leder", "fagspecialist", "socialchef"]
+    assert plan.sees_all == ["fagspecialist"] and plan.escalation.ceiling == "socialchef"
+    assert "hotline" in plan.sources and plan.sources["anonymous"].anonymous
+    assert set(plan.flags) == {"minor"} and plan.acute_alert is not None and plan.acute_alert.also == ["fagspecialist"]
 
 
 def test_each_step_of_the_walk_is_fired_by_the_person_the_issue_names(plan: Plan) -> None:
@@ -358,8 +362,9 @@ def test_the_machine_has_no_automatic_to_state_triggers(plan: Plan) -> None:
         fire(plan, "suspected", "to_decided", "RAD-2026-0001")
 
 
-def test_nothing_can_be_fired_from_the_final_state(plan: Plan) -> None:
-    for trigger in ("acute", "inform_socialchef", "report_to_childrens_services"):
-        with pytest.raises(Invalid, match="Possible now: nothing"):
+def test_only_a_trigger_marked_after_close_can_be_fired_from_the_final_state(plan: Plan) -> None:
+    for trigger in ("acute", "report_to_childrens_services"):
+        with pytest.raises(Invalid, match="Possible now: inform_socialchef"):
             fire(plan, "decided", trigger, "RAD-2026-0001")
+    assert fire(plan, "decided", "inform_socialchef", "RAD-2026-0001") == "decided"
 

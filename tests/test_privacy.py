@@ -21,7 +21,7 @@ from indsats.engine.privacy.retention import archive_export, purge
 from indsats.engine.privacy.subjects import export_subject
 from indsats.engine.supervision import step_report, stuck_cases
 from indsats.engine.reminders.sweep import sweep
-from indsats.engine.org.users import set_active
+from indsats.engine.org.handover import deactivate_user
 from indsats.engine.log.verify import verify
 from indsats.engine.cases.views import case_history, list_cases, show_case
 from indsats.errors import Invalid, NotAllowed, NotFound
@@ -82,7 +82,7 @@ def test_reading_a_case_does_not_put_the_reader_on_it(ctx: Context, secret_case:
 
 
 def test_a_deactivated_user_can_do_nothing(ctx: Context, secret_case: str) -> None:
-    set_active(ctx, actor="admin", login="lea", active=False)
+    deactivate_user(ctx, actor="admin", login="lea", handover_to="leo")
     with pytest.raises(NotAllowed):
         show_case(ctx, actor="lea", case_id=secret_case)
     with pytest.raises(NotAllowed):
@@ -96,7 +96,7 @@ def test_only_an_admin_manages_users(ctx: Context, org: Any) -> None:
     with pytest.raises(NotAllowed):
         add_user(ctx, actor="sup", login="new", name="New", role="medarbejder")
     with pytest.raises(NotAllowed):
-        set_active(ctx, actor="lea", login="emil", active=False)
+        deactivate_user(ctx, actor="lea", login="emil")
 
 
 # -- the access log -----------------------------------------------------------------------------------
@@ -297,6 +297,13 @@ def test_subject_export_holds_that_subjects_cases_and_access_entries_and_no_othe
 # -- the command line ----------------------------------------------------------------------------------
 
 
+def add_employee_with_leader_and_specialist(invoke: Callable[..., Result]) -> None:
+    """emil, his leader lea and the specialist fie: the least a radicalisation case needs to open."""
+    invoke(["users", "add", "lea", "--name", "Lea", "--role", "leder"])
+    invoke(["users", "add", "fie", "--name", "Fie", "--role", "fagspecialist"])
+    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder", "--reports-to", "lea"])
+
+
 def test_init_makes_a_private_key_file_and_a_key_readable_by_others_is_refused(
     invoke: Callable[..., Result], tmp_path: Path
 ) -> None:
@@ -304,7 +311,7 @@ def test_init_makes_a_private_key_file_and_a_key_readable_by_others_is_refused(
     assert result.exit_code == 0, result.output
     key = tmp_path / "data" / "indsats.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder"])
+    add_employee_with_leader_and_specialist(invoke)
     opened = invoke(["open", PLAN, "--subject", SECRET_REF], user="emil")
     assert opened.exit_code == 0, opened.output
     case_id = opened.stdout.strip().splitlines()[-1]
@@ -321,7 +328,7 @@ def test_keys_rotate_replaces_the_key_file_and_keeps_everything_readable(
     invoke: Callable[..., Result], tmp_path: Path
 ) -> None:
     invoke(["init"])
-    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder"])
+    add_employee_with_leader_and_specialist(invoke)
     case_id = invoke(["open", PLAN, "--subject", SECRET_REF, "--note", SECRET_NOTE], user="emil").stdout.split()[-1]
     key = tmp_path / "data" / "indsats.key"
     old = key.read_bytes()
@@ -336,7 +343,7 @@ def test_keys_rotate_replaces_the_key_file_and_keeps_everything_readable(
 
 def test_audit_and_purge_and_subject_export_from_the_command_line(invoke: Callable[..., Result], tmp_path: Path) -> None:
     invoke(["init"])
-    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder"])
+    add_employee_with_leader_and_specialist(invoke)
     case_id = invoke(["open", PLAN, "--subject", SECRET_REF], user="emil").stdout.split()[-1]
     invoke(["show", case_id], user="emil")
     audit = json.loads(invoke(["audit", case_id, "--json"]).stdout)

@@ -20,7 +20,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from conftest import MONDAY_MORNING, ORGANISATION, PLAN, TEST_KEY, WALK, register_admin, walk
 from fakes import RecordingNotifier
-from indsats.engine.org import people
+from indsats.engine.org.people import CaseFacts, organisation
 from indsats.engine.time.calendar import WorkingCalendar
 from indsats.adapters.plan_files import PlanFolders
 from indsats.engine.plans.catalog import PlanCatalog
@@ -97,6 +97,9 @@ class CaseLife(RuleBasedStateMachine):
             return open_case(self.ctx, actor=actor, plan_id=PLAN, subject_ref="BORGER-REF", minor=minor).case_id
         except NotAllowed:
             assert ORGANISATION.get(actor, ("admin",))[0] in ("admin", "supervisor")
+            return "RAD-2026-9999"
+        except Invalid:  # refused, not parked: without a leader, nobody could act in 'leader_notified'
+            assert ORGANISATION[actor][1] is None
             return "RAD-2026-9999"  # a case that does not exist: later rules must get NotFound for it
 
     @rule(case_id=cases, trigger=st.sampled_from(TRIGGERS), actor=st.sampled_from(USERS),
@@ -185,8 +188,9 @@ class CaseLife(RuleBasedStateMachine):
                 visit = [r for r in rows if r.entry_seq == entered and r.kind != ReminderKind.acute.value]
                 plan = self.ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
                 spec = plan.states[case.state].responsible
-                owners = [] if spec is None else people.responsible(repo, spec, case.opened_by)
-                levels = people.escalation_levels(repo, owners, plan.escalation.ceiling)
+                org = organisation(repo, plan, self.ctx.clock)
+                owners = [] if spec is None else org.responsible(spec, CaseFacts.of(case))
+                levels = org.escalation_levels(owners, case.unit)
                 planned = plan_reminders(plan, case.state, case.deadline, levels, self.ctx.calendar)
                 expected = {p.level for p in planned if p.kind.value not in AHEAD}
                 # Every planned level exists once for this visit (pending, or sent and then only the top repeats).

@@ -236,7 +236,8 @@ def test_a_week_after_an_employee_opens_a_case_the_employee_and_two_leaders_are_
         return result
 
     ok(["init"])
-    chain = [("sol", "socialchef", None), ("lea", "leder", "sol"), ("emil", "medarbejder", "lea")]
+    chain = [("sol", "socialchef", None), ("lea", "leder", "sol"), ("emil", "medarbejder", "lea"),
+             ("fie", "fagspecialist", None)]
     for login, role, reports_to in chain:
         extra = ["--reports-to", reports_to] if reports_to else []
         ok(["users", "add", login, "--name", login.title(), "--role", role, "--email", f"{login}@example.org", *extra])

@@ -34,7 +34,7 @@ def test_a_seal_covers_every_case_and_the_organisation_and_is_signed(ctx: Contex
         heads = {c.id: c.last_seq for c in uow.repo.list_cases(is_open=None)}
         org_seq, org_hash = uow.repo.org_chain_head()
     assert content["events"] == heads[first] + heads[second]
-    assert content["org"] == {"seq": org_seq, "hash": org_hash} and org_seq == 8  # init's admin and seven users
+    assert content["org"] == {"seq": org_seq, "hash": org_hash} and org_seq == 14  # init's admin, seven users, six grants
     verifier = ctx.signing.verifier()
     assert verifier is not None and verifier.verify(seal.body.encode(), seal.signature)
     assert not verifier.verify(seal.body.replace('"cases":2', '"cases":1').encode(), seal.signature)
@@ -119,7 +119,9 @@ def test_init_makes_the_signing_key_beside_the_key_and_seal_writes_and_shows(inv
     data = tmp_path / "data"
     assert "seal signing key" in made
     assert (data / "indsats-signing.key").stat().st_mode & 0o077 == 0
-    ok(invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder"]))
+    ok(invoke(["users", "add", "lea", "--name", "Lea", "--role", "leder"]))
+    ok(invoke(["users", "add", "fie", "--name", "Fie", "--role", "fagspecialist"]))
+    ok(invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder", "--reports-to", "lea"]))
     ok(invoke(["open", PLAN, "--subject", "REF-1"], user="emil"))
     sealed = ok(invoke(["seal", "--to", str(tmp_path / "copy.jsonl")])).stdout
     assert sealed.startswith("Sealed 1 at ") and "1 case(s)" in sealed

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from fakes import RecordingNotifier
+from indsats.engine.org.deputies import set_deputy
 from indsats.engine.time.calendar import WorkingCalendar
 from indsats.engine.cases.service import add_note, advance, open_case
 from indsats.adapters.plan_files import PlanFolders
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 MAIL_FROM = "indsats@example.org"
 EMIL, LEA, SOL = "emil@example.org", "lea@example.org", "sol@example.org"
+FIE = "fie@example.org"  # the plan's specialist, told of an acute case with whoever must act
 CPR = re.compile(r"\b\d{6}-?\d{4}\b")
 
 
@@ -545,7 +547,7 @@ def test_acute_alerts_the_whole_chain_at_once(
         (2, "pending", clock.now()),
     ]
     run_sweep(ctx, notifier)
-    assert sorted(addressees(notifier.sent)) == [(EMIL,), (LEA,), (SOL,)]
+    assert sorted(addressees(notifier.sent)) == [(EMIL, FIE), (LEA,), (SOL,)]
     assert all(m.subject.startswith(f"AKUT: sag {case_id}") for m in notifier.sent)
     assert [r.status for r in reminders(ctx, case_id) if r.kind != "acute"] == ["pending"] * 3
     assert show_case(ctx, actor="emil", case_id=case_id).acute
@@ -563,7 +565,7 @@ def test_acute_alerts_go_out_on_a_sunday_night_while_ordinary_reminders_wait_for
 
     run_sweep(ctx, notifier)
 
-    assert sorted(addressees(notifier.sent)) == [(EMIL,), (LEA,), (SOL,)]
+    assert sorted(addressees(notifier.sent)) == [(EMIL, FIE), (LEA,), (SOL,)]
     assert {m.subject.split(":")[0] for m in notifier.sent} == {"AKUT"}
     clock.set(at(9, 11, 29))
     assert run_sweep(ctx, notifier).sent == 0
@@ -584,7 +586,7 @@ def test_acute_alerts_still_reach_the_whole_chain_when_the_case_moves_on_before_
 
     run_sweep(ctx, notifier)
 
-    assert sorted(m.to for m in notifier.sent if m.subject.startswith("AKUT")) == [(EMIL,), (LEA,), (SOL,)]
+    assert sorted(m.to for m in notifier.sent if m.subject.startswith("AKUT")) == [(EMIL, FIE), (LEA,), (SOL,)]
 
 
 # -- who gets told -------------------------------------------------------------------------------------
@@ -644,9 +646,7 @@ def test_a_deputy_who_stands_in_at_two_levels_gets_one_message_not_two(
     ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
 ) -> None:
     case_id = case_in("suspected")
-    with ctx.db.unit_of_work(write=True) as uow:  # no command names a deputy yet: Lea is away, Sol stands in
-        uow.repo.update_user("lea", {"active": False, "deputy": "sol"})
-        uow.commit()
+    set_deputy(ctx, actor="admin", login="lea", deputy="sol")  # Lea is away; Sol stands in
     clock.set(at(9, 9))
 
     result = run_sweep(ctx, notifier)

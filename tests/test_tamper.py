@@ -203,8 +203,15 @@ def test_a_deadline_moved_is_caught(ctx: Context, sealed: dict[str, str], verify
 def test_a_users_role_changed_in_the_users_table_is_caught(
     ctx: Context, sealed: dict[str, str], verify_cli: Callable[[], list[str]]
 ) -> None:
-    sql(ctx, "UPDATE users SET role = 'socialchef' WHERE login = 'emil'")
-    named(verify_cli(), "users emil: 'role' is 'socialchef' but the organisation chain says 'medarbejder'")
+    sql(ctx, "UPDATE users SET role = 'admin' WHERE login = 'emil'")
+    named(verify_cli(), "users emil: 'role' is 'admin' but the organisation chain says None")
+
+
+def test_a_grant_changed_in_the_grants_table_is_caught(
+    ctx: Context, sealed: dict[str, str], verify_cli: Callable[[], list[str]]
+) -> None:
+    sql(ctx, "UPDATE grants SET unit = 'Nord' WHERE login = 'emil'")
+    named(verify_cli(), "grants emil/radikalisering/medarbejder: 'unit' is 'Nord' but the organisation chain says None")
 
 
 def test_a_pending_reminder_cancelled_is_caught(ctx: Context, sealed: dict[str, str], verify_cli: Callable[[], list[str]]) -> None:
@@ -234,7 +241,7 @@ def test_verify_says_how_much_is_not_yet_sealed(ctx: Context, sealed: dict[str, 
     add_user(ctx, actor="admin", login="nyt", name="Ny", role="medarbejder")
     report = verify(ctx)
     assert report.ok and report.seal == 1
-    assert (report.unsealed_events, report.unsealed_cases, report.unsealed_org_events) == (1, 1, 1)
+    assert (report.unsealed_events, report.unsealed_cases, report.unsealed_org_events) == (1, 1, 2)  # user + grant
     write_seal(ctx, actor=None)
     after = verify(ctx)
     assert (after.seal, after.unsealed_events, after.unsealed_org_events) == (2, 0, 0)
@@ -244,7 +251,9 @@ def test_without_the_key_verify_counts_what_it_could_not_check_and_never_says_a_
     invoke: Callable[..., Result], tmp_path: Path
 ) -> None:
     assert invoke(["init"]).exit_code == 0
-    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder"])
+    invoke(["users", "add", "lea", "--name", "Lea", "--role", "leder"])
+    invoke(["users", "add", "fie", "--name", "Fie", "--role", "fagspecialist"])
+    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder", "--reports-to", "lea"])
     invoke(["open", PLAN, "--subject", "REF-1", "--note", "Hemmelig"], user="emil")
     blind = {"INDSATS_KEY_FILE": str(tmp_path / "no.key")}
     report = json.loads(invoke(["verify", "--json"], **blind).stdout)
@@ -262,7 +271,9 @@ def test_a_wrong_key_refuses_a_note_before_writing(invoke: Callable[..., Result]
     from indsats.engine.privacy.crypto import key_fingerprint, new_key
 
     assert invoke(["init"]).exit_code == 0
-    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder"])
+    invoke(["users", "add", "lea", "--name", "Lea", "--role", "leder"])
+    invoke(["users", "add", "fie", "--name", "Fie", "--role", "fagspecialist"])
+    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder", "--reports-to", "lea"])
     case_id = invoke(["open", PLAN, "--subject", "REF-1"], user="emil").stdout.split()[-1]
     right = (tmp_path / "data" / "indsats.key").read_bytes().strip()
     before = invoke(["history", case_id, "--json"], user="emil").stdout.count('"seq"')
@@ -277,7 +288,9 @@ def test_init_from_a_second_data_directory_makes_no_new_key_for_an_existing_data
     invoke: Callable[..., Result], tmp_path: Path
 ) -> None:
     assert invoke(["init"]).exit_code == 0
-    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder"])
+    invoke(["users", "add", "lea", "--name", "Lea", "--role", "leder"])
+    invoke(["users", "add", "fie", "--name", "Fie", "--role", "fagspecialist"])
+    invoke(["users", "add", "emil", "--name", "Emil", "--role", "medarbejder", "--reports-to", "lea"])
     invoke(["open", PLAN, "--subject", "REF-1"], user="emil")
     elsewhere = {"INDSATS_DATA_DIR": str(tmp_path / "other")}
     again = invoke(["init"], **elsewhere)

@@ -177,18 +177,19 @@ def test_a_login_the_provider_knows_but_indsats_does_not_is_refused(world: World
 
 
 def test_a_user_deactivated_after_logging_in_is_logged_out_at_the_next_page(world: World) -> None:
-    from indsats.engine.org.users import set_active
+    from indsats.engine.org.handover import deactivate_user
+    from indsats.engine.org.users import reactivate_user
 
     client, _ = log_in(world.base, "u-fie")
     assert client.get("/").status_code == 200
     with direct(world) as ctx:
-        set_active(ctx, actor="admin", login="fie", active=False)
+        deactivate_user(ctx, actor="admin", login="fie")
     try:
         answer = client.get("/")
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
     finally:
         with direct(world) as ctx:
-            set_active(ctx, actor="admin", login="fie", active=True)
+            reactivate_user(ctx, actor="admin", login="fie")
 
 
 def test_a_callback_without_the_login_it_belongs_to_is_refused(world: World) -> None:

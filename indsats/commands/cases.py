@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from indsats.commands.base import Obj, pass_obj
-from indsats.engine.cases.case import SOURCES
 
 
 # -- cases -----------------------------------------------------------------------------------------
@@ -14,24 +13,25 @@ from indsats.engine.cases.case import SOURCES
 @click.command("open")
 @click.argument("plan_id", metavar="PLAN")
 @click.option("--subject", required=True, metavar="REF", help="Reference to the citizen's record (not a name).")
-@click.option(
-    "--source",
-    default="employee",
-    show_default=True,
-    type=click.Choice(SOURCES),
-)
-@click.option("--minor", is_flag=True, help="The citizen is under 18 (underretning required before the decision).")
+@click.option("--source", help="Where the concern came from: one of the plan's sources (default: its first).")
+@click.option("--flag", "flags", multiple=True, metavar="NAME", help="A flag the plan asks when a case opens (repeatable).")
+@click.option("--minor", is_flag=True, help="Short for --flag minor (the radicalisation plan: the citizen is under 18).")
 @click.option("--note", help="What was seen or heard.")
-@click.option("--reporter", help="Who raised the concern (not with --source anonymous).")
+@click.option("--reporter", help="Who raised the concern (not with an anonymous source).")
 @pass_obj
-def open_(obj: Obj, plan_id: str, subject: str, source: str, minor: bool, note: str | None, reporter: str | None) -> None:
+def open_(obj: Obj, plan_id: str, subject: str, source: str | None, flags: tuple[str, ...], minor: bool,
+          note: str | None, reporter: str | None) -> None:
     """Register a concern under PLAN. The last line printed is the case id."""
     from indsats.engine.cases.service import open_case
     from indsats.commands.render import local
 
+    context = obj.context()
+    sources = context.catalog.get(plan_id).plan.sources
+    if source is not None and source not in sources:  # a usage error, as when the sources were fixed
+        raise click.BadParameter(f"'{source}' is not one of {', '.join(sources)}", param_hint="'--source'")
     out = open_case(
-        obj.context(), actor=obj.actor, plan_id=plan_id, subject_ref=subject, source=source, minor=minor, note=note,
-        reporter=reporter,
+        context, actor=obj.actor, plan_id=plan_id, subject_ref=subject, source=source, minor=minor, note=note,
+        reporter=reporter, flags=list(flags),
     )
     click.echo(f"Opened in '{out.state}'; deadline {local(out.deadline)}.", err=False)
     click.echo(out.case_id)
@@ -88,9 +88,13 @@ def show(obj: Obj, case_id: str, as_json: bool) -> None:
     status = "open" if view.is_open else f"closed {local(view.closed_at)}"
     click.echo(f"{view.id}  {view.plan_title} ({view.plan_id} v{view.plan_version})  [{status}]"
                + ("  AKUT" if view.acute else "") + ("  under 18" if view.minor else ""))
+    for label in (v for k, v in view.flags.items() if k != "minor"):
+        click.echo(f"Flag:       {label}")
     click.echo(f"State:      {view.state} – {view.state_label} (since {local(view.state_entered_at)})")
     click.echo(f"Subject:    {view.subject_ref or '(purged)'}")
     click.echo(f"Opened:     {local(view.opened_at)} by {view.opened_by} (source: {view.source})")
+    if view.assignee:
+        click.echo(f"Caseworker: {view.assignee}")
     if view.is_open:
         who = ", ".join(f"{p.name} ({p.login}, {p.role})" for p in view.must_act) or "nobody registered"
         click.echo(f"Must act:   {who}")
@@ -152,7 +156,9 @@ def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool) -> None:
         text = payload.pop("note", None)
         payload.pop("reminders", None)  # the rows a state change planned: for verify, not for reading
         detail = ", ".join(f"{k}={v}" for k, v in payload.items())
-        rows.append([e.seq, local(e.at), e.kind.value, e.actor or "", e.trigger or "", move or "", text or "", detail])
+        acting_for = payload.get("acting_for")
+        who = f"{e.actor} for {acting_for}" if acting_for else (e.actor or "")
+        rows.append([e.seq, local(e.at), e.kind.value, who, e.trigger or "", move or "", text or "", detail])
     columns = ["#", "at", "event", "actor", "trigger", "state", "note", "details"]
     if as_csv:
         csv_out(columns, rows)

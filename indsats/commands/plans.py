@@ -118,6 +118,26 @@ def plans_validate(obj: Obj, path: str) -> None:
     click.echo(f"{path}: plan '{result.plan.id}' is valid (version {result.plan.version}){warnings}.")
 
 
+@plans.command("check")
+@click.argument("plan_id", metavar="PLAN")
+@click.option("--org", "with_org", is_flag=True,
+              help="Also check today's organisation: every state whose responsible cannot be resolved.")
+@pass_obj
+def plans_check(obj: Obj, plan_id: str, with_org: bool) -> None:
+    """Check a plan on offer; with --org, against the registered users and their grants. Errors exit 5."""
+    from indsats.engine.plans.checks import Severity
+    from indsats.engine.plans.service import check_organisation
+
+    result = check_organisation(obj.context(), plan_id=plan_id, org=with_org)
+    lines = [f"{plan_id}: {f.severity.value}: {f.location}: {f.message}" for f in result.findings]
+    for line in lines:
+        click.echo(line)
+    errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity is Severity.error]
+    if errors:
+        raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
+    click.echo(f"{plan_id}: no problems" + ("" if with_org else " (organisation not checked: add --org)") + ".")
+
+
 @plans.command("export")
 @click.argument("plan_id", metavar="PLAN")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)

@@ -37,32 +37,41 @@ def init(obj: Obj) -> None:
 
 @click.group()
 def users() -> None:
-    """Register and list users (admins manage them)."""
+    """Register users, grant them the roles of each plan, and keep the organisation as it is (admins)."""
 
 
 @users.command("add")
 @click.argument("login")
 @click.option("--name", required=True, help="Full name.")
-@click.option("--role", required=True, help="medarbejder, leder, fagspecialist, socialchef, supervisor or admin.")
+@click.option("--role", help="admin or supervisor (the installation's own), or a plan role: a grant in every plan declaring it.")
 @click.option("--email", help="Address for reminders.")
 @click.option("--reports-to", "reports_to", metavar="LOGIN", help="Nearest leader (escalations go there).")
 @click.option("--unit", help="Organisational unit (tilbud, afdeling).")
 @pass_obj
-def users_add(obj: Obj, login: str, name: str, role: str, email: str | None, reports_to: str | None, unit: str | None) -> None:
-    """Register a user."""
+def users_add(obj: Obj, login: str, name: str, role: str | None, email: str | None, reports_to: str | None,
+              unit: str | None) -> None:
+    """Register a user (grant plan roles with 'indsats users grant')."""
     from indsats.engine.org.users import add_user
 
     user = add_user(
         obj.context(), actor=obj.actor, login=login, name=name, role=role, email=email, reports_to=reports_to, unit=unit
     )
-    click.echo(f"Added {user.login} ({user.role}).")
+    click.echo(f"Added {user.login} ({_held(user)}).")
+
+
+def _held(user: object) -> str:
+    from indsats.engine.org.users import User
+
+    assert isinstance(user, User)
+    parts = ([user.installation_role] if user.installation_role else []) + [g.describe() for g in user.grants]
+    return "; ".join(parts) or "no role yet"
 
 
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_obj
 def users_list(obj: Obj, as_json: bool) -> None:
-    """List registered users."""
+    """List registered users and the roles they hold, per plan."""
     from indsats.engine.org.users import list_users
     from indsats.commands.render import echo_json, table
 
@@ -70,19 +79,122 @@ def users_list(obj: Obj, as_json: bool) -> None:
     if as_json:
         echo_json(found)
         return
+
+    def deputy(u: object) -> str:
+        from indsats.engine.org.users import User
+
+        assert isinstance(u, User)
+        if not u.deputy:
+            return ""
+        span = f" {u.deputy_from or '…'}–{u.deputy_until or '…'}" if (u.deputy_from or u.deputy_until) else ""
+        return u.deputy + span
+
     table(
         "Users",
-        ["login", "name", "role", "e-mail", "reports to", "unit", "active"],
-        [[u.login, u.name, u.role, u.email, u.reports_to, u.unit, "yes" if u.active else "no"] for u in found],
+        ["login", "name", "roles", "e-mail", "reports to", "unit", "deputy", "active"],
+        [[u.login, u.name, _held(u), u.email, u.reports_to, u.unit, deputy(u),
+          "yes" if u.active else (f"no (handed over to {u.handed_over_to})" if u.handed_over_to else "no")]
+         for u in found],
     )
+
+
+@users.command("grant")
+@click.argument("login")
+@click.argument("role")
+@click.option("--plan", "plan_id", metavar="PLAN", help="Only in this plan (else every plan declaring ROLE).")
+@click.option("--unit", help="Only for the cases of this unit.")
+@pass_obj
+def users_grant(obj: Obj, login: str, role: str, plan_id: str | None, unit: str | None) -> None:
+    """Grant LOGIN the plan role ROLE."""
+    from indsats.engine.org.grants import grant_role
+
+    user = grant_role(obj.context(), actor=obj.actor, login=login, role=role, plan_id=plan_id, unit=unit)
+    click.echo(f"{user.login} now holds: {_held(user)}.")
+
+
+@users.command("revoke")
+@click.argument("login")
+@click.argument("role")
+@click.option("--plan", "plan_id", metavar="PLAN", help="Only in this plan (else in every plan).")
+@pass_obj
+def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None) -> None:
+    """Take the plan role ROLE away from LOGIN."""
+    from indsats.engine.org.grants import revoke_role
+
+    user = revoke_role(obj.context(), actor=obj.actor, login=login, role=role, plan_id=plan_id)
+    click.echo(f"{user.login} now holds: {_held(user)}.")
+
+
+@users.command("edit")
+@click.argument("login")
+@click.option("--name", help="Full name.")
+@click.option("--email", help="Address for reminders.")
+@click.option("--reports-to", "reports_to", metavar="LOGIN", help="A new nearest leader.")
+@click.option("--no-reports-to", "no_reports_to", is_flag=True, help="No leader any more.")
+@click.option("--unit", help="Organisational unit.")
+@pass_obj
+def users_edit(obj: Obj, login: str, name: str | None, email: str | None, reports_to: str | None,
+               no_reports_to: bool, unit: str | None) -> None:
+    """Change a user; the next reminder or escalation follows the change."""
+    from indsats.engine.org.users import edit_user
+    from indsats.errors import Invalid
+
+    if reports_to is not None and no_reports_to:
+        raise Invalid("give --reports-to LOGIN or --no-reports-to, not both")
+    extra = {"reports_to": None} if no_reports_to else ({"reports_to": reports_to} if reports_to is not None else {})
+    user = edit_user(obj.context(), actor=obj.actor, login=login, name=name, email=email, unit=unit, **extra)
+    click.echo(f"Changed {user.login}.")
 
 
 @users.command("deactivate")
 @click.argument("login")
+@click.option("--handover-to", "handover_to", metavar="LOGIN", help="Who takes over every open duty.")
 @pass_obj
-def users_deactivate(obj: Obj, login: str) -> None:
-    """Deactivate a user: they can do nothing more."""
-    from indsats.engine.org.users import set_active
+def users_deactivate(obj: Obj, login: str, handover_to: str | None) -> None:
+    """Deactivate a user: they can do nothing more and receive no mail. Refused (exit 5) while open cases
+    need them, unless handed over."""
+    from indsats.engine.org.handover import deactivate_user
 
-    set_active(obj.context(), actor=obj.actor, login=login, active=False)
+    done = deactivate_user(obj.context(), actor=obj.actor, login=login, handover_to=handover_to)
+    for duty in done.cases:
+        click.echo(f"{duty.case_id}: handed over to {done.handed_over_to} ({', '.join(duty.duties)})")
+    if done.reports_moved:
+        click.echo(f"Now reporting to {done.handed_over_to}: {', '.join(done.reports_moved)}")
     click.echo(f"Deactivated {login}.")
+
+
+@users.command("reactivate")
+@click.argument("login")
+@pass_obj
+def users_reactivate(obj: Obj, login: str) -> None:
+    """Let a deactivated user act and receive reminders again."""
+    from indsats.engine.org.users import reactivate_user
+
+    reactivate_user(obj.context(), actor=obj.actor, login=login)
+    click.echo(f"Reactivated {login}.")
+
+
+@users.command("deputy")
+@click.argument("login")
+@click.option("--to", "deputy", metavar="LOGIN", help="The deputy: receives and may act in LOGIN's place.")
+@click.option("--from", "start", metavar="DATE", help="First day (YYYY-MM-DD; default: today).")
+@click.option("--until", "end", metavar="DATE", help="Last day (YYYY-MM-DD; default: until cleared).")
+@click.option("--clear", is_flag=True, help="No deputy any more.")
+@pass_obj
+def users_deputy(obj: Obj, login: str, deputy: str | None, start: str | None, end: str | None, clear: bool) -> None:
+    """Name a deputy for LOGIN (an absent leader), or clear it."""
+    from indsats.commands.base import parse_date
+    from indsats.engine.org.deputies import clear_deputy, set_deputy
+    from indsats.errors import Invalid
+
+    if clear:
+        if deputy or start or end:
+            raise Invalid("--clear takes no --to, --from or --until")
+        clear_deputy(obj.context(), actor=obj.actor, login=login)
+        click.echo(f"{login} has no deputy.")
+        return
+    if deputy is None:
+        raise Invalid("give --to LOGIN (or --clear)")
+    user = set_deputy(obj.context(), actor=obj.actor, login=login, deputy=deputy,
+                      start=parse_date(start, "--from"), end=parse_date(end, "--until"))
+    click.echo(f"{user.deputy} stands in for {login} from {user.deputy_from or 'now'} until {user.deputy_until or 'cleared'}.")

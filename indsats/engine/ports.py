@@ -28,14 +28,22 @@ class Clock(Protocol):
 
 
 class Directory(Protocol):
-    """Looks users up (the storage repository is one)."""
+    """Looks users and their grants up (the storage repository is one)."""
 
     def get_user(self, login: str) -> dict[str, Any] | None:
         """The user's row, or None when no such login is registered."""
         ...
 
-    def users_with_role(self, role: str) -> list[dict[str, Any]]:
-        """Every registered user holding ``role``, active or not."""
+    def grants_of(self, login: str) -> list[dict[str, Any]]:
+        """The user's grants: ``plan_id`` (``*``: every plan declaring the role), ``role``, ``unit`` (or None)."""
+        ...
+
+    def holders_of(self, role: str, plan_id: str) -> list[dict[str, Any]]:
+        """Every *active* user granted ``role`` in ``plan_id`` or in every plan, each row with its ``grant_unit``."""
+        ...
+
+    def deputised_by(self, login: str) -> list[dict[str, Any]]:
+        """The users who named ``login`` their deputy, whatever the dates."""
         ...
 
 

@@ -14,13 +14,13 @@ from datetime import date, datetime, time, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from indsats.engine.org import people
+from indsats.engine.org.people import CaseFacts, Organisation
 from indsats.engine.time.clock import LOCAL_TZ, as_utc, localize
 from indsats.engine.log.events import EventKind
 from indsats.engine.reminders.planning import deadline_for, is_working_time, shifted, time_between
 from indsats.engine.org.users import require_actor
-from indsats.engine.cases.views import Person, log_view, person
-from indsats.engine.cases.visibility import may_see
+from indsats.engine.cases.views import Person, log_view, person_in
+from indsats.engine.cases.visibility import may_see, organisation
 from indsats.errors import Invalid, NotAllowed
 
 if TYPE_CHECKING:
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from indsats.engine.org.users import User
     from indsats.storage.repository import Repository
 
-# Roles that may ask what is stuck; each still sees only the cases need-to-know lets them see.
-STUCK_ROLES = frozenset({"supervisor", "admin", "fagspecialist", "leder", "socialchef"})
 # The step report spans every case of a plan, so only those who oversee all of them may read it.
 REPORT_ROLES = frozenset({"supervisor", "admin"})
 _BATCH = 500
@@ -152,9 +150,8 @@ def stuck_cases(
     with ctx.db.unit_of_work() as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
-        if me.role not in STUCK_ROLES:
-            raise NotAllowed(f"a {me.role} cannot list stuck cases (roles that can: {', '.join(sorted(STUCK_ROLES))})")
-        plans: dict[tuple[str, str], Plan] = {}
+        _require_overseer(ctx, repo, me)
+        plans: dict[tuple[str, str], Organisation] = {}
         found: list[StuckCase] = []
         seen: set[str] = set()
 
@@ -234,10 +231,23 @@ def export_stuck(ctx: Context, *, actor: str, via: str, **filters: Any) -> list[
     return found
 
 
+def _require_overseer(ctx: Context, repo: Repository, me: User) -> None:
+    """Who may ask what is stuck: the installation's roles, leaders (someone reports to them), and whoever holds
+    a role a plan says sees all its cases or ends its escalation. Each still sees only what need-to-know allows."""
+    if me.installation_role is not None or repo.users_reporting_to(me.login):
+        return
+    for pf in ctx.catalog.files().values():
+        plan = pf.plan
+        overseeing = {*plan.sees_all, *([plan.escalation.ceiling] if plan.escalation.ceiling else [])}
+        if organisation(repo, plan, ctx.clock).roles_of(me.login, me.unit) & overseeing:
+            return
+    raise NotAllowed(f"'{me.login}' cannot list stuck cases: that is for supervisors and leaders")
+
+
 def _stuck(
     ctx: Context,
     repo: Repository,
-    plans: dict[tuple[str, str], Plan],
+    plans: dict[tuple[str, str], Organisation],
     me: User,
     case: Case,
     at: datetime,
@@ -248,16 +258,18 @@ def _stuck(
 ) -> StuckCase | None:
     key = (case.plan_id, case.plan_version)
     if key not in plans:
-        plans[key] = ctx.catalog.pinned(repo, *key)
-    plan = plans[key]
-    if not may_see(repo, me, case, plan):
+        plans[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
+    org = plans[key]
+    plan = org.plan
+    if not may_see(repo, me, case, plan, org):
         return None
     state = plan.states[case.state]
     must_act: list[Person] = []
     if state.responsible is not None:
-        must_act = [person(repo, login) for login in people.responsible(repo, state.responsible, case.opened_by)]
+        owners = org.responsible(state.responsible, CaseFacts.of(case))
+        must_act = [person_in(repo, org, login, case.unit) for login in owners]
     if role is not None and not (
-        any(p.role == role for p in must_act) or (state.responsible is not None and state.responsible.role == role)
+        any(role in p.role.split(", ") for p in must_act) or (state.responsible is not None and state.responsible.role == role)
     ):
         return None
     name = None if case_deadline is None else case_deadline[0]
@@ -333,7 +345,7 @@ def step_report(
     with ctx.db.unit_of_work() as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
-        if me.role not in REPORT_ROLES:
+        if me.installation_role not in REPORT_ROLES:
             raise NotAllowed(f"only a supervisor or an admin may read the step report ('{me.login}' is {me.role})")
         plans: dict[tuple[str, str], Plan] = {}
         tallies: dict[tuple[str, str], _Tally] = {}

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -61,14 +62,33 @@ users = Table(
     metadata,
     Column("login", String(64), primary_key=True),
     Column("name", Text, nullable=False),
-    Column("role", String(32), nullable=False),
+    Column("role", String(32)),  # the installation's own role (admin, supervisor); plan roles are grants
     Column("email", String(254)),
     Column("reports_to", String(64), ForeignKey("users.login")),
     Column("unit", String(100)),
-    # Room for deputies: a leader on leave names one; escalation resolves it when a reminder fires.
+    # A deputy receives and may act in the person's place from deputy_from to deputy_until (local dates,
+    # both included; open-ended when NULL), resolved when a reminder fires or someone acts.
     Column("deputy", String(64), ForeignKey("users.login")),
+    Column("deputy_from", Date),
+    Column("deputy_until", Date),
     Column("active", Boolean, nullable=False),
+    # Deactivated with a handover: every duty that still names this user falls to that one.
+    Column("handed_over_to", String(64), ForeignKey("users.login")),
     Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_users_deputy", "deputy"),
+)
+
+# A role of a plan held by a user, optionally only for cases of one unit. plan_id '*': every plan that
+# declares the role (what a user's single role meant before roles were granted per plan).
+grants = Table(
+    "grants",
+    metadata,
+    Column("login", String(64), ForeignKey("users.login"), primary_key=True),
+    Column("plan_id", String(64), primary_key=True),
+    Column("role", String(64), primary_key=True),
+    Column("unit", String(100)),
+    Column("granted_at", UtcDateTime, nullable=False),
+    Index("ix_grants_plan_id_role", "plan_id", "role"),
 )
 
 plans = Table(
@@ -103,6 +123,8 @@ cases = Table(
     Column("subject_index", String(64)),  # keyed HMAC of the reference: find a subject's cases without decrypting
     Column("opened_by", String(64), ForeignKey("users.login"), nullable=False),
     Column("unit", String(100)),
+    Column("assignee", String(64)),  # the caseworker named with `indsats assign` (None: the opener)
+    Column("flags", Text),  # JSON list of the plan's flags set when the case opened
     Column("opened_at", UtcDateTime, nullable=False),
     Column("state_entered_at", UtcDateTime, nullable=False),
     Column("deadline", UtcDateTime),

@@ -11,10 +11,7 @@ from datetime import datetime
 
 from indsats.engine.row_value import RowValue
 
-# Who raised the concern (``indsats open --source``); stored on the case.
-SOURCES = ("employee", "parent", "neighbour", "citizen", "hotline", "anonymous", "other")
-# Who may open a case (``indsats open``).
-OPENER_ROLES = ("medarbejder", "leder", "fagspecialist", "socialchef")
+# Who raised the concern and who may open a case are the plan's word (``sources``, ``may_open``).
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +30,8 @@ class Case(RowValue):
     subject_index: str | None  # keyed HMAC of the reference
     opened_by: str
     unit: str | None
+    assignee: str | None = None  # the caseworker named with `indsats assign` (None: the opener)
+    flags: str | None = None  # JSON list of the plan's flags set when the case opened
     opened_at: datetime
     state_entered_at: datetime
     deadline: datetime | None

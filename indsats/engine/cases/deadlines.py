@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from indsats.engine.org import people
+from indsats.engine.org.people import CaseFacts, Organisation, organisation
 from indsats.engine.reminders.planning import deadline_for, pending_row, plan_reminders
 
 if TYPE_CHECKING:
@@ -45,7 +45,9 @@ def start_deadlines(
         repo.insert_case_deadline(
             dict(case_id=case_id, name=name, started_at=at, started_seq=seq, due_at=due, met_at=None)
         )
-        levels = levels_for(repo, plan, name, state, opener)
+        case = repo.get_case(case_id)
+        facts = CaseFacts.of(case) if case is not None else CaseFacts(opener=opener)
+        levels = levels_for(repo, organisation(repo, plan, ctx.clock), name, state, facts)
         planned = plan_reminders(plan, state, due, levels, ctx.calendar, entered_at=at, case_deadline=name)
         repo.insert_reminders(rows(case_id, state, seq, planned, name))
     return fresh
@@ -61,12 +63,13 @@ def meet_deadlines(repo: Repository, plan: Plan, case_id: str, trigger: str, at:
     return met
 
 
-def levels_for(repo: Repository, plan: Plan, name: str, state: str, opener: str) -> int:
+def levels_for(repo: Repository, org: Organisation, name: str, state: str, facts: CaseFacts) -> int:
     """How many leaders above whoever answers for the case deadline its escalations may climb to."""
+    plan = org.plan
     spec = plan.case_deadlines[name].responsible or plan.states[state].responsible
-    owners = [] if spec is None else people.responsible(repo, spec, opener)
+    owners = [] if spec is None else org.responsible(spec, facts)
     repo.load_chains(owners)
-    return people.escalation_levels(repo, owners, plan.escalation.ceiling)
+    return org.escalation_levels(owners, facts.unit)
 
 
 def rows(case_id: str, state: str, entry_seq: int, planned: list[Any], deadline: str | None = None) -> list[dict[str, Any]]:

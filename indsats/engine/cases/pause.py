@@ -17,7 +17,7 @@ from indsats.engine.cases.visibility import require_visible
 from indsats.engine.log import journal
 from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.log.projection import to_iso
-from indsats.engine.org import people
+from indsats.engine.org.people import CaseFacts, Organisation, organisation
 from indsats.engine.org.users import require_actor
 from indsats.engine.reminders.planning import shifted
 from indsats.engine.time.clock import to_local
@@ -26,6 +26,7 @@ from indsats.errors import Conflict, Invalid, NotAllowed
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
+    from indsats.engine.ports import Clock
     from indsats.engine.org.users import User
     from indsats.engine.plans.schema import Plan
     from indsats.storage.repository import Repository
@@ -55,7 +56,7 @@ def pause_case(ctx: Context, *, actor: str, case_id: str, reason: str) -> PauseO
         repo = uow.repo
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
-        _require_may_pause(repo, plan, case, me, "pause")
+        _require_may_pause(repo, plan, case, me, "pause", ctx.clock)
         if not case.is_open:
             raise Invalid(f"case {case_id} is closed (in '{case.state}'); there is nothing to pause")
         if case.paused_at is not None:
@@ -81,7 +82,7 @@ def resume_case(ctx: Context, *, actor: str, case_id: str) -> PauseOutcome:
         repo = uow.repo
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
-        _require_may_pause(repo, plan, case, me, "resume")
+        _require_may_pause(repo, plan, case, me, "resume", ctx.clock)
         if case.paused_at is None:
             raise Invalid(f"case {case_id} is not paused; pause it with 'indsats pause {case_id} --reason TEXT'")
         at = ctx.clock.now().replace(microsecond=0)
@@ -144,19 +145,20 @@ def _take(repo: Repository, case: Case, at: datetime) -> tuple[int, str]:
     return head
 
 
-def may_pause(repo: Repository, plan: Plan, case: Case, me: User) -> bool:
-    """Whoever must act now, the leaders above them (up to the plan's ceiling), or a supervisor."""
-    if me.role in PAUSE_ROLES:
+def may_pause(repo: Repository, plan: Plan, case: Case, me: User, org: Organisation) -> bool:
+    """Whoever must act now (or their deputy), the leaders above them (up to the plan's ceiling), or a supervisor."""
+    if me.installation_role in PAUSE_ROLES:
         return True
     spec = plan.states[case.state].responsible
-    owners = [] if spec is None else people.responsible(repo, spec, case.opened_by)
-    if me.login in owners:
+    owners = [] if spec is None else org.responsible(spec, CaseFacts.of(case))
+    people = set(org.represented_by(me.login))
+    if people & set(owners):
         return True
-    return any(me.login in people.chain_above(repo, owner, plan.escalation.ceiling) for owner in owners)
+    return any(people & set(org.chain_above(owner, plan.escalation.ceiling, case.unit)) for owner in owners)
 
 
-def _require_may_pause(repo: Repository, plan: Plan, case: Case, me: User, verb: str) -> None:
-    if not may_pause(repo, plan, case, me):
+def _require_may_pause(repo: Repository, plan: Plan, case: Case, me: User, verb: str, clock: Clock) -> None:
+    if not may_pause(repo, plan, case, me, organisation(repo, plan, clock)):
         raise NotAllowed(
             f"'{me.login}' ({me.role}) may not {verb} case {case.id}: only whoever must act in "
             f"'{case.state}', the leaders above them, or a supervisor may"

@@ -7,19 +7,21 @@ win, and the loser is told so (``Conflict``) instead of silently overwriting.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log import journal
 
-from indsats.engine.org import people
+from indsats.engine.org.people import CaseFacts, Organisation
 from indsats.engine.time.clock import to_local
 from indsats.engine.log.events import ACTING, GENESIS, Draft, EventKind
 from indsats.engine.plans.fields import check_fields
 from indsats.engine.plans.machine import fire
 from indsats.engine.plans.schema import Relation
 from indsats.engine.cases.deadlines import OPENED, meet_deadlines, rows as reminder_rows, start_deadlines
+from indsats.engine.plans.checks import unavoidable_states
 from indsats.engine.reminders.planning import (
     PlannedReminder,
     acute_alerts,
@@ -29,8 +31,7 @@ from indsats.engine.reminders.planning import (
 from indsats.engine.log.projection import planned_reminders, to_iso
 from indsats.engine.org.users import User, require_actor
 from indsats.engine.privacy.fingerprints import writing_cipher
-from indsats.engine.cases.case import OPENER_ROLES, SOURCES
-from indsats.engine.cases.visibility import require_visible
+from indsats.engine.cases.visibility import organisation, require_visible
 from indsats.errors import Conflict, Invalid, NotAllowed
 
 if TYPE_CHECKING:
@@ -60,40 +61,59 @@ def open_case(
     actor: str,
     plan_id: str,
     subject_ref: str,
-    source: str = "employee",
+    source: str | None = None,
     minor: bool = False,
     note: str | None = None,
     reporter: str | None = None,
+    flags: list[str] | None = None,
 ) -> Outcome:
-    """Register a concern: a new case in the plan's initial state, its reminders planned."""
-    if source not in SOURCES:
-        raise Invalid(f"unknown source '{source}' (sources: {', '.join(SOURCES)})")
-    if not subject_ref.strip():
-        raise Invalid("a case needs a subject reference (--subject): the citizen's record id, not a name")
-    if reporter is not None and source == "anonymous":
-        raise Invalid("an anonymous concern stores no reporter identity: leave out --reporter")
+    """Register a concern: a new case in the plan's initial state, its reminders planned.
+
+    :param source: one of the plan's sources (default: its first).
+    :param flags: the plan's flags that hold for this case (``minor`` is short for the flag ``minor``).
+    :raises Invalid: also when a state every path to a final state passes through would have nobody to act.
+    """
     plan_file = ctx.catalog.get(plan_id)
     plan = plan_file.plan
+    source = source or next(iter(plan.sources))
+    if source not in plan.sources:
+        raise Invalid(f"plan '{plan.id}' has no source '{source}' (sources: {', '.join(plan.sources)})")
+    set_flags = sorted({*(flags or []), *(["minor"] if minor else [])})
+    for flag in set_flags:
+        if flag not in plan.flags:
+            known = ", ".join(plan.flags) or "none"
+            raise Invalid(f"plan '{plan.id}' asks no flag '{flag}' when a case opens (its flags: {known})")
+    if not subject_ref.strip():
+        raise Invalid("a case needs a subject reference (--subject): the citizen's record id, not a name")
+    if reporter is not None and plan.sources[source].anonymous:
+        raise Invalid(f"a concern from '{source}' stores no reporter identity: leave out --reporter")
     cipher = ctx.keys.cipher()  # the subject reference is never stored in the clear
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
-        if me.role not in OPENER_ROLES:
-            raise NotAllowed(f"a {me.role} cannot open cases (roles that can: {', '.join(OPENER_ROLES)})")
+        org = organisation(repo, plan, ctx.clock)
+        if not org.roles_of(me.login, me.unit) & set(plan.may_open):
+            raise NotAllowed(
+                f"'{me.login}' cannot open cases under plan '{plan.id}' (roles that can: {', '.join(plan.may_open)})"
+            )
+        _require_someone_to_act(org, plan, CaseFacts(opener=me.login, unit=me.unit))
         now = ctx.clock.now()
         cipher = writing_cipher(repo, cipher, now)
         repo.ensure_plan(plan.id, plan.version, plan_file.text, now)
         year = to_local(now).year
         case_id = f"{plan.case_prefix}-{year}-{repo.next_case_number(plan.case_prefix, year):04d}"
         at = now.replace(microsecond=0)
+        facts = CaseFacts(opener=me.login, unit=me.unit)
         deadline = deadline_for(plan, plan.initial, at, ctx.calendar)
-        planned = plan_reminders(plan, plan.initial, deadline, _escalation_levels(repo, plan, plan.initial, me.login),
+        planned = plan_reminders(plan, plan.initial, deadline, _escalation_levels(repo, org, plan.initial, facts),
                                  ctx.calendar, entered_at=at)
         # What verify replays the case's row and reminder rows from (see indsats.engine.log.projection).
         payload: dict[str, Any] = {
-            "subject_ref": subject_ref.strip(), "source": source, "minor": minor, "plan_id": plan.id,
+            "subject_ref": subject_ref.strip(), "source": source, "minor": "minor" in set_flags, "plan_id": plan.id,
             "plan_version": plan.version, "unit": me.unit, **entered(deadline, planned),
         }
+        if set_flags:
+            payload["flags"] = set_flags
         if note:
             payload["note"] = note
         if reporter:
@@ -106,12 +126,14 @@ def open_case(
                 state=plan.initial,
                 is_open=True,
                 acute=False,
-                minor=minor,
+                minor="minor" in set_flags,
+                flags=json.dumps(set_flags) if set_flags else None,
                 source=source,
                 subject_ref=cipher.seal(subject_ref.strip()),
                 subject_index=cipher.index(subject_ref),
                 opened_by=me.login,
                 unit=me.unit,
+                assignee=None,
                 opened_at=at,
                 state_entered_at=at,
                 deadline=deadline,
@@ -153,9 +175,11 @@ def advance(
         repo = uow.repo
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
-        if plan.transition(trigger) is None:
+        transition = plan.transition(trigger)
+        if transition is None:
             fire(plan, case.state, trigger, case_id)  # raises Invalid naming the plan's triggers
-        if not case.is_open:
+        assert transition is not None
+        if not case.is_open and not transition.after_close:
             raise Invalid(f"case {case_id} is closed (in '{case.state}'); nothing more can be fired on it")
         dest = fire(plan, case.state, trigger, case_id)
         if dest != case.state and case.paused_at is not None:
@@ -164,9 +188,10 @@ def advance(
                 f"case {case_id} is paused since {since}: '{trigger}' would move it on; "
                 f"resume it first with 'indsats resume {case_id}'"
             )
-        transition = plan.transition(trigger)
-        assert transition is not None
-        _require_allowed(repo, plan, transition, me, case)
+        org = organisation(repo, plan, ctx.clock)
+        facts = CaseFacts.of(case)
+        acting_for = _require_allowed(repo, org, plan, transition, me, case)
+        _require_separation(repo, transition, case, {me.login, acting_for})
         typed = check_fields(plan, transition, values)
         if transition.note_required and not (note and note.strip()):
             raise Invalid(f"'{trigger}' needs a note: add --note TEXT")
@@ -174,10 +199,12 @@ def advance(
         moved = dest != case.state
         final = plan.states[dest].final
         # Who the new state's reminders (or the acute alerts) climb to is read now, with everything else.
-        levels = _escalation_levels(repo, plan, dest, case.opened_by) if (moved and not final) or transition.marks_acute else 0
+        levels = _escalation_levels(repo, org, dest, facts) if (moved and not final) or transition.marks_acute else 0
     payload: dict[str, Any] = {"fields": typed} if typed else {}
     if note:
         payload["note"] = note
+    if acting_for != me.login:
+        payload["acting_for"] = acting_for  # a deputy standing in: recorded as "deputy for person"
     sensitive = frozenset(n for n, f in transition.fields.items() if f.sensitive)
     cipher = ctx.keys.cipher() if journal.needs_key(payload, sensitive) else None
     with ctx.db.unit_of_work(write=True) as uow:
@@ -288,22 +315,56 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
 # -- guards -----------------------------------------------------------------------------------------
 
 
-def _require_allowed(repo: Repository, plan: Plan, transition: Transition, me: User, case: Case) -> None:
-    user = {"login": me.login, "role": me.role}
-    on_case: set[str] = set()
-    for actor in transition.allowed:
-        if actor.relation is Relation.on_case and not on_case:
-            on_case = on_case_logins(repo, plan, case)  # a query: only when a rule needs it
-        if people.matches(repo, actor, user, case.opened_by, on_case):
-            return
+def _require_allowed(
+    repo: Repository, org: Organisation, plan: Plan, transition: Transition, me: User, case: Case
+) -> str:
+    """Whom ``me`` acts as when firing ``transition``: themselves, or the person they are deputy for."""
+    needs_on_case = any(a.relation is Relation.on_case for a in transition.allowed)
+    on_case = on_case_logins(repo, org, plan, case) if needs_on_case else set()  # a query: only when needed
+    person = org.acting_as(transition.allowed, me.login, CaseFacts.of(case, on_case))
+    if person is not None:
+        return person
     who = " or ".join(a.describe() for a in transition.allowed)
+    held = ", ".join(sorted(org.roles_of(me.login, case.unit))) or f"no role in plan '{plan.id}'"
     raise NotAllowed(
-        f"'{transition.trigger}' on case {case.id} may be fired only by {who}; '{me.login}' is {me.role}"
+        f"'{transition.trigger}' on case {case['id']} may be fired only by {who}; '{me.login}' holds {held}"
     )
 
 
+def _require_separation(repo: Repository, transition: Transition, case: Case, people: set[str]) -> None:
+    """``not_by``: refuse the person (or the one a deputy stands in for) who opened the case or fired those triggers."""
+    if not transition.not_by:
+        return
+    events = repo.events_for(case.id)
+    for rule in transition.not_by:
+        if rule == "opener":
+            earlier = {case.opened_by}
+        else:
+            earlier = set()
+            for e in events:
+                if e["trigger"] == rule and e["actor"]:
+                    earlier.add(e["actor"])
+                    payload = e["payload"] if isinstance(e["payload"], dict) else {}
+                    if payload.get("acting_for"):
+                        earlier.add(payload["acting_for"])
+        if people & earlier:
+            did = "opened the case" if rule == "opener" else f"fired '{rule}'"
+            raise NotAllowed(
+                f"'{transition.trigger}' on case {case['id']} may not be fired by whoever {did} "
+                f"(separation of duties: not_by {rule})"
+            )
+
+
+def case_flags(case: Case) -> list[str]:
+    """The plan's flags set on a case when it opened."""
+    if case.flags:
+        return list(json.loads(case.flags))
+    return ["minor"] if case.minor else []
+
+
 def _require_prerequisites(repo: Repository, transition: Transition, case: Case) -> None:
-    needed = [r for r in transition.requires if r.when != "minor" or case.minor]
+    flags = case_flags(case)
+    needed = [r for r in transition.requires if r.when is None or r.when in flags]
     recorded = {e["trigger"] for e in repo.events_for(case.id)} if needed else set()
     for requirement in needed:
         if requirement.trigger not in recorded:
@@ -313,13 +374,31 @@ def _require_prerequisites(repo: Repository, transition: Transition, case: Case)
             )
 
 
-def on_case_logins(repo: Repository, plan: Plan, case: Case) -> set[str]:
-    """Everyone on the case: who opened it, who acted on it, who must act now."""
+def on_case_logins(repo: Repository, org: Organisation, plan: Plan, case: Case) -> set[str]:
+    """Everyone on the case: who opened it, its caseworker, who acted on it, who must act now."""
     found = repo.case_actors(case.id, ACTING) | {case.opened_by}
+    if case.assignee:
+        found.add(case.assignee)
     state = plan.states[case.state]
     if state.responsible is not None and case.is_open:
-        found |= set(people.responsible(repo, state.responsible, case.opened_by))
+        found |= set(org.responsible(state.responsible, CaseFacts.of(case)))
     return found
+
+
+def _require_someone_to_act(org: Organisation, plan: Plan, facts: CaseFacts) -> None:
+    """Refuse a case that would stop for good: a state every path to a final state passes through, with
+    nobody in today's organisation who could act in it for this opener."""
+    for name in unavoidable_states(plan):
+        spec = plan.states[name].responsible
+        if spec is None or org.responsible(spec, facts):
+            continue
+        if spec.relation in (Relation.opener_leader, Relation.opener_leader_leader) and org.leader_of(facts.opener) is None:
+            why = f"'{facts.opener}' has no active leader registered (an admin sets one: indsats users edit {facts.opener} --reports-to LOGIN)"
+        elif spec.role is not None:
+            why = f"nobody holds the role '{spec.role}' in plan '{plan.id}'" + (f" for unit '{facts.unit}'" if facts.unit else "")
+        else:
+            why = f"nobody stands as {spec.describe()} to '{facts.opener}'"
+        raise Invalid(f"a case opened now would stop in '{name}' with nobody to act: {why}; nothing was written")
 
 
 # -- reminders on entering a state --------------------------------------------------------------------
@@ -330,9 +409,9 @@ def entered(deadline: datetime | None, planned: list[PlannedReminder]) -> dict[s
     return {"deadline": to_iso(deadline), "reminders": planned_reminders(planned)}
 
 
-def _escalation_levels(repo: Repository, plan: Plan, state: str, opener: str) -> int:
+def _escalation_levels(repo: Repository, org: Organisation, state: str, facts: CaseFacts) -> int:
     """How many leaders above whoever must act in ``state`` reminders may climb to."""
-    spec = plan.states[state].responsible
-    owners = [] if spec is None else people.responsible(repo, spec, opener)
+    spec = org.plan.states[state].responsible
+    owners = [] if spec is None else org.responsible(spec, facts)
     repo.load_chains(owners)
-    return people.escalation_levels(repo, owners, plan.escalation.ceiling)
+    return org.escalation_levels(owners, facts.unit)

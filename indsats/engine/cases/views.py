@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log import journal
 
-from indsats.engine.org import people
-from indsats.engine.cases.service import on_case_logins
+from indsats.engine.org.people import CaseFacts, Organisation
+from indsats.engine.cases.service import case_flags, on_case_logins
 from indsats.engine.privacy.crypto import open_payload
 from indsats.engine.log.events import Draft, Event, EventKind
 from indsats.engine.plans.fields import describe_type
 from indsats.engine.reminders.planning import ReminderStatus, is_working_time, time_between
 from indsats.engine.org.users import require_actor
-from indsats.engine.cases.visibility import may_see, require_visible
+from indsats.engine.cases.visibility import may_see, organisation, require_visible
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
@@ -99,6 +99,8 @@ class CaseView:
     source: str
     subject_ref: str | None
     opened_by: str
+    assignee: str | None
+    flags: dict[str, str]  # the plan's flags set on the case, with their labels
     opened_at: datetime
     state_entered_at: datetime
     closed_at: datetime | None
@@ -177,10 +179,11 @@ def _view(
     time_left = None
     if case.deadline is not None and case.is_open:
         time_left = time_between(plan, case.state, now, case.deadline, ctx.calendar)
+    org = organisation(repo, plan, ctx.clock)
     must_act = []
     if state.responsible is not None and case.is_open:
-        must_act = [person(repo, login) for login in people.responsible(repo, state.responsible, case.opened_by)]
-    options = _options_for(repo, plan, case, me.login, me.role)
+        must_act = [_person(repo, org, login, case) for login in org.responsible(state.responsible, CaseFacts.of(case))]
+    options = _options_for(repo, org, plan, case, me.login)
     reminders = [
         ReminderInfo(
             id=r.id,
@@ -210,6 +213,8 @@ def _view(
         source=case.source,
         subject_ref=subject_ref,
         opened_by=case.opened_by,
+        assignee=case.assignee,
+        flags={f: plan.flags[f].label if f in plan.flags else f for f in case_flags(case)},
         opened_at=case.opened_at,
         state_entered_at=case.state_entered_at,
         closed_at=case.closed_at,
@@ -284,9 +289,13 @@ def list_cases(
         repo = uow.repo
         me = require_actor(repo, actor)
         found = []
+        orgs: dict[tuple[str, str], Organisation] = {}
         for case in repo.list_cases(plan_id=plan_id, state=state, is_open=is_open):
-            plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
-            if not may_see(repo, me, case, plan):
+            key = (case.plan_id, case.plan_version)
+            if key not in orgs:
+                orgs[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
+            plan = orgs[key].plan
+            if not may_see(repo, me, case, plan, orgs[key]):
                 continue
             found.append(
                 CaseSummary(
@@ -305,22 +314,25 @@ def list_cases(
         return found
 
 
-def person(repo: Repository, login: str) -> Person:
-    """Who ``login`` is, as a case view shows them (a login no longer registered shows as unknown)."""
+def person_in(repo: Repository, org: Organisation, login: str, unit: str | None) -> Person:
+    """A person as the case's plan knows them: name and the plan's roles they hold (for the case's unit)."""
     user = repo.get_user(login)
     if user is None:
         return Person(login=login, name="(unknown)", role="?")
-    return Person(login=login, name=user["name"], role=user["role"])
+    roles = ", ".join(sorted(org.roles_of(login, unit))) or user["role"] or "?"
+    return Person(login=login, name=user["name"], role=roles)
 
 
-def _options_for(repo: Repository, plan: Plan, case: Case, login: str, role: str) -> list[TriggerOption]:
-    if not case.is_open:
-        return []
-    on_case = on_case_logins(repo, plan, case)
-    user = {"login": login, "role": role}
+def _person(repo: Repository, org: Organisation, login: str, case: Case) -> Person:
+    return person_in(repo, org, login, case.unit)
+
+
+def _options_for(repo: Repository, org: Organisation, plan: Plan, case: Case, login: str) -> list[TriggerOption]:
+    on_case = on_case_logins(repo, org, plan, case)
+    facts = CaseFacts.of(case, on_case)
     options = []
     for t in plan.transitions_from(case.state):
-        if not any(people.matches(repo, a, user, case.opened_by, on_case) for a in t.allowed):
+        if org.acting_as(t.allowed, login, facts) is None:
             continue
         fields = [
             FieldInfo(name=n, label=f.label, type=describe_type(f), required=f.required, options=dict(f.options))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from indsats.engine.org import people
+from indsats.engine.org.people import CaseFacts, Organisation, organisation
 from indsats.engine.org.users import require_actor
 
 if TYPE_CHECKING:
@@ -30,18 +30,24 @@ class WorkItem:
 
 
 def my_work(ctx: Context, *, actor: str) -> list[WorkItem]:
-    """Open cases where ``actor`` is among those who must act now, soonest deadline first (none last)."""
+    """Open cases where ``actor`` is among those who must act now (or stands in for one as deputy),
+    soonest deadline first (none last)."""
     with ctx.db.unit_of_work() as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
         found = []
+        orgs: dict[tuple[str, str], Organisation] = {}
         for case in repo.list_cases(is_open=True):
-            plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
+            key = (case.plan_id, case.plan_version)
+            if key not in orgs:
+                orgs[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
+            plan = orgs[key].plan
             spec = plan.states[case.state].responsible
             if spec is None:
                 continue
             repo.load_chains([case.opened_by])
-            if me.login not in people.responsible(repo, spec, case.opened_by):
+            owners = orgs[key].responsible(spec, CaseFacts.of(case))
+            if not set(orgs[key].represented_by(me.login)) & set(owners):
                 continue
             found.append(
                 WorkItem(

@@ -25,6 +25,8 @@ class EventKind(str, Enum):
     advanced = "advanced"  # a trigger moved the case to another state
     recorded = "recorded"  # a trigger was recorded without changing the state (acute, inform_socialchef, …)
     note = "note"
+    assigned = "assigned"  # a caseworker was named (`indsats assign`)
+    handed_over = "handed_over"  # a deactivated user's duties on the case went to another
     reminder_sent = "reminder_sent"
     escalated = "escalated"
     delivery_failed = "delivery_failed"
@@ -38,7 +40,10 @@ class EventKind(str, Enum):
 # Events a person causes through a command bump the case's version (optimistic concurrency);
 # the sweep's and the access log's do not, so they never make a coordinator's command conflict.
 VERSIONED = frozenset(
-    {EventKind.opened, EventKind.advanced, EventKind.recorded, EventKind.note, EventKind.paused, EventKind.resumed}
+    {
+        EventKind.opened, EventKind.advanced, EventKind.recorded, EventKind.note, EventKind.paused, EventKind.resumed,
+        EventKind.assigned, EventKind.handed_over,
+    }
 )
 # Who acted on a case (and so stands "on the case"): the people behind these events, not readers.
 ACTING = tuple(sorted(k.value for k in VERSIONED))

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # The organisation tables verify replays, with the columns that identify a row. A new table whose every
 # change goes through ``record_org_change`` is added here (and verify then checks it too).
-ORG_TABLES: dict[str, tuple[str, ...]] = {"users": ("login",)}
+ORG_TABLES: dict[str, tuple[str, ...]] = {"users": ("login",), "grants": ("login", "plan_id", "role")}
 
 
 @dataclass(frozen=True, kw_only=True)

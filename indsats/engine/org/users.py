@@ -1,14 +1,18 @@
-"""Registering and listing users, and establishing who the actor is."""
+"""Registering, listing and editing users, and establishing who the actor is.
+
+A user holds the installation's own role (``admin``, ``supervisor``) or none, and any number of grants:
+a role of one plan, optionally only for one unit (``grants.py``).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log.org_chain import record_org_change
-from indsats.engine.plans.schema import ROLES
+from indsats.engine.plans.schema import INSTALLATION_ROLES
 from indsats.errors import Invalid, NotAllowed, NotFound
 
 if TYPE_CHECKING:
@@ -17,25 +21,68 @@ if TYPE_CHECKING:
 
 LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EVERY_PLAN = "*"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grant:
+    """A role of a plan held by a user (``plan`` ``*``: every plan declaring it), optionally in one unit."""
+
+    role: str
+    plan: str
+    unit: str | None = None
+
+    def describe(self) -> str:
+        where = "every plan" if self.plan == EVERY_PLAN else self.plan
+        return f"{self.role} ({where}{', ' + self.unit if self.unit else ''})"
 
 
 @dataclass(frozen=True, kw_only=True)
 class User:
-    """A registered person."""
+    """A registered person. ``role`` sums up what they hold: the installation role, else their plan roles."""
 
     login: str
     name: str
-    role: str
+    role: str | None
     email: str | None
     reports_to: str | None
     unit: str | None
     active: bool
     deputy: str | None = None
+    deputy_from: date | None = None
+    deputy_until: date | None = None
+    handed_over_to: str | None = None
     created_at: datetime | None = None
+    installation_role: str | None = None
+    grants: tuple[Grant, ...] = ()
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> User:
-        return cls(**row)
+    def from_row(cls, row: dict[str, Any], grants: list[dict[str, Any]] | None = None) -> User:
+        held = tuple(Grant(role=g["role"], plan=g["plan_id"], unit=g["unit"]) for g in grants or [])
+        roles = sorted({g.role for g in held})
+        # Only the installation's own roles count in users.role (a plan role there is from before grants).
+        installation = row["role"] if row["role"] in INSTALLATION_ROLES else None
+        summary = installation or (", ".join(roles) if roles else None)
+        return cls(
+            login=row["login"], name=row["name"], role=summary, email=row["email"], reports_to=row["reports_to"],
+            unit=row["unit"], active=row["active"], deputy=row.get("deputy"), deputy_from=row.get("deputy_from"),
+            deputy_until=row.get("deputy_until"), handed_over_to=row.get("handed_over_to"),
+            created_at=row.get("created_at"), installation_role=installation, grants=held,
+        )
+
+    @property
+    def is_admin(self) -> bool:
+        return self.installation_role == "admin"
+
+    @property
+    def what(self) -> str:
+        """What to call the user in a refusal: their role(s), or that they hold none."""
+        return self.role or "holds no role"
+
+
+def load_user(repo: Repository, login: str) -> User | None:
+    row = repo.get_user(login)
+    return None if row is None else User.from_row(row, repo.grants_of(login))
 
 
 def require_actor(repo: Repository, login: str) -> User:
@@ -43,12 +90,49 @@ def require_actor(repo: Repository, login: str) -> User:
     if not login:
         raise NotAllowed("no user: set INDSATS_USER to your registered login")
     repo.load_chains([login])  # the actor and the leaders above: relations are resolved against them
+    user = load_user(repo, login)
+    if user is None:
+        raise NotAllowed(f"'{login}' is not a registered user (an admin adds users with 'indsats users add')")
+    if not user.active:
+        raise NotAllowed(f"user '{login}' is deactivated")
+    return user
+
+
+def require_admin(repo: Repository, actor: str, *, does: str = "manages users") -> User:
+    """The acting user, if an admin; else ``NotAllowed``: "only an admin <does> ('<actor>' is <role>)"."""
+    me = require_actor(repo, actor)
+    if not me.is_admin:
+        raise NotAllowed(f"only an admin {does} ('{actor}' is {me.what})")
+    return me
+
+
+def record_user(repo: Repository, *, at: datetime, actor: str | None, kind: str, login: str, values: dict[str, Any]) -> None:
+    """The organisation chain's event for a change to one user row (every writer of ``users`` calls it)."""
+    record_org_change(repo, at=at, actor=actor, kind=kind, table="users", key={"login": login}, values=values)
+
+
+def record_grant(
+    repo: Repository, *, at: datetime, actor: str | None, kind: str, grant: dict[str, Any], removed: bool = False
+) -> None:
+    """The organisation chain's event for a grant made (every column) or taken away."""
+    key = {k: grant[k] for k in ("login", "plan_id", "role")}
+    record_org_change(repo, at=at, actor=actor, kind=kind, table="grants", key=key, values=grant, removed=removed)
+
+
+def require_user(repo: Repository, login: str) -> dict[str, Any]:
     row = repo.get_user(login)
     if row is None:
-        raise NotAllowed(f"'{login}' is not a registered user (an admin adds users with 'indsats users add')")
-    if not row["active"]:
-        raise NotAllowed(f"user '{login}' is deactivated")
-    return User.from_row(row)
+        raise NotFound(f"no user '{login}'")
+    return row
+
+
+def declaring_plans(ctx: Context, role: str) -> list[str]:
+    """The ids of the plans on offer that declare ``role``."""
+    return sorted(plan_id for plan_id, pf in ctx.catalog.files().items() if role in pf.plan.roles)
+
+
+def known_roles(ctx: Context) -> list[str]:
+    return sorted({*INSTALLATION_ROLES, *(r for pf in ctx.catalog.files().values() for r in pf.plan.roles)})
 
 
 def add_user(
@@ -57,53 +141,65 @@ def add_user(
     actor: str,
     login: str,
     name: str,
-    role: str,
+    role: str | None = None,
     email: str | None = None,
     reports_to: str | None = None,
     unit: str | None = None,
 ) -> User:
-    """Register a user. Only an admin may; the first user is registered by ``init``."""
+    """Register a user. Only an admin may; the first user is registered by ``init``.
+
+    ``role`` is the installation's own (admin, supervisor) or a grant in every plan on offer declaring it.
+    """
     if not LOGIN.match(login):
         raise Invalid(f"bad login '{login}': letters, digits, . _ @ - (at most 64)")
-    if role not in ROLES:
-        raise Invalid(f"unknown role '{role}' (roles: {', '.join(ROLES)})")
+    plans = [] if role is None or role in INSTALLATION_ROLES else declaring_plans(ctx, role)
+    if role is not None and role not in INSTALLATION_ROLES and not plans:
+        raise Invalid(f"unknown role '{role}': no plan declares it (roles: {', '.join(known_roles(ctx))})")
     if email is not None and not EMAIL.match(email):
         raise Invalid(f"bad e-mail address for '{login}'")
     if not name.strip():
         raise Invalid("a user needs a name (--name)")
     with ctx.db.unit_of_work(write=True) as uow:
-        me = require_admin(uow.repo, actor, does="manages users")
-        if uow.repo.get_user(login) is not None:
+        repo = uow.repo
+        me = require_admin(repo, actor)
+        if repo.get_user(login) is not None:
             raise Invalid(f"user '{login}' exists already")
-        if reports_to is not None:
-            if reports_to == login:
-                raise Invalid(f"'{login}' cannot report to themselves")
-            if uow.repo.get_user(reports_to) is None:
-                raise NotFound(f"no user '{reports_to}' to report to (add them first)")
+        _check_leader(repo, login, reports_to)
+        now = ctx.clock.now()
         values: dict[str, Any] = dict(
-            login=login,
-            name=name.strip(),
-            role=role,
-            email=email,
-            reports_to=reports_to,
-            unit=unit,
-            active=True,
-            deputy=None,
-            created_at=ctx.clock.now(),
+            login=login, name=name.strip(), role=role if role in INSTALLATION_ROLES else None, email=email,
+            reports_to=reports_to, unit=unit, active=True, deputy=None, created_at=now,
         )
-        uow.repo.insert_user(values)
-        record_org_change(uow.repo, at=values["created_at"], actor=me.login, kind="user_added", table="users",
-                          key={"login": login}, values=values)
+        repo.insert_user(values)
+        record_user(repo, at=now, actor=me.login, kind="user_added", login=login, values=values)
+        for plan_id in plans:
+            grant = dict(login=login, plan_id=plan_id, role=role, unit=None, granted_at=now)
+            repo.insert_grant(grant)
+            record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant)
+        user = load_user(repo, login)
         uow.commit()
-    return User(**values)
+    assert user is not None
+    return user
 
 
-def require_admin(repo: Repository, actor: str, *, does: str = "may do this") -> User:
-    """The acting user, if an admin; else ``NotAllowed``: "only an admin <does> ('<actor>' is <role>)"."""
-    me = require_actor(repo, actor)
-    if me.role != "admin":
-        raise NotAllowed(f"only an admin {does} ('{actor}' is {me.role})")
-    return me
+def _check_leader(repo: Repository, login: str, reports_to: str | None) -> None:
+    if reports_to is None:
+        return
+    if reports_to == login:
+        raise Invalid(f"'{login}' cannot report to themselves")
+    leader = repo.get_user(reports_to)
+    if leader is None:
+        raise NotFound(f"no user '{reports_to}' to report to (add them first)")
+    if not leader["active"]:
+        raise Invalid(f"'{reports_to}' is deactivated; choose an active leader")
+    seen = {login}
+    current: str | None = reports_to
+    while current is not None:  # reporting to someone below oneself would make a cycle
+        if current in seen:
+            raise Invalid(f"'{login}' cannot report to '{reports_to}': '{reports_to}' reports (up the chain) to '{login}'")
+        seen.add(current)
+        row = repo.get_user(current)
+        current = row["reports_to"] if row else None
 
 
 def register_first_admin(repo: Repository, login: str, at: datetime) -> User | None:
@@ -115,21 +211,25 @@ def register_first_admin(repo: Repository, login: str, at: datetime) -> User | N
         created_at=at,
     )
     repo.insert_user(values)
-    record_org_change(repo, at=at, actor=None, kind="user_added", table="users", key={"login": login}, values=values)
-    return User(**values)
+    record_user(repo, at=at, actor=None, kind="user_added", login=login, values=values)
+    return User.from_row(values)
 
 
 def record_unchained_users(repo: Repository, at: datetime) -> int:
-    """Give every user that the organisation chain does not know yet (a database from before the chain)
-    one ``user_recorded`` event with the row as it stands, so verify checks them from now on."""
+    """Give every user and grant that the organisation chain does not know yet (a database from before the
+    chain, or grants from the migration that made roles per plan) one event with the row as it stands, so
+    verify checks them from now on."""
     from indsats.engine.log.org_chain import replay_org
 
-    known = replay_org(repo.iter_org_events(), []).rows["users"]
+    rows = replay_org(repo.iter_org_events(), []).rows
     n = 0
     for row in repo.list_users():
-        if (row["login"],) not in known:
-            record_org_change(repo, at=at, actor=None, kind="user_recorded", table="users",
-                              key={"login": row["login"]}, values=row)
+        if (row["login"],) not in rows["users"]:
+            record_user(repo, at=at, actor=None, kind="user_recorded", login=row["login"], values=row)
+            n += 1
+    for grant in repo.list_grants(every_column=True):
+        if (grant["login"], grant["plan_id"], grant["role"]) not in rows["grants"]:
+            record_grant(repo, at=at, actor=None, kind="grant_recorded", grant=grant)
             n += 1
     return n
 
@@ -137,25 +237,69 @@ def record_unchained_users(repo: Repository, at: datetime) -> int:
 def list_users(ctx: Context, *, actor: str) -> list[User]:
     with ctx.db.unit_of_work() as uow:
         require_actor(uow.repo, actor)
-        return [User.from_row(r) for r in uow.repo.list_users()]
+        by_login: dict[str, list[dict[str, Any]]] = {}
+        for grant in uow.repo.list_grants():
+            by_login.setdefault(grant["login"], []).append(grant)
+        return [User.from_row(r, by_login.get(r["login"], [])) for r in uow.repo.list_users()]
 
 
-def set_active(ctx: Context, *, actor: str, login: str, active: bool) -> User:
-    """Deactivate (or reactivate) a user; a deactivated user can do nothing."""
+_UNCHANGED: Any = object()
+
+
+def edit_user(
+    ctx: Context,
+    *,
+    actor: str,
+    login: str,
+    name: str | None = None,
+    email: str | None = None,
+    reports_to: str | None = _UNCHANGED,
+    unit: str | None = None,
+) -> User:
+    """Change a user's name, e-mail, leader (None: no leader) or unit. The next reminder follows the change."""
+    values: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip():
+            raise Invalid("a user needs a name (--name)")
+        values["name"] = name.strip()
+    if email is not None:
+        if not EMAIL.match(email):
+            raise Invalid(f"bad e-mail address for '{login}'")
+        values["email"] = email
+    if unit is not None:
+        values["unit"] = unit.strip() or None
     with ctx.db.unit_of_work(write=True) as uow:
-        me = require_admin(uow.repo, actor, does="manages users")
-        if uow.repo.get_user(login) is None:
-            raise NotFound(f"no user '{login}'")
-        if login == actor and not active:
-            raise Invalid("you cannot deactivate yourself")
-        uow.repo.update_user(login, {"active": active})
-        record_org_change(uow.repo, at=ctx.clock.now(), actor=me.login,
-                          kind="user_reactivated" if active else "user_deactivated", table="users",
-                          key={"login": login}, values={"active": active})
-        row = uow.repo.get_user(login)
+        repo = uow.repo
+        me = require_admin(repo, actor)
+        require_user(repo, login)
+        if reports_to is not _UNCHANGED:
+            _check_leader(repo, login, reports_to)
+            values["reports_to"] = reports_to
+        if not values:
+            raise Invalid("nothing to change: give --name, --email, --reports-to, --no-reports-to or --unit")
+        repo.update_user(login, values)
+        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="user_changed", login=login, values=values)
+        user = load_user(repo, login)
         uow.commit()
-    assert row is not None
-    return User.from_row(row)
+    assert user is not None
+    return user
+
+
+def reactivate_user(ctx: Context, *, actor: str, login: str) -> User:
+    """Let a deactivated user act (and receive reminders) again; a handover made when they left stays made."""
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_admin(repo, actor)
+        row = require_user(repo, login)
+        if row["active"]:
+            raise Invalid(f"user '{login}' is active already")
+        values = {"active": True, "handed_over_to": None}
+        repo.update_user(login, values)
+        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="user_reactivated", login=login, values=values)
+        user = load_user(repo, login)
+        uow.commit()
+    assert user is not None
+    return user
 
 
 def whoami(ctx: Context, *, actor: str) -> User:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from indsats.engine.cases.case import OPENER_ROLES
 from indsats.engine.time.durations import parse_duration
-from indsats.engine.org.people import chain_above
-from indsats.engine.plans.schema import Relation
+from indsats.engine.org.people import CaseFacts, Organisation
+from indsats.engine.plans.schema import INSTALLATION_ROLES, Relation
 from indsats.errors import Invalid
 
 if TYPE_CHECKING:
@@ -139,50 +139,113 @@ def check_durations(data: Any) -> list[Finding]:
 # -- the plan against the registered users -----------------------------------------------------------
 
 
-class _Users:
-    """A directory over rows already read (``people.Directory``)."""
+def unavoidable_states(plan: Plan) -> list[str]:
+    """The open states every path from ``initial`` to a final state passes through (``initial`` included)."""
+    out: dict[str, list[str]] = {}
+    for source, dest, _ in edges(plan):
+        out.setdefault(source, []).append(dest)
+    finals = set(plan.final_states)
+    found = []
+    for name, state in plan.states.items():
+        if state.final:
+            continue
+        if name == plan.initial:
+            found.append(name)
+            continue
+        seen = {plan.initial}
+        queue = deque([plan.initial])
+        while queue:
+            for dest in out.get(queue.popleft(), []):
+                if dest != name and dest not in seen:
+                    seen.add(dest)
+                    queue.append(dest)
+        if not seen & finals:
+            found.append(name)
+    return found
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self.by_login = {r["login"]: r for r in rows}
+
+class _Users:
+    """A directory over rows already read (``ports.Directory``). A row's plan ``role`` (the shape before
+    grants) counts as that role in every plan, when no grants are given."""
+
+    def __init__(self, rows: list[dict[str, Any]], grants: list[dict[str, Any]] | None) -> None:
+        self.by_login = {r["login"]: {**r, "role": r["role"] if r["role"] in INSTALLATION_ROLES else None} for r in rows}
+        if grants is None:
+            grants = [
+                {"login": r["login"], "plan_id": "*", "role": r["role"], "unit": None}
+                for r in rows
+                if r.get("role") and r["role"] not in INSTALLATION_ROLES
+            ]
+        self.grants: dict[str, list[dict[str, Any]]] = {}
+        for g in grants:
+            self.grants.setdefault(g["login"], []).append(g)
 
     def get_user(self, login: str) -> dict[str, Any] | None:
         return self.by_login.get(login)
 
-    def users_with_role(self, role: str) -> list[dict[str, Any]]:
-        return [r for r in self.by_login.values() if r["role"] == role and r["active"]]
+    def grants_of(self, login: str) -> list[dict[str, Any]]:
+        return list(self.grants.get(login, []))
+
+    def holders_of(self, role: str, plan_id: str) -> list[dict[str, Any]]:
+        return [
+            {**self.by_login[g["login"]], "grant_unit": g["unit"]}
+            for login, held in sorted(self.grants.items())
+            for g in held
+            if g["role"] == role and g["plan_id"] in (plan_id, "*") and self.by_login.get(login, {}).get("active")
+        ]
+
+    def deputised_by(self, login: str) -> list[dict[str, Any]]:
+        return [r for r in self.by_login.values() if r.get("deputy") == login]
 
 
-def check_users(plan: Plan, users: list[dict[str, Any]]) -> list[Finding]:
-    directory = _Users(users)
+def check_users(
+    plan: Plan, users: list[dict[str, Any]], grants: list[dict[str, Any]] | None = None, today: date | None = None
+) -> list[Finding]:
+    """Whether today's organisation can carry a case through ``plan``: someone in every role-held state,
+    a leader for everyone who may open a case where the plan needs one, a chain up to the ceiling."""
+    org = Organisation(_Users(users, grants), plan, today or date.min)
+    directory = org.directory
+    assert isinstance(directory, _Users)
     ceiling = plan.escalation.ceiling
     found: list[Finding] = []
     for name, state in plan.states.items():
         actor = state.responsible
-        if actor is not None and actor.relation is None and actor.role and not directory.users_with_role(actor.role):
+        if actor is not None and actor.relation is None and actor.role and not org.holders(actor.role):
             found.append(
                 _error(f"states.{name}.responsible", f"no active user has role '{actor.role}', so nobody must act in '{name}'")
             )
     for index, t in enumerate(plan.transitions):
         roles_only = [a.role for a in t.allowed if a.relation is None and a.role]
-        if roles_only and len(roles_only) == len(t.allowed) and not any(directory.users_with_role(r) for r in roles_only):
+        if roles_only and len(roles_only) == len(t.allowed) and not any(org.holders(r) for r in roles_only):
             found.append(
                 _warning(f"transitions.{index}.allowed", f"no active user has role {' or '.join(repr(r) for r in roles_only)}, so nobody may fire '{t.trigger}'")
             )
-    if not directory.users_with_role(ceiling):
+    if ceiling is not None and not org.holders(ceiling):
         found.append(_error("escalation.ceiling", f"no active user has the ceiling role '{ceiling}'; escalations have nowhere to end"))
-    needs_leader = _states_needing(plan, Relation.opener_leader)
+    unavoidable = unavoidable_states(plan)
     for login, user in sorted(directory.by_login.items()):
-        if not user["active"] or user["role"] not in OPENER_ROLES or user["role"] == ceiling:
+        opens = sorted(org.roles_of(login, user.get("unit")) & set(plan.may_open))
+        if not user["active"] or not opens or (ceiling is not None and org.has_role(login, ceiling)):
             continue
-        if not user.get("reports_to"):
-            where = ", ".join(f"'{s}'" for s in needs_leader) or "escalation"
-            message = f"active {user['role']} '{login}' has no reports-to: a case they open has nobody to act in {where}"
-            make = _error if user["role"] == "medarbejder" else _warning
-            found.append(make(f"users.{login}", message))
+        facts = CaseFacts(opener=login, unit=user.get("unit"))
+        # A state held by a role alone is reported once, above; here, the ones that depend on who opens.
+        stops = [
+            s for s in unavoidable
+            if (spec := plan.states[s].responsible) is not None and spec.relation is not None
+            and not org.responsible(spec, facts)
+        ]
+        what = ", ".join(opens)
+        if org.leader_of(login) is None:
+            needs = [n for n in plan.states if n in stops or _needs_leader(plan, n)]
+            where = ", ".join(f"'{s}'" for s in needs) or "escalation"
+            message = f"active {what} '{login}' has no reports-to: a case they open has nobody to act in {where}"
+            found.append((_error if stops else _warning)(f"users.{login}", message))
             continue
-        chain = chain_above(directory, login, ceiling)
-        top = directory.get_user(chain[-1]) if chain else None
-        if top is None or top["role"] != ceiling:
+        if stops:
+            where = ", ".join(f"'{s}'" for s in stops)
+            found.append(_error(f"users.{login}", f"a case '{login}' opens has nobody to act in {where}"))
+        chain = org.chain_above(login, ceiling, user.get("unit"))
+        if ceiling is not None and (not chain or not org.has_role(chain[-1], ceiling)):
             end = f"'{chain[-1]}'" if chain else "them"
             found.append(
                 _warning(f"users.{login}", f"the escalation chain above '{login}' stops at {end} and never reaches a {ceiling}")
@@ -190,14 +253,20 @@ def check_users(plan: Plan, users: list[dict[str, Any]]) -> list[Finding]:
     return found
 
 
-def _states_needing(plan: Plan, relation: Relation) -> list[str]:
-    return [n for n, s in plan.states.items() if s.responsible is not None and s.responsible.relation is relation]
+def _needs_leader(plan: Plan, state: str) -> bool:
+    spec = plan.states[state].responsible
+    return spec is not None and spec.relation in (Relation.opener_leader, Relation.opener_leader_leader)
 
 
-def check_plan(plan: Plan, users: list[dict[str, Any]] | None) -> list[Finding]:
-    """Everything wrong with ``plan``; with ``users`` (rows as the repository returns them), also whether
-    the registered organisation can carry a case through it. Errors first, then warnings."""
+def check_plan(
+    plan: Plan,
+    users: list[dict[str, Any]] | None,
+    grants: list[dict[str, Any]] | None = None,
+    today: date | None = None,
+) -> list[Finding]:
+    """Everything wrong with ``plan``; with ``users`` (rows as the repository returns them) and their
+    ``grants``, also whether the registered organisation can carry a case through it. Errors first."""
     found = check_structure(plan)
     if users is not None:
-        found.extend(check_users(plan, users))
+        found.extend(check_users(plan, users, grants, today))
     return sorted(found, key=lambda f: f.severity is not Severity.error)

@@ -55,7 +55,8 @@ def build_machine(plan: Plan) -> Machine:
     )
     open_states = [name for name, s in plan.states.items() if not s.final]
     for t in plan.transitions:
-        sources: list[Any] = open_states if "*" in t.source else t.source  # transitions wants a list[str | State]
+        every = list(plan.states) if t.after_close else open_states
+        sources: list[Any] = every if "*" in t.source else t.source  # transitions wants a list[str | State]
         if t.dest is None:
             machine.add_transition(t.trigger, sources, None)
         else:

@@ -20,7 +20,8 @@ from indsats.engine.log.canonical import canonical_json  # noqa: F401 - moved to
 from indsats.engine.plans.yamlio import PlanYamlError, line_of, lines_of, load
 from indsats.errors import Invalid
 
-ROLES = ("medarbejder", "leder", "fagspecialist", "socialchef", "supervisor", "admin")
+# The installation's own roles, held across every plan; a plan declares all the others.
+INSTALLATION_ROLES = ("admin", "supervisor")
 Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
@@ -54,6 +55,7 @@ class Relation(str, Enum):
     opener_leader = "opener_leader"  # that employee's nearest leader (reports-to)
     opener_leader_leader = "opener_leader_leader"  # the leader's own leader
     on_case = "on_case"  # anyone who opened, acted on or must act on the case
+    assignee = "assignee"  # the caseworker named with `indsats assign`
 
 
 class Actor(Strict):
@@ -96,7 +98,7 @@ class Requirement(Strict):
     """A trigger that must have been recorded on the case first, possibly only for minors."""
 
     trigger: Id
-    when: str | None = Field(default=None, pattern=r"^(minor)$")
+    when: Id | None = None  # a flag of the plan (asked when the case opens): required only when it is set
     reason: str
 
 
@@ -112,6 +114,9 @@ class Transition(Strict):
     requires: list[Requirement] = Field(default_factory=list)
     marks_acute: bool = False
     note_required: bool = False
+    # Separation of duties: not the person who fired these triggers (or, with ``opener``, who opened the case).
+    not_by: list[Id] = Field(default_factory=list)
+    after_close: bool = False  # a recorded-only trigger that may still be recorded once the case is closed
     help: str | None = None
 
     @field_validator("source", mode="before")
@@ -191,11 +196,33 @@ class ConcernSigns(Strict):
 class Escalation(Strict):
     """Plan-wide escalation and delivery rules."""
 
-    ceiling: str = "socialchef"
+    ceiling: str | None = None  # a role of the plan; escalation climbs the chain up to it (None: to the top)
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_after: str = "10 minutes"
 
     _check = field_validator("retry_after", mode="before")(_duration)
+
+
+class Source(Strict):
+    """Where a concern can come from; an anonymous source stores no reporter."""
+
+    label: str
+    anonymous: bool = False
+
+
+class Flag(Strict):
+    """A yes/no fact asked when a case opens (``indsats open --flag NAME``), e.g. the citizen is a minor."""
+
+    label: str
+    help: str | None = None
+
+
+class AcuteAlert(Strict):
+    """The e-mail sent at once, at any hour, when a trigger marks the case acute. ``{case_id}`` is filled in."""
+
+    subject: str
+    text: str
+    also: list[str] = Field(default_factory=list)  # roles of the plan told besides the chain
 
 
 class Revision(Strict):
@@ -246,7 +273,12 @@ class Plan(Strict):
     language: str = "da"
     sections: Sections
     concern_signs: ConcernSigns | None = None
-    roles: dict[str, str]
+    roles: dict[Id, str]
+    may_open: list[str] = Field(min_length=1)  # the roles that may open a case under this plan
+    sees_all: list[str] = Field(default_factory=list)  # the roles that see every case of the plan
+    sources: dict[Id, Source] = Field(min_length=1)  # the first one is the default
+    flags: dict[Id, Flag] = Field(default_factory=dict)
+    acute_alert: AcuteAlert | None = None
     contacts: list[Contact] = Field(default_factory=list)
     initial: str
     states: dict[Id, State]
@@ -257,18 +289,37 @@ class Plan(Strict):
     retention: str | None = Field(default=None, pattern=r"^\s*\d+\s+years?\s+after\s+closing\s*$")
     version: str = ""
 
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _labels_are_sources(cls, value: Any) -> Any:
+        """``sources: {parent: Forælder}`` is short for ``{parent: {label: Forælder}}``."""
+        if isinstance(value, dict):
+            return {k: {"label": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-references that pydantic cannot check field by field: (location, message) pairs."""
         found: list[tuple[tuple[str | int, ...], str]] = []
         for role in self.roles:
-            if role not in ROLES:
-                found.append((("roles", role), f"unknown role '{role}' (known: {', '.join(ROLES)})"))
+            if role in INSTALLATION_ROLES:
+                found.append((("roles", role), f"'{role}' is the installation's own role, not a plan's"))
+        for key in ("may_open", "sees_all"):
+            for n, role in enumerate(getattr(self, key)):
+                if role not in self.roles:
+                    found.append(((key, n), f"'{role}' is not a role of the plan"))
+        if self.acute_alert is not None:
+            for n, role in enumerate(self.acute_alert.also):
+                if role not in self.roles:
+                    found.append((("acute_alert", "also", n), f"'{role}' is not a role of the plan"))
+        if any(t.marks_acute for t in self.transitions) and self.acute_alert is None:
+            found.append((("acute_alert",), "a trigger marks cases acute, so the plan needs the alert's text"))
         if self.initial not in self.states:
             found.append((("initial",), f"'{self.initial}' is not a state"))
         elif self.states[self.initial].final:
             found.append((("initial",), f"'{self.initial}' is final"))
-        if self.escalation.ceiling not in self.roles:
-            found.append((("escalation", "ceiling"), f"'{self.escalation.ceiling}' is not a role of the plan"))
+        ceiling = self.escalation.ceiling
+        if ceiling is not None and ceiling not in self.roles:
+            found.append((("escalation", "ceiling"), f"'{ceiling}' is not a role of the plan"))
         triggers = [t.trigger for t in self.transitions]
         for index, t in enumerate(self.transitions):
             at = ("transitions", index)
@@ -289,6 +340,13 @@ class Plan(Strict):
             for n, req in enumerate(t.requires):
                 if req.trigger not in triggers:
                     found.append(((*at, "requires", n), f"'{req.trigger}' is not a trigger of the plan"))
+                if req.when is not None and req.when not in self.flags:
+                    found.append(((*at, "requires", n, "when"), f"'{req.when}' is not a flag of the plan"))
+            for n, name in enumerate(t.not_by):
+                if name != "opener" and name not in triggers:
+                    found.append(((*at, "not_by", n), f"'{name}' is neither 'opener' nor a trigger of the plan"))
+            if t.after_close and t.dest is not None:
+                found.append(((*at, "after_close"), "only a trigger that changes no state may be recorded after closing"))
         for name, state in self.states.items():
             responsible = state.responsible
             where = ("states", name, "responsible")
@@ -317,9 +375,9 @@ class Plan(Strict):
         return next((t for t in self.transitions if t.trigger == trigger), None)
 
     def transitions_from(self, state: str) -> list[Transition]:
-        """The transitions a case in ``state`` may take (none from a final state)."""
+        """The transitions a case in ``state`` may take (from a final state, only those ``after_close``)."""
         if self.states[state].final:
-            return []
+            return [t for t in self.transitions if t.after_close and ("*" in t.source or state in t.source)]
         return [t for t in self.transitions if "*" in t.source or state in t.source]
 
     def deadline_of(self, state: str) -> Duration | None:

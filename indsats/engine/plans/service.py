@@ -66,6 +66,7 @@ def export(ctx: Context, *, plan_id: str, fmt: str, draft: PlanText | None = Non
 
     Contacts are left empty, not an error, when the database is unreachable or not initialised.
     """
+    from indsats.engine.org.people import Organisation
     from indsats.engine.plans.document import ContactInfo, export_plan
     from indsats.errors import StorageUnavailable
 
@@ -73,10 +74,14 @@ def export(ctx: Context, *, plan_id: str, fmt: str, draft: PlanText | None = Non
     contacts: dict[str, list[ContactInfo]] = {}
     try:
         with ctx.db.unit_of_work() as uow:
-            for role in {c.role for c in plan.contacts}:
-                contacts[role] = [
-                    ContactInfo(name=u["name"], email=u["email"]) for u in uow.repo.users_with_role(role)
-                ]
+            org = Organisation(uow.repo, plan, to_local(ctx.clock.now()).date())
+            for contact in plan.contacts:  # the people granted the role in this plan (in the contact's unit)
+                found = []
+                for login in org.holders(contact.role, contact.unit):
+                    user = uow.repo.get_user(login)
+                    if user is not None:
+                        found.append(ContactInfo(name=user["name"], email=user["email"]))
+                contacts[contact.role] = found
     except StorageUnavailable:
         contacts = {}
     return export_plan(plan, contacts, fmt)
@@ -127,15 +132,31 @@ def validate(ctx: Context | None, draft: PlanText) -> Validation:
         return Validation(plan=None, findings=placed(bad_durations, lines), users_checked=False,
                           users_skipped_because="the plan did not load")
     plan = parse_plan(text, draft.source, complete=False)
-    users = None
+    users = grants = None
     skipped = None
     if ctx is None:
         skipped = "no database configured"
     else:
         try:
             with ctx.db.unit_of_work() as uow:
-                users = uow.repo.list_users()
+                users, grants = uow.repo.list_users(), uow.repo.list_grants()
         except StorageUnavailable as exc:
             skipped = exc.message
-    findings = placed(check_plan(plan, users), lines)
+    today = None if ctx is None else to_local(ctx.clock.now()).date()
+    findings = placed(check_plan(plan, users, grants, today), lines)
     return Validation(plan=plan, findings=findings, users_checked=users is not None, users_skipped_because=skipped)
+
+
+def check_organisation(ctx: Context, *, plan_id: str, org: bool) -> Validation:
+    """``plans check PLAN [--org]``: the plan's structure and, with ``org``, every state whose responsible
+    cannot be resolved in today's organisation (and who would open a case that stops there)."""
+    from indsats.engine.plans.checks import check_plan
+
+    plan = ctx.catalog.get(plan_id).plan
+    users = grants = None
+    if org:
+        with ctx.db.unit_of_work() as uow:
+            users, grants = uow.repo.list_users(), uow.repo.list_grants()
+    findings = check_plan(plan, users, grants, to_local(ctx.clock.now()).date())
+    return Validation(plan=plan, findings=findings, users_checked=org,
+                      users_skipped_because=None if org else "not asked (--org)")

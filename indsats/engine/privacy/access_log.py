@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from indsats.engine.org import people
 from indsats.engine.log.events import ACTING, EventKind, VERSIONED
+from indsats.engine.org.people import CaseFacts, Organisation, deputy_active
 from indsats.engine.org.users import User, require_actor
-from indsats.engine.cases.visibility import SEES_ALL, case_not_found
+from indsats.engine.cases.visibility import SEES_EVERY_PLAN, case_not_found, organisation
 from indsats.errors import Invalid, NotAllowed, NotFound
 
 if TYPE_CHECKING:
@@ -80,20 +80,30 @@ def access_review(ctx: Context, *, actor: str) -> list[Grant]:
             reasons.setdefault(case.opened_by, []).append("opened it")
             for login in sorted(repo.case_actors(case.id, ACTING)):
                 reasons.setdefault(login, []).append("acted on it")
+            org = organisation(repo, plan, ctx.clock)
+            facts = CaseFacts.of(case)
+            if case.assignee:
+                reasons.setdefault(case.assignee, []).append("caseworker")
             spec = plan.states[case.state].responsible
-            owners = [] if spec is None else people.responsible(repo, spec, case.opened_by)
+            owners = [] if spec is None else org.responsible(spec, facts)
             for owner in owners:
                 reasons.setdefault(owner, []).append("must act now")
             for base, why in [*((o, "leader above who must act") for o in owners), (case.opened_by, "leader above the opener")]:
-                for leader in people.chain_above(repo, base, ceiling_role=""):
+                for leader in org.chain_above(base):
                     if why not in reasons.get(leader, []):
                         reasons.setdefault(leader, []).append(why)
             for user in everyone:
-                if user["role"] in SEES_ALL:
+                if user["role"] in SEES_EVERY_PLAN:
                     reasons.setdefault(user["login"], []).append(f"role {user['role']}")
-            roles = {u["login"]: u["role"] for u in repo.list_users()}
+                for role in sorted(org.roles_of(user["login"], case.unit) & set(plan.sees_all)):
+                    reasons.setdefault(user["login"], []).append(f"role {role} in plan {plan.id}")
+            for login in list(reasons):  # a deputy standing in sees what the person sees
+                row = repo.get_user(login)
+                if row is not None and deputy_active(row, org.today) and row["deputy"] not in reasons:
+                    reasons.setdefault(row["deputy"], []).append(f"deputy for {login}")
+
             grants.extend(
-                Grant(case_id=case.id, login=login, role=roles.get(login, "?"), reason="; ".join(why))
+                Grant(case_id=case.id, login=login, role=_role_in(repo, org, login, case.unit), reason="; ".join(why))
                 for login, why in sorted(reasons.items())
             )
         return grants
@@ -121,10 +131,16 @@ def draw_sample(
     return [_entry(repo, row) for row in chosen]
 
 
+def _role_in(repo: Repository, org: Organisation, login: str, unit: str | None) -> str:
+    """The plan roles ``login`` holds for a case in ``unit``, else the installation role."""
+    user = repo.get_user(login)
+    return ", ".join(sorted(org.roles_of(login, unit))) or (user["role"] if user else None) or "?"
+
+
 def _require_auditor(repo: Repository, actor: str) -> User:
     me = require_actor(repo, actor)
-    if me.role not in AUDITORS:
-        raise NotAllowed(f"only {' or '.join(AUDITORS)} may read the access log ('{actor}' is {me.role})")
+    if me.installation_role not in AUDITORS:
+        raise NotAllowed(f"only {' or '.join(AUDITORS)} may read the access log ('{actor}' is {me.what})")
     return me
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from indsats.engine.cases.views import log_view
 from indsats.engine.privacy.crypto import open_payload
 from indsats.engine.log.events import EventKind
-from indsats.engine.org.users import require_admin
+from indsats.engine.org.users import User, require_admin
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -37,7 +37,8 @@ def export_subject(ctx: Context, *, actor: str, subject_ref: str, path: Path, wi
             user = users.get(login)
             if user is None:
                 return "?"
-            return f"{user['name']} ({user['role']})" if with_names else user["role"]
+            role = User.from_row(user, repo.grants_of(login)).what
+            return f"{user['name']} ({role})" if with_names else role
 
         # Under every key held: during a key rotation some cases carry the new key's index, some the old's.
         cases = sorted({c.id: c for index in cipher.indices(subject_ref)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log import journal
 
-from indsats.engine.org import people
+from indsats.engine.org.people import CaseFacts, Organisation
+from indsats.engine.time.clock import to_local
 from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.reminders.texts import DeadlineText, render
 from indsats.engine.ports import DeliveryResult, Message, make_message_id
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from indsats.storage.repository import Repository
 
 DEFAULT_LEASE = timedelta(minutes=5)
+# The reason a reminder with no one to tell is marked failed (and so shows in `stuck`).
+NOBODY_TO_TELL = "nobody_to_tell"
 # A sweep counts every delivery but lists only the first ones: 100,000 objects are no report.
 DELIVERIES_LISTED = 1000
 
@@ -142,8 +145,9 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
     cases = repo.get_cases(row.case_id for row in rows)
     # Case deadlines run while the case moves: they are obsolete once met (or the case closed), not on a move.
     running = repo.running_case_deadlines({row.case_id for row in rows if row.deadline})
-    # Who hears of a row depends only on the plan version, the state, the deadline, the opener and the level.
-    audiences: dict[tuple[str, str, str, str | None, str, int], _Audience] = {}
+    today = to_local(ctx.clock.now()).date()
+    # Who hears of a row depends only on the plan version, the state, the deadline, the case's people, level, kind.
+    audiences: dict[tuple[Any, ...], _Audience] = {}
     for row in rows:
         case = cases.get(row.case_id)
         name = row.deadline
@@ -160,10 +164,12 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
         spec = plan.states[state].responsible
         if name and name in plan.case_deadlines and plan.case_deadlines[name].responsible is not None:
             spec = plan.case_deadlines[name].responsible
-        key = (case.plan_id, case.plan_version, state, name, case.opened_by, row.level)
+        facts = CaseFacts.of(case)
+        key = (case.plan_id, case.plan_version, state, name, facts, row.level, row.kind)
         audience = audiences.get(key)
         if audience is None:
-            audience = audiences[key] = _audience(repo, plan, spec, case.opened_by, row.level)
+            org = Organisation(repo, plan, today)
+            audience = audiences[key] = _audience(repo, org, spec, facts, row.level, row.kind)
         prepared.append(
             _Prepared(
                 row=row,
@@ -189,14 +195,21 @@ class _Audience:
     warning: str | None
 
 
-def _audience(repo: Repository, plan: Plan, spec: Actor | None, opener: str, level: int) -> _Audience:
-    """Who a reminder at ``level`` for whoever ``spec`` names on a case opened by ``opener`` goes to, and their addresses."""
-    owners = [] if spec is None else people.responsible(repo, spec, opener)
-    ceiling = plan.escalation.ceiling
-    levels = people.escalation_levels(repo, owners, ceiling)
-    recipients = people.recipients_at(repo, owners, min(level, max(levels, 0)), ceiling)
+def _audience(
+    repo: Repository, org: Organisation, spec: Actor | None, facts: CaseFacts, level: int, kind: str
+) -> _Audience:
+    """Who a reminder at ``level`` for whoever ``spec`` names on the case goes to today, and their addresses."""
+    plan = org.plan
+    owners = [] if spec is None else org.responsible(spec, facts)
+    repo.load_chains(owners)
+    levels = org.escalation_levels(owners, facts.unit)
+    recipients = org.recipients_at(owners, min(level, max(levels, 0)), facts.unit)
     if level > 0 and levels == 0:
         recipients = []
+    if kind == ReminderKind.acute.value and level == 0 and plan.acute_alert is not None:
+        # The acute alert also reaches the roles the plan names (the specialist who leads the effort).
+        also = {r for role in plan.acute_alert.also for h in org.holders(role, facts.unit) if (r := org.receiver(h))}
+        recipients = sorted({*recipients, *also})
     addresses = []
     missing = []
     for login in recipients:
@@ -209,7 +222,7 @@ def _audience(repo: Repository, plan: Plan, spec: Actor | None, opener: str, lev
     if missing:
         warning = f"no e-mail address registered for {', '.join(missing)}"
     if not recipients:
-        problem = f"nobody to tell at level {level} (no one registered in the reports-to chain)"
+        problem = f"{NOBODY_TO_TELL}: no active user must act or stands in the reports-to chain at level {level}"
     elif not addresses:
         problem = warning
     return _Audience(
@@ -256,14 +269,13 @@ def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime) -> Messa
         spec = rule.responsible or spec
         about = DeadlineText(label=rule.label, rule=rule.within, working=is_working_time(p.plan, state, name),
                              published=rule.published, met_by=rule.met_by)
-    role = (spec.role if spec and spec.role else None) or _relation_role(p, spec)
     text = render(
         plan=p.plan,
         case_id=case.id,
         state=state,
         kind=p.row.kind,
         level=p.row.level,
-        responsible_role=role,
+        responsible=spec,
         deadline=deadline,
         lateness=lateness,
         overdue=overdue,
@@ -276,12 +288,6 @@ def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime) -> Messa
         subject=text.subject,
         body=text.body,
         sent_at=now,
-    )
-
-
-def _relation_role(p: _Prepared, spec: Any) -> str:
-    return {"opener": "medarbejder", "opener_leader": "leder", "opener_leader_leader": "leder"}.get(
-        spec.relation.value if spec and spec.relation else "", "ansvarlig"
     )
 
 

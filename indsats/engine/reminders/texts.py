@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 from indsats.engine.time.clock import to_local
 
 if TYPE_CHECKING:
-    from indsats.engine.plans.schema import Plan
+    from indsats.engine.plans.schema import Actor, Plan
 
+# The acute alert's subject and text are the plan's own (``acute_alert``).
 SUBJECTS = {
     "notice": "Ny opgave: sag {case_id} – {state_label} – frist {deadline}",
     "warning": "Fristen nærmer sig: sag {case_id} – {state_label} – {lateness}",
     "reminder": "Påmindelse: sag {case_id} – {state_label} – {lateness}",
     "escalation": "Eskalering (niveau {level}): sag {case_id} – {state_label} – {lateness}",
-    "acute": "AKUT: sag {case_id} – politiet er kontaktet (112/114)",
 }
 
 INTRO = {
@@ -32,10 +32,15 @@ INTRO = {
         "Du modtager denne besked, fordi du er leder (niveau {level}) over den, der skal handle, "
         "og trinnet ikke er gennemført. Følg op, så sagen kommer videre."
     ),
-    "acute": (
-        "Der er registreret en akut situation på sagen: politiet er kontaktet på 112/114. "
-        "Hele kæden får denne besked på én gang. Tag kontakt med det samme."
-    ),
+}
+
+# Who must act, when the plan names a relation rather than one of its roles.
+RELATIONS = {
+    "opener": "den, der oprettede sagen",
+    "opener_leader": "nærmeste leder for den, der oprettede sagen",
+    "opener_leader_leader": "lederens nærmeste leder",
+    "assignee": "sagsbehandleren på sagen",
+    "on_case": "en, der er på sagen",
 }
 
 # Retssikkerhedsloven § 3, stk. 2: a published processing time that will be missed must be explained in writing.
@@ -88,7 +93,7 @@ def render(
     state: str,
     kind: str,
     level: int,
-    responsible_role: str,
+    responsible: Actor | None,
     deadline: datetime | None,
     lateness: str,
     overdue: bool,
@@ -116,16 +121,30 @@ def render(
         level=level,
         lateness=late_short,
         lateness_long=late_long,
-        responsible_role=plan.roles.get(responsible_role, responsible_role),
+        responsible_role=_who(plan, responsible),
         deadline=to_local(deadline).strftime("%d-%m-%Y kl. %H:%M") if deadline else "ingen",
         deadline_rule=about.rule or "",
         action_card="\n".join(f"  [ ] {item}" for item in s.action_card) or "  (intet handlekort)",
         commands="\n".join(commands) or "  (ingen)",
     )
+    if kind == "acute":
+        alert = plan.acute_alert
+        subject = alert.subject if alert else "AKUT: sag {case_id}"
+        intro = alert.text if alert else ""
+        return RenderedMessage(subject=subject.format(**values), body=BODY.format(intro=intro.format(**values), **values))
     intro = INTRO[kind].format(**values)
     if about.published and kind in ("warning", "reminder", "escalation"):
         intro += PUBLISHED
     return RenderedMessage(subject=SUBJECTS[kind].format(**values), body=BODY.format(intro=intro, **values))
+
+
+def _who(plan: Plan, actor: Actor | None) -> str:
+    if actor is None:
+        return "ingen"
+    if actor.role is not None:
+        return plan.roles.get(actor.role, actor.role)
+    assert actor.relation is not None
+    return RELATIONS.get(actor.relation.value, actor.relation.value)
 
 
 def _working(plan: Plan, state: str) -> bool:

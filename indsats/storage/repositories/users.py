@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
-from indsats.storage.models import users
+from indsats.storage.models import grants, users
 from indsats.storage.repositories.base import Queries, Row
 
 if TYPE_CHECKING:
@@ -33,6 +33,21 @@ _GET_USER_CHAINS = _user_chains()
 _USERS_WITH_ROLE = (
     select(users).where(users.c.role == bindparam("role"), users.c.active.is_(True)).order_by(users.c.login)
 )
+_GRANTS_OF = (
+    select(grants.c.login, grants.c.plan_id, grants.c.role, grants.c.unit)
+    .where(grants.c.login.in_(bindparam("logins", expanding=True)))
+    .order_by(grants.c.login, grants.c.plan_id, grants.c.role)
+)
+_HOLDERS = (
+    select(users, grants.c.unit.label("grant_unit"))
+    .join(grants, grants.c.login == users.c.login)
+    .where(
+        grants.c.role == bindparam("role"),
+        grants.c.plan_id.in_([bindparam("plan_id"), "*"]),
+        users.c.active.is_(True),
+    )
+    .order_by(users.c.login)
+)
 
 
 class UserRepository(Queries):
@@ -44,6 +59,9 @@ class UserRepository(Queries):
         # they change only through this repository, which keeps the cache honest.
         self._users: dict[str, Row | None] = {}
         self._roles: dict[str, list[Row]] = {}  # users_with_role, kept honest the same way
+        self._holders: dict[tuple[str, str], list[Row]] = {}  # holders_of, likewise
+        self._grants: dict[str, list[Row]] = {}
+        self._deputised: dict[str, list[Row]] = {}
 
     def get_user(self, login: str) -> Row | None:
         if login not in self._users:
@@ -57,20 +75,83 @@ class UserRepository(Queries):
         wanted = sorted({login for login in logins if login and login not in self._users})
         if not wanted:
             return
+        loaded = []
         for row in self.conn.execute(_GET_USER_CHAINS, {"logins": wanted}).mappings():
             self._users[row["login"]] = dict(row)
+            loaded.append(row["login"])
         for login in wanted:
             self._users.setdefault(login, None)
+        self._load_grants(loaded)
+
+    def _load_grants(self, logins: Iterable[str]) -> None:
+        wanted = sorted({login for login in logins if login not in self._grants})
+        if not wanted:
+            return
+        for login in wanted:
+            self._grants[login] = []
+        for row in self.conn.execute(_GRANTS_OF, {"logins": wanted}).mappings():
+            self._grants[row["login"]].append(dict(row))
 
     def insert_user(self, values: Row) -> None:
         self.conn.execute(insert(users).values(**values))
-        self._users.pop(values["login"], None)
-        self._roles.clear()
+        self._forget_users()
 
     def update_user(self, login: str, values: Row) -> None:
         self.conn.execute(update(users).where(users.c.login == login).values(**values))
-        self._users.pop(login, None)
+        self._forget_users()
+
+    def _forget_users(self) -> None:
+        self._users.clear()
         self._roles.clear()
+        self._holders.clear()
+        self._grants.clear()
+        self._deputised.clear()
+
+    # -- grants: a role of a plan (``*``: every plan declaring it), optionally in one unit ----------------
+
+    def grants_of(self, login: str) -> list[Row]:
+        """The user's grants: ``plan_id`` (``*`` for every plan declaring the role), ``role``, ``unit``."""
+        self._load_grants([login])
+        return [dict(r) for r in self._grants[login]]
+
+    def holders_of(self, role: str, plan_id: str) -> list[Row]:
+        """Active users granted ``role`` in ``plan_id`` (or in every plan), each with its ``grant_unit``."""
+        key = (role, plan_id)
+        if key not in self._holders:
+            rows = [dict(r) for r in self.conn.execute(_HOLDERS, {"role": role, "plan_id": plan_id}).mappings()]
+            self._holders[key] = rows
+            for row in rows:
+                self._users.setdefault(row["login"], {k: v for k, v in row.items() if k != "grant_unit"})
+        return [dict(r) for r in self._holders[key]]
+
+    def deputised_by(self, login: str) -> list[Row]:
+        """The users who named ``login`` as their deputy (whatever the dates)."""
+        if login not in self._deputised:
+            query = select(users).where(users.c.deputy == login).order_by(users.c.login)
+            self._deputised[login] = [dict(r) for r in self.conn.execute(query).mappings()]
+        return [dict(r) for r in self._deputised[login]]
+
+    def users_reporting_to(self, login: str) -> list[Row]:
+        query = select(users).where(users.c.reports_to == login).order_by(users.c.login)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+    def insert_grant(self, values: Row) -> None:
+        self.conn.execute(insert(grants).values(**values))
+        self._forget_users()
+
+    def delete_grants(self, login: str, role: str, plan_id: str | None) -> int:
+        """Remove the user's grants of ``role`` in ``plan_id`` (every plan when None); how many went."""
+        where = and_(grants.c.login == login, grants.c.role == role)
+        if plan_id is not None:
+            where = and_(where, grants.c.plan_id == plan_id)
+        done = self.conn.execute(grants.delete().where(where)).rowcount
+        self._forget_users()
+        return int(done)
+
+    def list_grants(self, *, every_column: bool = False) -> list[Row]:
+        columns = list(grants.c) if every_column else [grants.c.login, grants.c.plan_id, grants.c.role, grants.c.unit]
+        query = select(*columns).order_by(grants.c.login, grants.c.plan_id, grants.c.role)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
 
     def list_users(self) -> list[Row]:
         return [dict(r) for r in self.conn.execute(select(users).order_by(users.c.login)).mappings()]

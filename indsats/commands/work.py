@@ -1,0 +1,43 @@
+"""Who does the work: ``assign`` (name a case's caseworker) and ``tasks`` (what I must act on now)."""
+
+from __future__ import annotations
+
+import click
+
+from indsats.commands.base import Obj, pass_obj
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@click.argument("login")
+@click.option("--note", help="Why (recorded, encrypted, with the assignment).")
+@pass_obj
+def assign(obj: Obj, case_id: str, login: str, note: str | None) -> None:
+    """Name LOGIN the caseworker of CASE (a plan's state may be the caseworker's: relation assignee)."""
+    from indsats.engine.cases.assign import assign_case
+
+    out = assign_case(obj.context(), actor=obj.actor, case_id=case_id, login=login, note=note)
+    click.echo(f"{out.case_id}: {login} is the caseworker (event {out.event_seq}).")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+def tasks(obj: Obj, as_json: bool) -> None:
+    """What you must act on now, across cases and plans, soonest deadline first, with the command for each."""
+    from indsats.commands.render import echo_json, local, table
+    from indsats.engine.cases.tasks import my_tasks
+
+    found = my_tasks(obj.context(), actor=obj.actor)
+    if as_json:
+        echo_json(found)
+        return
+    if not found:
+        click.echo("Nothing for you to act on now.")
+        return
+    table(
+        "Your tasks",
+        ["case", "state", "deadline", "left", "for", "command"],
+        [[t.case_id, t.state_label, local(t.deadline), t.time_left_text or "", t.acting_for or "", t.command]
+         for t in found],
+    )

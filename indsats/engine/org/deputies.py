@@ -1,0 +1,57 @@
+"""Deputies: while a person is away, their deputy receives their reminders and may act in their place.
+
+``users deputy LOGIN --to LOGIN [--from DATE] [--until DATE]``; both dates are local days and included.
+What a deputy does is recorded as theirs, on behalf of the person ("dora for lea").
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from indsats.engine.org.users import User, load_user, record_user, require_admin, require_user
+from indsats.errors import Invalid
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
+
+
+def set_deputy(
+    ctx: Context, *, actor: str, login: str, deputy: str, start: date | None = None, end: date | None = None
+) -> User:
+    """Name ``deputy`` for ``login`` from ``start`` (None: now) until ``end`` (None: until cleared)."""
+    if deputy == login:
+        raise Invalid(f"'{login}' cannot be their own deputy")
+    if start is not None and end is not None and end < start:
+        raise Invalid(f"--until {end} is before --from {start}")
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_admin(repo, actor)
+        require_user(repo, login)
+        row = require_user(repo, deputy)
+        if not row["active"]:
+            raise Invalid(f"'{deputy}' is deactivated; choose an active deputy")
+        if row.get("deputy") == login:
+            raise Invalid(f"'{deputy}' has named '{login}' as their own deputy; two people cannot stand in for each other")
+        values = {"deputy": deputy, "deputy_from": start, "deputy_until": end}
+        repo.update_user(login, values)
+        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="deputy_set", login=login, values=values)
+        user = load_user(repo, login)
+        uow.commit()
+    assert user is not None
+    return user
+
+
+def clear_deputy(ctx: Context, *, actor: str, login: str) -> User:
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_admin(repo, actor)
+        if not require_user(repo, login).get("deputy"):
+            raise Invalid(f"'{login}' has no deputy")
+        values = {"deputy": None, "deputy_from": None, "deputy_until": None}
+        repo.update_user(login, values)
+        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="deputy_cleared", login=login, values=values)
+        user = load_user(repo, login)
+        uow.commit()
+    assert user is not None
+    return user

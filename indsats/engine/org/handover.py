@@ -1,0 +1,139 @@
+"""Deactivating a user, and handing their duties over: nobody leaves with open cases stuck behind them.
+
+``users deactivate LOGIN`` is refused (``Invalid``, listing the cases) while the person must act on, is
+the caseworker of, opened, or is the leader named by the plan on an open case. With ``--handover-to``,
+each such case gets a ``handed_over`` event, the person's reports report to the successor, cases they
+were caseworker of are the successor's, and every duty still resolved through them (reminders resolve
+their recipients when they fire, so the pending ones included) falls to the successor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine.log import journal
+from indsats.engine.log.events import Draft, EventKind
+from indsats.engine.org.people import CaseFacts, Organisation, organisation
+from indsats.engine.org.users import User, load_user, record_user, require_admin, require_user
+from indsats.engine.plans.schema import Relation
+from indsats.errors import Conflict, Invalid
+
+if TYPE_CHECKING:
+    from indsats.engine.cases.case import Case
+    from indsats.engine.context import Context
+    from indsats.engine.plans.schema import Plan
+    from indsats.storage.repository import Repository
+
+_LEADERS = (Relation.opener_leader, Relation.opener_leader_leader)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Duty:
+    """Why a person is needed on an open case."""
+
+    case_id: str
+    duties: tuple[str, ...]  # "must act", "caseworker", "opened it", "opener's leader", …
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deactivation:
+    user: User
+    handed_over_to: str | None
+    cases: list[Duty]
+    reports_moved: list[str]
+
+
+def duties_of(ctx: Context, repo: Repository, login: str) -> list[Duty]:
+    """The open cases that need ``login``, and why."""
+    found = []
+    orgs: dict[tuple[str, str], Organisation] = {}
+    for case in repo.list_cases(is_open=True):
+        key = (case.plan_id, case.plan_version)
+        if key not in orgs:
+            orgs[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
+        why = _why(orgs[key], case, login)
+        if why:
+            found.append(Duty(case_id=case.id, duties=tuple(why)))
+    return found
+
+
+def _why(org: Organisation, case: Case, login: str) -> list[str]:
+    plan = org.plan
+    facts = CaseFacts.of(case)
+    why = []
+    spec = plan.states[case.state].responsible
+    if spec is not None and login in org.responsible(spec, facts):
+        why.append("must act")
+    if case.opened_by == login:
+        why.append("opened it")
+    if case.assignee == login:
+        why.append("caseworker")
+    for relation in _leader_relations(plan):
+        if login in org.relation_holders(relation, facts):
+            why.append(f"the {relation.value.replace('_', ' ')}")
+    return why
+
+
+def _leader_relations(plan: Plan) -> list[Relation]:
+    used = {s.responsible.relation for s in plan.states.values() if s.responsible is not None}
+    used |= {a.relation for t in plan.transitions for a in t.allowed}
+    return [r for r in _LEADERS if r in used]
+
+
+def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | None = None) -> Deactivation:
+    """Deactivate ``login``: refused while open cases need them, unless handed over to ``handover_to``."""
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_admin(repo, actor)
+        row = require_user(repo, login)
+        if login == me.login:
+            raise Invalid("you cannot deactivate yourself")
+        if not row["active"]:
+            raise Invalid(f"user '{login}' is deactivated already")
+        if handover_to is not None:
+            successor = require_user(repo, handover_to)
+            if handover_to == login:
+                raise Invalid(f"'{login}' cannot hand over to themselves")
+            if not successor["active"]:
+                raise Invalid(f"'{handover_to}' is deactivated; hand over to an active user")
+        duties = duties_of(ctx, repo, login)
+        if duties and handover_to is None:
+            listed = "; ".join(f"{d.case_id} ({', '.join(d.duties)})" for d in duties[:20])
+            more = f" and {len(duties) - 20} more" if len(duties) > 20 else ""
+            raise Invalid(
+                f"'{login}' is needed on {len(duties)} open case(s): {listed}{more}. "
+                f"Hand them over: indsats users deactivate {login} --handover-to LOGIN"
+            )
+        at = ctx.clock.now().replace(microsecond=0)
+        moved = []
+        if handover_to is not None:
+            for report in repo.users_reporting_to(login):
+                if report["login"] != handover_to:
+                    repo.update_user(report["login"], {"reports_to": handover_to})
+                    record_user(repo, at=at, actor=me.login, kind="handover", login=report["login"],
+                                values={"reports_to": handover_to})
+                    moved.append(report["login"])
+        values = {"active": False, "handed_over_to": handover_to}
+        repo.update_user(login, values)
+        record_user(repo, at=at, actor=me.login, kind="user_deactivated", login=login, values=values)
+        for duty in duties:
+            _record_handover(repo, duty, me.login, login, handover_to, at)  # type: ignore[arg-type]
+        user = load_user(repo, login)
+        uow.commit()
+    assert user is not None
+    return Deactivation(user=user, handed_over_to=handover_to, cases=duties, reports_moved=moved)
+
+
+def _record_handover(repo: Repository, duty: Duty, actor: str, login: str, successor: str, at: Any) -> None:
+    case = repo.get_case(duty.case_id)
+    assert case is not None
+    head = repo.bump_version(duty.case_id, case.version, at)
+    if head is None:
+        raise Conflict(f"case {duty.case_id} was changed by someone else during the handover; nothing was written")
+    changes = {"assignee": successor} if case.assignee == login else {}
+    draft = Draft(
+        case_id=duty.case_id, kind=EventKind.handed_over, at=at, actor=actor, from_state=case.state,
+        to_state=case.state, payload={"from": login, "to": successor, "duties": list(duty.duties)},
+    )
+    journal.append(repo, draft, case_changes=changes, head=head)
