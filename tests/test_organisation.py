@@ -307,3 +307,24 @@ def test_the_leaders_leader_may_still_record_inform_socialchef_after_the_decisio
     out = ok(town(["advance", rad, "inform_socialchef", "--set", "socialchef_informed=yes"], user="sol")).stdout
     assert "recorded" in out and state_of(town, rad) == "decided"
     ok(town(["verify"]))
+
+
+def test_the_underretning_plan_has_the_states_triggers_fields_and_roles_the_issue_names() -> None:
+    from indsats.adapters.plan_files import PlanFolders
+    from indsats.engine.plans.catalog import PlanCatalog
+
+    plan = PlanCatalog(PlanFolders()).get("underretning").plan
+    assert (plan.title, plan.case_prefix, plan.initial) == ("Underretning om et barn", "UND", "received")
+    assert list(plan.states) == ["received", "assessed", "receipt_sent", "decided"] and plan.final_states == ["decided"]
+    fields = {t.trigger: {n: (f.type.value, f.required) for n, f in t.fields.items()} for t in plan.transitions}
+    assert fields == {
+        "assess": {"immediate_danger": ("yes_no", True), "summary": ("text", True)},
+        "send_receipt": {"sent_on": ("date", False)},
+        "decide": {"outcome": ("choice", True), "rationale": ("text", True)},
+    }
+    assert set(plan.transition("decide").fields["outcome"].options) == {"investigation", "other_support", "no_action"}  # type: ignore[union-attr]
+    assert plan.transition("assess").fields["summary"].sensitive  # type: ignore[union-attr]
+    assert {"sagsbehandler", "teamleder"} <= set(plan.roles) and "sagsbehandler" in plan.may_open
+    assert plan.states["received"].deadline == "24 hours"
+    receipt = plan.case_deadlines["receipt"]
+    assert (receipt.start, receipt.met_by) == ("opened", "send_receipt") and "6" in receipt.within
