@@ -185,3 +185,35 @@ def test_the_plan_document_lists_the_case_deadlines() -> None:
     assert "Kvittering for modtagelse (receipt): 6 working days (lovbestemt" in text
     assert "Regnes fra: 'assess'; overholdt ved 'decide'" in text
     assert "retssikkerhedsloven § 3, stk. 2" in text
+
+
+def test_the_underretning_receipt_runs_from_the_opening_while_the_case_moves(
+    ctx: Context, clock: FixedClock, org: Any, notifier: RecordingNotifier
+) -> None:
+    from indsats.engine.org.users import add_user
+
+    for login, role, leader in (("fam", "familiechef", None), ("tina", "teamleder", "fam"),
+                                ("sara", "sagsbehandler", "tina")):
+        add_user(ctx, actor="admin", login=login, name=login.title(), role=role, email=f"{login}@example.org",
+                 reports_to=leader)
+    case_id = open_case(ctx, actor="sara", plan_id="underretning", subject_ref="BARN-REF-1",
+                        source="professional").case_id
+    # Received Monday 2 March 09:00: 6 hverdage (statutory) end on Tuesday 10 March at closing.
+    assert [(d.name, d.due_at, d.statutory) for d in show_case(ctx, actor="sara", case_id=case_id).case_deadlines] == [
+        ("receipt", at(10, 16), True)
+    ]
+
+    clock.set(at(2, 15))  # assessed within 24 hours: a new state, with its own deadline; the receipt runs on
+    advance(ctx, actor="sara", case_id=case_id, trigger="assess",
+            values={"immediate_danger": "no", "summary": "Barnet er ikke i akut fare"})
+    view = show_case(ctx, actor="sara", case_id=case_id)
+    assert view.state == "assessed"
+    assert [(d.name, d.due_at, d.met_at) for d in view.case_deadlines] == [("receipt", at(10, 16), None)]
+    assert [s.case_id for s in stuck_cases(ctx, actor="tina", at=at(10, 17))] == [case_id]
+
+    clock.set(at(4, 10))
+    advance(ctx, actor="sara", case_id=case_id, trigger="send_receipt")
+
+    receipt = show_case(ctx, actor="sara", case_id=case_id).case_deadlines[0]
+    assert receipt.met_at == at(4, 10)
+    assert verify(ctx).ok

@@ -7,12 +7,15 @@ every 2 working days. Monday 2 March 2026, 09:00 in Copenhagen; the working day 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import select
 
 from fakes import RecordingNotifier
+from indsats.adapters.plan_files import PlanFolders
+from indsats.engine.plans.catalog import PlanCatalog
 from indsats.engine.cases.pause import pause_case, resume_case
 from indsats.engine.cases.service import advance
 from indsats.engine.cases.views import case_history, show_case
@@ -34,6 +37,12 @@ if TYPE_CHECKING:
     from indsats.engine.time.clock import FixedClock
 
 REASON = "Afventer politiets vurdering"
+
+
+@pytest.fixture
+def catalog() -> PlanCatalog:
+    """The shipped plans and the test plan ``tests/plans/frister.yaml`` (an elapsed-time deadline)."""
+    return PlanCatalog(PlanFolders(Path(__file__).parent / "plans"))
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -80,13 +89,8 @@ def test_a_case_paused_for_3_working_days_has_its_deadline_and_reminders_3_worki
 
 
 def test_elapsed_time_moves_by_the_elapsed_pause(ctx: Context, clock: FixedClock, org: Any) -> None:
-    from pathlib import Path
-
-    from indsats.adapters.plan_files import PlanFolders
     from indsats.engine.cases.service import open_case
-    from indsats.engine.plans.catalog import PlanCatalog
 
-    ctx = type(ctx)(**{**ctx.__dict__, "catalog": PlanCatalog(PlanFolders(Path(__file__).parent / "plans"))})
     case_id = open_case(ctx, actor="emil", plan_id="frister", subject_ref="REF-1").case_id
     advance(ctx, actor="fie", case_id=case_id, trigger="assess")  # 10 days: the end of Thursday 12 March
     assert show_case(ctx, actor="lea", case_id=case_id).deadline == at(12, 16)
@@ -150,11 +154,15 @@ def test_the_reason_is_stored_encrypted(ctx: Context, case_in: Callable[..., str
 def test_pause_and_resume_on_the_command_line(
     invoke: Callable[..., Result], tmp_path: Any
 ) -> None:
+    from conftest import ORGANISATION
+
     assert invoke(["init"], user="admin").exit_code == 0, "init"
-    for login, role, boss in (("lea", "leder", None), ("emil", "medarbejder", "lea")):
+    for login, (role, boss) in ORGANISATION.items():
         args = ["users", "add", login, "--name", login.title(), "--role", role, "--email", f"{login}@example.org"]
         assert invoke(args + (["--reports-to", boss] if boss else [])).exit_code == 0
-    case_id = invoke(["open", "radikalisering", "--subject", "REF-9"], user="emil").stdout.strip().splitlines()[-1]
+    opened = invoke(["open", "radikalisering", "--subject", "REF-9"], user="emil")
+    assert opened.exit_code == 0, opened.output
+    case_id = opened.stdout.strip().splitlines()[-1]
     assert invoke(["advance", case_id, "notify_leader"], user="emil").exit_code == 0
 
     refused = invoke(["pause", case_id, "--reason", REASON], user="emil")
