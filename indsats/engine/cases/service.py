@@ -327,7 +327,7 @@ def _require_allowed(
     who = " or ".join(a.describe() for a in transition.allowed)
     held = ", ".join(sorted(org.roles_of(me.login, case.unit))) or f"no role in plan '{plan.id}'"
     raise NotAllowed(
-        f"'{transition.trigger}' on case {case['id']} may be fired only by {who}; '{me.login}' holds {held}"
+        f"'{transition.trigger}' on case {case.id} may be fired only by {who}; '{me.login}' holds {held}"
     )
 
 
@@ -350,7 +350,7 @@ def _require_separation(repo: Repository, transition: Transition, case: Case, pe
         if people & earlier:
             did = "opened the case" if rule == "opener" else f"fired '{rule}'"
             raise NotAllowed(
-                f"'{transition.trigger}' on case {case['id']} may not be fired by whoever {did} "
+                f"'{transition.trigger}' on case {case.id} may not be fired by whoever {did} "
                 f"(separation of duties: not_by {rule})"
             )
 

@@ -72,7 +72,7 @@ def my_tasks(ctx: Context, *, actor: str) -> list[Task]:
                         state_label=plan.states[case.state].label, deadline=case.deadline, time_left=left,
                         time_left_text=None if left is None else ctx.calendar.describe(left),
                         acting_for=None if person == me.login else person, trigger=t.trigger, label=t.label,
-                        command=f"indsats advance {case['id']} {t.trigger}{sets}" + (" --note …" if t.note_required else ""),
+                        command=f"indsats advance {case.id} {t.trigger}{sets}" + (" --note …" if t.note_required else ""),
                     )
                 )
     far = datetime.max.replace(tzinfo=now.tzinfo)
