@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from indsats.engine.cases.views import case_history, show_case
-from indsats.engine.cases.worklist import my_work
+from indsats.engine.cases.tasks import my_tasks
 from indsats.engine.org.users import whoami
 from indsats.engine.supervision import step_report, stuck_cases
 from indsats.errors import IndsatsError
@@ -79,7 +79,7 @@ def api_app(context: Callable[[], Context], provider: Provider) -> Starlette:
         return JSONResponse(plain(await run_in_threadpool(whoami, context(), actor=login)))
 
     async def tasks(request: Request) -> JSONResponse:
-        return JSONResponse(plain(await run_in_threadpool(my_work, context(), actor=await actor(request))))
+        return JSONResponse(plain(await run_in_threadpool(my_tasks, context(), actor=await actor(request))))
 
     async def stuck(request: Request) -> JSONResponse:
         from indsats.server.web.pages import StuckFilters

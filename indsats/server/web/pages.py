@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from indsats.engine.cases.views import case_page
-from indsats.engine.cases.worklist import my_work
+from indsats.engine.cases.tasks import my_tasks
 from indsats.engine.log.events import EventKind
 from indsats.engine.supervision import export_stuck, step_report, stuck_cases
 from indsats.engine.time.clock import parse_time
@@ -94,7 +94,7 @@ def page_routes(
 
     async def tasks(request: Request) -> Response:
         login, me = await login_of(request)
-        items = await run_in_threadpool(my_work, context(), actor=login)
+        items = await run_in_threadpool(my_tasks, context(), actor=login)
         return render(request, "tasks.html", {"me": me, "items": items})
 
     async def stuck(request: Request) -> Response:
