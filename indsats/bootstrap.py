@@ -49,7 +49,16 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> Context:
         signing=SealKeys(lambda: read_key(settings.signing_key_path),
                          lambda: read_public_key(settings.seal_public_key_path)),
         seal_log=SealFile(settings.seal_file_path),
+        os_login=_os_login_beside(settings.user),
     )
+
+
+def _os_login_beside(actor: str) -> str | None:
+    """The OS login running this process when someone else is the actor (INDSATS_USER), else None."""
+    from indsats.locations import os_login
+
+    me = os_login()
+    return me if me and me != actor else None
 
 
 def build_notifier(settings: Settings) -> Notifier:

@@ -20,6 +20,7 @@ from indsats.commands.reminders import calendar, remind
 from indsats.commands.worker import worker
 from indsats.commands.health import health
 from indsats.commands.seals import seal
+from indsats.commands.server import server
 from indsats.commands.supervision import report, stuck
 from indsats.commands.users import init, users
 from indsats.commands.work import assign, tasks
@@ -53,6 +54,6 @@ def demo(keep: str | None) -> None:
 for _command in (
     init, users, open_, advance, note, pause, resume, show, history, cases, verify, assign, tasks,
     plans, remind, worker, calendar, stuck, report, backup, keys, audit, access, archive, purge, subject, db,
-    health, seal,
+    health, seal, server,
 ):
     main.add_command(_command)

@@ -18,7 +18,8 @@ holding a secret (a password in a URL) that group or others may read.
 | reminder lease | INDSATS_LEASE_SECONDS | lease_seconds | 300 |
 | log level / format | INDSATS_LOG_LEVEL / INDSATS_LOG_FORMAT (or --log-…) | log_level / log_format | INFO / text |
 | metrics port | INDSATS_METRICS_PORT (or --metrics-port) | metrics_port | none (no metrics served) |
-| the actor | INDSATS_USER | (none) | the OS login |
+| the actor | INDSATS_USER (direct mode only) | (none) | the OS login, from the uid (never USER/LOGNAME) |
+| the server | INDSATS_SERVER | server | none: work directly on the database; `unix:/path/to/indsats.sock` |
 | encryption key file | INDSATS_KEY_FILE | key_file | <data dir>/indsats.key (made by `init`) |
 | encryption key | INDSATS_KEY | (none) | none (the key file is used) |
 | seal signing key | INDSATS_SIGNING_KEY_FILE | signing_key_file | indsats-signing.key beside the key file (made by `init`) |
@@ -37,7 +38,6 @@ holding a secret (a password in a URL) that group or others may read.
 
 from __future__ import annotations
 
-import getpass
 import os
 import stat
 import tomllib
@@ -51,6 +51,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from indsats.errors import BadConfig, Invalid
+from indsats.locations import config_path_from, os_login
+
+__all__ = ["Settings", "config_path_from", "database_url_from", "load_settings", "os_login", "read_config_file"]
 
 ENV_PREFIX = "INDSATS_"
 # Settings that only the environment gives: who is acting, and a key that should never sit in a file.
@@ -80,6 +83,7 @@ class Settings(BaseSettings):
     log_format: LogFormat = "text"
     metrics_port: int | None = None
     user: str
+    server: str | None = None  # `unix:/path`: every command goes to that `indsats server` (indsats.locations)
     calendar: dict[str, Any] = Field(default_factory=dict)
     schedule: dict[str, Any] = Field(default_factory=dict)
     config_file: Path | None = None
@@ -137,7 +141,7 @@ class Settings(BaseSettings):
         values["key_file"] = Path(values.get("key_file") or data_dir / "indsats.key").expanduser()
         if values.get("plans_dir"):
             values["plans_dir"] = Path(values["plans_dir"]).expanduser()
-        values.setdefault("user", _os_login())
+        values.setdefault("user", os_login())  # the uid's login, never USER/LOGNAME
         return values
 
     @field_validator("log_level", mode="before")
@@ -219,25 +223,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
     return settings.model_copy(update={"config_file": config_path})
 
 
-def config_path_from(env: Mapping[str, str]) -> Path | None:
-    """The config file to read: INDSATS_CONFIG (must exist; empty means none), else the user's, if present."""
-    named = env.get("INDSATS_CONFIG")
-    if named is not None:
-        if not named.strip():
-            return None
-        path = Path(named).expanduser()
-        if not path.is_file():
-            raise BadConfig(
-                f"INDSATS_CONFIG names {path}, which does not exist "
-                "(set INDSATS_CONFIG to an empty value to use no config file)"
-            )
-        return path
-    from platformdirs import user_config_dir
-
-    path = Path(user_config_dir("indsats")) / "config.toml"
-    return path if path.is_file() else None
-
-
 def read_config_file(path: Path) -> dict[str, Any]:
     """The file's values, checked: known keys only, and private (0600) when it holds a secret."""
     try:
@@ -294,10 +279,3 @@ def _default_data_dir() -> str:
     from platformdirs import user_data_dir
 
     return user_data_dir("indsats")
-
-
-def _os_login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""

@@ -250,3 +250,15 @@ def invoke(runner: CliRunner, cli_db_url: str, tmp_path: Path) -> Callable[..., 
         return runner.invoke(main, args, env=environment)
 
     return run
+
+
+@pytest.fixture
+def cli_org(invoke: Callable[..., Result]) -> dict[str, tuple[str, str | None]]:
+    """The CLI's database initialised (admin first) with ``ORGANISATION`` registered: every command needs a
+    registered actor, plan tools and the calendar included."""
+    assert invoke(["init"]).exit_code == 0
+    for login, (role, reports_to) in ORGANISATION.items():
+        args = ["users", "add", login, "--name", login.title(), "--role", role, "--email", f"{login}@example.org"]
+        result = invoke(args + (["--reports-to", reports_to] if reports_to else []))
+        assert result.exit_code == 0, result.output
+    return ORGANISATION

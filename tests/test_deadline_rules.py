@@ -166,7 +166,7 @@ def test_the_legal_calendar_has_no_half_days_and_no_configured_closures() -> Non
 # -- the command --------------------------------------------------------------------------------
 
 
-def test_calendar_due_prints_the_instant_and_the_day(invoke: Callable[..., Result]) -> None:
+def test_calendar_due_prints_the_instant_and_the_day(invoke: Callable[..., Result], cli_org: object) -> None:
     result = invoke(["calendar", "due", "2026-03-06T14:00", "5", "hverdage"])
 
     assert result.exit_code == 0, result.output
@@ -174,7 +174,7 @@ def test_calendar_due_prints_the_instant_and_the_day(invoke: Callable[..., Resul
 
 
 def test_calendar_due_statutory_ignores_the_configured_july_closure(
-    invoke: Callable[..., Result], tmp_path: Path
+    invoke: Callable[..., Result], tmp_path: Path, cli_org: object
 ) -> None:
     config = tmp_path / "indsats.toml"
     config.write_text('[calendar]\nclosed = [' + ", ".join(f'"{d}"' for d in sorted(JULY_SHUTDOWN)) + "]\n")
@@ -188,7 +188,9 @@ def test_calendar_due_statutory_ignores_the_configured_july_closure(
     assert statutory.stdout.startswith("2026-07-06 16:00 (Monday at closing) — 7 days (statutory)")
 
 
-def test_calendar_due_refuses_a_mixed_iso_duration_with_one_line(invoke: Callable[..., Result]) -> None:
+def test_calendar_due_refuses_a_mixed_iso_duration_with_one_line(
+    invoke: Callable[..., Result], cli_org: object
+) -> None:
     result = invoke(["calendar", "due", "2026-03-06T14:00", "P1DT2H"])
 
     assert result.exit_code == 5

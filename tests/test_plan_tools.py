@@ -48,7 +48,8 @@ def plan() -> Plan:
 
 @pytest.fixture
 def cli(tmp_path: Path):
-    """``cli(args)``: run the command line as admin against a SQLite file in tmp_path (not created yet)."""
+    """``cli(args)``: run the command line as admin against a SQLite file in tmp_path (initialised, with only
+    the admin registered: every command needs a registered actor)."""
     runner = CliRunner()
     env = {
         "INDSATS_USER": "admin",
@@ -62,6 +63,7 @@ def cli(tmp_path: Path):
     def run(args: list[str]) -> Result:
         return runner.invoke(main, args, env=env)
 
+    assert run(["init"]).exit_code == 0
     return run
 
 
@@ -129,7 +131,7 @@ def test_export_html_is_self_contained_and_escaped(cli):
     assert "&quot;absolutte løsninger&quot;" in result.output
 
 
-def test_export_without_a_database_leaves_the_contacts_empty(cli, tmp_path):
+def test_export_with_nobody_in_the_contact_roles_leaves_the_contacts_empty(cli, tmp_path):
     out = tmp_path / "plan.md"
     result = cli(["plans", "export", "radikalisering", "--format", "md", "--output", str(out)])
     assert result.exit_code == 0, result.output
@@ -163,11 +165,18 @@ def test_graph_as_svg_needs_graphviz(cli):
 # -- validate --------------------------------------------------------------------------------------
 
 
-def test_the_shipped_plan_validates_without_a_database(cli):
-    result = cli(["plans", "validate", str(SHIPPED_FILE)])
-    assert result.exit_code == 0, result.output
-    assert "is valid" in result.output
-    assert "Registered users not checked" in result.output
+def test_plan_tools_need_a_registered_actor(cli, tmp_path):
+    runner = CliRunner()
+    base = {"INDSATS_CONFIG": "", "INDSATS_DATA_DIR": str(tmp_path / "data"),
+            "INDSATS_PLANS_DIR": None, "INDSATS_DEBUG": None}
+    for args in (["plans", "validate", str(SHIPPED_FILE)], ["plans", "list"], ["plans", "graph", "radikalisering"]):
+        stranger = runner.invoke(main, args, env={**base, "INDSATS_USER": "stranger",
+                                                  "INDSATS_DATABASE_URL": f"sqlite:///{tmp_path}/tools.db"})
+        assert stranger.exit_code == 4, stranger.output
+        assert "'stranger' is not a registered user" in stranger.output
+        nowhere = runner.invoke(main, args, env={**base, "INDSATS_USER": "admin",
+                                                 "INDSATS_DATABASE_URL": f"sqlite:///{tmp_path}/none.db"})
+        assert nowhere.exit_code == 7, nowhere.output
 
 
 def test_the_shipped_plan_validates_against_a_complete_organisation(cli):
@@ -179,6 +188,7 @@ def test_the_shipped_plan_validates_against_a_complete_organisation(cli):
 
 
 def test_validate_finds_an_unreachable_state(cli, tmp_path):
+    register(cli, COMPLETE_ORG)  # only the structural findings, not missing people
     path = broken(
         tmp_path,
         ("  decided:\n", "  orphan:\n    label: Glemt\n    responsible: {role: fagspecialist}\n"
@@ -192,6 +202,7 @@ def test_validate_finds_an_unreachable_state(cli, tmp_path):
 
 
 def test_validate_finds_an_open_state_with_no_way_out(cli, tmp_path):
+    register(cli, COMPLETE_ORG)  # only the structural findings, not missing people
     path = broken(
         tmp_path,
         ("  decided:\n", "  parked:\n    label: Parkeret\n    responsible: {role: fagspecialist}\n"
@@ -206,6 +217,7 @@ def test_validate_finds_an_open_state_with_no_way_out(cli, tmp_path):
 
 
 def test_validate_finds_a_trigger_no_role_of_the_plan_may_fire(cli, tmp_path):
+    register(cli, COMPLETE_ORG)  # only the structural findings, not missing people
     path = broken(tmp_path, ("    allowed: [{role: fagspecialist}]\n", "    allowed: [{role: borgmester}]\n"))
     result = cli(["plans", "validate", path])
     assert result.exit_code == 5
@@ -214,6 +226,7 @@ def test_validate_finds_a_trigger_no_role_of_the_plan_may_fire(cli, tmp_path):
 
 
 def test_validate_finds_a_zero_deadline_with_its_line(cli, tmp_path):
+    register(cli, COMPLETE_ORG)  # only the structural findings, not missing people
     path = broken(tmp_path, ("    deadline: 5 working days ", "    deadline: 0 working days "))
     result = cli(["plans", "validate", path])
     assert result.exit_code == 5

@@ -273,7 +273,7 @@ def test_a_plan_due_for_revision_today_is_not_yet_overdue(plans_ctx: Context, tm
 
 
 def test_plans_list_shows_revision_overdue_for_a_plan_approved_in_2015(
-    invoke: Callable[..., Result], tmp_path: Path
+    invoke: Callable[..., Result], cli_org: object, tmp_path: Path
 ) -> None:
     plans_dir = tmp_path / "plans"
     plans_dir.mkdir()
@@ -287,7 +287,8 @@ def test_plans_list_shows_revision_overdue_for_a_plan_approved_in_2015(
     assert "REVISION OVERDUE" not in current
 
 
-def test_plans_list_json_names_the_overdue_plan(invoke: Callable[..., Result], tmp_path: Path) -> None:
+def test_plans_list_json_names_the_overdue_plan(
+    invoke: Callable[..., Result], cli_org: object, tmp_path: Path) -> None:
     import json
 
     plans_dir = tmp_path / "plans"
@@ -300,14 +301,15 @@ def test_plans_list_json_names_the_overdue_plan(invoke: Callable[..., Result], t
     assert found["gammel_plan"]["revision_due"] == "2019-06-01"
 
 
-def test_plans_validate_accepts_the_shipped_plan(invoke: Callable[..., Result]) -> None:
+def test_plans_validate_accepts_the_shipped_plan(
+    invoke: Callable[..., Result], cli_org: object) -> None:
     result = invoke(["plans", "validate", str(SHIPPED_FILE)])
     assert result.exit_code == 0, result.output
     assert "is valid" in result.stdout
 
 
 def test_plans_validate_rejects_a_bad_plan_with_exit_5_and_one_line_naming_file_line_and_field(
-    invoke: Callable[..., Result], tmp_path: Path, plan: Plan
+    invoke: Callable[..., Result], cli_org: object, tmp_path: Path, plan: Plan
 ) -> None:
     text = edited("    to: decided\n", "    to: decidedd\n")
     path = write_plan(tmp_path, text, "bad.yaml")

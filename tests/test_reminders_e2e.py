@@ -123,14 +123,16 @@ def test_remind_at_a_time_that_is_not_a_time_exits_5_with_one_line(
     assert not outbox.exists()
 
 
-def test_calendar_due_counts_six_working_days_past_christmas_and_new_year(invoke: Callable[..., Result]) -> None:
+def test_calendar_due_counts_six_working_days_past_christmas_and_new_year(
+    invoke: Callable[..., Result], cli_org: object) -> None:
     result = invoke(["calendar", "due", "2026-12-22T10:00", "6", "working", "days"])
 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("2027-01-05 16:00 (Tuesday at closing)")
 
 
-def test_calendar_due_refuses_a_local_time_skipped_by_daylight_saving(invoke: Callable[..., Result]) -> None:
+def test_calendar_due_refuses_a_local_time_skipped_by_daylight_saving(
+    invoke: Callable[..., Result], cli_org: object) -> None:
     result = invoke(["calendar", "due", "2026-03-29T02:30", "1", "working", "day"])
 
     assert result.exit_code == 5
@@ -138,7 +140,8 @@ def test_calendar_due_refuses_a_local_time_skipped_by_daylight_saving(invoke: Ca
     assert result.stderr.count("\n") == 1
 
 
-def test_calendar_closed_lists_grundlovsdag_christmas_eve_and_new_years_eve(invoke: Callable[..., Result]) -> None:
+def test_calendar_closed_lists_grundlovsdag_christmas_eve_and_new_years_eve(
+    invoke: Callable[..., Result], cli_org: object) -> None:
     result = invoke(["calendar", "closed", "--year", "2026", "--json"])
 
     assert result.exit_code == 0, result.output

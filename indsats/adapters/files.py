@@ -35,8 +35,17 @@ def create_private(
         raise error(f"cannot create {name}{path}: {exc.strerror}") from None
 
 
+def private_json_text(data: Any) -> str:
+    """The text ``write_private_json`` writes for ``data``."""
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+
+
 def write_private_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+    write_private_text(path, private_json_text(data))
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` to the new file ``path`` (0600), or ``Invalid``; never over an existing file."""
     fd = create_private(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -53,3 +62,14 @@ class PrivateFileWriter:
 
     def write_private_json(self, path: Path, document: Any) -> None:
         write_private_json(Path(path), document)
+
+
+class CapturedFiles:
+    """The ``PrivateFiles`` port for ``indsats server``: it keeps each file's text for the caller to write on
+    its own side (as its own user, relative to its own directory); the server writes nothing."""
+
+    def __init__(self) -> None:
+        self.files: list[tuple[str, str]] = []
+
+    def write_private_json(self, path: Path, document: Any) -> None:
+        self.files.append((str(path), private_json_text(document)))

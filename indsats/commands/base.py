@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 class Obj:
-    """What the group hands its commands: the --db option, and settings/context built on first use."""
+    """What the group hands its commands: the --db option, settings and context built on first use, and
+    ``run``, the one way a command reaches a use case (here, or through ``indsats server``)."""
 
     def __init__(self, db: str | None) -> None:
         self.db = db
@@ -34,8 +35,40 @@ class Obj:
             self._settings = load_settings(db=self.db)
         return self._settings
 
+    @property
+    def server(self) -> str | None:
+        """The server every command goes to (``INDSATS_SERVER`` or config ``server``), unless --db is given.
+        Found without loading the settings: a thin client never loads the settings model."""
+        from indsats.locations import server_address
+
+        return None if self.db is not None else server_address(os.environ)
+
+    def run(self, use_case: str, **args: Any) -> Any:
+        """Run the use case ``use_case`` (a name in ``indsats.usecases.table``) with ``args`` as the actor:
+        in this process, or through the server, which learns who is calling from the kernel."""
+        server = self.server
+        if server is not None:
+            if os.environ.get("INDSATS_USER"):
+                from indsats.errors import NotAllowed
+                from indsats.locations import os_login
+
+                raise NotAllowed(f"with a server you act as your OS login, {os_login()}: unset INDSATS_USER")
+            from indsats.client import call
+
+            return call(server, use_case, args)
+        from indsats.usecases import Call, run
+
+        return run(use_case, Call(ctx=self.context(), actor=self.actor, settings=self.settings), args)
+
     def context(self, at: str | None = None) -> Context:
+        """The direct-mode collaborators (the database, the key); refused when a server holds them."""
         from indsats.bootstrap import build_context
+
+        if self.server is not None:
+            from indsats.errors import NotAllowed
+
+            raise NotAllowed("this command runs directly on the database, as the server's service user "
+                             "(without INDSATS_SERVER)")
 
         clock = None
         if at is not None:

@@ -22,17 +22,14 @@ from indsats.commands.base import Obj, pass_obj
 def open_(obj: Obj, plan_id: str, subject: str, source: str | None, flags: tuple[str, ...], minor: bool,
           note: str | None, reporter: str | None) -> None:
     """Register a concern under PLAN. The last line printed is the case id."""
-    from indsats.engine.cases.service import open_case
     from indsats.commands.render import local
 
-    context = obj.context()
-    sources = context.catalog.get(plan_id).plan.sources
-    if source is not None and source not in sources:  # a usage error, as when the sources were fixed
-        raise click.BadParameter(f"'{source}' is not one of {', '.join(sources)}", param_hint="'--source'")
-    out = open_case(
-        context, actor=obj.actor, plan_id=plan_id, subject_ref=subject, source=source, minor=minor, note=note,
-        reporter=reporter, flags=list(flags),
-    )
+    if obj.server is None:  # a usage error, as when the sources were fixed (the server checks them too)
+        sources = obj.context().catalog.get(plan_id).plan.sources
+        if source is not None and source not in sources:
+            raise click.BadParameter(f"'{source}' is not one of {', '.join(sources)}", param_hint="'--source'")
+    out = obj.run("open", plan_id=plan_id, subject_ref=subject, source=source, minor=minor, note=note,
+                  reporter=reporter, flags=list(flags))
     click.echo(f"Opened in '{out.state}'; deadline {local(out.deadline)}.", err=False)
     click.echo(out.case_id)
 
@@ -45,14 +42,9 @@ def open_(obj: Obj, plan_id: str, subject: str, source: str | None, flags: tuple
 @pass_obj
 def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], note: str | None) -> None:
     """Fire TRIGGER on CASE (see 'indsats show CASE' for what you may fire now)."""
-    from indsats.engine.cases.service import advance as advance_case
-    from indsats.engine.plans.fields import parse_assignments
     from indsats.commands.render import local
 
-    out = advance_case(
-        obj.context(), actor=obj.actor, case_id=case_id, trigger=trigger, values=parse_assignments(list(assignments)),
-        note=note,
-    )
+    out = obj.run("advance", case_id=case_id, trigger=trigger, assignments=list(assignments), note=note)
     if out.state != out.from_state:
         tail = f"; deadline {local(out.deadline)}" if out.deadline else " (closed)"
         click.echo(f"{out.case_id}: {out.from_state} → {out.state}{tail}")
@@ -66,9 +58,7 @@ def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], 
 @pass_obj
 def note(obj: Obj, case_id: str, text: str) -> None:
     """Add a note to CASE."""
-    from indsats.engine.cases.service import add_note
-
-    out = add_note(obj.context(), actor=obj.actor, case_id=case_id, text=text)
+    out = obj.run("note", case_id=case_id, text=text)
     click.echo(f"{out.case_id}: note added (event {out.event_seq}).")
 
 
@@ -78,10 +68,9 @@ def note(obj: Obj, case_id: str, text: str) -> None:
 @pass_obj
 def show(obj: Obj, case_id: str, as_json: bool) -> None:
     """State, who must act, deadline, and the triggers open to you now with their fields."""
-    from indsats.engine.cases.views import show_case
     from indsats.commands.render import echo_json, local
 
-    view = show_case(obj.context(), actor=obj.actor, case_id=case_id)
+    view = obj.run("show", case_id=case_id)
     if as_json:
         echo_json(view)
         return
@@ -142,10 +131,9 @@ def show(obj: Obj, case_id: str, as_json: bool) -> None:
 @pass_obj
 def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool) -> None:
     """Every event of CASE, oldest first."""
-    from indsats.engine.cases.views import case_history
     from indsats.commands.render import csv_out, echo_json, local, table
 
-    events = case_history(obj.context(), actor=obj.actor, case_id=case_id)
+    events = obj.run("history", case_id=case_id)
     if as_json:
         echo_json(events)
         return
@@ -176,11 +164,10 @@ def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool) -> None:
 @pass_obj
 def cases(obj: Obj, plan_id: str | None, state: str | None, which: str, as_json: bool) -> None:
     """List the cases you may see."""
-    from indsats.engine.cases.views import list_cases
     from indsats.commands.render import echo_json, local, table
 
     is_open = {"open": True, "closed": False, "all": None}[which]
-    found = list_cases(obj.context(), actor=obj.actor, plan_id=plan_id, state=state, is_open=is_open)
+    found = obj.run("cases", plan_id=plan_id, state=state, is_open=is_open)
     if as_json:
         echo_json(found)
         return
@@ -202,14 +189,10 @@ def cases(obj: Obj, plan_id: str | None, state: str | None, which: str, as_json:
 @pass_obj
 def verify(obj: Obj, seals: str | None, as_json: bool) -> None:
     """Replay every chain and check every row against it and the log against the latest seal; exit 8 on any break."""
-    from pathlib import Path
-
-    from indsats.adapters.seal_file import SealFile
     from indsats.commands.render import echo_json, local
-    from indsats.engine.log.verify import verify as verify_all
     from indsats.errors import IntegrityBroken
 
-    report = verify_all(obj.context(), seal_file=SealFile(Path(seals)) if seals else None)
+    report = obj.run("verify", seals=seals)
     if as_json:
         echo_json({
             "ok": report.ok, "complete": report.complete, "cases": report.cases, "events": report.events,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, parse_date, pass_obj
+from indsats.commands.base import Obj, pass_obj
 from indsats.errors import Invalid
 
 
@@ -17,11 +17,8 @@ from indsats.errors import Invalid
 def backup(obj: Obj, file: str) -> None:
     """Copy the SQLite database to the new FILE (mode 0600) while others keep working; admins only.
     For PostgreSQL use pg_dump."""
-    from pathlib import Path
-
-    from indsats.engine.backup import backup_database
-
-    result = backup_database(obj.context(), actor=obj.actor, target=Path(file))
+    obj.context()  # on the database itself: refused through a server
+    result = obj.run("backup", target=file)
     click.echo(f"Backed up {result.database} to {result.target} ({result.size_bytes:,} bytes).")
 
 
@@ -57,6 +54,7 @@ def keys_rotate(obj: Obj, new_key_file: str | None, resume: bool) -> None:
     from indsats.adapters.keyfile import KeyFiles
     from indsats.engine.privacy.keys import rotate_keys
 
+    obj.context()  # on the database itself: refused through a server, before any key file is written
     settings = obj.settings
     if new_key_file is None and settings.key:
         raise Invalid("the key comes from INDSATS_KEY: give --new-key-file for the new one")
@@ -79,20 +77,20 @@ def keys_rotate(obj: Obj, new_key_file: str | None, resume: bool) -> None:
 @pass_obj
 def audit(obj: Obj, case_id: str | None, login: str | None, as_json: bool) -> None:
     """Who viewed and who changed CASE, or what --user LOGIN looked at (admin, supervisor)."""
-    from indsats.engine.privacy.access_log import audit_case, audit_user
     from indsats.commands.render import echo_json, local, table
 
     if (case_id is None) == (login is None):
         raise click.UsageError("give either CASE or --user LOGIN")
     if case_id is not None:
-        entries = audit_case(obj.context(), actor=obj.actor, case_id=case_id)
+        entries = obj.run("audit.case", case_id=case_id)
     else:
-        entries = audit_user(obj.context(), actor=obj.actor, login=login or "")
+        entries = obj.run("audit.user", login=login or "")
     if as_json:
         echo_json(entries)
         return
     table(f"Access log: {case_id or login}", ["at", "case", "who", "role", "what"],
-          [[local(e.at), e.case_id, e.login, e.role, e.action] for e in entries])
+          [[local(e.at), e.case_id, e.login if not e.os_login else f"{e.login} (OS login {e.os_login})", e.role,
+            e.action] for e in entries])
 
 
 @click.group()
@@ -123,10 +121,9 @@ def access_sample_cmd(obj: Obj, size: int, days: int, as_json: bool) -> None:
 @pass_obj
 def access_review_cmd(obj: Obj, as_json: bool) -> None:
     """Who can see which open cases, and why (admin, supervisor)."""
-    from indsats.engine.privacy.access_log import access_review
     from indsats.commands.render import echo_json, table
 
-    grants = access_review(obj.context(), actor=obj.actor)
+    grants = obj.run("access.review")
     if as_json:
         echo_json(grants)
         return
@@ -145,11 +142,7 @@ def archive() -> None:
 @pass_obj
 def archive_export_cmd(obj: Obj, path: str, before: str | None) -> None:
     """Write the cases due for deletion, with their events, to PATH (JSON, 0600) and mark them archived."""
-    from pathlib import Path
-
-    from indsats.engine.privacy.retention import archive_export
-
-    result = archive_export(obj.context(), actor=obj.actor, path=Path(path), before=parse_date(before, "--before"))
+    result = obj.run("archive.export", path=path, before=before)
     click.echo(f"Archived {len(result.cases)} case(s) to {path}.")
 
 
@@ -158,9 +151,7 @@ def archive_export_cmd(obj: Obj, path: str, before: str | None) -> None:
 @pass_obj
 def purge(obj: Obj, dry_run: bool) -> None:
     """Remove the personal data of archived cases past their plan's retention rule (admin)."""
-    from indsats.engine.privacy.retention import purge as purge_cases
-
-    result = purge_cases(obj.context(), actor=obj.actor, dry_run=dry_run)
+    result = obj.run("purge", dry_run=dry_run)
     if dry_run:
         click.echo(f"Would purge {len(result.cases)} case(s): {', '.join(result.cases) or '-'}")
         if result.refused:
@@ -181,9 +172,5 @@ def subject() -> None:
 @pass_obj
 def subject_export(obj: Obj, ref: str, path: str, with_names: bool) -> None:
     """Everything held about subject REF, with the access log about it, to PATH (admin)."""
-    from pathlib import Path
-
-    from indsats.engine.privacy.subjects import export_subject
-
-    result = export_subject(obj.context(), actor=obj.actor, subject_ref=ref, path=Path(path), with_names=with_names)
+    result = obj.run("subject.export", subject_ref=ref, path=path, with_names=with_names)
     click.echo(f"Wrote {len(result.cases)} case(s) to {path}.")

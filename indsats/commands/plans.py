@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from indsats.commands.base import Obj, pass_obj
 from indsats.errors import Invalid
-
-if TYPE_CHECKING:
-    from indsats.engine.ports import PlanText
 
 
 @click.group()
@@ -23,13 +18,12 @@ def plans() -> None:
 @pass_obj
 def plans_list(obj: Obj, as_json: bool) -> None:
     """The plans available for new cases; flags a plan past its revision date."""
-    from indsats.engine.plans.service import list_plans
     from indsats.commands.render import echo_json, table
 
-    ctx = obj.context()
-    found = list_plans(ctx)
-    for problem in ctx.catalog.rejected():
-        click.echo(f"Warning: not offered: {problem.message}", err=True)
+    found = obj.run("plans.list")
+    if obj.server is None:
+        for problem in obj.context().catalog.rejected():
+            click.echo(f"Warning: not offered: {problem.message}", err=True)
     if as_json:
         echo_json(found)
         return
@@ -49,43 +43,15 @@ def plans_list(obj: Obj, as_json: bool) -> None:
 @pass_obj
 def plans_show(obj: Obj, plan_id: str, as_json: bool) -> None:
     """States, deadlines, who must act, and the triggers with who may fire them."""
-    from indsats.engine.plans.service import get_plan
     from indsats.commands.render import echo_json, table
 
-    plan = get_plan(obj.context(), plan_id)
+    plan = obj.run("plans.show", plan_id=plan_id)
     if as_json:
-        echo_json(plan.model_dump(mode="json", by_alias=True))
+        echo_json(plan.document)
         return
     click.echo(f"{plan.title}  ({plan.id}, version {plan.version})")
-    table(
-        "States",
-        ["state", "label", "who must act", "deadline", "escalate after / repeat"],
-        [
-            [
-                name,
-                s.label + (" (final)" if s.final else ""),
-                s.responsible.describe() if s.responsible else "",
-                s.deadline or "",
-                f"{s.reminder.escalate_after} / {s.reminder.repeat}" if s.reminder else "",
-            ]
-            for name, s in plan.states.items()
-        ],
-    )
-    table(
-        "Triggers",
-        ["trigger", "from", "to", "who may fire", "fields (* required)"],
-        [
-            [
-                t.trigger,
-                ", ".join(t.source),
-                t.dest or "(recorded, state unchanged)",
-                " or ".join(a.describe() for a in t.allowed),
-                ", ".join(f"{n}{'*' if f.required else ''}" for n, f in t.fields.items())
-                + (" note*" if t.note_required else ""),
-            ]
-            for t in plan.transitions
-        ],
-    )
+    table("States", ["state", "label", "who must act", "deadline", "escalate after / repeat"], plan.states)
+    table("Triggers", ["trigger", "from", "to", "who may fire", "fields (* required)"], plan.triggers)
 
 
 @plans.command("validate")
@@ -96,26 +62,22 @@ def plans_validate(obj: Obj, path: str) -> None:
     (when a database is reachable) whether the registered users can carry a case through it. Errors exit 5."""
     from pathlib import Path
 
-    from indsats.engine.plans.checks import Severity
     from indsats.adapters.plan_files import read_plan_text
-    from indsats.engine.plans.service import validate
-    from indsats.engine.ports import PlanText
 
-    result = validate(obj.context(), PlanText(source=path, text=read_plan_text(Path(path))))
+    result = obj.run("plans.validate", source=path, text=read_plan_text(Path(path)))
     lines = [
         f"{path}{f':{f.line}' if f.line else ''}: {f.severity.value}: {f.location}: {f.message}"
         for f in result.findings
     ]
     for line in lines:
         click.echo(line)
-    errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity is Severity.error]
+    errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity.value == "error"]
     if errors:
         raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
     if not result.users_checked:
         click.echo(f"Registered users not checked: {result.users_skipped_because}.")
-    assert result.plan is not None
     warnings = f", {len(lines)} warning(s)" if lines else ""
-    click.echo(f"{path}: plan '{result.plan.id}' is valid (version {result.plan.version}){warnings}.")
+    click.echo(f"{path}: plan '{result.plan_id}' is valid (version {result.plan_version}){warnings}.")
 
 
 @plans.command("check")
@@ -145,9 +107,7 @@ def plans_check(obj: Obj, plan_id: str, with_org: bool) -> None:
 @pass_obj
 def plans_export(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
     """The plan as a document in the template's sections, contacts filled from the registered users."""
-    from indsats.engine.plans.service import export
-
-    _write_out(export(obj.context(), plan_id=plan_id, fmt=fmt, draft=_draft(plan_id)), output)
+    _write_out(obj.run("plans.export", plan_id=plan_id, fmt=fmt, draft=_draft(plan_id)), output)
 
 
 @plans.command("graph")
@@ -157,26 +117,23 @@ def plans_export(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
 @pass_obj
 def plans_graph(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
     """The plan's states and transitions as a diagram (svg needs Graphviz's 'dot')."""
-    from indsats.engine.plans.service import draw
-
     if fmt == "svg":
         from indsats.adapters.graphviz import svg
 
-        _write_out(svg(draw(obj.context(), plan_id=plan_id, fmt="dot", draft=_draft(plan_id))), output)
+        _write_out(svg(obj.run("plans.graph", plan_id=plan_id, fmt="dot", draft=_draft(plan_id))), output)
         return
-    _write_out(draw(obj.context(), plan_id=plan_id, fmt=fmt, draft=_draft(plan_id)), output)
+    _write_out(obj.run("plans.graph", plan_id=plan_id, fmt=fmt, draft=_draft(plan_id)), output)
 
 
-def _draft(plan: str) -> PlanText | None:
-    """An author's draft: PLAN names a file (``*.yaml``, or any existing file) rather than a plan id."""
+def _draft(plan: str) -> str | None:
+    """An author's draft's text: PLAN names a file (``*.yaml``, or any existing file) rather than a plan id."""
     from pathlib import Path
 
     from indsats.adapters.plan_files import read_plan_text
-    from indsats.engine.ports import PlanText
 
     path = Path(plan)
     if plan.endswith((".yaml", ".yml")) or path.is_file():
-        return PlanText(source=plan, text=read_plan_text(path))
+        return read_plan_text(path)
     return None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import click
@@ -18,12 +17,6 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _lease(obj: Obj) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=obj.settings.lease_seconds)
-
-
 @click.command()
 @click.option("--at", metavar="TIME", help="Run the sweep as of this time (ISO 8601; local time if no offset).")
 @click.option("--dry-run", is_flag=True, help="Show what is due; send nothing, change nothing.")
@@ -34,20 +27,17 @@ def _lease(obj: Obj) -> Any:
 def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool, metrics_file: str | None) -> None:
     """One sweep: deliver every due reminder and escalation (cron-friendly). Exit 7 when the mail server
     could not be reached for any of them (they are kept and retried)."""
-    from indsats.bootstrap import build_notifier
-    from indsats.engine.reminders.sweep import sweep
     from indsats.commands.render import echo_json, table
 
-    ctx = obj.context(at)
-    notifier = build_notifier(obj.settings)
-    started = time.perf_counter()
-    result = sweep(ctx, notifier, worker=_worker_id(), mail_from=obj.settings.mail_from, dry_run=dry_run,
-                   lease=_lease(obj))
-    if not dry_run:
-        _after_sweep(obj, result, time.perf_counter() - started, metrics_file)
+    if metrics_file is not None:
+        obj.context()  # the textfile is written beside the database: refused through a server, before the sweep
+    swept = obj.run("remind", at=at, dry_run=dry_run, worker=_worker_id())
+    result = swept.result
+    if not dry_run and metrics_file is not None:
+        _write_metrics(obj, result, swept.seconds, metrics_file)
     if as_json:
         echo_json(result)
-        _fail_if_unreachable(result, notifier.describe())
+        _fail_if_unreachable(result, swept.via)
         return
     if result.deliveries:
         table(
@@ -65,27 +55,23 @@ def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool, metrics_file:
         click.echo(f"Dry run: {len(result.deliveries) + result.deliveries_not_listed} message(s) due; nothing sent.")
     else:
         click.echo(
-            f"Sweep via {notifier.describe()}: {result.sent} sent, {result.coalesced} coalesced, "
+            f"Sweep via {swept.via}: {result.sent} sent, {result.coalesced} coalesced, "
             f"{result.retrying} to retry, {result.failed} failed, {result.obsolete} obsolete."
         )
-        _fail_if_unreachable(result, notifier.describe())
+        _fail_if_unreachable(result, swept.via)
 
 
-def _after_sweep(obj: Obj, result: Any, seconds: float, metrics_file: str | None) -> None:
-    """The heartbeat for ``indsats health``, and the node_exporter textfile when asked for."""
-    from indsats.jobs import beat
+def _write_metrics(obj: Obj, result: Any, seconds: float, metrics_file: str) -> None:
+    """The node_exporter textfile (on the database itself: refused through a server, whose own metrics
+    port serves them)."""
+    from pathlib import Path
 
-    ctx = obj.context()
-    beat(obj.settings, ctx, _worker_id(), result)
-    if metrics_file is not None:
-        from pathlib import Path
+    from indsats.adapters.metrics import Metrics
 
-        from indsats.adapters.metrics import Metrics
-
-        metrics = Metrics(ctx)
-        metrics.sweep_seconds.observe(seconds)
-        metrics.count_sweep(result)
-        metrics.write_textfile(Path(metrics_file))
+    metrics = Metrics(obj.context())
+    metrics.sweep_seconds.observe(seconds)
+    metrics.count_sweep(result)
+    metrics.write_textfile(Path(metrics_file))
 
 
 def _fail_if_unreachable(result: Any, via: str) -> None:
@@ -115,18 +101,15 @@ def calendar_due(obj: Obj, start: str, duration: tuple[str, ...], statutory: boo
 
     Days, working days (hverdage), weeks and months end at the closing of their last day.
     """
-    from indsats.engine.time.clock import parse_time, to_local
-    from indsats.engine.time.durations import parse_duration
+    from indsats.engine.time.clock import to_local
     from indsats.commands.render import local
 
-    begin = parse_time(start)
-    span = parse_duration(" ".join(duration))
-    cal = obj.context().calendar
-    due = cal.add(begin, span, statutory=statutory)
-    closing = " at closing" if (cal.legal if statutory else cal).is_closing(due) else ""
-    rule = f"{span}{' (statutory)' if statutory else ''}"
+    found = obj.run("calendar.due", start=start, duration=" ".join(duration), statutory=statutory)
+    due = found.due
+    closing = " at closing" if found.at_closing else ""
+    rule = f"{found.duration}{' (statutory)' if statutory else ''}"
     click.echo(
-        f"{local(due)} ({to_local(due).strftime('%A')}{closing}) — {rule} from {local(begin)}, Europe/Copenhagen"
+        f"{local(due)} ({to_local(due).strftime('%A')}{closing}) — {rule} from {local(found.start)}, Europe/Copenhagen"
     )
 
 
@@ -138,8 +121,7 @@ def calendar_closed(obj: Obj, year: int, as_json: bool) -> None:
     """The closed days of YEAR (public holidays, days closed for deadlines, configured days)."""
     from indsats.commands.render import echo_json, table
 
-    cal = obj.context().calendar
-    days = cal.closed_days(year)
+    days = obj.run("calendar.closed", year=year)
     if as_json:
         echo_json(days)
         return

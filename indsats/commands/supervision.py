@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from indsats.commands.base import Obj, parse_date, pass_obj
+from indsats.commands.base import Obj, pass_obj
 
 
 STUCK_COLUMNS = ["case", "plan", "state", "must act", "role", "deadline", "overdue by", "level", "reminders",
@@ -25,15 +25,9 @@ STUCK_COLUMNS = ["case", "plan", "state", "must act", "role", "deadline", "overd
 def stuck(obj: Obj, at: str | None, plan_id: str | None, unit: str | None, role: str | None,
           overdue_by: str | None, as_json: bool, as_csv: bool) -> None:
     """Open cases past their state's deadline, most overdue first, and cases whose reminders failed."""
-    from indsats.engine.time.clock import parse_time
-    from indsats.engine.time.durations import parse_duration
-    from indsats.engine.supervision import stuck_cases
     from indsats.commands.render import csv_out, echo_json, local, table
 
-    when = None if at is None else parse_time(at)
-    threshold = None if overdue_by is None else parse_duration(overdue_by)
-    found = stuck_cases(obj.context(), actor=obj.actor, at=when, plan_id=plan_id, unit=unit, role=role,
-                        overdue_by=threshold)
+    found = obj.run("stuck", at=at, plan_id=plan_id, unit=unit, role=role, overdue_by=overdue_by)
     if as_json:
         echo_json(found)
         return
@@ -71,18 +65,15 @@ def _why(s: Any) -> str:
 def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, as_json: bool,
            html_file: str | None) -> None:
     """Per state: cases passed, median and 90th-percentile working time in it, share on time, breaches."""
-    from indsats.engine.supervision import step_report, stuck_cases
     from indsats.commands.render import echo_json, table
 
-    ctx = obj.context()
-    result = step_report(ctx, actor=obj.actor, plan_id=plan_id, since=parse_date(since, "--since"),
-                         until=parse_date(until, "--until"))
+    result = obj.run("report", plan_id=plan_id, since=since, until=until)
     if html_file is not None:
         from pathlib import Path
 
         from indsats.commands.report_html import report_page
 
-        page = report_page(result, stuck_cases(ctx, actor=obj.actor, plan_id=plan_id))
+        page = report_page(result, obj.run("stuck", plan_id=plan_id))
         Path(html_file).write_text(page, encoding="utf-8")
     if as_json:
         echo_json(result)

@@ -28,6 +28,9 @@ class Context:
     # The seal signing key (private: only where seals are written; the public key is enough for verify).
     signing: SealKeys = field(default_factory=SealKeys.none)
     seal_log: SealLog | None = None  # the seal file; a context without it keeps seals in the database only
+    # The OS login really running the command when another registered user is acting (INDSATS_USER in direct
+    # mode): every event written records it beside the actor. None when the actor is the OS login.
+    os_login: str | None = None
 
     def private_files(self) -> PrivateFiles:
         """Where exports go; ``Invalid`` for a context wired without a file writer."""

@@ -11,7 +11,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -184,6 +183,8 @@ def make_notice_id(topic: str, mail_from: str) -> str:
 @lru_cache(maxsize=16)
 def _message_domain(mail_from: str) -> str:
     """The domain of the sender's address (parsed once per sender, not once per message)."""
+    from email.utils import parseaddr  # here, not at the top: the thin client imports this module to show times
+
     _, address = parseaddr(mail_from)
     domain = address.rpartition("@")[2].strip().lower() if "@" in address else ""
     try:

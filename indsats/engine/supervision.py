@@ -226,7 +226,7 @@ def export_stuck(ctx: Context, *, actor: str, via: str, **filters: Any) -> list[
             for item in found:
                 case = uow.repo.get_case(item.case_id)
                 assert case is not None, f"case {item.case_id} vanished between the list and its log"
-                log_view(uow.repo, case, actor, "stuck-export", now, via=via)
+                log_view(uow.repo, case, actor, "stuck-export", now, via=via, os_login=ctx.os_login)
             uow.commit()
     return found
 

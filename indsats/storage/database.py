@@ -101,7 +101,13 @@ class Database:
 
     def require_file(self) -> None:
         path = self.path
-        if path is not None and not path.exists():
+        if path is None:
+            return
+        try:
+            found = path.exists()
+        except PermissionError:  # a directory we may not enter: the server's files are not ours to open
+            raise StorageUnavailable(f"cannot open the database {path}: permission denied") from None
+        if not found:
             raise StorageUnavailable(f"no database at {path}: run 'indsats init' first (or set --db)")
 
     def unit_of_work(self, *, write: bool = False) -> UnitOfWork:

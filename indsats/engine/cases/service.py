@@ -150,7 +150,7 @@ def open_case(
         journal.append(
             repo,
             Draft(case_id=case_id, kind=EventKind.opened, at=at, actor=me.login, to_state=plan.initial, payload=payload),
-            cipher=cipher,
+            cipher=cipher, os_login=ctx.os_login,
         )
         repo.insert_reminders(reminder_rows(case_id, plan.initial, 1, planned))
         start_deadlines(ctx, repo, plan, case_id, me.login, started_by=OPENED, state=plan.initial, at=at, seq=1)
@@ -253,6 +253,7 @@ def advance(
             sensitive=sensitive,
             case_changes=projection,
             head=head,
+            os_login=ctx.os_login,
         )
         repo.insert_reminders(reminder_rows(case_id, dest, entry_seq, planned))
         if plan.case_deadlines and not final:
@@ -299,6 +300,7 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
                 payload={"note": text},
             ),
             cipher=cipher,
+            os_login=ctx.os_login,
         )
         uow.commit()
     return Outcome(

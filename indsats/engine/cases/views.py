@@ -146,7 +146,7 @@ def show_case(ctx: Context, *, actor: str, case_id: str, via: str | None = None)
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
         subject_ref = None if case.subject_ref is None else cipher.open(case.subject_ref)
-        log_view(repo, case, me.login, "show", ctx.clock.now(), via=via)
+        log_view(repo, case, me.login, "show", ctx.clock.now(), via=via, os_login=ctx.os_login)
         view = _view(ctx, repo, plan, case, me, subject_ref)
         uow.commit()
     return view
@@ -163,7 +163,7 @@ def case_page(ctx: Context, *, actor: str, case_id: str, via: str) -> tuple[Case
         events = [
             Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
         ]
-        log_view(repo, case, me.login, "page", ctx.clock.now(), via=via)
+        log_view(repo, case, me.login, "page", ctx.clock.now(), via=via, os_login=ctx.os_login)
         view = _view(ctx, repo, plan, case, me, subject_ref)
         uow.commit()
     return view, events
@@ -260,13 +260,14 @@ def case_history(ctx: Context, *, actor: str, case_id: str, via: str | None = No
         events = [
             Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
         ]
-        log_view(repo, case, me.login, "history", ctx.clock.now(), via=via)
+        log_view(repo, case, me.login, "history", ctx.clock.now(), via=via, os_login=ctx.os_login)
         uow.commit()
     return events
 
 
 def log_view(
-    repo: Repository, case: Case, login: str, command: str, at: datetime, *, via: str | None = None
+    repo: Repository, case: Case, login: str, command: str, at: datetime, *, via: str | None = None,
+    os_login: str | None = None,
 ) -> None:
     """The access log: who read a case's details, when, through which command and (``via``) which door."""
     payload = {"command": command} if via is None else {"command": command, "via": via}
@@ -274,6 +275,7 @@ def log_view(
         repo,
         Draft(case_id=case.id, kind=EventKind.viewed, at=at, actor=login, from_state=case.state, to_state=case.state,
               payload=payload),
+        os_login=os_login,
     )
 
 

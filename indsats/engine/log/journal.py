@@ -25,13 +25,20 @@ def append(
     sensitive: frozenset[str] = frozenset(),
     case_changes: dict[str, Any] | None = None,
     head: tuple[int, str] | None = None,
+    os_login: str | None = None,
 ) -> Event:
     """Append ``draft`` as the next event of its case and update the projection (``case_changes``) in the
     same transaction.
 
     :param head: the case's (last_seq, last_hash) when the caller already holds the row (``bump_version``);
         otherwise the row is read and locked here.
+    :param os_login: the OS login running the command; recorded in the payload (under the chain) when it is
+        not the actor, so the log shows who really acted as whom.
     """
+    if os_login and draft.actor and os_login != draft.actor:
+        import dataclasses
+
+        draft = dataclasses.replace(draft, payload={**(draft.payload or {}), "os_login": os_login})
     if head is None:
         case = repo.get_case(draft.case_id, lock=True)
         assert case is not None, f"case {draft.case_id} vanished inside its own transaction"

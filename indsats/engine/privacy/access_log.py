@@ -34,6 +34,7 @@ class AccessEntry:
     role: str
     action: str  # 'viewed (show)', 'viewed (page, web)', 'advanced assess', 'note', …
     via: str | None = None  # the door a read came through ('web'); None for the CLI and for changes
+    os_login: str | None = None  # the OS login that acted as ``login`` (INDSATS_USER in direct mode), if another
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,4 +158,5 @@ def _entry(repo: Repository, row: dict[str, object]) -> AccessEntry:
     return AccessEntry(
         case_id=str(row["case_id"]), at=row["at"], login=login, role=user["role"] if user else "?", action=action,  # type: ignore[arg-type]
         via=None if via is None else str(via),
+        os_login=str(payload["os_login"]) if payload.get("os_login") else None,
     )

@@ -87,6 +87,6 @@ def export_subject(ctx: Context, *, actor: str, subject_ref: str, path: Path, wi
             },
         )
         for case in cases:  # the whole record left in plaintext: the access log says who took it, and when
-            log_view(repo, case, me.login, "subject export", ctx.clock.now())
+            log_view(repo, case, me.login, "subject export", ctx.clock.now(), os_login=ctx.os_login)
         uow.commit()
     return SubjectExport(cases=[c["case_id"] for c in out], file=str(path))

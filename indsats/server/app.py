@@ -1,0 +1,98 @@
+"""The HTTP API: ``POST /v1/NAME`` for every use case in ``indsats.usecases.table``, run as the caller the
+kernel named. The API takes no user name anywhere.
+
+A request's body is ``{"args": {...}}`` (values as ``indsats.wire`` encodes them); the answer is
+``{"value": ..., "files": [[path, text], ...]}`` (files the caller writes on its own side), or a problem
+document (``indsats.server.problems``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from indsats.errors import IndsatsError, Invalid, NotAllowed
+from indsats.server.peer import EXTENSION, Peer, login_of
+from indsats.server.problems import MEDIA_TYPE, problem_of
+
+if TYPE_CHECKING:
+    from indsats.config import Settings
+    from indsats.engine.context import Context
+
+log = logging.getLogger("indsats.server")
+
+
+def build_app(ctx: Context, settings: Settings) -> Starlette:
+    """The application over one context, built once: plans, machines, the calendar and the database engine
+    stay warm between requests."""
+    from indsats.usecases.table import USE_CASES
+
+    def endpoint(name: str) -> Any:
+        async def handle(request: Request) -> Response:
+            peer = request.scope.get("extensions", {}).get(EXTENSION)
+            body = await request.body()
+            # The engine's database calls block: they run in Starlette's thread pool, not on the event loop.
+            return await run_in_threadpool(_handle, peer, body, name, ctx, settings)
+
+        return handle
+
+    routes = [Route(f"/v1/{name}", endpoint(name), methods=["POST"], name=name) for name in USE_CASES]
+    return Starlette(routes=routes, exception_handlers={404: _no_route, 405: _no_route})
+
+
+def _handle(peer: Peer | None, body: bytes, name: str, ctx: Context, settings: Settings) -> Response:
+    from indsats import wire
+    from indsats.adapters.files import CapturedFiles
+    from indsats.usecases import Call, run, use_case
+
+    started = time.perf_counter()
+    login = "?"
+    status = 200
+    try:
+        if peer is None:
+            raise NotAllowed("the server answers only on its unix socket, where the kernel names the caller")
+        login = login_of(peer.uid)
+        try:
+            args = wire.decode(json.loads(body or b"{}").get("args", {}))
+        except (ValueError, AttributeError):
+            raise Invalid("the request is not JSON of the form {\"args\": {...}}") from None
+        if not isinstance(args, dict):
+            raise Invalid("the request's args must be an object")
+        if use_case(name).direct_only:
+            raise NotAllowed(f"'{name}' runs directly on the database, as the server's service user")
+        files = CapturedFiles()
+        call = Call(ctx=dataclasses.replace(ctx, files=files), actor=login, settings=settings, served=True)
+        try:
+            value = run(name, call, args)
+        except TypeError as exc:
+            if "argument" not in str(exc):
+                raise
+            raise Invalid(f"bad arguments for '{name}': {exc}") from None
+        return JSONResponse({"value": wire.encode(value), "files": files.files})
+    except Exception as exc:
+        if not isinstance(exc, IndsatsError):
+            log.error("use case failed unexpectedly", exc_info=exc, extra={"fields": {
+                "use_case": name, "uid": None if peer is None else peer.uid, "error": type(exc).__name__}})
+        problem = problem_of(exc)
+        status = problem["status"]
+        return JSONResponse(problem, status_code=status, media_type=MEDIA_TYPE)
+    finally:
+        # The access log: the kernel-verified caller, the use case and the outcome; never arguments (they
+        # may carry personal data).
+        log.info("request", extra={"fields": {
+            "uid": None if peer is None else peer.uid, "login": login, "use_case": name, "status": status,
+            "ms": round((time.perf_counter() - started) * 1000)}})
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    problem = problem_of(Invalid(f"no such use case: {request.method} {request.url.path}"))
+    return JSONResponse(problem, status_code=404, media_type=MEDIA_TYPE)

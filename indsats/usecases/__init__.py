@@ -1,0 +1,93 @@
+"""The use cases the command line asks for, by name: run here (direct mode) or by ``indsats server``.
+
+Commands never call the engine themselves; they call ``Obj.run(NAME, **args)``, which either runs the use
+case in this process (``run`` below) or sends it to the server (``indsats.client``), and they render the
+value that comes back the same way in both modes. Arguments are plain JSON values (text, numbers, flags,
+lists); anything that needs parsing is parsed on the engine's side, so the client imports nothing heavy.
+
+Adding a command's use case is one line in ``indsats.usecases.table``::
+
+    "pause": UseCase("indsats.engine.cases.pause:pause_case"),   # f(ctx, *, actor, **args)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from indsats.errors import NotFound
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from indsats.config import Settings
+    from indsats.engine.context import Context
+
+
+@dataclass(frozen=True)
+class UseCase:
+    """Where a use case lives, and how it is called.
+
+    ``style``: ``"actor"`` calls ``f(ctx, *, actor, **args)`` (the use case checks the actor itself);
+    ``"checked"`` checks that the actor is registered and active, then calls ``f(ctx, **args)``;
+    ``"call"`` calls ``f(call, **args)`` with the whole ``Call`` (settings, mode, clock override).
+    ``direct_only``: runs only in direct mode (the service user's own tasks: init, backup, the worker, keys).
+    """
+
+    target: str  # "module:function"
+    style: str = "actor"
+    direct_only: bool = False
+
+    def function(self) -> Callable[..., Any]:
+        import importlib
+
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Call:
+    """Who asks and in which setting: the actor, the context, the settings, and whether a server runs it."""
+
+    ctx: Context
+    actor: str
+    settings: Settings
+    served: bool = False  # through `indsats server`: its clock is the only clock
+
+    def at(self, text: str | None) -> Context:
+        """The context, or a copy whose clock stands at ``text`` (``--at``)."""
+        if text is None:
+            return self.ctx
+        from indsats.engine.time.clock import FixedClock, parse_time
+
+        return dataclasses.replace(self.ctx, clock=FixedClock(parse_time(text)))
+
+
+def use_case(name: str) -> UseCase:
+    from indsats.usecases.table import USE_CASES
+
+    found = USE_CASES.get(name)
+    if found is None:
+        raise NotFound(f"no use case '{name}'")
+    return found
+
+
+def run(name: str, call: Call, args: dict[str, Any]) -> Any:
+    """Run the use case ``name`` for ``call.actor`` with ``args``; return its value."""
+    case = use_case(name)
+    fn = case.function()
+    if case.style == "actor":
+        return fn(call.ctx, actor=call.actor, **args)
+    if case.style == "checked":
+        require_registered(call.ctx, call.actor)
+        return fn(call.ctx, **args)
+    return fn(call, **args)
+
+
+def require_registered(ctx: Context, actor: str) -> None:
+    """``NotAllowed`` unless ``actor`` is a registered, active user."""
+    from indsats.engine.org.users import require_actor
+
+    with ctx.db.unit_of_work() as uow:
+        require_actor(uow.repo, actor)

@@ -1,0 +1,46 @@
+"""Every use case the command line can ask for, by name: one line each (see ``indsats.usecases``).
+
+The names are the API's routes (``POST /v1/NAME`` on ``indsats server``) and what commands pass to ``Obj.run``.
+"""
+
+from __future__ import annotations
+
+from indsats.usecases import UseCase
+
+_A = "indsats.usecases.adapted:"
+
+USE_CASES: dict[str, UseCase] = {
+    # cases
+    "open": UseCase("indsats.engine.cases.service:open_case"),
+    "advance": UseCase(_A + "advance", style="call"),
+    "note": UseCase("indsats.engine.cases.service:add_note"),
+    "show": UseCase("indsats.engine.cases.views:show_case"),
+    "history": UseCase("indsats.engine.cases.views:case_history"),
+    "cases": UseCase("indsats.engine.cases.views:list_cases"),
+    "verify": UseCase(_A + "verify", style="call"),
+    # people
+    "users.add": UseCase("indsats.engine.org.users:add_user"),
+    "users.list": UseCase("indsats.engine.org.users:list_users"),
+    "users.set_active": UseCase("indsats.engine.org.users:set_active"),
+    # plans
+    "plans.list": UseCase("indsats.engine.plans.service:list_plans", style="checked"),
+    "plans.show": UseCase(_A + "plans_show", style="call"),
+    "plans.validate": UseCase(_A + "plans_validate", style="call"),
+    "plans.export": UseCase(_A + "plans_export", style="call"),
+    "plans.graph": UseCase(_A + "plans_graph", style="call"),
+    # reminders, calendar, supervision
+    "remind": UseCase(_A + "remind", style="call"),
+    "calendar.due": UseCase(_A + "calendar_due", style="call"),
+    "calendar.closed": UseCase(_A + "calendar_closed", style="call"),
+    "stuck": UseCase(_A + "stuck", style="call"),
+    "report": UseCase(_A + "report", style="call"),
+    # data protection
+    "audit.case": UseCase("indsats.engine.privacy.access_log:audit_case"),
+    "audit.user": UseCase("indsats.engine.privacy.access_log:audit_user"),
+    "access.review": UseCase("indsats.engine.privacy.access_log:access_review"),
+    "archive.export": UseCase(_A + "archive_export", style="call"),
+    "purge": UseCase("indsats.engine.privacy.retention:purge"),
+    "subject.export": UseCase(_A + "subject_export", style="call"),
+    # the service user's own tasks, on the database itself
+    "backup": UseCase(_A + "backup", style="call", direct_only=True),
+}

@@ -1,0 +1,249 @@
+"""``indsats server`` as a real process, and the CLI through it: the same output and exit codes as direct mode,
+problem details for errors, files refused when others could read them, a client that imports nothing heavy.
+
+These run as one OS user on both sides; ``test_server_users.py`` runs the server and the people as separate
+OS users.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indsats.config import os_login
+
+ME = os_login()
+HEAVY = ("sqlalchemy", "pydantic", "holidays", "cryptography", "transitions", "apscheduler", "yaml")
+pytestmark = pytest.mark.slow
+
+
+def wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Until a connection to ``path`` succeeds (the server listens), or fail with the server's output."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited {process.returncode}: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+            return
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    raise AssertionError(f"no server on {path} after {timeout} s")
+
+
+class Installation:
+    """A database in ``root`` initialised by ``ME`` (admin), the organisation registered, and a server on it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.socket = root / "run" / "indsats.sock"
+        self.base_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")},
+            "INDSATS_DATA_DIR": str(root / "data"),
+            "INDSATS_CONFIG": "",
+            "INDSATS_OUTBOX": str(root / "outbox.jsonl"),
+        }
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def direct(self, *args: str, user: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+        extra = {"INDSATS_USER": user} if user else {}
+        return subprocess.run([sys.executable, "-m", "indsats", *args], env={**self.base_env, **extra, **env},
+                              capture_output=True, text=True, timeout=120)
+
+    def client(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "indsats", *args],
+                              env={**self.base_env, "INDSATS_SERVER": f"unix:{self.socket}", **env},
+                              capture_output=True, text=True, timeout=120)
+
+    def start(self, *extra: str) -> None:
+        self.server = subprocess.Popen([sys.executable, "-m", "indsats", "server", "--socket", str(self.socket),
+                                        *extra], env=self.base_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for_socket(self.socket, self.server)
+
+    def stop(self) -> str:
+        """Stop the server with SIGTERM; its log."""
+        assert self.server is not None
+        self.server.send_signal(signal.SIGTERM)
+        _, err = self.server.communicate(timeout=30)
+        self.server = None
+        return err.decode()
+
+
+@pytest.fixture
+def installation(tmp_path: Path) -> Iterator[Installation]:
+    from tests.conftest import ORGANISATION
+
+    inst = Installation(tmp_path)
+    assert inst.direct("init").returncode == 0
+    for login, (role, reports_to) in ORGANISATION.items():
+        args = ["users", "add", login, "--name", login.title(), "--role", role, "--email", f"{login}@example.org"]
+        done = inst.direct(*args, *(["--reports-to", reports_to] if reports_to else []))
+        assert done.returncode == 0, done.stderr
+    inst.start("--no-worker")
+    yield inst
+    if inst.server is not None:
+        inst.server.kill()
+        inst.server.wait()
+
+
+def test_the_server_refuses_to_start_while_others_can_read_the_database(tmp_path: Path) -> None:
+    inst = Installation(tmp_path)
+    assert inst.direct("init").returncode == 0
+    db = tmp_path / "data" / "indsats.db"
+    db.chmod(0o644)
+    done = subprocess.run([sys.executable, "-m", "indsats", "server", "--socket", str(inst.socket)],
+                          env=inst.base_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 7
+    assert done.stderr == (f"Error: the database file {db} can be read by others (mode 0644): chmod 600 it; only "
+                           "the server may read it\n")
+    db.chmod(0o600)
+    key = tmp_path / "data" / "indsats.key"
+    key.chmod(0o640)
+    done = subprocess.run([sys.executable, "-m", "indsats", "server", "--socket", str(inst.socket)],
+                          env=inst.base_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 7
+    assert done.stderr.startswith(f"Error: the key file {key} can be read by others (mode 0640)")
+    assert not inst.socket.exists()
+
+
+def test_a_config_holding_a_password_must_be_private(tmp_path: Path) -> None:
+    inst = Installation(tmp_path)
+    assert inst.direct("init").returncode == 0
+    config = tmp_path / "server.toml"
+    config.write_text('smtp_url = "smtp://indsats:hemmelig@mail.example.org:587"\n')
+    config.chmod(0o644)
+    env = {**inst.base_env, "INDSATS_CONFIG": str(config)}
+    done = subprocess.run([sys.executable, "-m", "indsats", "server", "--socket", str(inst.socket)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2  # refused when the settings are read, as for every command
+    assert done.stderr.startswith(f"Error: {config} holds a secret (the password in smtp_url) and is readable")
+    assert done.stderr.count("\n") == 1
+    assert "hemmelig" not in done.stderr
+    assert not inst.socket.exists()
+
+
+def test_the_socket_is_world_connectable_in_a_0755_directory(installation: Installation) -> None:
+    assert installation.socket.stat().st_mode & 0o777 == 0o666
+    assert installation.socket.parent.stat().st_mode & 0o777 == 0o755
+
+
+def test_commands_print_the_same_through_the_server_as_directly(installation: Installation) -> None:
+    opened = installation.client("open", "radikalisering", "--subject", "REF-7", "--note", "seen",
+                                 INDSATS_USER="")
+    assert opened.returncode == 4  # ME is admin, who opens no cases; the server says so as direct mode does
+    assert opened.stderr == installation.direct("open", "radikalisering", "--subject", "REF-7").stderr
+    made = installation.direct("open", "radikalisering", "--subject", "REF-7", user="emil")
+    case_id = made.stdout.splitlines()[-1]
+    same = [
+        ["cases", "--json"], ["cases"], ["show", case_id], ["show", case_id, "--json"],
+        ["plans", "list", "--json"], ["plans", "show", "radikalisering"], ["plans", "show", "radikalisering", "--json"],
+        ["plans", "graph", "radikalisering"], ["plans", "export", "radikalisering"],
+        ["stuck", "--at", "2030-01-01T09:00", "--json"], ["stuck", "--csv"], ["report", "--until", "2026-01-31", "--json"], ["report"],
+        ["calendar", "due", "2026-12-22T10:00", "6", "working", "days"], ["calendar", "closed", "--year", "2026"],
+        ["verify", "--json"], ["access", "review", "--json"], ["remind", "--dry-run", "--at", "2030-01-01", "--json"],
+        ["show", "RAD-1999-0001"], ["advance", case_id, "no_such_trigger"], ["stuck", "--at", "notatime"],
+        ["report", "--since", "yesterday"],
+        ["audit", "--user", "emil", "--json"],
+    ]
+    for args in same:
+        direct = installation.direct(*args)
+        served = installation.client(*args)
+        assert (served.returncode, served.stdout, served.stderr) == (direct.returncode, direct.stdout, direct.stderr), args
+
+
+def test_history_and_audit_through_the_server_name_the_caller(installation: Installation) -> None:
+    case_id = installation.direct("open", "radikalisering", "--subject", "REF-8", user="emil").stdout.split()[-1]
+    assert installation.client("history", case_id).returncode == 0
+    events = json.loads(installation.client("history", case_id, "--json").stdout)
+    assert [(e["kind"], e["actor"]) for e in events] == [("opened", "emil"), ("viewed", ME)]
+    assert "os_login" not in (events[1]["payload"] or {})  # through the server the actor is the OS login
+    assert events[0]["payload"]["os_login"] == ME  # emil's event was written directly, by ME acting as emil
+    log = installation.stop()
+    assert f"uid={os.getuid()} login={ME} use_case=history status=200" in log
+    assert "REF-8" not in log
+
+
+def test_indsats_user_with_a_server_is_refused(installation: Installation) -> None:
+    done = installation.client("cases", INDSATS_USER="emil")
+    assert done.returncode == 4
+    assert done.stderr == f"Error: with a server you act as your OS login, {ME}: unset INDSATS_USER\n"
+
+
+def test_remind_through_the_server_may_look_ahead_only_in_a_dry_run(installation: Installation) -> None:
+    installation.direct("open", "radikalisering", "--subject", "REF-9", user="emil")
+    ahead = installation.client("remind", "--at", "2030-01-01")
+    assert ahead.returncode == 5
+    assert ahead.stderr.startswith("Error: through a server, remind --at may look ahead only with --dry-run")
+    dry = installation.client("remind", "--at", "2030-01-01", "--dry-run")
+    assert dry.returncode == 0
+    assert "nothing sent" in dry.stdout
+    assert not (installation.root / "outbox.jsonl").exists()
+    now = installation.client("remind")
+    assert now.returncode == 0, now.stderr
+    assert now.stdout.startswith("Sweep via outbox")
+
+
+def test_the_client_imports_nothing_heavy_and_reads_no_key(installation: Installation) -> None:
+    (installation.root / "data" / "indsats.key").chmod(0o000)  # a client that tried to read it would fail
+    probe = (
+        "import sys\n"
+        "from indsats.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
+        "print('HEAVY', heavy, 'EXIT', code, file=sys.stderr)\n"
+    )
+    env = {**installation.base_env, "INDSATS_SERVER": f"unix:{installation.socket}"}
+    for args in (["show", "RAD-1999-0001"], ["cases", "--json"], ["stuck"], ["plans", "show", "radikalisering"],
+                 ["calendar", "closed", "--year", "2026"]):
+        done = subprocess.run([sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.stderr.splitlines()[-1] in ("HEAVY [] EXIT 0", "HEAVY [] EXIT 3"), (args, done.stderr)
+
+
+def test_an_unreachable_server_is_exit_7(tmp_path: Path) -> None:
+    inst = Installation(tmp_path)
+    done = inst.client("cases")
+    assert done.returncode == 7
+    assert done.stderr.startswith(f"Error: cannot reach the server at unix:{inst.socket}: ")
+    assert done.stderr.count("\n") == 1
+
+
+def test_direct_only_commands_are_refused_through_the_server(installation: Installation) -> None:
+    for args in (["init"], ["backup", str(installation.root / "copy.db")], ["worker"], ["keys", "rotate"]):
+        done = installation.client(*args)
+        assert done.returncode == 4, args
+        assert "runs directly on the database, as the server's service user" in done.stderr
+
+
+def test_exports_through_the_server_are_written_by_the_caller(installation: Installation) -> None:
+    installation.direct("open", "radikalisering", "--subject", "REF-10", user="emil")
+    target = installation.root / "subject.json"
+    done = installation.client("subject", "export", "REF-10", str(target))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"Wrote 1 case(s) to {target}.\n"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert json.loads(target.read_text())["cases"][0]["subject_ref"] == "REF-10"
+    again = installation.client("subject", "export", "REF-10", str(target))
+    assert again.returncode == 5
+    assert again.stderr == f"Error: {target} exists already; choose a new file name\n"
+
+
+def test_the_server_stops_cleanly_on_sigterm(installation: Installation) -> None:
+    log = installation.stop()
+    assert not installation.socket.exists()
+    assert "server stopped" in log
