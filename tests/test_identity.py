@@ -60,7 +60,7 @@ def test_acting_as_another_user_records_the_os_login_beside_the_actor(
 
 
 def test_acting_as_yourself_records_no_second_login(invoke: Callable[..., Result], cli_org: object) -> None:
-    assert invoke(["users", "add", ME, "--name", "Me", "--role", "medarbejder"]).exit_code == 0
+    assert invoke(["users", "add", ME, "--name", "Me", "--role", "medarbejder", "--reports-to", "lea"]).exit_code == 0
     opened = invoke(["open", "radikalisering", "--subject", "REF-1"], user=None)
     assert opened.exit_code == 0, opened.output
     case_id = opened.stdout.splitlines()[-1]
