@@ -66,6 +66,7 @@ def test_loading_a_plan_refuses_an_unreachable_state_naming_file_line_and_field(
 def test_a_plan_validate_rejects_is_not_offered_by_plans_list_nor_accepted_by_open(
     invoke: Callable[..., Result], tmp_path: Path
 ) -> None:
+    assert invoke(["init"]).exit_code == 0  # every command needs a registered actor
     plans_dir = tmp_path / "plans"
     plans_dir.mkdir()
     broken = plans_dir / "glemt.yaml"
@@ -90,6 +91,7 @@ def test_a_plan_validate_rejects_is_not_offered_by_plans_list_nor_accepted_by_op
 
 
 def test_a_broken_override_does_not_fall_back_to_the_shipped_plan(invoke: Callable[..., Result], tmp_path: Path) -> None:
+    assert invoke(["init"]).exit_code == 0  # every command needs a registered actor
     plans_dir = tmp_path / "plans"
     plans_dir.mkdir()
     (plans_dir / "radikalisering.yaml").write_text(unreachable_plan("radikalisering"), encoding="utf-8")
@@ -100,6 +102,7 @@ def test_a_broken_override_does_not_fall_back_to_the_shipped_plan(invoke: Callab
 
 
 def test_a_key_written_twice_is_an_error_not_a_silent_replacement(invoke: Callable[..., Result], tmp_path: Path) -> None:
+    assert invoke(["init"]).exit_code == 0  # every command needs a registered actor
     second = "  assessed:\n    label: Igen\n    final: true\n"
     text = edited("  decided:\n", second + "  decided:\n")
     path = tmp_path / "twice.yaml"
@@ -112,6 +115,7 @@ def test_a_key_written_twice_is_an_error_not_a_silent_replacement(invoke: Callab
 
 
 def test_a_billion_laughs_file_is_refused_at_once(invoke: Callable[..., Result], tmp_path: Path) -> None:
+    assert invoke(["init"]).exit_code == 0  # every command needs a registered actor
     levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     for n in range(1, 10):
         name, below = chr(ord("a") + n), chr(ord("a") + n - 1)
