@@ -234,10 +234,12 @@ def cli_db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def invoke(runner: CliRunner, cli_db_url: str, tmp_path: Path) -> Callable[..., Result]:
-    """``invoke(["show", case_id, "--json"], user="emil")``: run the CLI as ``user`` against a database."""
+    """``invoke(["show", case_id, "--json"], user="emil")``: run the CLI as ``user`` against a database
+    (``input=`` is its stdin; other keywords are environment variables)."""
     from indsats.cli import main
 
-    def run(args: list[str], *, user: str | None = "admin", db_url: str | None = None, **env: str | None) -> Result:
+    def run(args: list[str], *, user: str | None = "admin", db_url: str | None = None, input: str | None = None,
+            **env: str | None) -> Result:
         environment: dict[str, str | None] = {
             "INDSATS_USER": user,
             "INDSATS_DATABASE_URL": db_url or cli_db_url,
@@ -247,7 +249,7 @@ def invoke(runner: CliRunner, cli_db_url: str, tmp_path: Path) -> Callable[..., 
             "INDSATS_DEBUG": None,
             **env,
         }
-        return runner.invoke(main, args, env=environment)
+        return runner.invoke(main, args, env=environment, input=input)
 
     return run
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 import click
 
@@ -183,3 +183,42 @@ def parse_date(text: str | None, option: str) -> Any:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise Invalid(f"bad date '{text}' for {option}: use YYYY-MM-DD, e.g. 2026-03-02") from None
+
+
+def text_option(name: str, help: str, *, file_help: str | None = None, metavar: str = "TEXT") -> Any:
+    """``--NAME TEXT`` and ``--NAME-file FILE|-`` (``-`` reads stdin): personal text kept out of argv, where
+    ``ps`` shows it to every local user and the shell history keeps it. Read with ``text_from``."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(f"--{name}-file", f"{name.replace('-', '_')}_file", metavar="FILE|-",
+                               help=file_help or f"Read the {name} from FILE (- is stdin): out of ps and the shell history.")(command)
+        return click.option(f"--{name}", name.replace("-", "_"), metavar=metavar, help=help)(command)
+
+    return decorate
+
+
+@overload
+def text_from(value: str | None, file: str | None, option: str, *, required: Literal[True],
+              value_name: str | None = None) -> str: ...
+@overload
+def text_from(value: str | None, file: str | None, option: str, *, required: bool = False,
+              value_name: str | None = None) -> str | None: ...
+def text_from(value: str | None, file: str | None, option: str, *, required: bool = False,
+              value_name: str | None = None) -> str | None:
+    """The text of ``--OPTION`` (or the argument ``value_name``) or of ``--OPTION-file`` (a file, or stdin for
+    ``-``), surrounding whitespace stripped. Both given, or (``required``) neither: a usage error (exit 2); an
+    empty file: ``Invalid`` (exit 5)."""
+    given = value_name or f"--{option}"
+    if value is not None and file is not None:
+        raise click.UsageError(f"give {given} or --{option}-file, not both")
+    if file is None:
+        if value is None and required:
+            raise click.UsageError(f"give --{option}-file FILE|- (or {given})")
+        return value
+    from indsats.commands.render import printable, read_input
+
+    text = read_input(file, f"--{option}-file").strip()
+    if not text:
+        where = "stdin" if file == "-" else printable(file)
+        raise Invalid(f"--{option}-file {where} is empty: nothing to record")
+    return text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, pass_obj
+from indsats.commands.base import Obj, pass_obj, text_from, text_option
 
 
 # -- cases -----------------------------------------------------------------------------------------
@@ -12,18 +12,24 @@ from indsats.commands.base import Obj, pass_obj
 
 @click.command("open")
 @click.argument("plan_id", metavar="PLAN")
-@click.option("--subject", required=True, metavar="REF", help="Reference to the citizen's record (not a name).")
+@text_option("subject", "Reference to the citizen's record (not a name); --subject-file keeps it out of ps.",
+             file_help="Read the subject reference from FILE (- is stdin): out of ps and the shell history.",
+             metavar="REF")
 @click.option("--source", help="Where the concern came from: one of the plan's sources (default: its first).")
 @click.option("--flag", "flags", multiple=True, metavar="NAME", help="A flag the plan asks when a case opens (repeatable).")
 @click.option("--minor", is_flag=True, help="Short for --flag minor (the radicalisation plan: the citizen is under 18).")
-@click.option("--note", help="What was seen or heard.")
+@text_option("note", "What was seen or heard.")
 @click.option("--reporter", help="Who raised the concern (not with an anonymous source).")
 @pass_obj
-def open_(obj: Obj, plan_id: str, subject: str, source: str | None, flags: tuple[str, ...], minor: bool,
-          note: str | None, reporter: str | None) -> None:
+def open_(obj: Obj, plan_id: str, subject: str | None, subject_file: str | None, source: str | None,
+          flags: tuple[str, ...], minor: bool, note: str | None, note_file: str | None, reporter: str | None) -> None:
     """Register a concern under PLAN. The last line printed is the case id."""
     from indsats.commands.render import local
 
+    if subject_file == "-" and note_file == "-":
+        raise click.UsageError("only one of --subject-file and --note-file can read stdin")
+    subject = text_from(subject, subject_file, "subject", required=True)
+    note = text_from(note, note_file, "note")
     if obj.server is None:  # a usage error, as when the sources were fixed (the server checks them too)
         sources = obj.context().catalog.get(plan_id).plan.sources
         if source is not None and source not in sources:
@@ -38,12 +44,14 @@ def open_(obj: Obj, plan_id: str, subject: str, source: str | None, flags: tuple
 @click.argument("case_id", metavar="CASE")
 @click.argument("trigger")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="A field of the trigger (repeatable).")
-@click.option("--note", help="A note recorded with the trigger.")
+@text_option("note", "A note recorded with the trigger.")
 @pass_obj
-def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], note: str | None) -> None:
+def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], note: str | None,
+            note_file: str | None) -> None:
     """Fire TRIGGER on CASE (see 'indsats show CASE' for what you may fire now)."""
     from indsats.commands.render import local
 
+    note = text_from(note, note_file, "note")
     out = obj.run("advance", case_id=case_id, trigger=trigger, assignments=list(assignments), note=note)
     if out.state != out.from_state:
         tail = f"; deadline {local(out.deadline)}" if out.deadline else " (closed)"
@@ -54,10 +62,12 @@ def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], 
 
 @click.command()
 @click.argument("case_id", metavar="CASE")
-@click.argument("text")
+@click.argument("text", required=False)
+@click.option("--note-file", metavar="FILE|-", help="Read the note from FILE (- is stdin): out of ps and the shell history.")
 @pass_obj
-def note(obj: Obj, case_id: str, text: str) -> None:
-    """Add a note to CASE."""
+def note(obj: Obj, case_id: str, text: str | None, note_file: str | None) -> None:
+    """Add a note to CASE: TEXT, or --note-file FILE|- (kept out of ps and the shell history)."""
+    text = text_from(text, note_file, "note", required=True, value_name="TEXT")
     out = obj.run("note", case_id=case_id, text=text)
     click.echo(f"{out.case_id}: note added (event {out.event_seq}).")
 
@@ -230,10 +240,11 @@ def verify(obj: Obj, seals: str | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("case_id", metavar="CASE")
-@click.option("--reason", required=True, metavar="TEXT", help="What the case waits for (stored encrypted).")
+@text_option("reason", "What the case waits for (stored encrypted).")
 @pass_obj
-def pause(obj: Obj, case_id: str, reason: str) -> None:
+def pause(obj: Obj, case_id: str, reason: str | None, reason_file: str | None) -> None:
     """Pause CASE while it waits on someone outside: reminders are held until 'indsats resume CASE'."""
+    reason = text_from(reason, reason_file, "reason", required=True)
     from indsats.engine.cases.pause import pause_case
     from indsats.commands.render import local
 

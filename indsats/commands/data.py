@@ -166,11 +166,21 @@ def subject() -> None:
 
 
 @subject.command("export")
-@click.argument("ref")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("ref", required=False)
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--subject-file", metavar="FILE|-",
+              help="Read REF from FILE (- is stdin) instead of the command line: out of ps and the shell history.")
 @click.option("--with-names", is_flag=True, help="Name employees (default: their roles only).")
 @pass_obj
-def subject_export(obj: Obj, ref: str, path: str, with_names: bool) -> None:
-    """Everything held about subject REF, with the access log about it, to PATH (admin)."""
+def subject_export(obj: Obj, ref: str | None, path: str | None, subject_file: str | None, with_names: bool) -> None:
+    """Everything held about subject REF (or --subject-file FILE|-), with the access log about it, to PATH (admin)."""
+    from indsats.commands.base import text_from
+
+    if subject_file is not None and path is None:  # `subject export --subject-file - PATH`: the one argument is PATH
+        ref, path = None, ref
+    if path is None:
+        raise click.UsageError("give PATH, the file to write" if ref is not None or subject_file is not None
+                               else "give --subject-file FILE|- (or REF) and PATH")
+    ref = text_from(ref, subject_file, "subject", required=True, value_name="REF")
     result = obj.run("subject.export", subject_ref=ref, path=path, with_names=with_names)
     click.echo(f"Wrote {len(result.cases)} case(s) to {path}.")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, pass_obj
+from indsats.commands.base import Obj, pass_obj, text_from, text_option
 
 
 @click.command()
 @click.argument("case_id", metavar="CASE")
 @click.argument("login")
-@click.option("--note", help="Why (recorded, encrypted, with the assignment).")
+@text_option("note", "Why (recorded, encrypted, with the assignment).")
 @pass_obj
-def assign(obj: Obj, case_id: str, login: str, note: str | None) -> None:
+def assign(obj: Obj, case_id: str, login: str, note: str | None, note_file: str | None) -> None:
     """Name LOGIN the caseworker of CASE (a plan's state may be the caseworker's: relation assignee)."""
+    note = text_from(note, note_file, "note")
     from indsats.engine.cases.assign import assign_case
 
     out = assign_case(obj.context(), actor=obj.actor, case_id=case_id, login=login, note=note)
