@@ -1,5 +1,5 @@
-"""Operating indsats: the worker's JSON log lines and metrics port, ``--list-jobs``, ``health`` and the
-node_exporter textfile, through real processes and the CLI on one SQLite file."""
+"""Operating indsats: the worker's JSON log lines, the worker's and the server's metrics ports, ``--list-jobs``,
+``health`` and the node_exporter textfile, through real processes and the CLI on one SQLite file."""
 
 from __future__ import annotations
 
@@ -275,3 +275,70 @@ def test_the_log_level_and_format_come_from_the_flag_then_the_environment_then_t
         assert logger.level == logging.DEBUG and isinstance(logger.handlers[0].formatter, TextFormatter)
     finally:
         reset_logging()
+
+
+def _scrape_when(port: int, server: subprocess.Popen[str], ready: Callable[[str], bool]) -> str:
+    """The server's metrics once ``ready`` says they show what the test waits for (a sweep has run)."""
+    give_up = time.monotonic() + 30
+    text = ""
+    while time.monotonic() < give_up and server.poll() is None:
+        try:
+            text = metrics_text(port)
+        except OSError:
+            text = ""  # not listening yet
+        if ready(text):
+            return text
+        time.sleep(0.1)
+    return text
+
+
+@pytest.mark.slow
+def test_the_server_serves_metrics_on_its_opt_in_port_without_personal_data(
+    case_in: Callable[..., str], db_url: str, tmp_path: Path
+) -> None:
+    """``indsats server --metrics-port``, a real process with its built-in worker: the reminders it sent, the
+    backlog, the sweep's duration and the open cases by state, and nothing about a citizen or a person."""
+    case_id = case_in("suspected")  # its three reminders are long overdue by the server's (real) clock
+    Path(db_url.removeprefix("sqlite:///")).chmod(0o600)  # the server refuses a database others may read
+    port = free_port()
+    env = process_env(tmp_path, db_url, INDSATS_OUTBOX=str(tmp_path / "outbox.jsonl"), INDSATS_KEY=TEST_KEY.decode())
+    env.pop("INDSATS_USER")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "indsats", "server", "--socket", str(tmp_path / "run" / "indsats.sock"),
+         "--every", "0.3", "--metrics-port", str(port), "--log-format", "json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        scraped = _scrape_when(port, server, lambda text: "indsats_reminders_sent_total 3.0" in text)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+
+    assert server.returncode == 0, err
+    assert "indsats_reminders_sent_total 3.0" in scraped, err
+    assert 'indsats_reminders_failed_total{outcome="failed"} 0.0' in scraped
+    assert "indsats_due_reminders 0.0" in scraped and "indsats_oldest_due_reminder_age_seconds 0.0" in scraped
+    assert "indsats_sweep_duration_seconds_count" in scraped and "indsats_database_up 1.0" in scraped
+    assert 'indsats_open_cases{plan="radikalisering",state="suspected"} 1.0' in scraped
+    assert [w for w in PERSONAL if w in scraped] == [] and case_id not in scraped
+    started = next(json.loads(line) for line in err.splitlines() if '"server started"' in line)
+    assert started["metrics_port"] == port
+
+
+def test_a_taken_metrics_port_stops_the_server_at_start_with_exit_7(db_url: str, tmp_path: Path) -> None:
+    import socket
+
+    Path(db_url.removeprefix("sqlite:///")).chmod(0o600)
+    env = process_env(tmp_path, db_url, INDSATS_KEY=TEST_KEY.decode())
+    env.pop("INDSATS_USER")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "indsats", "server", "--socket", str(tmp_path / "run" / "indsats.sock"),
+             "--no-worker", "--log-level", "ERROR"],
+            env={**env, "INDSATS_METRICS_PORT": str(port)}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 7
+    assert done.stderr.startswith(f"Error: cannot serve metrics on 127.0.0.1:{port}: ")
+    assert done.stderr.count("\n") == 1
+    assert not (tmp_path / "run" / "indsats.sock").exists()

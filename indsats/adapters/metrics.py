@@ -4,8 +4,8 @@ Reminders sent and failed (counters), the due backlog and the age of the oldest 
 duration, and open cases by plan and state (gauges read from the database at each scrape). Labels are
 plan ids and states only: never a case id, a login or anything about a citizen.
 
-The server mounts the same registry: ``metrics = Metrics(ctx); app.mount("/metrics", metrics.asgi_app())``,
-or serves it on its own port with ``metrics.serve(port)``.
+``indsats worker`` and ``indsats server`` serve it on a port of its own (``--metrics-port``, ``metrics.serve(port)``);
+an ASGI app may mount it instead (``metrics.asgi_app()``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ class Metrics:
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.ctx = ctx
+        self.port: int | None = None  # set by serve()
+        self._server: Any = None
         self.registry = CollectorRegistry(auto_describe=True)
         self.sent = Counter("indsats_reminders_sent", "Reminders and escalations delivered.", registry=self.registry)
         self.failed = Counter(
@@ -43,12 +45,25 @@ class Metrics:
         self.failed.labels(outcome="retrying").inc(result.retrying)
         self.failed.labels(outcome="failed").inc(result.failed)
 
-    def serve(self, port: int, *, address: str = "127.0.0.1") -> Any:
-        """Serve ``/metrics`` on ``address:port`` from a daemon thread; returns the server (``shutdown()`` stops it)."""
+    def serve(self, port: int, *, address: str = "127.0.0.1") -> None:
+        """Serve ``/metrics`` on ``address:port`` from a daemon thread until ``stop()``; a port that is taken
+        (or an address not ours) is ``StorageUnavailable`` (exit 7), at start."""
         from prometheus_client import start_http_server
 
-        server, _thread = start_http_server(port, addr=address, registry=self.registry)
-        return server
+        from indsats.errors import StorageUnavailable
+
+        try:
+            self._server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot serve metrics on {address}:{port}: {exc.strerror}") from None
+        self.port = port
+
+    def stop(self) -> None:
+        """Stop serving (if ``serve`` was called)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
 
     def asgi_app(self) -> Any:
         """An ASGI app answering with the metrics, for the server to mount."""
@@ -66,6 +81,15 @@ class Metrics:
         from prometheus_client import write_to_textfile
 
         write_to_textfile(str(path), self.registry)
+
+
+def serve_metrics(ctx: Context, port: int | None, *, address: str = "127.0.0.1") -> Metrics | None:
+    """``Metrics`` served on ``address:port`` (``stop()`` ends it), or ``None`` when no port is set."""
+    if port is None:
+        return None
+    metrics = Metrics(ctx)
+    metrics.serve(port, address=address)
+    return metrics
 
 
 class _DatabaseCollector:

@@ -166,6 +166,15 @@ def log_options(command: Any) -> Any:
                         help="Else INDSATS_LOG_LEVEL, else INFO.")(command)
 
 
+def metrics_options(command: Any) -> Any:
+    """``--metrics-port`` and ``--metrics-address`` for the long-running commands (``worker``, ``server``)."""
+    command = click.option("--metrics-address", default="127.0.0.1", show_default=True, metavar="ADDRESS",
+                           help="Where the metrics port listens.")(command)
+    return click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
+                        help="Serve Prometheus metrics on ADDRESS:PORT/metrics (else INDSATS_METRICS_PORT; "
+                             "default: off).")(command)
+
+
 def start_logging(obj: Obj, level: str | None, fmt: str | None) -> None:
     """Logging to stderr: the flag, else the setting (environment, config file), else INFO / text."""
     from indsats.logs import configure_logging

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from indsats.commands.base import Obj, log_options, pass_obj, start_logging
+from indsats.commands.base import Obj, log_options, metrics_options, pass_obj, start_logging
 
 
 @click.command()
@@ -18,10 +18,12 @@ from indsats.commands.base import Obj, log_options, pass_obj, start_logging
 @click.option("--listen", metavar="HOST:PORT", help="Also serve the web view and its JSON API here (OIDC login).")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate for --listen (HTTPS).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key for --listen (HTTPS).")
+@metrics_options
 @log_options
 @pass_obj
 def server(obj: Obj, socket_path: str | None, no_worker: bool, every: float | None, listen: str | None,
-           tls_cert: str | None, tls_key: str | None, log_level: str | None, log_format: str | None) -> None:
+           tls_cert: str | None, tls_key: str | None, metrics_port: int | None, metrics_address: str,
+           log_level: str | None, log_format: str | None) -> None:
     """Run the use cases for everyone on this machine over a unix socket; the caller is who the kernel says.
 
     Run it as its own service user, the only one who can read the database and the key; point everyone's
@@ -35,4 +37,5 @@ def server(obj: Obj, socket_path: str | None, no_worker: bool, every: float | No
     start_logging(obj, log_level, log_format)
     path = Path(socket_path) if socket_path else default_socket(settings, os.environ.get("RUNTIME_DIRECTORY"))
     run_server(settings, socket_path=path.absolute(), worker=not no_worker, every_seconds=every, listen=listen,
-               tls_cert=Path(tls_cert) if tls_cert else None, tls_key=Path(tls_key) if tls_key else None)
+               tls_cert=Path(tls_cert) if tls_cert else None, tls_key=Path(tls_key) if tls_key else None,
+               metrics_port=metrics_port or settings.metrics_port, metrics_address=metrics_address)

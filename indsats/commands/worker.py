@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, log_options, pass_obj, start_logging
+from indsats.commands.base import Obj, log_options, metrics_options, pass_obj, start_logging
 
 
 @click.command()
 @click.option("--every", "every", default=None, type=click.FloatRange(min=0.1), metavar="SECONDS",
               help="Sweep every SECONDS (default 60, or [schedule] sweep_every).")
 @click.option("--list-jobs", is_flag=True, help="Print the jobs with their next run, and exit.")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
-              help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (else INDSATS_METRICS_PORT; default: off).")
-@click.option("--metrics-address", default="127.0.0.1", show_default=True, metavar="ADDRESS",
-              help="Where the metrics port listens.")
+@metrics_options
 @log_options
 @pass_obj
 def worker(obj: Obj, every: float | None, list_jobs: bool, metrics_port: int | None, metrics_address: str,
@@ -35,13 +32,10 @@ def worker(obj: Obj, every: float | None, list_jobs: bool, metrics_port: int | N
             click.echo(f"{job.id:<14} {job.when():<36} next {local(at)}  {job.description}")
         return
     start_logging(obj, log_level, log_format)
-    metrics = None
-    port = metrics_port or settings.metrics_port
-    if port is not None:
-        from indsats.adapters.metrics import Metrics
+    from indsats.adapters.metrics import serve_metrics
 
-        metrics = Metrics(ctx)
-        metrics.serve(port, address=metrics_address)
+    port = metrics_port or settings.metrics_port
+    metrics = serve_metrics(ctx, port, address=metrics_address)
     me = worker_id()
     jobs = build_jobs(ctx, settings, notifier, every=every, metrics=metrics, me=me)
     with ctx.db.unit_of_work():  # the database answers and is at the expected schema, or exit 7 now

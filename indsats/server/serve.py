@@ -21,6 +21,7 @@ from indsats.errors import StorageUnavailable
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from indsats.adapters.metrics import Metrics
     from indsats.config import Settings
     from indsats.engine.context import Context
 
@@ -92,11 +93,14 @@ def bind_socket(path: Path) -> socket.socket:
 
 
 def run_server(settings: Settings, *, socket_path: Path, worker: bool, every_seconds: float | None = None,
-               listen: str | None = None, tls_cert: Path | None = None, tls_key: Path | None = None) -> None:
-    """Serve until SIGTERM/SIGINT; then stop the web view and the worker and remove the socket.
+               listen: str | None = None, tls_cert: Path | None = None, tls_key: Path | None = None,
+               metrics_port: int | None = None, metrics_address: str = "127.0.0.1") -> None:
+    """Serve until SIGTERM/SIGINT; then stop the web view, the worker and the metrics and remove the socket.
 
     :param worker: run the worker's jobs (the sweep, seal, verify, retention, …) in a background thread.
     :param listen: also serve the web view (OIDC login) over TCP at ``HOST:PORT``, from a thread.
+    :param metrics_port: also serve Prometheus metrics on ``metrics_address:metrics_port`` (the worker's
+        counters when it runs here; the database's gauges in any case).
     """
     import uvicorn
 
@@ -113,17 +117,22 @@ def run_server(settings: Settings, *, socket_path: Path, worker: bool, every_sec
     sock = bind_socket(socket_path)
     stops: list[Callable[[], None]] = []
     try:
+        from indsats.adapters.metrics import serve_metrics
+
+        metrics = serve_metrics(ctx, metrics_port, address=metrics_address)
+        if metrics is not None:
+            stops.append(metrics.stop)
         if listen is not None:
             from indsats.server.web.serve import start_http
 
             stops.append(start_http(settings, ctx, listen, tls_cert=tls_cert, tls_key=tls_key))
         if worker:
-            stops.append(_start_worker(ctx, settings, every_seconds))
+            stops.append(_start_worker(ctx, settings, every_seconds, metrics))
         config = uvicorn.Config(build_app(ctx, settings), http=PeerCredentialsProtocol, lifespan="off",
                                 log_config=None, access_log=False, timeout_graceful_shutdown=10)
         log.info("server started", extra={"fields": {
             "socket": str(socket_path), "uid": os.geteuid(), "database": ctx.db.display(), "worker": worker,
-            "web": listen}})
+            "web": listen, "metrics_port": metrics_port}})
         # uvicorn stops on SIGTERM/SIGINT and then raises the signal again under the handler it found: with
         # these (which do nothing) the server cleans up below and exits 0 instead of dying mid-cleanup.
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -138,11 +147,13 @@ def run_server(settings: Settings, *, socket_path: Path, worker: bool, every_sec
         log.info("server stopped", extra={"fields": {"socket": str(socket_path)}})
 
 
-def _start_worker(ctx: Context, settings: Settings, every_seconds: float | None) -> Callable[[], None]:
+def _start_worker(ctx: Context, settings: Settings, every_seconds: float | None,
+                  metrics: Metrics | None) -> Callable[[], None]:
     """The jobs ``indsats worker`` runs, in a background thread of the server."""
     from indsats.adapters.scheduler import start_jobs
     from indsats.bootstrap import build_notifier
     from indsats.jobs import build_jobs, log_failure, worker_id
 
-    jobs = build_jobs(ctx, settings, build_notifier(settings), every=every_seconds, me=worker_id(":server"))
+    jobs = build_jobs(ctx, settings, build_notifier(settings), every=every_seconds, metrics=metrics,
+                      me=worker_id(":server"))
     return start_jobs(jobs, start_at=ctx.clock.now(), on_error=log_failure)
