@@ -280,7 +280,7 @@ def run(world: World, args: list[str], *, user: str = "sup") -> Any:
 
 
 def test_stuck_json_and_csv_parse_and_agree(world: World) -> None:
-    at = ["--at", NOW.isoformat()]
+    at = ["--at", NOW.isoformat(), "--all"]
     as_json = run(world, ["stuck", *at, "--json"])
     assert as_json.exit_code == 0, as_json.output
     items = json.loads(as_json.output)
@@ -290,7 +290,24 @@ def test_stuck_json_and_csv_parse_and_agree(world: World) -> None:
     expected = [case_id for case_id, _ in expected_stuck(world)]
     assert [i["case_id"] for i in items][: len(expected)] == expected
     assert [r["case"] for r in rows] == [i["case_id"] for i in items]
-    assert run(world, ["stuck", *at]).exit_code == 0
+    piped = run(world, ["stuck", *at])
+    assert piped.exit_code == 0
+    assert [line.split("\t")[0] for line in piped.output.splitlines()[1:]] == [i["case_id"] for i in items]
+    assert json.loads(run(world, ["stuck", "--at", NOW.isoformat(), "--plan", "no-such-plan", "--json"]).output) == []
+
+
+def test_stuck_shows_the_first_50_unless_told_a_limit_or_all(world: World) -> None:
+    at = ["--at", NOW.isoformat()]
+    expected = [case_id for case_id, _ in expected_stuck(world)]
+    assert len(expected) > 50
+    first = json.loads(run(world, ["stuck", *at, "--json"]).output)
+    assert [i["case_id"] for i in first] == expected[:50]
+    seven = list(csv.DictReader(io.StringIO(run(world, ["stuck", *at, "--limit", "7", "--csv"]).output)))
+    assert [r["case"] for r in seven] == expected[:7]
+    piped = run(world, ["stuck", *at, "--limit", "3"]).output.splitlines()
+    assert [line.split("\t")[0] for line in piped] == ["case", *expected[:3]]
+    assert len(json.loads(run(world, ["stuck", *at, "--all", "--json"]).output)) > 50
+    assert run(world, ["stuck", *at, "--limit", "0"]).exit_code == 2
 
 
 def test_stuck_rejects_a_bad_duration_and_a_bad_time(world: World) -> None:
@@ -332,14 +349,21 @@ def test_overdue_query_uses_the_open_deadline_index(world: World) -> None:
     event.listen(engine, "before_cursor_execute", capture)
     try:
         with world.ctx.db.unit_of_work() as uow:
-            uow.repo.overdue_cases(at=NOW, limit=10)
+            first = uow.repo.overdue_cases(at=NOW, limit=10)
+            last = first[-1]
+            assert last.deadline is not None
+            uow.repo.overdue_cases(at=NOW, limit=10, after=(last.deadline, last.id))  # the next page
     finally:
         event.remove(engine, "before_cursor_execute", capture)
-    statement, parameters = next((s, p) for s, p in seen if "FROM cases" in s)
-    with world.ctx.db.connect() as conn:
-        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
-    assert "ix_cases_open_deadline" in plan
-    # A range search of the index, in deadline order: no scan of cases, no sort of all the rows found
-    # (SQLite may still order ties on the same deadline by id: "TEMP B-TREE FOR RIGHT PART OF ORDER BY").
-    assert "SCAN cases" not in plan
-    assert "USE TEMP B-TREE FOR ORDER BY" not in plan
+    pages = [(s, p) for s, p in seen if "FROM cases" in s]
+    assert len(pages) == 2
+    for statement, parameters in pages:
+        with world.ctx.db.connect() as conn:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+        assert "ix_cases_open_deadline" in plan
+        # A range search of the index, in deadline order: no scan of cases, no sort of all the rows found
+        # (SQLite may still order ties on the same deadline by id: "TEMP B-TREE FOR RIGHT PART OF ORDER BY"),
+        # and on a later page no second search of the index merged and sorted ("MULTI-INDEX OR").
+        assert "SCAN cases" not in plan
+        assert "USE TEMP B-TREE FOR ORDER BY" not in plan
+        assert "MULTI-INDEX OR" not in plan

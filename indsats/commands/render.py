@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -97,6 +97,16 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(_plain(value), ensure_ascii=False, indent=2))
 
 
+def echo_json_items(items: Iterable[Any]) -> None:
+    """A JSON array written one item at a time, as ``echo_json(list(items))`` would print it, without the list."""
+    first = True
+    for item in items:
+        text = json.dumps(_plain(item), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        click.echo(("[\n  " if first else ",\n  ") + text, nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
+
+
 # -- tables -------------------------------------------------------------------------------------------
 
 
@@ -107,8 +117,9 @@ def stdout_is_terminal() -> bool:
         return False
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A table: rich on a terminal (blocks of lines when too wide), TSV with a header row otherwise."""
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A table: rich on a terminal (blocks of lines when too wide), TSV with a header row otherwise (written
+    row by row as ``rows`` come: a long list is never held)."""
     if not stdout_is_terminal():
         click.echo("\t".join(tsv_cell(c) for c in columns))
         for row in rows:
@@ -151,15 +162,21 @@ def _blocks(console: Any, title: str | None, columns: list[str], cells: list[lis
                               soft_wrap=False)
 
 
-def csv_out(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """CSV with a header row on stdout, every cell neutralised against formula injection."""
+def csv_out(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """CSV with a header row on stdout, every cell neutralised against formula injection; written in chunks of
+    rows as they come, so a long list is never held."""
     import csv
     import io
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(list(columns))
-    writer.writerows([[csv_cell(v) for v in row] for row in rows])
+    for n, row in enumerate(rows, 1):
+        writer.writerow([csv_cell(v) for v in row])
+        if n % 500 == 0:
+            click.echo(buffer.getvalue(), nl=False)
+            buffer.seek(0)
+            buffer.truncate()
     click.echo(buffer.getvalue(), nl=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import click
@@ -13,34 +14,54 @@ STUCK_COLUMNS = ["case", "plan", "state", "must act", "role", "deadline", "overd
                  "last activity", "failed", "reason"]
 
 
+DEFAULT_LIMIT = 50
+
+
 @click.command()
 @click.option("--at", metavar="TIME", help="As of this time (ISO 8601; local time if no offset). Default: now.")
 @click.option("--plan", "plan_id", help="Only cases under this plan.")
 @click.option("--unit", help="Only cases opened in this unit.")
 @click.option("--role", help="Only cases where this role must act.")
 @click.option("--overdue-by", "overdue_by", metavar="DURATION", help="Only cases overdue by at least this, e.g. '1 working day'.")
+@click.option("--limit", type=click.IntRange(min=1), default=DEFAULT_LIMIT, show_default=True,
+              help="At most this many cases (the most overdue).")
+@click.option("--all", "every", is_flag=True, help="Every stuck case, not only the first --limit.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, to stdout.")
 @pass_obj
 def stuck(obj: Obj, at: str | None, plan_id: str | None, unit: str | None, role: str | None,
-          overdue_by: str | None, as_json: bool, as_csv: bool) -> None:
-    """Open cases past their state's deadline, most overdue first, and cases whose reminders failed."""
-    from indsats.commands.render import csv_out, echo_json, local, table
+          overdue_by: str | None, limit: int, every: bool, as_json: bool, as_csv: bool) -> None:
+    """Open cases past their state's deadline, most overdue first, and cases whose reminders failed.
 
-    found = obj.run("stuck", at=at, plan_id=plan_id, unit=unit, role=role, overdue_by=overdue_by)
+    The first 50 by default; piped, --csv and --json are written case by case as they are read."""
+    from indsats.commands.render import csv_out, echo_json_items, stdout_is_terminal, table
+
+    # One more than shown, to tell a person at a terminal that the list goes on.
+    wanted = None if every else limit + 1
+    found = iter(obj.run("stuck", at=at, plan_id=plan_id, unit=unit, role=role, overdue_by=overdue_by, limit=wanted))
+    shown = found if every else itertools.islice(found, limit)
     if as_json:
-        echo_json(found)
+        echo_json_items(shown)
         return
-    rows = [
-        [s.case_id, s.plan_id, s.state_label, ", ".join(f"{p.name} ({p.login})" for p in s.must_act),
-         ", ".join(sorted({p.role for p in s.must_act})), local(s.deadline), s.overdue_text or "",
-         s.escalation_level, s.reminders_sent, local(s.last_activity_at), s.failed_reminders, _why(s)]
-        for s in found
-    ]
+    rows = (_row(s) for s in shown)
     if as_csv:
         csv_out(STUCK_COLUMNS, rows)
         return
-    table(f"Stuck cases ({len(found)})", STUCK_COLUMNS, rows)
+    if not stdout_is_terminal():
+        table(None, STUCK_COLUMNS, rows)
+        return
+    listed = list(rows)
+    more = next(found, None) is not None
+    title = f"Stuck cases (the first {len(listed)}; --all for every one)" if more else f"Stuck cases ({len(listed)})"
+    table(title, STUCK_COLUMNS, listed)
+
+
+def _row(s: Any) -> list[Any]:
+    from indsats.commands.render import local
+
+    return [s.case_id, s.plan_id, s.state_label, ", ".join(f"{p.name} ({p.login})" for p in s.must_act),
+            ", ".join(sorted({p.role for p in s.must_act})), local(s.deadline), s.overdue_text or "",
+            s.escalation_level, s.reminders_sent, local(s.last_activity_at), s.failed_reminders, _why(s)]
 
 
 def _why(s: Any) -> str:
@@ -73,7 +94,7 @@ def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, 
 
         from indsats.commands.report_html import report_page
 
-        page = report_page(result, obj.run("stuck", plan_id=plan_id))
+        page = report_page(result, list(obj.run("stuck", plan_id=plan_id, limit=DEFAULT_LIMIT)))
         Path(html_file).write_text(page, encoding="utf-8")
     if as_json:
         echo_json(result)

@@ -8,22 +8,26 @@ leaving it, and its deadline is the pinned plan's rule counted from the entry.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from indsats.engine.org.people import CaseFacts, Organisation
 from indsats.engine.time.clock import LOCAL_TZ, as_utc, localize
 from indsats.engine.log.events import EventKind
-from indsats.engine.reminders.planning import deadline_for, is_working_time, shifted, time_between
+from indsats.engine.reminders.planning import deadline_for, is_working_time, rule_of, shifted, time_between
 from indsats.engine.org.users import require_actor
 from indsats.engine.cases.views import Person, log_view, person_in
 from indsats.engine.cases.visibility import may_see, organisation
 from indsats.errors import Invalid, NotAllowed
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
     from indsats.engine.time.durations import Duration
@@ -127,7 +131,15 @@ class StepReport:
 # -- stuck -------------------------------------------------------------------------------------------
 
 
-def stuck_cases(
+def stuck_cases(ctx: Context, *, actor: str, **filters: Any) -> list[StuckCase]:
+    """``iter_stuck`` as a list (the web view, the report page, the server's answer).
+
+    :param filters: those of ``iter_stuck``.
+    """
+    return list(iter_stuck(ctx, actor=actor, **filters))
+
+
+def iter_stuck(
     ctx: Context,
     *,
     actor: str,
@@ -137,8 +149,10 @@ def stuck_cases(
     role: str | None = None,
     overdue_by: Duration | None = None,
     limit: int | None = None,
-) -> list[StuckCase]:
-    """Open cases past their deadline at ``at`` (most overdue first), then those with failed reminders.
+) -> Iterator[StuckCase]:
+    """Open cases past their deadline at ``at`` (most overdue first), then those with failed reminders,
+    those past a case deadline, and the paused ones; one at a time, read in pages (keyset), so listing a
+    million cases holds one page in memory, not the list. Checks who is asking before the first case.
 
     :param role: only cases where someone in this role must act.
     :param overdue_by: only cases overdue by at least this much (on the calendar, for working time).
@@ -147,70 +161,111 @@ def stuck_cases(
     if limit is not None and limit < 1:
         raise Invalid(f"limit must be at least 1, not {limit}")
     at = ctx.clock.now() if at is None else as_utc(at)
+    rows = _stuck_rows(ctx, actor, at, plan_id, unit, role, overdue_by, limit)
+    next(rows)  # who is asking is checked here: NotAllowed before the first case, not at it
+    return cast("Iterator[StuckCase]", rows)
+
+
+def _stuck_rows(
+    ctx: Context,
+    actor: str,
+    at: datetime,
+    plan_id: str | None,
+    unit: str | None,
+    role: str | None,
+    overdue_by: Duration | None,
+    limit: int | None,
+) -> Iterator[StuckCase | None]:
+    """``iter_stuck``'s rows in one read transaction, after a ``None`` once the actor has been checked."""
     with ctx.db.unit_of_work() as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
         _require_overseer(ctx, repo, me)
+        yield None
         plans: dict[tuple[str, str], Organisation] = {}
-        found: list[StuckCase] = []
-        seen: set[str] = set()
 
-        def full() -> bool:
-            return limit is not None and len(found) >= limit
+        def check(case: Case, failed: int, case_deadline: tuple[str, datetime] | None = None,
+                  late_only: Duration | None = overdue_by) -> StuckCase | None:
+            return _stuck(ctx, repo, plans, me, case, at, role, late_only, failed, case_deadline)
 
-        after: tuple[datetime, str] | None = None
-        # With a limit, the first batch is only as large as the limit: most cases are usually kept.
-        size = _BATCH if limit is None else min(limit, _BATCH)
-        while not full():
-            batch = repo.overdue_cases(at=at, plan_id=plan_id, unit=unit, after=after, limit=size)
-            failed = repo.failed_reminder_counts(c.id for c in batch)
-            for case in batch:
-                seen.add(case.id)
-                if case.paused_at is not None:
-                    continue  # listed as paused below
-                item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed.get(case.id, 0))
-                if item is not None:
-                    found.append(item)
-                    if full():
-                        break
-            if len(batch) < size:
-                break
-            last = batch[-1]
-            assert last.deadline is not None  # an overdue case has a deadline
-            after = (last.deadline, last.id)
-            size = _BATCH
-        # Working and elapsed deadlines can interleave across plans; the list is by how overdue, not by deadline.
-        found.sort(key=lambda s: -(s.overdue_by or timedelta()))
-        for case, failed_count in [] if full() else repo.cases_with_failed_reminders(plan_id=plan_id, unit=unit):
-            if full():
-                break
-            if case.id in seen or case.paused_at is not None:
+        def others() -> Iterator[StuckCase | None]:
+            """After the overdue ones: failed reminders, case deadlines passed, paused (each case once)."""
+            for case, failed in repo.cases_with_failed_reminders(plan_id=plan_id, unit=unit, not_overdue_at=at):
+                yield check(case, failed)
+            for case, name, due_at in repo.overdue_case_deadlines(at=at, plan_id=plan_id, unit=unit,
+                                                                  only_otherwise_fine=True):
+                yield check(case, 0, (name, due_at))
+            paused = repo.paused_cases(plan_id=plan_id, unit=unit)
+            failed_counts = repo.failed_reminder_counts(c.id for c in paused)
+            for case in paused:
+                yield check(case, failed_counts.get(case.id, 0), late_only=None)
+
+        listed = 0
+        for item in itertools.chain(_overdue(ctx, repo, at, plan_id, unit, limit, check), others()):
+            if item is None:
                 continue
-            seen.add(case.id)
-            item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed_count)
+            yield item
+            listed += 1
+            if limit is not None and listed >= limit:
+                return
+
+
+def _overdue(
+    ctx: Context,
+    repo: Repository,
+    at: datetime,
+    plan_id: str | None,
+    unit: str | None,
+    limit: int | None,
+    check: Callable[[Case, int], StuckCase | None],
+) -> Iterator[StuckCase]:
+    """The open cases past their state's deadline, most overdue first (ties: earliest deadline, then id).
+
+    Pages come in deadline order, and how overdue a case is falls as its deadline rises for one way of counting
+    (working time, or elapsed). A case found is held until no case still unread can be more overdue: at most a
+    page when every pinned plan counts its deadlines alike, more where working and elapsed deadlines mix.
+    """
+    bound = _overdue_bound(ctx, repo, at)
+    waiting: list[tuple[timedelta, datetime, str, StuckCase]] = []
+    after: tuple[datetime, str] | None = None
+    # With a limit, the first page is only as large as the limit: most cases are usually kept.
+    size = _BATCH if limit is None else min(limit, _BATCH)
+    while True:
+        page = repo.overdue_cases(at=at, plan_id=plan_id, unit=unit, after=after, limit=size)
+        failed = repo.failed_reminder_counts(c.id for c in page)
+        for case in page:
+            if case.paused_at is not None:
+                continue  # listed as paused, at the end
+            item = check(case, failed.get(case.id, 0))
             if item is not None:
-                found.append(item)
-        overdue_deadlines = [] if full() else repo.overdue_case_deadlines(at=at, plan_id=plan_id, unit=unit)
-        failed = repo.failed_reminder_counts(c.id for c, _, _ in overdue_deadlines)
-        for case, name, due_at in overdue_deadlines:
-            if full():
-                break
-            if case.id in seen or case.paused_at is not None:
-                continue
-            seen.add(case.id)
-            item = _stuck(ctx, repo, plans, me, case, at, role, overdue_by, failed.get(case.id, 0),
-                          case_deadline=(name, due_at))
-            if item is not None:
-                found.append(item)
-        paused = [] if full() else repo.paused_cases(plan_id=plan_id, unit=unit)
-        failed = repo.failed_reminder_counts(c.id for c in paused)
-        for case in paused:
-            if full():
-                break
-            item = _stuck(ctx, repo, plans, me, case, at, role, None, failed.get(case.id, 0))
-            if item is not None:
-                found.append(item)
-    return found
+                assert item.deadline is not None and item.overdue_by is not None  # found past its deadline
+                heapq.heappush(waiting, (-item.overdue_by, item.deadline, item.case_id, item))
+        if len(page) < size:
+            break
+        last = page[-1]
+        assert last.deadline is not None  # an overdue case has a deadline
+        after = (last.deadline, last.id)
+        size = _BATCH
+        most_still_unread = bound(last.deadline)
+        while waiting and -waiting[0][0] >= most_still_unread:
+            yield heapq.heappop(waiting)[-1]
+    while waiting:
+        yield heapq.heappop(waiting)[-1]
+
+
+def _overdue_bound(ctx: Context, repo: Repository, at: datetime) -> Callable[[datetime], timedelta]:
+    """How overdue at most, at ``at``, a case with a deadline at or after the given one can be: working time
+    since it, unless a pinned plan has a state whose deadline counts elapsed time."""
+    elapsed = False
+    for plan_id, version in repo.pinned_versions():
+        plan = ctx.catalog.pinned(repo, plan_id, version)
+        rules = [rule_of(plan, name) for name, state in plan.states.items() if not state.final]
+        if any(rule is not None and not rule.working for rule in rules):
+            elapsed = True
+            break
+    if elapsed:
+        return lambda deadline: at - deadline
+    return lambda deadline: ctx.calendar.working_time_between(deadline, at)
 
 
 def export_stuck(ctx: Context, *, actor: str, via: str, **filters: Any) -> list[StuckCase]:

@@ -28,13 +28,16 @@ def advance(call: Call, *, case_id: str, trigger: str, assignments: list[str], n
 
 
 def stuck(call: Call, *, at: str | None = None, plan_id: str | None = None, unit: str | None = None,
-          role: str | None = None, overdue_by: str | None = None) -> Any:
-    from indsats.engine.supervision import stuck_cases
+          role: str | None = None, overdue_by: str | None = None, limit: int | None = None) -> Any:
+    """The stuck list: streamed in this process (one page in memory), a list through the server."""
+    from indsats.engine.supervision import iter_stuck
     from indsats.engine.time.clock import parse_time
     from indsats.engine.time.durations import parse_duration
 
-    return stuck_cases(call.ctx, actor=call.actor, at=None if at is None else parse_time(at), plan_id=plan_id,
-                       unit=unit, role=role, overdue_by=None if overdue_by is None else parse_duration(overdue_by))
+    found = iter_stuck(call.ctx, actor=call.actor, at=None if at is None else parse_time(at), plan_id=plan_id,
+                       unit=unit, role=role, overdue_by=None if overdue_by is None else parse_duration(overdue_by),
+                       limit=limit)
+    return list(found) if call.served else found
 
 
 def report(call: Call, *, plan_id: str | None = None, since: str | None = None, until: str | None = None) -> Any:

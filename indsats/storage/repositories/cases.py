@@ -101,12 +101,15 @@ class CaseRepository(Queries):
         """Open cases whose deadline lies before ``at``, most overdue (earliest deadline) first.
 
         The shape ``WHERE is_open AND deadline < :at ORDER BY deadline`` is a range scan of
-        ``ix_cases_open_deadline``; ``after`` continues from the last (deadline, id) of a batch.
+        ``ix_cases_open_deadline``; ``after`` continues from the last (deadline, id) of a batch (keyset).
+        The page condition is written ``deadline >= :d AND (deadline > :d OR id > :i)``: its first term
+        keeps the range scan starting at ``:d``. The obvious ``deadline > :d OR (deadline = :d AND id > :i)``
+        makes SQLite merge two index searches and sort every later row, on every page (1M cases: ~1 s a page).
         """
         query = select(cases).where(cases.c.is_open == true(), cases.c.deadline < at)
         if after is not None:
             query = query.where(
-                or_(cases.c.deadline > after[0], and_(cases.c.deadline == after[0], cases.c.id > after[1]))
+                cases.c.deadline >= after[0], or_(cases.c.deadline > after[0], cases.c.id > after[1])
             )
         if plan_id is not None:
             query = query.where(cases.c.plan_id == plan_id)
@@ -118,9 +121,13 @@ class CaseRepository(Queries):
         return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
 
     def cases_with_failed_reminders(
-        self, *, plan_id: str | None = None, unit: str | None = None
+        self, *, plan_id: str | None = None, unit: str | None = None, not_overdue_at: datetime | None = None
     ) -> list[tuple[Case, int]]:
-        """Open cases with at least one reminder that could not be delivered, each with how many failed."""
+        """Open cases with at least one reminder that could not be delivered, each with how many failed.
+
+        :param not_overdue_at: leave out paused cases and those whose deadline lies before this time (the stuck
+            list shows them already, as overdue or paused).
+        """
         failed = (
             select(reminders.c.case_id, func.count().label("failed_reminders"))
             .where(reminders.c.status == "failed")
@@ -137,6 +144,9 @@ class CaseRepository(Queries):
             query = query.where(cases.c.plan_id == plan_id)
         if unit is not None:
             query = query.where(cases.c.unit == unit)
+        if not_overdue_at is not None:
+            query = query.where(cases.c.paused_at.is_(None),
+                                or_(cases.c.deadline.is_(None), cases.c.deadline >= not_overdue_at))
         found = []
         for row in self.conn.execute(query).mappings():
             values = dict(row)

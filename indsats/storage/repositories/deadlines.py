@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert, select, true, update
+from sqlalchemy import and_, bindparam, insert, or_, select, true, update
 
 from indsats.engine.cases.case import Case
 from indsats.engine.reminders.reminder import Reminder
@@ -57,25 +57,37 @@ class DeadlineQueries(Queries):
             self.conn.execute(statement, params)
 
     def overdue_case_deadlines(
-        self, *, at: datetime, plan_id: str | None = None, unit: str | None = None
+        self, *, at: datetime, plan_id: str | None = None, unit: str | None = None, only_otherwise_fine: bool = False
     ) -> list[tuple[Case, str, datetime]]:
-        """Running case deadlines of open cases due before ``at``, earliest first: (case, name, due_at)."""
+        """Running case deadlines of open cases due before ``at``, earliest first: (case, name, due_at).
+
+        :param only_otherwise_fine: leave out paused cases, those past their state's deadline and those with a
+            failed reminder (the stuck list shows them already), and list each case once, by its earliest.
+        """
         query = (
             select(cases, case_deadlines.c.name.label("cd_name"), case_deadlines.c.due_at.label("cd_due_at"),
                    case_deadlines.c.started_at.label("cd_started_at"))
             .join(case_deadlines, case_deadlines.c.case_id == cases.c.id)
             .where(case_deadlines.c.met_at.is_(None), case_deadlines.c.due_at < at, cases.c.is_open == true())
         )
+        if only_otherwise_fine:
+            failed = select(reminders.c.id).where(reminders.c.case_id == cases.c.id, reminders.c.status == "failed")
+            query = query.where(cases.c.paused_at.is_(None), or_(cases.c.deadline.is_(None), cases.c.deadline >= at),
+                                ~failed.exists())
         if plan_id is not None:
             query = query.where(cases.c.plan_id == plan_id)
         if unit is not None:
             query = query.where(cases.c.unit == unit)
         query = query.order_by(case_deadlines.c.due_at, cases.c.id)
         found = []
+        listed: set[str] = set()
         for row in self.conn.execute(query).mappings():
             values = dict(row)
             name, due_at = values.pop("cd_name"), values.pop("cd_due_at")
             values.pop("cd_started_at")
+            if only_otherwise_fine and values["id"] in listed:
+                continue
+            listed.add(values["id"])
             found.append((Case.from_row(values), name, due_at))
         return found
 

@@ -23,3 +23,7 @@ class PlanRepository(Queries):
     def plan_text(self, plan_id: str, version: str) -> str | None:
         query = select(plans.c.text).where(plans.c.id == plan_id, plans.c.version == version)
         return self.conn.execute(query).scalar_one_or_none()
+
+    def pinned_versions(self) -> list[tuple[str, str]]:
+        """Every (plan id, version) some case was opened under."""
+        return [(str(i), str(v)) for i, v in self.conn.execute(select(plans.c.id, plans.c.version).order_by(plans.c.id))]
