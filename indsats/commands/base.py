@@ -231,3 +231,10 @@ def text_from(value: str | None, file: str | None, option: str, *, required: boo
         where = "stdin" if file == "-" else printable(file)
         raise Invalid(f"--{option}-file {where} is empty: nothing to record")
     return text
+
+
+def json_option(command: Any) -> Any:
+    """``--json``: the command's outcome as one JSON object on stdout (keys English and stable); an error as one
+    JSON object on stderr (``{"error": …, "exit_code": N}``)."""
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print the outcome as JSON (errors: one JSON object on stderr).")(command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, pass_obj, text_from, text_option
+from indsats.commands.base import Obj, json_option, pass_obj, text_from, text_option
 
 
 # -- cases -----------------------------------------------------------------------------------------
@@ -20,11 +20,13 @@ from indsats.commands.base import Obj, pass_obj, text_from, text_option
 @click.option("--minor", is_flag=True, help="Short for --flag minor (the radicalisation plan: the citizen is under 18).")
 @text_option("note", "What was seen or heard.")
 @click.option("--reporter", help="Who raised the concern (not with an anonymous source).")
+@json_option
 @pass_obj
 def open_(obj: Obj, plan_id: str, subject: str | None, subject_file: str | None, source: str | None,
-          flags: tuple[str, ...], minor: bool, note: str | None, note_file: str | None, reporter: str | None) -> None:
+          flags: tuple[str, ...], minor: bool, note: str | None, note_file: str | None, reporter: str | None,
+          as_json: bool) -> None:
     """Register a concern under PLAN. The last line printed is the case id."""
-    from indsats.commands.render import local
+    from indsats.commands.render import echo_json, local
 
     if subject_file == "-" and note_file == "-":
         raise click.UsageError("only one of --subject-file and --note-file can read stdin")
@@ -36,6 +38,9 @@ def open_(obj: Obj, plan_id: str, subject: str | None, subject_file: str | None,
             raise click.BadParameter(f"'{source}' is not one of {', '.join(sources)}", param_hint="'--source'")
     out = obj.run("open", plan_id=plan_id, subject_ref=subject, source=source, minor=minor, note=note,
                   reporter=reporter, flags=list(flags))
+    if as_json:
+        echo_json(out)
+        return
     click.echo(f"Opened in '{out.state}'; deadline {local(out.deadline)}.", err=False)
     click.echo(out.case_id)
 
@@ -45,14 +50,18 @@ def open_(obj: Obj, plan_id: str, subject: str | None, subject_file: str | None,
 @click.argument("trigger")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="A field of the trigger (repeatable).")
 @text_option("note", "A note recorded with the trigger.")
+@json_option
 @pass_obj
 def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], note: str | None,
-            note_file: str | None) -> None:
+            note_file: str | None, as_json: bool) -> None:
     """Fire TRIGGER on CASE (see 'indsats show CASE' for what you may fire now)."""
-    from indsats.commands.render import local
+    from indsats.commands.render import echo_json, local
 
     note = text_from(note, note_file, "note")
     out = obj.run("advance", case_id=case_id, trigger=trigger, assignments=list(assignments), note=note)
+    if as_json:
+        echo_json(out)
+        return
     if out.state != out.from_state:
         tail = f"; deadline {local(out.deadline)}" if out.deadline else " (closed)"
         click.echo(f"{out.case_id}: {out.from_state} → {out.state}{tail}")
@@ -64,11 +73,17 @@ def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], 
 @click.argument("case_id", metavar="CASE")
 @click.argument("text", required=False)
 @click.option("--note-file", metavar="FILE|-", help="Read the note from FILE (- is stdin): out of ps and the shell history.")
+@json_option
 @pass_obj
-def note(obj: Obj, case_id: str, text: str | None, note_file: str | None) -> None:
+def note(obj: Obj, case_id: str, text: str | None, note_file: str | None, as_json: bool) -> None:
     """Add a note to CASE: TEXT, or --note-file FILE|- (kept out of ps and the shell history)."""
     text = text_from(text, note_file, "note", required=True, value_name="TEXT")
     out = obj.run("note", case_id=case_id, text=text)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json(out)
+        return
     click.echo(f"{out.case_id}: note added (event {out.event_seq}).")
 
 
@@ -241,26 +256,38 @@ def verify(obj: Obj, seals: str | None, as_json: bool) -> None:
 @click.command()
 @click.argument("case_id", metavar="CASE")
 @text_option("reason", "What the case waits for (stored encrypted).")
+@json_option
 @pass_obj
-def pause(obj: Obj, case_id: str, reason: str | None, reason_file: str | None) -> None:
+def pause(obj: Obj, case_id: str, reason: str | None, reason_file: str | None, as_json: bool) -> None:
     """Pause CASE while it waits on someone outside: reminders are held until 'indsats resume CASE'."""
     reason = text_from(reason, reason_file, "reason", required=True)
     from indsats.engine.cases.pause import pause_case
     from indsats.commands.render import local
 
     out = pause_case(obj.context(), actor=obj.actor, case_id=case_id, reason=reason)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json(out)
+        return
     click.echo(f"{out.case_id}: paused at {local(out.paused_at)}; {out.shifted_reminders} reminder(s) held.")
 
 
 @click.command()
 @click.argument("case_id", metavar="CASE")
+@json_option
 @pass_obj
-def resume(obj: Obj, case_id: str) -> None:
+def resume(obj: Obj, case_id: str, as_json: bool) -> None:
     """Resume a paused CASE: its deadlines and held reminders move on by the paused time."""
     from indsats.engine.cases.pause import resume_case
     from indsats.commands.render import local
 
     out = resume_case(obj.context(), actor=obj.actor, case_id=case_id)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json(out)
+        return
     tail = f"; deadline now {local(out.deadline)}" if out.deadline else ""
     click.echo(f"{out.case_id}: resumed (paused since {local(out.paused_at)}){tail}; "
                f"{out.shifted_reminders} reminder(s) moved on.")

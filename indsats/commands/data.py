@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, pass_obj
+from indsats.commands.base import Obj, json_option, pass_obj
 from indsats.errors import Invalid
 
 
@@ -13,12 +13,18 @@ from indsats.errors import Invalid
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@json_option
 @pass_obj
-def backup(obj: Obj, file: str) -> None:
+def backup(obj: Obj, file: str, as_json: bool) -> None:
     """Copy the SQLite database to the new FILE (mode 0600) while others keep working; admins only.
     For PostgreSQL use pg_dump."""
     obj.context()  # on the database itself: refused through a server
     result = obj.run("backup", target=file)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"database": str(result.database), "file": str(result.target), "size_bytes": result.size_bytes})
+        return
     click.echo(f"Backed up {result.database} to {result.target} ({result.size_bytes:,} bytes).")
 
 
@@ -32,7 +38,8 @@ def keys() -> None:
 
 @keys.command("new")
 @click.argument("path", type=click.Path(dir_okay=False))
-def keys_new(path: str) -> None:
+@json_option
+def keys_new(path: str, as_json: bool) -> None:
     """Write a new key file (0600); point INDSATS_KEY_FILE at it."""
     from pathlib import Path
 
@@ -40,14 +47,20 @@ def keys_new(path: str) -> None:
     from indsats.adapters.keyfile import write_key
 
     write_key(Path(path), new_key())
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"file": path})
+        return
     click.echo(f"Wrote a new key to {path}.")
 
 
 @keys.command("rotate")
 @click.option("--new-key-file", type=click.Path(dir_okay=False), help="Write the new key here (else replace the key file).")
 @click.option("--resume", is_flag=True, help="Only finish an interrupted rotation (running it again does that too).")
+@json_option
 @pass_obj
-def keys_rotate(obj: Obj, new_key_file: str | None, resume: bool) -> None:
+def keys_rotate(obj: Obj, new_key_file: str | None, resume: bool, as_json: bool) -> None:
     """Re-encrypt everything under a new key (admin); safe to interrupt: run it again to finish."""
     from pathlib import Path
 
@@ -61,6 +74,12 @@ def keys_rotate(obj: Obj, new_key_file: str | None, resume: bool) -> None:
     fixed = settings.key.encode("ascii") if settings.key else None
     store = KeyFiles(settings.key_file, pending=Path(new_key_file) if new_key_file else None, fixed=fixed)
     done = rotate_keys(obj.context(), actor=obj.actor, store=store, resume=resume)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"cases": done.cases, "events": done.events, "fingerprint": done.fingerprint,
+                   "resumed": done.resumed, "key_file": new_key_file or str(settings.key_file)})
+        return
     what = "Finished the interrupted rotation" if done.resumed else "Rotated"
     click.echo(f"{what}: {done.cases} case(s), {done.events} event(s) re-encrypted; the data is under key "
                f"{done.fingerprint}.")
@@ -139,19 +158,31 @@ def archive() -> None:
 @archive.command("export")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--before", metavar="DATE", help="Cases whose retention ran out before this date (default: now).")
+@json_option
 @pass_obj
-def archive_export_cmd(obj: Obj, path: str, before: str | None) -> None:
+def archive_export_cmd(obj: Obj, path: str, before: str | None, as_json: bool) -> None:
     """Write the cases due for deletion, with their events, to PATH (JSON, 0600) and mark them archived."""
     result = obj.run("archive.export", path=path, before=before)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"file": path, "cases": list(result.cases)})
+        return
     click.echo(f"Archived {len(result.cases)} case(s) to {path}.")
 
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Say what would be purged; change nothing.")
+@json_option
 @pass_obj
-def purge(obj: Obj, dry_run: bool) -> None:
+def purge(obj: Obj, dry_run: bool, as_json: bool) -> None:
     """Remove the personal data of archived cases past their plan's retention rule (admin)."""
     result = obj.run("purge", dry_run=dry_run)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"dry_run": dry_run, "cases": list(result.cases), "refused": list(result.refused)})
+        return
     if dry_run:
         click.echo(f"Would purge {len(result.cases)} case(s): {', '.join(result.cases) or '-'}")
         if result.refused:
@@ -171,8 +202,10 @@ def subject() -> None:
 @click.option("--subject-file", metavar="FILE|-",
               help="Read REF from FILE (- is stdin) instead of the command line: out of ps and the shell history.")
 @click.option("--with-names", is_flag=True, help="Name employees (default: their roles only).")
+@json_option
 @pass_obj
-def subject_export(obj: Obj, ref: str | None, path: str | None, subject_file: str | None, with_names: bool) -> None:
+def subject_export(obj: Obj, ref: str | None, path: str | None, subject_file: str | None, with_names: bool,
+                   as_json: bool) -> None:
     """Everything held about subject REF (or --subject-file FILE|-), with the access log about it, to PATH (admin)."""
     from indsats.commands.base import text_from
 
@@ -183,4 +216,9 @@ def subject_export(obj: Obj, ref: str | None, path: str | None, subject_file: st
                                else "give --subject-file FILE|- (or REF) and PATH")
     ref = text_from(ref, subject_file, "subject", required=True, value_name="REF")
     result = obj.run("subject.export", subject_ref=ref, path=path, with_names=with_names)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"file": path, "cases": list(result.cases)})  # the cases' ids; the reference stays out of stdout
+        return
     click.echo(f"Wrote {len(result.cases)} case(s) to {path}.")

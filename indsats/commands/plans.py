@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, pass_obj
+from indsats.commands.base import Obj, json_option, pass_obj
 from indsats.errors import Invalid
 
 
@@ -56,8 +56,9 @@ def plans_show(obj: Obj, plan_id: str, as_json: bool) -> None:
 
 @plans.command("validate")
 @click.argument("path", type=click.Path(dir_okay=False))
+@json_option
 @pass_obj
-def plans_validate(obj: Obj, path: str) -> None:
+def plans_validate(obj: Obj, path: str, as_json: bool) -> None:
     """Check a plan file completely: schema, durations, reachability, dead ends, who may fire each trigger, and
     (when a database is reachable) whether the registered users can carry a case through it. Errors exit 5."""
     from pathlib import Path
@@ -69,11 +70,20 @@ def plans_validate(obj: Obj, path: str) -> None:
         f"{path}{f':{f.line}' if f.line else ''}: {f.severity.value}: {f.location}: {f.message}"
         for f in result.findings
     ]
-    for line in lines:
-        click.echo(line)
     errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity.value == "error"]
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"file": path, "valid": not errors, "plan_id": result.plan_id, "plan_version": result.plan_version,
+                   "findings": [_finding(path, f) for f in result.findings],
+                   "users_checked": result.users_checked, "users_skipped_because": result.users_skipped_because})
+    else:
+        for line in lines:
+            click.echo(line)
     if errors:
         raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
+    if as_json:
+        return
     if not result.users_checked:
         click.echo(f"Registered users not checked: {result.users_skipped_because}.")
     warnings = f", {len(lines)} warning(s)" if lines else ""
@@ -84,19 +94,28 @@ def plans_validate(obj: Obj, path: str) -> None:
 @click.argument("plan_id", metavar="PLAN")
 @click.option("--org", "with_org", is_flag=True,
               help="Also check today's organisation: every state whose responsible cannot be resolved.")
+@json_option
 @pass_obj
-def plans_check(obj: Obj, plan_id: str, with_org: bool) -> None:
+def plans_check(obj: Obj, plan_id: str, with_org: bool, as_json: bool) -> None:
     """Check a plan on offer; with --org, against the registered users and their grants. Errors exit 5."""
     from indsats.engine.plans.checks import Severity
     from indsats.engine.plans.service import check_organisation
 
     result = check_organisation(obj.context(), plan_id=plan_id, org=with_org)
     lines = [f"{plan_id}: {f.severity.value}: {f.location}: {f.message}" for f in result.findings]
-    for line in lines:
-        click.echo(line)
     errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity is Severity.error]
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"plan_id": plan_id, "valid": not errors, "organisation_checked": with_org,
+                   "findings": [_finding(None, f) for f in result.findings]})
+    else:
+        for line in lines:
+            click.echo(line)
     if errors:
         raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
+    if as_json:
+        return
     click.echo(f"{plan_id}: no problems" + ("" if with_org else " (organisation not checked: add --org)") + ".")
 
 
@@ -104,25 +123,29 @@ def plans_check(obj: Obj, plan_id: str, with_org: bool) -> None:
 @click.argument("plan_id", metavar="PLAN")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout (- is stdout).")
+@json_option
 @pass_obj
-def plans_export(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
+def plans_export(obj: Obj, plan_id: str, fmt: str, output: str | None, as_json: bool) -> None:
     """The plan as a document in the template's sections, contacts filled from the registered users."""
-    _write_out(obj.run("plans.export", plan_id=plan_id, fmt=fmt, draft=_draft(plan_id)), output)
+    _write_out(obj.run("plans.export", plan_id=plan_id, fmt=fmt, draft=_draft(plan_id)), output,
+               as_json=as_json, plan_id=plan_id, fmt=fmt)
 
 
 @plans.command("graph")
 @click.argument("plan_id", metavar="PLAN")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout (- is stdout).")
+@json_option
 @pass_obj
-def plans_graph(obj: Obj, plan_id: str, fmt: str, output: str | None) -> None:
+def plans_graph(obj: Obj, plan_id: str, fmt: str, output: str | None, as_json: bool) -> None:
     """The plan's states and transitions as a diagram (svg needs Graphviz's 'dot')."""
     if fmt == "svg":
         from indsats.adapters.graphviz import svg
 
-        _write_out(svg(obj.run("plans.graph", plan_id=plan_id, fmt="dot", draft=_draft(plan_id))), output)
-        return
-    _write_out(obj.run("plans.graph", plan_id=plan_id, fmt=fmt, draft=_draft(plan_id)), output)
+        text = svg(obj.run("plans.graph", plan_id=plan_id, fmt="dot", draft=_draft(plan_id)))
+    else:
+        text = obj.run("plans.graph", plan_id=plan_id, fmt=fmt, draft=_draft(plan_id))
+    _write_out(text, output, as_json=as_json, plan_id=plan_id, fmt=fmt)
 
 
 def _draft(plan: str) -> str | None:
@@ -137,8 +160,24 @@ def _draft(plan: str) -> str | None:
     return None
 
 
-def _write_out(text: str, output: str | None) -> None:
-    from indsats.commands.render import write_output
+def _write_out(text: str, output: str | None, *, as_json: bool, plan_id: str, fmt: str) -> None:
+    """The document to ``output`` (``-`` or none: stdout). Under --json, stdout is one object: the file written,
+    or the document itself as ``text`` when it goes to stdout."""
+    from indsats.commands.render import echo_json, write_output
 
+    if as_json:
+        to_file = output not in (None, "-")
+        if to_file:
+            write_output(text, output)
+        echo_json({"plan_id": plan_id, "format": fmt, "file": output if to_file else None,
+                   "text": None if to_file else text})
+        return
     if write_output(text, output):
         click.echo(f"Wrote {output}.")
+
+
+def _finding(path: str | None, f: object) -> dict[str, object]:
+    from indsats.engine.plans.checks import Finding
+
+    assert isinstance(f, Finding)
+    return {"file": path, "line": f.line, "severity": f.severity.value, "field": f.location, "message": f.message}

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from indsats.commands.base import Obj, pass_obj
+from indsats.commands.base import Obj, json_option, pass_obj
 from indsats.errors import MailUnavailable
 
 
@@ -95,8 +95,9 @@ def calendar() -> None:
 @click.argument("start")
 @click.argument("duration", nargs=-1, required=True)
 @click.option("--statutory", is_flag=True, help="Count only the days the law closes, not the installation's own.")
+@json_option
 @pass_obj
-def calendar_due(obj: Obj, start: str, duration: tuple[str, ...], statutory: bool) -> None:
+def calendar_due(obj: Obj, start: str, duration: tuple[str, ...], statutory: bool, as_json: bool) -> None:
     """When a deadline of DURATION from START falls, e.g. 'calendar due 2026-12-22T10:00 6 hverdage'.
 
     Days, working days (hverdage), weeks and months end at the closing of their last day.
@@ -105,6 +106,12 @@ def calendar_due(obj: Obj, start: str, duration: tuple[str, ...], statutory: boo
     from indsats.commands.render import local
 
     found = obj.run("calendar.due", start=start, duration=" ".join(duration), statutory=statutory)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"start": found.start, "duration": found.duration, "statutory": statutory, "due": found.due,
+                   "at_closing": found.at_closing})
+        return
     due = found.due
     closing = " at closing" if found.at_closing else ""
     rule = f"{found.duration}{' (statutory)' if statutory else ''}"

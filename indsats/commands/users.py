@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, pass_obj
+from indsats.commands.base import Obj, json_option, pass_obj
 
 
 # -- setup and users ---------------------------------------------------------------------------------
 
 
 @click.command()
+@json_option
 @pass_obj
-def init(obj: Obj) -> None:
+def init(obj: Obj, as_json: bool) -> None:
     """Create or upgrade the database; on an empty one, register you (INDSATS_USER) as admin."""
     from indsats.bootstrap import ensure_key_file, ensure_signing_key
     from indsats.engine.org.setup import init_database, may_make_key
@@ -20,19 +21,41 @@ def init(obj: Obj) -> None:
 
     ctx = obj.context()
     result = init_database(ctx, actor=obj.actor)
-    click.echo(f"Database ready: {result.database} (schema {result.revision})")
+    say = _quiet if as_json else click.echo
+    say(f"Database ready: {result.database} (schema {result.revision})")
     if not obj.settings.key and not obj.settings.key_file.exists():
         may_make_key(ctx)  # an existing database is under its own key: never make a new one for it
     made = ensure_key_file(obj.settings)
     if made is not None:
-        click.echo(f"Made an encryption key at {made} (0600). Keep a copy apart from the database: without it,")
-        click.echo("subject references and notes cannot be read.")
+        say(f"Made an encryption key at {made} (0600). Keep a copy apart from the database: without it,")
+        say("subject references and notes cannot be read.")
     record_key(ctx)
     signing = ensure_signing_key(obj.settings)
     if signing is not None:
-        click.echo(f"Made the seal signing key at {signing} (0600) and its public key beside it ('indsats seal').")
+        say(f"Made the seal signing key at {signing} (0600) and its public key beside it ('indsats seal').")
     if result.admin is not None:
-        click.echo(f"Registered '{result.admin.login}' as admin (first user).")
+        say(f"Registered '{result.admin.login}' as admin (first user).")
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"database": result.database, "revision": result.revision,
+                   "admin": result.admin.login if result.admin is not None else None,
+                   "key_file_made": None if made is None else str(made),
+                   "signing_key_made": None if signing is None else str(signing)})
+
+
+def _quiet(message: str) -> None:
+    """Under --json the narration is left out: stdout is the one JSON object."""
+
+
+def _user_out(user: object, as_json: bool, message: str) -> None:
+    """A changed user: as JSON, or the one line ``message``."""
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json(user)
+    else:
+        click.echo(message)
 
 
 @click.group()
@@ -47,16 +70,17 @@ def users() -> None:
 @click.option("--email", help="Address for reminders.")
 @click.option("--reports-to", "reports_to", metavar="LOGIN", help="Nearest leader (escalations go there).")
 @click.option("--unit", help="Organisational unit (tilbud, afdeling).")
+@json_option
 @pass_obj
 def users_add(obj: Obj, login: str, name: str, role: str | None, email: str | None, reports_to: str | None,
-              unit: str | None) -> None:
+              unit: str | None, as_json: bool) -> None:
     """Register a user (grant plan roles with 'indsats users grant')."""
     from indsats.engine.org.users import add_user
 
     user = add_user(
         obj.context(), actor=obj.actor, login=login, name=name, role=role, email=email, reports_to=reports_to, unit=unit
     )
-    click.echo(f"Added {user.login} ({_held(user)}).")
+    _user_out(user, as_json, f"Added {user.login} ({_held(user)}).")
 
 
 def _held(user: object) -> str:
@@ -103,26 +127,28 @@ def users_list(obj: Obj, as_json: bool) -> None:
 @click.argument("role")
 @click.option("--plan", "plan_id", metavar="PLAN", help="Only in this plan (else every plan declaring ROLE).")
 @click.option("--unit", help="Only for the cases of this unit.")
+@json_option
 @pass_obj
-def users_grant(obj: Obj, login: str, role: str, plan_id: str | None, unit: str | None) -> None:
+def users_grant(obj: Obj, login: str, role: str, plan_id: str | None, unit: str | None, as_json: bool) -> None:
     """Grant LOGIN the plan role ROLE."""
     from indsats.engine.org.grants import grant_role
 
     user = grant_role(obj.context(), actor=obj.actor, login=login, role=role, plan_id=plan_id, unit=unit)
-    click.echo(f"{user.login} now holds: {_held(user)}.")
+    _user_out(user, as_json, f"{user.login} now holds: {_held(user)}.")
 
 
 @users.command("revoke")
 @click.argument("login")
 @click.argument("role")
 @click.option("--plan", "plan_id", metavar="PLAN", help="Only in this plan (else in every plan).")
+@json_option
 @pass_obj
-def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None) -> None:
+def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None, as_json: bool) -> None:
     """Take the plan role ROLE away from LOGIN."""
     from indsats.engine.org.grants import revoke_role
 
     user = revoke_role(obj.context(), actor=obj.actor, login=login, role=role, plan_id=plan_id)
-    click.echo(f"{user.login} now holds: {_held(user)}.")
+    _user_out(user, as_json, f"{user.login} now holds: {_held(user)}.")
 
 
 @users.command("edit")
@@ -132,9 +158,10 @@ def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None) -> None:
 @click.option("--reports-to", "reports_to", metavar="LOGIN", help="A new nearest leader.")
 @click.option("--no-reports-to", "no_reports_to", is_flag=True, help="No leader any more.")
 @click.option("--unit", help="Organisational unit.")
+@json_option
 @pass_obj
 def users_edit(obj: Obj, login: str, name: str | None, email: str | None, reports_to: str | None,
-               no_reports_to: bool, unit: str | None) -> None:
+               no_reports_to: bool, unit: str | None, as_json: bool) -> None:
     """Change a user; the next reminder or escalation follows the change."""
     from indsats.engine.org.users import edit_user
     from indsats.errors import Invalid
@@ -143,19 +170,27 @@ def users_edit(obj: Obj, login: str, name: str | None, email: str | None, report
         raise Invalid("give --reports-to LOGIN or --no-reports-to, not both")
     extra = {"reports_to": None} if no_reports_to else ({"reports_to": reports_to} if reports_to is not None else {})
     user = edit_user(obj.context(), actor=obj.actor, login=login, name=name, email=email, unit=unit, **extra)
-    click.echo(f"Changed {user.login}.")
+    _user_out(user, as_json, f"Changed {user.login}.")
 
 
 @users.command("deactivate")
 @click.argument("login")
 @click.option("--handover-to", "handover_to", metavar="LOGIN", help="Who takes over every open duty.")
+@json_option
 @pass_obj
-def users_deactivate(obj: Obj, login: str, handover_to: str | None) -> None:
+def users_deactivate(obj: Obj, login: str, handover_to: str | None, as_json: bool) -> None:
     """Deactivate a user: they can do nothing more and receive no mail. Refused (exit 5) while open cases
     need them, unless handed over."""
     from indsats.engine.org.handover import deactivate_user
 
     done = deactivate_user(obj.context(), actor=obj.actor, login=login, handover_to=handover_to)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({"login": login, "active": False, "handed_over_to": done.handed_over_to,
+                   "cases": [{"case_id": d.case_id, "duties": list(d.duties)} for d in done.cases],
+                   "reports_moved": list(done.reports_moved)})
+        return
     for duty in done.cases:
         click.echo(f"{duty.case_id}: handed over to {done.handed_over_to} ({', '.join(duty.duties)})")
     if done.reports_moved:
@@ -165,13 +200,14 @@ def users_deactivate(obj: Obj, login: str, handover_to: str | None) -> None:
 
 @users.command("reactivate")
 @click.argument("login")
+@json_option
 @pass_obj
-def users_reactivate(obj: Obj, login: str) -> None:
+def users_reactivate(obj: Obj, login: str, as_json: bool) -> None:
     """Let a deactivated user act and receive reminders again."""
     from indsats.engine.org.users import reactivate_user
 
-    reactivate_user(obj.context(), actor=obj.actor, login=login)
-    click.echo(f"Reactivated {login}.")
+    user = reactivate_user(obj.context(), actor=obj.actor, login=login)
+    _user_out(user, as_json, f"Reactivated {login}.")
 
 
 @users.command("deputy")
@@ -180,8 +216,10 @@ def users_reactivate(obj: Obj, login: str) -> None:
 @click.option("--from", "start", metavar="DATE", help="First day (YYYY-MM-DD; default: today).")
 @click.option("--until", "end", metavar="DATE", help="Last day (YYYY-MM-DD; default: until cleared).")
 @click.option("--clear", is_flag=True, help="No deputy any more.")
+@json_option
 @pass_obj
-def users_deputy(obj: Obj, login: str, deputy: str | None, start: str | None, end: str | None, clear: bool) -> None:
+def users_deputy(obj: Obj, login: str, deputy: str | None, start: str | None, end: str | None, clear: bool,
+                 as_json: bool) -> None:
     """Name a deputy for LOGIN (an absent leader), or clear it."""
     from indsats.commands.base import parse_date
     from indsats.engine.org.deputies import clear_deputy, set_deputy
@@ -190,11 +228,12 @@ def users_deputy(obj: Obj, login: str, deputy: str | None, start: str | None, en
     if clear:
         if deputy or start or end:
             raise Invalid("--clear takes no --to, --from or --until")
-        clear_deputy(obj.context(), actor=obj.actor, login=login)
-        click.echo(f"{login} has no deputy.")
+        user = clear_deputy(obj.context(), actor=obj.actor, login=login)
+        _user_out(user, as_json, f"{login} has no deputy.")
         return
     if deputy is None:
         raise Invalid("give --to LOGIN (or --clear)")
     user = set_deputy(obj.context(), actor=obj.actor, login=login, deputy=deputy,
                       start=parse_date(start, "--from"), end=parse_date(end, "--until"))
-    click.echo(f"{user.deputy} stands in for {login} from {user.deputy_from or 'now'} until {user.deputy_until or 'cleared'}.")
+    _user_out(user, as_json,
+              f"{user.deputy} stands in for {login} from {user.deputy_from or 'now'} until {user.deputy_until or 'cleared'}.")

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, pass_obj, text_from, text_option
+from indsats.commands.base import Obj, json_option, pass_obj, text_from, text_option
 
 
 @click.command()
 @click.argument("case_id", metavar="CASE")
 @click.argument("login")
 @text_option("note", "Why (recorded, encrypted, with the assignment).")
+@json_option
 @pass_obj
-def assign(obj: Obj, case_id: str, login: str, note: str | None, note_file: str | None) -> None:
+def assign(obj: Obj, case_id: str, login: str, note: str | None, note_file: str | None, as_json: bool) -> None:
     """Name LOGIN the caseworker of CASE (a plan's state may be the caseworker's: relation assignee)."""
     note = text_from(note, note_file, "note")
     from indsats.engine.cases.assign import assign_case
 
     out = assign_case(obj.context(), actor=obj.actor, case_id=case_id, login=login, note=note)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json(out)
+        return
     click.echo(f"{out.case_id}: {login} is the caseworker (event {out.event_seq}).")
 
 
