@@ -135,7 +135,50 @@ def test_leaving_a_state_cancels_its_reminders_and_plans_the_next_states(
 def test_a_closed_case_has_no_pending_reminders(ctx: Context, case_in: Callable[..., str]) -> None:
     case_id = case_in("decided")
 
-    assert reminders(ctx, case_id, status="pending") == []
+    # Only the leader's leader's assessment (a case deadline met by an after_close trigger) outlives the decision.
+    assert {r.deadline for r in reminders(ctx, case_id, status="pending", ahead=True)} == {"socialchef_assessment"}
+
+
+def test_the_leaders_leaders_assessment_is_reminded_to_that_person_after_the_decision_until_recorded(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    # Lea tells the specialist on Monday 09:00: Sol (Lea's leader) has 2 working days, to the end of Wednesday.
+    case_id = case_in("decided")
+    duty = show_case(ctx, actor="sol", case_id=case_id).case_deadlines
+    assert [(d.name, d.due_at, d.met_at) for d in duty] == [("socialchef_assessment", at(4, 16), None)]
+
+    # The warning half a working day before, then the reminder at the deadline: to Sol and nobody else.
+    for when in (at(4, 12), at(4, 16)):
+        clock.set(when)
+        run_sweep(ctx, notifier)
+    assert [(m.to, m.subject.split(":")[0]) for m in notifier.sent] == [
+        ((SOL,), "Fristen nærmer sig"),
+        ((SOL,), "Påmindelse"),
+    ]
+    assert all("Vurdering af om socialchefen/souschefen skal underrettes" in m.body for m in notifier.sent)
+    assert all(f"indsats advance {case_id} inform_socialchef" in m.body for m in notifier.sent)
+
+    clock.set(at(5, 10))
+    advance(ctx, actor="sol", case_id=case_id, trigger="inform_socialchef", values={"socialchef_informed": "yes"})
+
+    assert show_case(ctx, actor="sol", case_id=case_id).case_deadlines[0].met_at == at(5, 10)
+    assert reminders(ctx, case_id, status="pending", ahead=True) == []
+    clock.set(at(12, 16))  # a week later: the daily repeat is gone with the duty
+    sent = len(notifier.sent)
+    run_sweep(ctx, notifier)
+    assert len(notifier.sent) == sent
+    assert verify(ctx).ok
+
+
+def test_the_leaders_leaders_assessment_recorded_before_its_deadline_starts_never_runs(
+    ctx: Context, case_in: Callable[..., str]
+) -> None:
+    case_id = case_in("leader_notified")
+    advance(ctx, actor="sol", case_id=case_id, trigger="inform_socialchef", values={"socialchef_informed": "no"})
+    advance(ctx, actor="lea", case_id=case_id, trigger="notify_specialist")
+
+    assert show_case(ctx, actor="sol", case_id=case_id).case_deadlines == []
+    assert [r for r in reminders(ctx, case_id, ahead=True) if r.deadline] == []
 
 
 def test_a_sweep_reminds_whoever_must_act_in_the_new_state_not_the_old_one(

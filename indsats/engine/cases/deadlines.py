@@ -39,6 +39,10 @@ def start_deadlines(
         return []
     started = {row["name"] for row in repo.case_deadlines_for(case_id)} if started_by != OPENED else set()
     fresh = [n for n in names if n not in started]
+    if fresh and started_by != OPENED:
+        # A duty already done before its deadline would start (its ``met_by`` recorded earlier) never runs.
+        fired = {e["trigger"] for e in repo.events_for(case_id)}
+        fresh = [n for n in fresh if plan.case_deadlines[n].met_by not in fired]
     for name in fresh:
         due = deadline_for(plan, state, at, ctx.calendar, name)
         assert due is not None

@@ -221,7 +221,7 @@ def advance(
         deadline = case.deadline
         planned: list[PlannedReminder] = []
         if moved:
-            repo.cancel_pending(case_id, closing=final)
+            repo.cancel_pending(case_id, closing=final, outliving=plan.deadlines_outliving_closing())
             deadline = None if final else deadline_for(plan, dest, at, ctx.calendar)
             projection.update(
                 state=dest,

@@ -241,7 +241,7 @@ def _case_deadline(ctx: Context, plan: Plan, case: Case, row: dict[str, Any], no
     spec = plan.case_deadlines[name]
     working = is_working_time(plan, case.state, name)
     left = None
-    if row["met_at"] is None and case.is_open:
+    if row["met_at"] is None and (case.is_open or plan.outlives_closing(name)):
         left = time_between(plan, case.state, now, row["due_at"], ctx.calendar, name)
     return CaseDeadlineInfo(
         name=name, label=spec.label, rule=spec.within, statutory=spec.statutory, published=spec.published,

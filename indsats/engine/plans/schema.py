@@ -380,6 +380,15 @@ class Plan(Strict):
             return [t for t in self.transitions if t.after_close and ("*" in t.source or state in t.source)]
         return [t for t in self.transitions if "*" in t.source or state in t.source]
 
+    def outlives_closing(self, case_deadline: str) -> bool:
+        """Does this case deadline run on after the case closes? Yes when its ``met_by`` trigger may be
+        recorded after closing (``after_close``): a duty that outlives the decision keeps its reminders."""
+        met_by = self.transition(self.case_deadlines[case_deadline].met_by)
+        return met_by is not None and met_by.after_close
+
+    def deadlines_outliving_closing(self) -> list[str]:
+        return [name for name in self.case_deadlines if self.outlives_closing(name)]
+
     def deadline_of(self, state: str) -> Duration | None:
         text = self.states[state].deadline
         return parse_duration(text) if text else None

@@ -143,7 +143,8 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
     prepared: list[_Prepared] = []
     obsolete: list[Reminder] = []
     cases = repo.get_cases(row.case_id for row in rows)
-    # Case deadlines run while the case moves: they are obsolete once met (or the case closed), not on a move.
+    # Case deadlines run while the case moves: they are obsolete once met or the case closed (unless the
+    # duty outlives the decision: its ``met_by`` may be recorded after closing), not on a move.
     running = repo.running_case_deadlines({row.case_id for row in rows if row.deadline})
     today = to_local(ctx.clock.now()).date()
     # Who hears of a row depends only on the plan version, the state, the deadline, the case's people, level, kind.
@@ -151,15 +152,19 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
     for row in rows:
         case = cases.get(row.case_id)
         name = row.deadline
-        if name:
-            moved_on = case is None or not case.is_open or (row.case_id, name) not in running
-        else:
-            moved_on = case is None or not case.is_open or case.state != row.state
-        # An acute alert is about what happened, not about a stalled state: it goes out regardless.
-        if case is None or (moved_on and row.kind != ReminderKind.acute.value):
+        if case is None:
             obsolete.append(row)
             continue
         plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
+        if name:
+            closed = not case.is_open and not (name in plan.case_deadlines and plan.outlives_closing(name))
+            moved_on = closed or (row.case_id, name) not in running
+        else:
+            moved_on = not case.is_open or case.state != row.state
+        # An acute alert is about what happened, not about a stalled state: it goes out regardless.
+        if moved_on and row.kind != ReminderKind.acute.value:
+            obsolete.append(row)
+            continue
         state = case.state if name else row.state
         spec = plan.states[state].responsible
         if name and name in plan.case_deadlines and plan.case_deadlines[name].responsible is not None:

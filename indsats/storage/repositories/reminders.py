@@ -52,10 +52,17 @@ class ReminderRepository(Queries):
         if rows:
             self.conn.execute(_INSERT_REMINDERS, rows)
 
-    def cancel_pending(self, case_id: str, *, closing: bool = False) -> int:
+    def cancel_pending(self, case_id: str, *, closing: bool = False, outliving: Iterable[str] = ()) -> int:
         """Cancel the pending (or held) reminders of a case that leaves its state (acute alerts still go out);
-        a case deadline's reminders only when the case closes (``closing``)."""
-        return int(self.conn.execute(_CANCEL_ALL if closing else _CANCEL_PENDING, {"cid": case_id}).rowcount)
+        a case deadline's reminders only when the case closes (``closing``), and never those of the case
+        deadlines named in ``outliving`` (duties that may still be met after closing)."""
+        if not closing:
+            return int(self.conn.execute(_CANCEL_PENDING, {"cid": case_id}).rowcount)
+        keep = sorted(set(outliving))
+        if not keep:
+            return int(self.conn.execute(_CANCEL_ALL, {"cid": case_id}).rowcount)
+        statement = _CANCEL_ALL.where(or_(reminders.c.deadline.is_(None), reminders.c.deadline.not_in(keep)))
+        return int(self.conn.execute(statement, {"cid": case_id}).rowcount)
 
     def reminders_for(self, case_id: str) -> list[Reminder]:
         query = select(reminders).where(reminders.c.case_id == case_id).order_by(reminders.c.id)
