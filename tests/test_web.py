@@ -24,7 +24,8 @@ import pytest
 
 from conftest import ORGANISATION, PLAN, TEST_KEY, register_admin
 from indsats.engine.privacy.crypto import Keyring
-from web_support import CLIENT_ID, CLIENT_SECRET, HOST, browser, free_port, id_token, log_in, oidc_provider, running, server_env
+from web_support import CLIENT_ID, CLIENT_SECRET, HOST, browser, free_port, id_token, indsats_server, log_in
+from web_support import oidc_provider, private, running, server_env
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -76,8 +77,6 @@ def _build(db_url: str) -> tuple[str, str, str]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    import sys
-
     here = tmp_path_factory.mktemp("web")
     db_url = f"sqlite:///{here}/web.db"
     emils, with_lea, idas = _build(db_url)
@@ -87,11 +86,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     config.write_text("")
     port = free_port()
     base = f"http://{HOST}:{port}"
+    private(db_url)
     with oidc_provider(here / "provider.log", USERS) as issuer, \
             oidc_provider(here / "other.log", USERS) as other_issuer:
         env = server_env(db_url, TEST_KEY.decode(), issuer, secret, config)
-        command = [sys.executable, "-m", "indsats.server.web", "--listen", f"{HOST}:{port}"]
-        with running(command, f"{base}/logged-out", here / "server.log", env=env):
+        with running(indsats_server(here, f"{HOST}:{port}"), f"{base}/logged-out", here / "server.log", env=env):
             yield World(base=base, issuer=issuer, other_issuer=other_issuer, db_url=db_url, emils=emils,
                         with_lea=with_lea, idas=idas)
 
@@ -428,7 +427,7 @@ def test_the_socket_server_s_api_over_tcp_gets_the_token_s_login_and_nothing_els
     from starlette.responses import JSONResponse
 
     from indsats.server.web.app import create_app
-    from indsats.server.web.auth import LOGIN_EXTENSION
+    from indsats.server.peer import LOGIN_EXTENSION
     from indsats.server.web.oidc import OidcConfig
 
     with warnings.catch_warnings():
@@ -449,3 +448,67 @@ def test_the_socket_server_s_api_over_tcp_gets_the_token_s_login_and_nothing_els
         stranger = id_token(world.issuer, "u-stranger")
         assert client.post("/v1/stuck", headers={"Authorization": f"Bearer {stranger}"}).status_code == 401
         assert client.get("/stuck", follow_redirects=False).status_code == 303  # the pages are still there
+
+
+# -- /v1 over TCP: the CLI's use cases for a bearer token -------------------------------------------------------
+
+
+def v1(world: World, name: str, token: str | None = None, **args: Any) -> httpx.Response:
+    """``POST /v1/NAME`` to ``indsats server --listen``, as the CLI's client sends it over the socket."""
+    from indsats import wire
+
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    return httpx.post(f"{world.base}/v1/{name}", json={"args": wire.encode(args)}, headers=headers)
+
+
+def test_v1_over_tcp_runs_the_cli_s_use_cases_as_the_token_s_login(world: World) -> None:
+    from indsats import wire
+
+    sup = v1(world, "stuck", id_token(world.issuer, "u-sup"), plan_id=PLAN)
+    assert sup.status_code == 200, sup.text
+    assert {s.case_id for s in wire.decode(sup.json()["value"])} == {world.emils, world.with_lea, world.idas}
+    mine = v1(world, "cases", id_token(world.issuer, "u-ida"))
+    assert mine.status_code == 200, mine.text
+    assert [c.id for c in wire.decode(mine.json()["value"])] == [world.idas]  # as `indsats cases` shows ida
+
+
+def test_v1_over_tcp_keeps_need_to_know_and_logs_the_read_via_api(world: World) -> None:
+    token = id_token(world.issuer, "u-ida")
+    hidden = v1(world, "show", token, case_id=world.emils)
+    assert (hidden.status_code, hidden.headers["content-type"]) == (404, "application/problem+json")
+    assert hidden.json()["exit_code"] == 3 and world.emils in hidden.json()["detail"]
+    assert all(login != "ida" for login, _, _ in viewed_via(world, world.emils))
+    own = v1(world, "show", token, case_id=world.idas, via="web")  # the client cannot name the door
+    assert own.status_code == 200, own.text
+    assert ("ida", "viewed (show, api)", "api") in viewed_via(world, world.idas)
+    assert ("ida", "viewed (show, web)", "web") not in viewed_via(world, world.idas)
+    refused = v1(world, "advance", token, case_id=world.emils, trigger="notify_leader", assignments=[])
+    assert (refused.status_code, refused.json()["exit_code"]) == (404, 3)
+
+
+def test_v1_over_tcp_without_a_valid_token_is_401_problem_json(world: World) -> None:
+    for token in (None, "not-a-jwt", id_token(world.other_issuer, "u-sup"), id_token(world.issuer, "u-stranger")):
+        answer = v1(world, "stuck", token)
+        assert answer.status_code == 401, token
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["www-authenticate"].startswith('Bearer realm="indsats"')
+        assert answer.json()["status"] == 401
+        assert ('error="invalid_token"' in answer.headers["www-authenticate"]) is (token is not None)
+
+
+@pytest.mark.slow
+def test_v1_over_tcp_refuses_an_expired_token(tmp_path: Path, world: World) -> None:
+    """A provider whose tokens expired two minutes before they were issued (beyond the 60 s leeway for skew)."""
+    secret, config = tmp_path / "secret", tmp_path / "config.toml"
+    secret.write_text(CLIENT_SECRET)
+    config.write_text("")
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    with oidc_provider(tmp_path / "expired.log", USERS, token_max_age=-120) as issuer:
+        env = server_env(world.db_url, TEST_KEY.decode(), issuer, secret, config)
+        with running(indsats_server(tmp_path, f"{HOST}:{port}"), f"{base}/logged-out", tmp_path / "s.log", env=env):
+            answer = httpx.post(f"{base}/v1/stuck", json={"args": {}},
+                                headers={"Authorization": f"Bearer {id_token(issuer, 'u-sup')}"})
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "expired" in answer.json()["detail"], answer.json()

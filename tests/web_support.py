@@ -80,8 +80,10 @@ def running(
 
 
 @contextmanager
-def oidc_provider(log: Path, users: dict[str, str]) -> Iterator[str]:
-    """A provider process whose users are ``sub → preferred_username``; yields its issuer URL."""
+def oidc_provider(log: Path, users: dict[str, str], *, token_max_age: int | None = None) -> Iterator[str]:
+    """A provider process whose users are ``sub → preferred_username``; yields its issuer URL.
+
+    :param token_max_age: the tokens' lifetime in seconds (negative: every token it issues has expired)."""
     tool = shutil.which("oidc-provider-mock", path=str(Path(sys.executable).parent)) or shutil.which(
         "oidc-provider-mock"
     )
@@ -89,6 +91,8 @@ def oidc_provider(log: Path, users: dict[str, str]) -> Iterator[str]:
         missing("oidc-provider-mock is not installed (pip install -e '.[test]')")
     port = free_port()
     command = [str(tool), "--host", HOST, "--port", str(port)]
+    if token_max_age is not None:
+        command += ["--token-max-age", str(token_max_age)]
     for sub, login in users.items():
         command += ["--user-claims", json.dumps({"sub": sub, "preferred_username": login})]
     issuer = f"http://{HOST}:{port}"
@@ -135,6 +139,21 @@ def server_env(db_url: str, key: str, issuer: str, secret_file: Path, config: Pa
         "INDSATS_OIDC_CLIENT_SECRET_FILE": str(secret_file),
     })
     return env
+
+
+def indsats_server(here: Path, listen: str) -> list[str]:
+    """The command of ``indsats server`` serving the web view and ``/v1`` at ``listen``, beside its socket
+    in ``here`` (no worker: the tests' cases stay as they are)."""
+    return [sys.executable, "-m", "indsats", "server", "--socket", str(here / "run" / "indsats.sock"), "--no-worker",
+            "--listen", listen]
+
+
+def private(db_url: str) -> None:
+    """The SQLite file (and its journal files) mode 0600: ``indsats server`` refuses one others may read."""
+    path = Path(db_url.removeprefix("sqlite:///"))
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        if (path.parent / name).exists():
+            (path.parent / name).chmod(0o600)
 
 
 def browser() -> Any:

@@ -1,5 +1,6 @@
 """The HTTP API: ``POST /v1/NAME`` for every use case in ``indsats.usecases.table``, run as the caller the
-kernel named. The API takes no user name anywhere.
+kernel named (on the unix socket) or the login of a verified bearer token (over TCP, ``--listen``, behind
+``BearerIdentity``). The API takes no user name anywhere.
 
 A request's body is ``{"args": {...}}`` (values as ``indsats.wire`` encodes them); the answer is
 ``{"value": ..., "files": [[path, text], ...]}`` (files the caller writes on its own side), or a problem
@@ -21,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from indsats.errors import IndsatsError, Invalid, NotAllowed
-from indsats.server.peer import EXTENSION, Peer, login_of
+from indsats.server.peer import EXTENSION, LOGIN_EXTENSION, Peer, login_of
 from indsats.server.problems import MEDIA_TYPE, problem_of
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from indsats.engine.context import Context
 
 log = logging.getLogger("indsats.server")
+VIA_API = "api"  # the access log's door for a read by a bearer token (the web view's /api says the same)
 
 
 def build_app(ctx: Context, settings: Settings) -> Starlette:
@@ -38,10 +40,11 @@ def build_app(ctx: Context, settings: Settings) -> Starlette:
 
     def endpoint(name: str) -> Any:
         async def handle(request: Request) -> Response:
-            peer = request.scope.get("extensions", {}).get(EXTENSION)
+            extensions = request.scope.get("extensions") or {}
+            peer, bearer = extensions.get(EXTENSION), extensions.get(LOGIN_EXTENSION)
             body = await request.body()
             # The engine's database calls block: they run in Starlette's thread pool, not on the event loop.
-            return await run_in_threadpool(_handle, peer, body, name, ctx, settings)
+            return await run_in_threadpool(_handle, peer, bearer, body, name, ctx, settings)
 
         return handle
 
@@ -49,7 +52,9 @@ def build_app(ctx: Context, settings: Settings) -> Starlette:
     return Starlette(routes=routes, exception_handlers={404: _no_route, 405: _no_route})
 
 
-def _handle(peer: Peer | None, body: bytes, name: str, ctx: Context, settings: Settings) -> Response:
+def _handle(peer: Peer | None, bearer: str | None, body: bytes, name: str, ctx: Context,
+            settings: Settings) -> Response:
+    """Run ``name`` as the caller: the socket's peer (the kernel's word) or else a bearer token's login."""
     from indsats import wire
     from indsats.adapters.files import CapturedFiles
     from indsats.usecases import Call, run, use_case
@@ -58,9 +63,13 @@ def _handle(peer: Peer | None, body: bytes, name: str, ctx: Context, settings: S
     login = "?"
     status = 200
     try:
-        if peer is None:
-            raise NotAllowed("the server answers only on its unix socket, where the kernel names the caller")
-        login = login_of(peer.uid)
+        if peer is not None:
+            login = login_of(peer.uid)
+        elif isinstance(bearer, str) and bearer:
+            login = bearer
+        else:
+            raise NotAllowed("the server answers only on its unix socket, where the kernel names the caller, "
+                             "or over --listen to a bearer token")
         try:
             args = wire.decode(json.loads(body or b"{}").get("args", {}))
         except (ValueError, AttributeError):
@@ -69,6 +78,8 @@ def _handle(peer: Peer | None, body: bytes, name: str, ctx: Context, settings: S
             raise Invalid("the request's args must be an object")
         if use_case(name).direct_only:
             raise NotAllowed(f"'{name}' runs directly on the database, as the server's service user")
+        if peer is None:
+            args = _via_api(name, args)
         files = CapturedFiles()
         call = Call(ctx=dataclasses.replace(ctx, files=files), actor=login, settings=settings, served=True)
         try:
@@ -91,6 +102,18 @@ def _handle(peer: Peer | None, body: bytes, name: str, ctx: Context, settings: S
         log.info("request", extra={"fields": {
             "uid": None if peer is None else peer.uid, "login": login, "use_case": name, "status": status,
             "ms": round((time.perf_counter() - started) * 1000)}})
+
+
+def _via_api(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A read over TCP is logged as through the API (``via: api``, as the web view's ``/api``), whatever the
+    request says: the access log names the door, not the client."""
+    import inspect
+
+    from indsats.usecases import use_case
+
+    if "via" in inspect.signature(use_case(name).function()).parameters:
+        return {**args, "via": VIA_API}
+    return args
 
 
 async def _no_route(request: Request, exc: Exception) -> Response:

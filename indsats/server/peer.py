@@ -1,4 +1,5 @@
-"""Who is calling: the kernel's answer for a unix-socket connection (``SO_PEERCRED``), never the client's word.
+"""Who is calling: the kernel's answer for a unix-socket connection (``SO_PEERCRED``), never the client's word;
+over TCP (``--listen``), the login of a verified bearer token.
 
 uvicorn puts no peer credentials in the ASGI scope (its ``client`` is None on a unix socket); its ``http=``
 setting takes a protocol class, so ``PeerCredentialsProtocol`` reads them when the connection is made and
@@ -18,6 +19,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from indsats.errors import NotAllowed
 
 EXTENSION = "indsats.peer"
+# A bearer token's verified login, set by ``indsats.server.web.auth.BearerIdentity`` on the TCP listener only.
+LOGIN_EXTENSION = "indsats.login"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -98,7 +98,8 @@ def run_server(settings: Settings, *, socket_path: Path, worker: bool, every_sec
     """Serve until SIGTERM/SIGINT; then stop the web view, the worker and the metrics and remove the socket.
 
     :param worker: run the worker's jobs (the sweep, seal, verify, retention, …) in a background thread.
-    :param listen: also serve the web view (OIDC login) over TCP at ``HOST:PORT``, from a thread.
+    :param listen: also serve the web view (OIDC login) and ``/v1`` (bearer tokens) over TCP at ``HOST:PORT``,
+        from a thread.
     :param metrics_port: also serve Prometheus metrics on ``metrics_address:metrics_port`` (the worker's
         counters when it runs here; the database's gauges in any case).
     """
@@ -125,7 +126,9 @@ def run_server(settings: Settings, *, socket_path: Path, worker: bool, every_sec
         if listen is not None:
             from indsats.server.web.serve import start_http
 
-            stops.append(start_http(settings, ctx, listen, tls_cert=tls_cert, tls_key=tls_key))
+            # /v1 over TCP: the same use cases, as the login of a verified bearer token (BearerIdentity)
+            stops.append(start_http(settings, ctx, listen, tls_cert=tls_cert, tls_key=tls_key,
+                                    v1=build_app(ctx, settings)))
         if worker:
             stops.append(_start_worker(ctx, settings, every_seconds, metrics))
         config = uvicorn.Config(build_app(ctx, settings), http=PeerCredentialsProtocol, lifespan="off",

@@ -21,12 +21,14 @@ def main(db: str | None, listen: str, tls_cert: str | None, tls_key: str | None)
 
     from indsats.bootstrap import build_context
     from indsats.config import load_settings
+    from indsats.server.app import build_app
     from indsats.server.web.serve import serve_http
 
     try:
         settings = load_settings(db=db)
-        serve_http(settings, build_context(settings), listen, tls_cert=Path(tls_cert) if tls_cert else None,
-                   tls_key=Path(tls_key) if tls_key else None)
+        ctx = build_context(settings)
+        serve_http(settings, ctx, listen, tls_cert=Path(tls_cert) if tls_cert else None,
+                   tls_key=Path(tls_key) if tls_key else None, v1=build_app(ctx, settings))
     except IndsatsError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(exc.exit_code)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from indsats.server.peer import LOGIN_EXTENSION
 from indsats.server.web.oidc import TokenRefused
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 SESSION_HOURS = 8
 LOGIN_PATH = "/login"
-LOGIN_EXTENSION = "indsats.login"  # the ASGI scope extension carrying a bearer token's verified login
 
 
 class NotLoggedIn(Exception):
