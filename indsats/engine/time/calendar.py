@@ -360,11 +360,8 @@ class WorkingCalendar:
         return cached
 
     def _build_closed(self, year: int) -> dict[date, ClosedDay]:
-        import holidays  # ~90 ms to import, and only needed once a calendar is asked about a year
-
-        public = holidays.country_holidays("DK", years=year, categories=("public",), language="da")
         closed: dict[date, ClosedDay] = {}
-        for day, name in sorted(public.items()):
+        for day, name in _public_holidays(year):
             closed[day] = ClosedDay(date=day, name=name, reason=ClosedReason.public_holiday)
         for month, day_of_month, name in _DEADLINE_CLOSED:
             day = date(year, month, day_of_month)
@@ -379,6 +376,17 @@ class WorkingCalendar:
 
     def _local_date(self, instant: datetime) -> date:
         return instant.astimezone(self.config.tz).date()
+
+
+def _public_holidays(year: int) -> list[tuple[date, str]]:
+    """Denmark's public holidays in ``year``, by date: the shipped table, or ``holidays`` outside its years."""
+    from indsats.engine.time import holiday_table
+
+    if holiday_table.FIRST_YEAR <= year <= holiday_table.LAST_YEAR:
+        return [(date(year, m, d), holiday_table.NAMES[n]) for m, d, n in holiday_table.TABLE[year]]
+    import holidays  # ~90 ms to import (it loads every country): only for years the table does not cover
+
+    return sorted(holidays.country_holidays("DK", years=year, categories=("public",), language="da").items())
 
 
 def add_months(day: date, months: int) -> date:
