@@ -1,4 +1,4 @@
-"""Settings, read once at the edge and passed down, validated with pydantic-settings.
+"""Settings, read once at the edge and passed down, checked field by field (no pydantic: every command reads them).
 
 Precedence: a command-line flag, then the environment (``INDSATS_*``), then the TOML config file,
 then the default. The config file is ``INDSATS_CONFIG`` (an empty value: no file at all) or else
@@ -38,17 +38,17 @@ holding a secret (a password in a URL) that group or others may read.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
-from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from indsats.errors import BadConfig, Invalid
 from indsats.locations import config_path_from, os_login
@@ -60,21 +60,20 @@ ENV_PREFIX = "INDSATS_"
 ENV_ONLY = frozenset({"user", "key"})
 # Not settings at all: what load_settings() records about where they came from.
 DERIVED = frozenset({"config_file"})
+# Tables: only the config file gives them.
+FILE_ONLY = frozenset({"calendar", "schedule"})
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["text", "json"]
 
 
-class Settings(BaseSettings):
+@dataclass(frozen=True, kw_only=True)
+class Settings:
     """Everything the installation configures."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True, validate_default=False
-    )
 
     database_url: str
     data_dir: Path
     plans_dir: Path | None = None
-    smtp_url: str | None = Field(default=None, repr=False)
+    smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "indsats@localhost"
     outbox: Path
     busy_timeout_ms: int = 5000
@@ -84,11 +83,11 @@ class Settings(BaseSettings):
     metrics_port: int | None = None
     user: str
     server: str | None = None  # `unix:/path`: every command goes to that `indsats server` (indsats.locations)
-    calendar: dict[str, Any] = Field(default_factory=dict)
-    schedule: dict[str, Any] = Field(default_factory=dict)
+    calendar: dict[str, Any] = field(default_factory=dict)
+    schedule: dict[str, Any] = field(default_factory=dict)
     config_file: Path | None = None
     key_file: Path
-    key: str | None = Field(default=None, repr=False)
+    key: str | None = field(default=None, repr=False)
     # The web view (indsats server --listen): the municipality's OIDC provider and this client at it.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -114,85 +113,78 @@ class Settings(BaseSettings):
     def seal_file_path(self) -> Path:
         return (self.seal_file or self.data_dir / "seals.jsonl").expanduser()
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Flags (init arguments) > environment > config file. load_settings() reads and checks the file,
-        # and may hand in an environment of its own (tests), through _LOADING.
-        environ, file_values = _LOADING.get()
-        env_source = env_settings if environ is None else _Values(settings_cls, _env_values(environ))
-        return (init_settings, env_source, _Values(settings_cls, file_values))
 
-    @model_validator(mode="before")
-    @classmethod
-    def _derive_defaults(cls, data: Any) -> Any:
-        """Defaults that depend on other settings: everything lives in the data directory."""
-        values = dict(data)
-        data_dir = Path(values.get("data_dir") or _default_data_dir()).expanduser()
-        values["data_dir"] = data_dir
-        values["database_url"] = database_url_from(str(values.get("database_url") or data_dir / "indsats.db"))
-        values["outbox"] = Path(values.get("outbox") or data_dir / "outbox.jsonl").expanduser()
-        values["key_file"] = Path(values.get("key_file") or data_dir / "indsats.key").expanduser()
-        if values.get("plans_dir"):
-            values["plans_dir"] = Path(values["plans_dir"]).expanduser()
-        values.setdefault("user", os_login())  # the uid's login, never USER/LOGNAME
-        return values
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_level(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("busy_timeout_ms")
-    @classmethod
-    def _positive_ms(cls, value: int) -> int:
-        if value <= 0:
-            raise ValueError("must be a positive whole number of milliseconds")
-        return value
-
-    @field_validator("lease_seconds")
-    @classmethod
-    def _positive_lease(cls, value: float) -> float:
-        if not value > 0:
-            raise ValueError("must be a positive number of seconds")
-        return value
-
-    @field_validator("metrics_port")
-    @classmethod
-    def _port(cls, value: int | None) -> int | None:
-        if value is not None and not 1 <= value <= 65535:
-            raise ValueError("must be a port number from 1 to 65535")
-        return value
-
-
-class _Values(PydanticBaseSettingsSource):
-    """Values already read (the config file, or an environment handed in), as a settings source."""
-
-    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._values = dict(values)
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._values)
-
-
-_LOADING: ContextVar[tuple[Mapping[str, str] | None, Mapping[str, Any]]] = ContextVar(
-    "indsats_settings_loading", default=(None, {})
-)
+FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
+_TYPES: dict[str, Any] = typing.get_type_hints(Settings)
 
 
 def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
-    found = {name: environ.get(ENV_PREFIX + name.upper()) for name in Settings.model_fields}
-    return {name: value for name, value in found.items() if value}
+    found = {name: environ.get(ENV_PREFIX + name.upper()) for name in FIELDS if name not in DERIVED | FILE_ONLY}
+    return {name: value for name, value in found.items() if value}  # an empty variable is as good as unset
+
+
+def _derive_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    """Defaults that depend on other settings: everything lives in the data directory."""
+    data_dir = Path(values.get("data_dir") or _default_data_dir()).expanduser()
+    values["data_dir"] = data_dir
+    values["database_url"] = database_url_from(str(values.get("database_url") or data_dir / "indsats.db"))
+    values["outbox"] = Path(values.get("outbox") or data_dir / "outbox.jsonl").expanduser()
+    values["key_file"] = Path(values.get("key_file") or data_dir / "indsats.key").expanduser()
+    if values.get("plans_dir"):
+        values["plans_dir"] = Path(values["plans_dir"]).expanduser()
+    values.setdefault("user", os_login())  # the uid's login, never USER/LOGNAME
+    return values
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """``value`` as the field's type (text from the environment, TOML values from the file); ValueError if not."""
+    kind = _TYPES[name]
+    if typing.get_origin(kind) in (types.UnionType, typing.Union):  # X | None
+        if value is None:
+            return None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    if name == "log_level" and isinstance(value, str):
+        value = value.upper()
+    if typing.get_origin(kind) is Literal:
+        allowed = typing.get_args(kind)
+        if value not in allowed:
+            raise ValueError("Input should be " + " or ".join(", ".join(f"'{a}'" for a in allowed).rsplit(", ", 1)))
+        return value
+    if typing.get_origin(kind) is dict or kind is dict:
+        if not isinstance(value, Mapping):
+            raise ValueError("Input should be a valid dictionary")
+        return dict(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError("Input should be a valid string")
+        return value
+    if kind is Path:
+        if not isinstance(value, str | Path):
+            raise ValueError("Input should be a valid path")
+        return Path(value)
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int | str) or (
+            isinstance(value, str) and not value.strip().lstrip("+-").isdigit()
+        ):
+            raise ValueError("Input should be a valid integer, unable to parse string as an integer")
+        return int(value)
+    if kind is float:
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError("Input should be a valid number, unable to parse string as a number") from None
+    raise AssertionError(f"no coercion for setting {name}: {kind}")
+
+
+def _check(name: str, value: Any) -> None:
+    if name == "busy_timeout_ms" and value <= 0:
+        raise ValueError("must be a positive whole number of milliseconds")
+    if name == "lease_seconds" and not value > 0:
+        raise ValueError("must be a positive number of seconds")
+    if name == "metrics_port" and value is not None and not 1 <= value <= 65535:
+        raise ValueError("must be a port number from 1 to 65535")
 
 
 def database_url_from(value: str) -> str:
@@ -213,14 +205,18 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
     config_path = config_path_from(environ)
     file_values = read_config_file(config_path) if config_path is not None else {}
     flags: dict[str, Any] = {"database_url": db} if db else {}
-    token = _LOADING.set((env, file_values))
-    try:
-        settings = Settings(**flags)
-    except ValidationError as exc:
-        raise _bad_value(exc, config_path, file_values) from None
-    finally:
-        _LOADING.reset(token)
-    return settings.model_copy(update={"config_file": config_path})
+    # Flags > environment > config file; then the defaults that depend on other settings.
+    values = _derive_defaults({**file_values, **_env_values(environ), **flags})
+    for name in FIELDS:
+        if name not in values:
+            continue
+        given = values[name]
+        try:
+            values[name] = _coerce(name, given)
+            _check(name, values[name])
+        except ValueError as exc:
+            raise _bad_value(name, str(exc), given, config_path, file_values) from None
+    return Settings(**values, config_file=config_path)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -229,7 +225,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise BadConfig(f"{path}: cannot read the config file: {exc}") from None
-    known = set(Settings.model_fields) - ENV_ONLY - DERIVED
+    known = set(FIELDS) - ENV_ONLY - DERIVED
     for key in values:
         if key in ENV_ONLY:
             raise BadConfig(f"{path}: '{key}' cannot be set in a config file (use INDSATS_{key.upper()})")
@@ -265,13 +261,9 @@ def _suggestion(key: str, known: set[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(known))})"
 
 
-def _bad_value(exc: ValidationError, path: Path | None, file_values: Mapping[str, Any]) -> Invalid:
-    error = exc.errors()[0]
-    name = str(error["loc"][0]) if error["loc"] else "?"
+def _bad_value(name: str, message: str, given: Any, path: Path | None, file_values: Mapping[str, Any]) -> Invalid:
     where = f"{name} in {path}" if name in file_values and path is not None else f"{ENV_PREFIX}{name.upper()}"
-    given = error.get("input")
     shown = "" if name in ("smtp_url", "database_url", "key") or isinstance(given, dict) else f", not '{given}'"
-    message = str(error["msg"]).removeprefix("Value error, ")
     return Invalid(f"{where}: {message}{shown}")
 
 
