@@ -26,6 +26,7 @@ class SystemClock:
 def build_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     from indsats.engine.time.calendar import CalendarConfig, WorkingCalendar
     from indsats.adapters.files import PrivateFileWriter
+    from indsats.adapters.plan_cache import PlanCacheFolder
     from indsats.adapters.plan_files import PlanFolders
     from indsats.engine.plans.catalog import PlanCatalog
     from indsats.engine.context import Context
@@ -41,7 +42,7 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     return Context(
         db=Database(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms),
         clock=clock or SystemClock(),
-        catalog=PlanCatalog(PlanFolders(settings.plans_dir)),
+        catalog=PlanCatalog(PlanFolders(settings.plans_dir), PlanCacheFolder(settings.data_dir / "cache")),
         calendar=WorkingCalendar(CalendarConfig.from_mapping(settings.calendar)),
         # During a key rotation the next key opens data too; which one seals is the database's word.
         keys=Keyring(load_key, lambda: [k for k in (read_key(pending_path(settings.key_file)),) if k is not None]),

@@ -142,3 +142,37 @@ def test_writing_an_event_never_imports_pydantic() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_plan_version_that_loaded_once_comes_back_from_the_cache_equal_without_yaml(tmp_path: Path) -> None:
+    from indsats.adapters.plan_cache import PlanCacheFolder
+    from indsats.adapters.plan_files import PlanFolders
+    from indsats.engine.plans.catalog import PlanCatalog
+
+    cache = PlanCacheFolder(tmp_path / "cache")
+    first = PlanCatalog(PlanFolders(), cache).get("radikalisering").plan
+    entries = list((tmp_path / "cache").glob("plans-*/plan-*.json"))
+    assert len(entries) == len(list(SHIPPED.glob("*.yaml")))
+    assert all(e.stat().st_mode & 0o777 == 0o600 for e in entries)
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from indsats.adapters.plan_cache import PlanCacheFolder\nfrom indsats.adapters.plan_files import PlanFolders\n"
+        "from indsats.engine.plans.catalog import PlanCatalog\n"
+        f"plan = PlanCatalog(PlanFolders(), PlanCacheFolder(Path({str(tmp_path / 'cache')!r}))).get('radikalisering').plan\n"
+        "print(plan.model_dump_json(by_alias=True)); print('yaml' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[1] == "False"
+    assert json.loads(out[0]) == json.loads(first.model_dump_json(by_alias=True))
+
+
+def test_a_damaged_cache_entry_is_parsed_again_from_the_text(tmp_path: Path) -> None:
+    from indsats.adapters.plan_cache import PlanCacheFolder
+    from indsats.adapters.plan_files import PlanFolders
+    from indsats.engine.plans.catalog import PlanCatalog
+
+    cache = PlanCacheFolder(tmp_path / "cache")
+    expected = PlanCatalog(PlanFolders(), cache).get("radikalisering").plan
+    for entry in (tmp_path / "cache").glob("plans-*/plan-*.json"):
+        entry.write_text('{"id": "radikalisering"', encoding="utf-8")
+    assert PlanCatalog(PlanFolders(), cache).get("radikalisering").plan == expected

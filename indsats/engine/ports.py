@@ -65,6 +65,20 @@ class PlanSource(Protocol):
         ...
 
 
+class PlanCache(Protocol):
+    """Keeps validated plans in their plain form between processes, by plan version
+    (``indsats.adapters.plan_cache``: a private folder in the data directory). Losing it costs only time.
+    """
+
+    def read(self, key: str) -> str | None:
+        """The text written under ``key``, or None (never written, unreadable, or from another indsats)."""
+        ...
+
+    def write(self, key: str, text: str) -> None:
+        """Keep ``text`` under ``key``; a failure to write is silent (the plan is parsed again next time)."""
+        ...
+
+
 class PrivateFiles(Protocol):
     """Writes the files only their owner may read: exports, archives (``indsats.adapters.files``)."""
 

@@ -4,6 +4,9 @@ A case pins its plan's id and version; the text of every version a case has used
 database, so editing or removing a plan file never changes a running case. A plan file that does not
 load (every check ``plans validate`` runs on the plan alone) is not offered: asking for it raises
 the ``Invalid`` naming its file, line and field, and the other plans stay available.
+
+A plan version that loaded once is kept in its plain form (``plans/plain.py``) by the ``PlanCache`` the
+catalog is given, so later commands on it parse neither YAML nor the schema.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from indsats.engine.plans.schema import Plan, parse_plan, plan_version
 from indsats.errors import Invalid, NotFound
 
 if TYPE_CHECKING:
-    from indsats.engine.ports import PlanSource
+    from indsats.engine.ports import PlanCache, PlanSource
     from indsats.storage.repository import Repository
 
 
@@ -31,8 +34,9 @@ class PlanFile:
 class PlanCatalog:
     """The plans available for new cases, and every pinned version for running ones."""
 
-    def __init__(self, source: PlanSource) -> None:
+    def __init__(self, source: PlanSource, cache: PlanCache | None = None) -> None:
         self.source = source
+        self.cache = cache
         self._files: dict[str, PlanFile] | None = None
         self._rejected: dict[str, Invalid] = {}
         self._pinned: dict[tuple[str, str], Plan] = {}
@@ -43,7 +47,7 @@ class PlanCatalog:
             found: dict[str, PlanFile] = {}
             for found_text in self.source.plan_texts():
                 try:
-                    plan = parse_plan(found_text.text, found_text.source)
+                    plan = self._parse(found_text.text, found_text.source)
                 except Invalid as exc:
                     # A broken override must not fall back to the shipped plan of the same id.
                     plan_id = _claimed_id(found_text.text, found_text.source)
@@ -75,14 +79,49 @@ class PlanCatalog:
         key = (plan_id, version)
         plan = self._pinned.get(key)
         if plan is None:
+            plan = self._cached(plan_id, version)
+        if plan is None:
             text = repo.plan_text(plan_id, version)
             if text is None:
                 raise NotFound(f"plan '{plan_id}' version {version} is not in the database")
-            plan = parse_plan(text, f"{plan_id}@{version}")
             if plan_version(text) != version:
                 raise Invalid(f"plan '{plan_id}' version {version}: stored text does not match its version")
-            self._pinned[key] = plan
+            plan = self._parse(text, f"{plan_id}@{version}")
+        self._pinned[key] = plan
         return plan
+
+    def _parse(self, text: str, source: str) -> Plan:
+        """``parse_plan``, unless this version passed it before (then its plain form, from the cache)."""
+        found = self._cached(None, plan_version(text))
+        if found is not None:
+            return found
+        plan = parse_plan(text, source)
+        if self.cache is not None:
+            from indsats.engine.plans.plain import to_plain
+
+            self.cache.write(_cache_key(plan.version), to_plain(plan))
+        return plan
+
+    def _cached(self, plan_id: str | None, version: str) -> Plan | None:
+        """The plan of this version (the hash of its text) if it loaded before; ``plan_id`` checked when given."""
+        if self.cache is None:
+            return None
+        text = self.cache.read(_cache_key(version))
+        if text is None:
+            return None
+        from indsats.engine.plans.plain import from_plain
+
+        try:
+            plan = from_plain(text)
+        except (ValueError, TypeError, KeyError):  # a damaged or foreign entry: parse the text instead
+            return None
+        return plan if plan.version == version and plan_id in (None, plan.id) else None
+
+
+def _cache_key(version: str) -> str:
+    from indsats.engine.plans.plain import FORM
+
+    return f"plan-{version}-f{FORM}"
 
 
 def _claimed_id(text: str, source: str) -> str:

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from indsats.engine.time.durations import Duration, parse_duration
 from indsats.engine.log.canonical import canonical_json  # noqa: F401 - moved to engine/log; importable here as before
-from indsats.engine.plans.yamlio import PlanYamlError, line_of, lines_of, load
 from indsats.errors import Invalid
 
 # The installation's own roles, held across every plan; a plan declares all the others.
@@ -410,6 +409,8 @@ def parse_plan(text: str, source: str = "<plan>", *, complete: bool = True) -> P
     which lists all of those findings rather than stopping at the first.
     """
     import yaml
+
+    from indsats.engine.plans.yamlio import PlanYamlError, line_of, lines_of, load
 
     try:
         data = load(text)
