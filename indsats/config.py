@@ -27,6 +27,7 @@ holding a secret (a password in a URL) that group or others may read.
 | seal file | INDSATS_SEAL_FILE | seal_file | <data dir>/seals.jsonl (copy it elsewhere) |
 | calendar | (none) | [calendar] table | Danish calendar, Mon–Thu 08–16, Fri 08–13:30 |
 | worker schedule | (none) | [schedule] table | sweep every 60 s, verify 02:00, retention 03:00, … |
+| language of every message | INDSATS_LANGUAGE | language | da (Danish, as the shipped plans); or en |
 | OIDC provider (web login, bearer tokens) | INDSATS_OIDC_ISSUER | oidc_issuer | none: no web login |
 | OIDC client id | INDSATS_OIDC_CLIENT_ID | oidc_client_id | none |
 | OIDC client secret file | INDSATS_OIDC_CLIENT_SECRET_FILE | oidc_client_secret_file | none (a public client, PKCE only) |
@@ -64,6 +65,7 @@ DERIVED = frozenset({"config_file"})
 FILE_ONLY = frozenset({"calendar", "schedule"})
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["text", "json"]
+Language = Literal["da", "en"]  # indsats.i18n.LANGUAGES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +83,7 @@ class Settings:
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"
     metrics_port: int | None = None
+    language: Language = "da"  # what people read: help, tables, show, errors, reports, the plan document, e-mails
     user: str
     server: str | None = None  # `unix:/path`: every command goes to that `indsats server` (indsats.locations)
     calendar: dict[str, Any] = field(default_factory=dict)
@@ -145,6 +148,8 @@ def _coerce(name: str, value: Any) -> Any:
         kind = next(k for k in typing.get_args(kind) if k is not type(None))
     if name == "log_level" and isinstance(value, str):
         value = value.upper()
+    if name == "language" and isinstance(value, str):
+        value = value.strip().lower()
     if typing.get_origin(kind) is Literal:
         allowed = typing.get_args(kind)
         if value not in allowed:

@@ -55,6 +55,21 @@ ORGANISATION: dict[str, tuple[str, str | None]] = {
 WALK = ("suspected", "leader_notified", "specialist_notified", "assessed", "decided")
 
 
+# -- language --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests read English wording (``language = "en"``), in this process and in the processes it starts;
+    a test of the Danish text says so (``INDSATS_LANGUAGE=da``, or the default with it unset)."""
+    from indsats import i18n
+
+    monkeypatch.setenv("INDSATS_LANGUAGE", "en")
+    i18n.use("en")
+    yield
+    i18n.use(None)
+
+
 # -- time and plans --------------------------------------------------------------------------------
 
 

@@ -369,6 +369,7 @@ def test_a_usage_error_exits_2(invoke: Invoke) -> None:
 def clean_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
     env["INDSATS_CONFIG"] = ""
+    env["INDSATS_LANGUAGE"] = "en"
     return env
 
 

@@ -26,6 +26,9 @@ def test_pip_wheel_builds_without_a_deprecation_warning(tmp_path: Path) -> None:
         metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         text = archive.read(metadata).decode()
         assert any(n.endswith("licenses/LICENSE") for n in archive.namelist())
+        # The compiled message catalogs travel with the code (indsats.i18n reads them at run time).
+        assert {"indsats/locale/da/LC_MESSAGES/indsats.mo", "indsats/locale/en/LC_MESSAGES/indsats.mo"} <= set(
+            archive.namelist())
     assert "License-Expression: MIT" in text
     assert "Classifier: Programming Language :: Python :: 3.11" in text
     assert "Project-URL: Source, https://git.example.org/indsats/indsats" in text

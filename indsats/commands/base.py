@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 import click
 
 from indsats.errors import IndsatsError, Invalid
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.config import Settings
@@ -32,7 +33,10 @@ class Obj:
         if self._settings is None:
             from indsats.config import load_settings
 
+            from indsats import i18n
+
             self._settings = load_settings(db=self.db)
+            i18n.use(self._settings.language)
         return self._settings
 
     @property
@@ -99,7 +103,7 @@ def fail(message: str, exit_code: int, *, as_json: bool) -> NoReturn:
     if as_json:
         click.echo(json.dumps({"error": message, "exit_code": exit_code}, ensure_ascii=False), err=True)
     else:
-        click.echo(f"Error: {message}", err=True)
+        click.echo(_("Error: {message}").format(message=message), err=True)
     sys.exit(exit_code)
 
 
@@ -116,6 +120,11 @@ class IndsatsGroup(click.Group):
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
         as_json = wants_json(args)
+        if parent is None:  # the command line starts: speak the configured language, help texts included
+            from indsats import i18n
+
+            i18n.use(i18n.configured_language())
+            translate_help(self)
         try:
             ctx = super().make_context(info_name, args, parent=parent, **extra)
         except click.exceptions.Exit:
@@ -143,14 +152,51 @@ class IndsatsGroup(click.Group):
             sys.stderr.close()
             sys.exit(0)
         except KeyboardInterrupt:
-            fail("interrupted", 130, as_json=as_json)
+            fail(_("interrupted"), 130, as_json=as_json)
         except Exception as exc:  # a bug: say so in one line
             if os.environ.get("INDSATS_DEBUG"):
                 raise
-            fail(f"unexpected {type(exc).__name__} (a bug; run with INDSATS_DEBUG=1 for details)", 1, as_json=as_json)
+            fail(_("unexpected {error} (a bug; run with INDSATS_DEBUG=1 for details)").format(error=type(exc).__name__),
+                 1, as_json=as_json)
 
 
 pass_obj = click.make_pass_decorator(Obj)
+
+# click's own words ("Usage:", "Options:", "Show this message and exit.") come from these modules' ``_``.
+_CLICK_MODULES = ("core", "decorators", "exceptions", "formatting", "parser", "termui", "types", "utils")
+
+
+def translate_help(command: click.Command) -> None:
+    """Put the help texts of ``command`` and everything under it in the current language.
+
+    Click keeps help texts as plain strings made at import time, before the language is known; the English
+    originals are kept on each object, so a later start in another language translates them again."""
+    import importlib
+    import inspect
+
+    from indsats.i18n import _, ngettext
+
+    for name in _CLICK_MODULES:
+        module = importlib.import_module(f"click.{name}")
+        if hasattr(module, "_"):
+            module._ = _  # type: ignore[attr-defined]
+        if hasattr(module, "ngettext"):
+            module.ngettext = ngettext  # type: ignore[attr-defined]
+    objects: list[Any] = [command]
+    while objects:
+        obj = objects.pop()
+        originals = obj.__dict__.setdefault("_indsats_help", {})
+        for attribute in ("help", "short_help", "epilog"):
+            if attribute not in originals:
+                originals[attribute] = getattr(obj, attribute, None)
+            text = originals[attribute]
+            if text:
+                setattr(obj, attribute, _(inspect.cleandoc(text)))
+        if isinstance(obj, click.Command):
+            obj._help_option = None  # click makes its --help option once, in the language of that moment
+            objects.extend(obj.params)
+        if isinstance(obj, click.Group):
+            objects.extend(obj.commands.values())
 
 
 # Here rather than in indsats.logs, so that registering the options does not import logging for every command.

@@ -1,0 +1,133 @@
+"""Danish for the people who use it: the catalogs are complete and compiled, the ``language`` setting
+chooses, Danish by default, and the command line speaks it without loading Babel."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from indsats import i18n
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from click.testing import Result
+
+    Invoke = Callable[..., Result]
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALE = ROOT / "indsats" / "locale"
+
+
+def catalog(language: str):  # type: ignore[no-untyped-def]
+    from babel.messages.pofile import read_po
+
+    with (LOCALE / language / "LC_MESSAGES" / "indsats.po").open("rb") as f:
+        return read_po(f, locale=language)
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The messages in the code, as `pybabel extract -F pyproject.toml` finds them."""
+    from babel.messages.pofile import read_po
+
+    pot = tmp_path_factory.mktemp("pot") / "indsats.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "pyproject.toml",
+                    "-o", str(pot), "indsats"], cwd=ROOT, check=True, capture_output=True)
+    with pot.open("rb") as f:
+        return read_po(f)
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_each_compiled_catalog_is_what_compiling_its_po_file_gives(language: str) -> None:
+    from babel.messages.mofile import write_mo
+
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog(language))
+    mo = LOCALE / language / "LC_MESSAGES" / "indsats.mo"
+    assert compiled.getvalue() == mo.read_bytes(), (
+        f"{mo} is stale: run `pybabel compile -d indsats/locale -D indsats`")
+
+
+def test_every_message_in_the_code_has_a_danish_translation(extracted) -> None:  # type: ignore[no-untyped-def]
+    da = catalog("da")
+    missing = [m.id for m in extracted if m.id and not (da.get(m.id) and _translated(da.get(m.id)))]
+    assert missing == [], "messages without Danish (pybabel update … --no-fuzzy-matching, then translate): "
+
+
+def test_every_message_in_the_code_is_in_the_english_catalog(extracted) -> None:  # type: ignore[no-untyped-def]
+    en = catalog("en")
+    assert [m.id for m in extracted if m.id and en.get(m.id) is None] == []
+
+
+def test_the_danish_translations_keep_the_placeholders_of_their_message() -> None:
+    import re
+
+    placeholder = re.compile(r"\{(\w*)[^{}]*\}")
+    wrong = []
+    for m in catalog("da"):
+        if not m.id:
+            continue
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        allowed = set().union(*(placeholder.findall(text) for text in ids))
+        for text in strings:
+            if not set(placeholder.findall(text)) <= allowed:
+                wrong.append((m.id, text))
+    assert wrong == []
+
+
+def _translated(message) -> bool:  # type: ignore[no-untyped-def]
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return all(strings)
+
+
+# -- the setting ---------------------------------------------------------------------------------
+
+
+def test_danish_is_the_default_and_english_is_a_setting(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('language = "en"\n', encoding="utf-8")
+    assert i18n.configured_language({"INDSATS_CONFIG": ""}) == "da"
+    assert i18n.configured_language({"INDSATS_CONFIG": str(config)}) == "en"
+    assert i18n.configured_language({"INDSATS_CONFIG": str(config), "INDSATS_LANGUAGE": "da"}) == "da"
+
+
+def test_the_settings_carry_the_language_and_refuse_an_unknown_one(tmp_path: Path) -> None:
+    from indsats.config import load_settings
+    from indsats.errors import Invalid
+
+    env = {"INDSATS_CONFIG": "", "INDSATS_DATA_DIR": str(tmp_path)}
+    assert load_settings(env).language == "da"
+    assert load_settings({**env, "INDSATS_LANGUAGE": "EN"}).language == "en"
+    with pytest.raises(Invalid, match="INDSATS_LANGUAGE"):
+        load_settings({**env, "INDSATS_LANGUAGE": "sv"})
+
+
+def test_help_and_errors_speak_the_language_asked_for(invoke: Invoke) -> None:
+    danish = invoke(["--help"], INDSATS_LANGUAGE=None)
+    english = invoke(["--help"], INDSATS_LANGUAGE="en")
+    assert "Brug:" in danish.output and "Vis denne besked og afslut." in danish.output
+    assert "Usage:" in english.output and "Show this message and exit." in english.output
+    assert "Show this message and exit." not in danish.output
+    error = invoke(["show", "RAD-2026-0001"], INDSATS_LANGUAGE="da")
+    assert error.stderr.startswith("Fejl: ")
+
+
+def test_the_command_line_starts_without_babel_and_reads_only_its_own_catalog(tmp_path: Path) -> None:
+    code = (
+        "import sys; from indsats.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'babel' not in sys.modules, 'Babel is for building the catalogs, not for running'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    env.update(INDSATS_CONFIG="", INDSATS_DATA_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Vis denne besked og afslut." in result.stdout
