@@ -58,7 +58,9 @@ def test_each_compiled_catalog_is_what_compiling_its_po_file_gives(language: str
 def test_every_message_in_the_code_has_a_danish_translation(extracted) -> None:  # type: ignore[no-untyped-def]
     da = catalog("da")
     missing = [m.id for m in extracted if m.id and not (da.get(m.id) and _translated(da.get(m.id)))]
-    assert missing == [], "messages without Danish (pybabel update … --no-fuzzy-matching, then translate): "
+    assert missing == [], (
+        "messages without Danish: add them to indsats/locale/*/LC_MESSAGES/indsats.po (see [tool.babel] in "
+        f"pyproject.toml: extract, update --no-fuzzy-matching, translate, compile): {missing}")
 
 
 def test_every_message_in_the_code_is_in_the_english_catalog(extracted) -> None:  # type: ignore[no-untyped-def]
