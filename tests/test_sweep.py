@@ -19,6 +19,7 @@ import pytest
 
 from fakes import RecordingNotifier
 from indsats.engine.org.deputies import set_deputy
+from indsats.engine.org.handover import deactivate_user
 from indsats.engine.time.calendar import WorkingCalendar
 from indsats.engine.cases.service import add_note, advance, open_case
 from indsats.adapters.plan_files import PlanFolders
@@ -29,7 +30,7 @@ from indsats.engine.log.events import EventKind
 from indsats.adapters.smtp import SmtpNotifier, parse_smtp_url
 from indsats.engine.reminders.planning import AHEAD
 from indsats.engine.reminders.sweep import SweepResult, sweep
-from indsats.engine.org.users import add_user, list_users
+from indsats.engine.org.users import add_user, edit_user, list_users
 from indsats.engine.log.verify import verify
 from indsats.engine.cases.views import case_history, show_case
 from indsats.storage.database import Database
@@ -662,6 +663,70 @@ def test_an_escalation_goes_to_the_leader_of_the_moment_it_fires_not_when_it_was
         run_sweep(ctx, notifier)
 
     assert addressees(notifier.sent) == [(EMIL,), ("leo@example.org",), (SOL,)]
+
+
+def _two_levels_below_sol(ctx: Context) -> None:
+    """Max (leder) reports to Mia (leder), who reports to Sol: two levels up to the ceiling, not one."""
+    add_user(ctx, actor="admin", login="mia", name="Mia", role="leder", email="mia@example.org", reports_to="sol")
+    add_user(ctx, actor="admin", login="max", name="Max", role="leder", email="max@example.org", reports_to="mia")
+
+
+def test_after_a_handover_to_someone_with_another_leader_the_escalations_climb_the_successors_chain(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    _two_levels_below_sol(ctx)
+    case_id = case_in("leader_notified")  # Lea must act by Tuesday's closing; her chain is Sol alone
+    clock.set(at(3, 16))
+    run_sweep(ctx, notifier)
+    assert addressees(notifier.sent) == [(LEA,)]
+
+    clock.set(at(4, 9))
+    deactivate_user(ctx, actor="admin", login="lea", handover_to="max")  # Emil now reports to Max
+
+    # One working day after the deadline the next escalation goes to Max's leader, Mia; a day later to Sol
+    # (a level Lea's chain did not have), who is then reminded every working day.
+    for when in (at(4, 16), at(5, 16), at(6, 13, 30)):
+        clock.set(when)
+        run_sweep(ctx, notifier)
+    assert addressees(notifier.sent) == [(LEA,), ("mia@example.org",), (SOL,), (SOL,)]
+    assert [(r.level, r.status) for r in reminders(ctx, case_id) if r.state == "leader_notified"][-1] == (2, "pending")
+    assert verify(ctx).ok
+
+
+def test_after_a_handover_to_someone_with_a_shorter_chain_no_escalation_climbs_past_its_top(
+    ctx: Context, clock: FixedClock, notifier: RecordingNotifier, org: Any
+) -> None:
+    _two_levels_below_sol(ctx)
+    add_user(ctx, actor="admin", login="eva", name="Eva", role="medarbejder", email="eva@example.org", reports_to="max")
+    case_id = open_case(ctx, actor="eva", plan_id="radikalisering", subject_ref="BORGER-REF-2").case_id
+    advance(ctx, actor="eva", case_id=case_id, trigger="notify_leader")  # Max must act; Mia, then Sol above
+    clock.set(at(3, 10))
+    deactivate_user(ctx, actor="admin", login="max", handover_to="lea")  # Eva now reports to Lea; Sol above
+    assert max(r.level for r in reminders(ctx, case_id, status="pending")) == 1  # Mia's level is gone
+
+    for when in (at(3, 16), at(4, 16), at(5, 16)):
+        clock.set(when)
+        run_sweep(ctx, notifier)
+    # Lea at the deadline, Sol a working day later, and Sol again each working day: one repeat, at the top.
+    assert addressees(notifier.sent) == [(LEA,), (SOL,), (SOL,)]
+    assert [(r.level, r.due_at) for r in reminders(ctx, case_id, status="pending")] == [(1, at(6, 13, 30))]
+    assert verify(ctx).ok
+
+
+def test_a_new_leader_given_with_users_edit_re_plans_the_escalation_to_the_new_chains_depth(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    _two_levels_below_sol(ctx)
+    case_id = case_in("suspected")  # Emil must act; Lea, then Sol above
+    edit_user(ctx, actor="admin", login="emil", reports_to="max")  # now Max, Mia, then Sol
+
+    assert sorted(r.level for r in reminders(ctx, case_id, status="pending")) == [0, 1, 2, 3]
+    assert EventKind.rechained in [e.kind for e in case_history(ctx, actor="admin", case_id=case_id)]
+    for when in (at(2, 13), at(2, 15), at(3, 9), at(3, 11)):
+        clock.set(when)
+        run_sweep(ctx, notifier)
+    assert addressees(notifier.sent) == [(EMIL,), ("max@example.org",), ("mia@example.org",), (SOL,)]
+    assert verify(ctx).ok
 
 
 # -- dry run -----------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class EventKind(str, Enum):
     note = "note"
     assigned = "assigned"  # a caseworker was named (`indsats assign`)
     handed_over = "handed_over"  # a deactivated user's duties on the case went to another
+    rechained = "rechained"  # the reports-to chain changed: the escalations still to come re-planned to its depth
     reminder_sent = "reminder_sent"
     escalated = "escalated"
     delivery_failed = "delivery_failed"

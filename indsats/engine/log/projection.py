@@ -150,16 +150,19 @@ def reminder_breaks(plan: Plan, case: dict[str, Any], events: list[Event], rows:
     if visit is None:
         return []
     planned: list[Any] | None = None
+    regraded: set[Any] = set()  # rows a change of the reports-to chain cancelled (a ``rechained`` event)
     for e in events[events.index(visit):]:
         if isinstance(e.payload, dict) and isinstance(e.payload.get("reminders"), list):
             planned = e.payload["reminders"]
+        if e.kind is EventKind.rechained and isinstance(e.payload, dict):
+            regraded.update(e.payload.get("cancelled_reminders") or [])
     cid, state = case["id"], visit.to_state
     # A case deadline's rows run across visits until their trigger meets them: not a state visit's rows.
     rows = [r for r in rows if not r.get("deadline")]
     current = [r for r in rows if r["entry_seq"] == visit.seq and r["kind"] != "acute"]
     problems: list[str] = []
     for row in current:
-        if row["status"] == "cancelled":
+        if row["status"] == "cancelled" and row["id"] not in regraded:
             problems.append(
                 f"case {cid}: the {row['kind']} at level {row['level']} was cancelled while the case is still in "
                 f"'{state}' (edited)"

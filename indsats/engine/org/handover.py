@@ -4,7 +4,8 @@
 the caseworker of, opened, or is the leader named by the plan on an open case. With ``--handover-to``,
 each such case gets a ``handed_over`` event, the person's reports report to the successor, cases they
 were caseworker of are the successor's, and every duty still resolved through them (reminders resolve
-their recipients when they fire, so the pending ones included) falls to the successor.
+their recipients when they fire, so the pending ones included) falls to the successor; the escalations
+still to come are re-planned to the depth of the successor's chain (``rechain``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from indsats.engine.log import journal
 from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.org.people import CaseFacts, Organisation, organisation
+from indsats.engine.org.rechain import rechain
 from indsats.engine.org.users import User, load_user, record_user, require_admin, require_user
 from indsats.engine.plans.schema import Relation
 from indsats.errors import Conflict, Invalid
@@ -119,6 +121,7 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
         record_user(repo, at=at, actor=me.login, kind="user_deactivated", login=login, values=values)
         for duty in duties:
             _record_handover(repo, duty, me.login, login, handover_to, at)  # type: ignore[arg-type]
+        rechain(ctx, repo, actor=me.login, at=at)  # the escalations still to come climb the successor's chain, as deep as it goes
         user = load_user(repo, login)
         uow.commit()
     assert user is not None

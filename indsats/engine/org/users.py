@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log.org_chain import record_org_change
+from indsats.engine.org.rechain import rechain
 from indsats.engine.plans.schema import INSTALLATION_ROLES
 from indsats.errors import Invalid, NotAllowed, NotFound
 
@@ -278,7 +279,10 @@ def edit_user(
         if not values:
             raise Invalid("nothing to change: give --name, --email, --reports-to, --no-reports-to or --unit")
         repo.update_user(login, values)
-        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="user_changed", login=login, values=values)
+        at = ctx.clock.now().replace(microsecond=0)
+        record_user(repo, at=at, actor=me.login, kind="user_changed", login=login, values=values)
+        if "reports_to" in values:
+            rechain(ctx, repo, actor=me.login, at=at)  # the escalations still to come climb the new chain, as deep as it goes
         user = load_user(repo, login)
         uow.commit()
     assert user is not None

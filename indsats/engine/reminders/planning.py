@@ -244,3 +244,45 @@ def retry_at(plan: Plan, attempts: int, now: datetime) -> datetime:
 def _deliverable(due: datetime, working: bool, calendar: WorkingCalendar) -> datetime:
     # A deadline at the end of a day is reminded at that closing, not the next morning.
     return calendar.deliverable(due) if working else due
+
+
+@dataclass(frozen=True, kw_only=True)
+class Regraded:
+    """How one visit's escalation rows change for a new depth: the rows to cancel, and the rows to add."""
+
+    cancel: list[int]  # reminder ids
+    add: list[PlannedReminder]
+
+
+_CLIMBING = frozenset({ReminderKind.reminder.value, ReminderKind.escalation.value})
+_WAITING = frozenset({ReminderStatus.pending.value, ReminderStatus.held.value})
+_DONE = frozenset({ReminderStatus.sent.value, ReminderStatus.failed.value})
+
+
+def regrade(rows: list[Any], planned: list[PlannedReminder], levels: int) -> Regraded:
+    """Re-plan one visit's escalation (its ``reminder``/``escalation`` rows, any status: objects with ``id``,
+    ``level``, ``kind``, ``status``, ``due_at``) for a chain now ``levels`` deep, ``planned`` being what
+    ``plan_reminders`` plans at that depth. Nothing changes when the depth is the same.
+
+    Deeper: the missing levels are added at their planned times, and a repeat already re-armed at the old top
+    is cancelled (the new top repeats). Shallower: the pending rows above the new top are cancelled; if the
+    new top was reached already, its repeat takes the place of the first cancelled row.
+    """
+    climbing = [r for r in rows if r.kind in _CLIMBING]
+    if not climbing:
+        return Regraded(cancel=[], add=[])
+    old = max(r.level for r in climbing)
+    if old == levels:
+        return Regraded(cancel=[], add=[])
+    waiting = [r for r in climbing if r.status in _WAITING]
+    done = {r.level for r in climbing if r.status in _DONE}
+    if levels > old:
+        repeats = [r.id for r in waiting if r.level == old and old in done]
+        return Regraded(cancel=repeats, add=[p for p in planned if old < p.level <= levels])
+    above = [r for r in waiting if r.level > levels]
+    add = []
+    if above and levels in done and not any(r.level == levels for r in waiting):
+        first = min(r.due_at for r in above)
+        add = [PlannedReminder(level=levels, kind=ReminderKind.escalation if levels else ReminderKind.reminder,
+                               due_at=first)]
+    return Regraded(cancel=[r.id for r in above], add=add)

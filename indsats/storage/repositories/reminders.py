@@ -64,6 +64,16 @@ class ReminderRepository(Queries):
         statement = _CANCEL_ALL.where(or_(reminders.c.deadline.is_(None), reminders.c.deadline.not_in(keep)))
         return int(self.conn.execute(statement, {"cid": case_id}).rowcount)
 
+    def cancel_reminders(self, reminder_ids: Iterable[int]) -> None:
+        """Cancel these reminders, if still pending (or held)."""
+        ids = sorted(set(reminder_ids))
+        if ids:
+            self.conn.execute(
+                update(reminders)
+                .where(reminders.c.id.in_(ids), reminders.c.status.in_(("pending", "held")))
+                .values(status="cancelled", claimed_by=None, lease_until=None)
+            )
+
     def reminders_for(self, case_id: str) -> list[Reminder]:
         query = select(reminders).where(reminders.c.case_id == case_id).order_by(reminders.c.id)
         return [Reminder.from_row(r) for r in self.conn.execute(query).mappings()]

@@ -1,0 +1,102 @@
+"""After the organisation changes (a handover, a new leader), each running escalation is re-planned to the
+depth of the reports-to chain it now climbs.
+
+Recipients are resolved when a reminder fires, so the next escalation already goes to whoever now stands
+above the person who must act; but how many levels a visit's rows climb was fixed when they were written
+(``plan_reminders``). ``rechain`` re-grades them (``planning.regrade``): a deeper chain gets its missing
+levels, a shallower one loses the rows above its top, and the repeat moves to the new top. Each case so
+changed gets a ``rechained`` event naming the rows cancelled and the visit's rows as they now stand (what
+``verify`` replays), written by whoever changed the organisation; it is not a step on the case.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine.log import journal
+from indsats.engine.log.events import Draft, EventKind
+from indsats.engine.log.projection import to_iso
+from indsats.engine.org.people import CaseFacts, organisation
+from indsats.engine.reminders.planning import ReminderStatus, pending_row, plan_reminders, regrade, rule_of
+
+if TYPE_CHECKING:
+    from indsats.engine.cases.case import Case
+    from indsats.engine.context import Context
+    from indsats.engine.org.people import Organisation
+    from indsats.storage.repository import Repository
+
+
+def rechain(ctx: Context, repo: Repository, *, actor: str, at: datetime) -> int:
+    """Re-plan the escalation rows of every running visit and case deadline; return how many cases changed."""
+    closed_running = {
+        row["case_id"] for row in repo.case_deadlines_of_plan() if row["met_at"] is None and not row["is_open"]
+    }
+    cases = repo.list_cases(is_open=True) + list(repo.get_cases(closed_running).values())
+    orgs: dict[tuple[str, str], Organisation] = {}
+    changed = 0
+    for case in cases:
+        key = (case.plan_id, case.plan_version)
+        if key not in orgs:
+            orgs[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
+        changed += _rechain_case(ctx, repo, orgs[key], case, actor, at)
+    return changed
+
+
+def _rechain_case(ctx: Context, repo: Repository, org: Organisation, case: Case, actor: str, at: datetime) -> int:
+    plan = org.plan
+    running = {name: row for (_, name), row in repo.running_case_deadlines([case.id]).items()}
+    visits: dict[tuple[str | None, int], list[Any]] = defaultdict(list)
+    for row in repo.reminders_for(case.id):
+        visits[(row.deadline, row.entry_seq)].append(row)
+    facts = CaseFacts.of(case)
+    cancelled: list[int] = []
+    levels_now: dict[str, int] = {}
+    state_visit: int | None = None
+    for (name, entry_seq), rows in visits.items():
+        state = rows[0].state
+        due: datetime | None
+        if name is None:
+            if not case.is_open or state != case.state:
+                continue  # a past visit
+            spec, due = plan.states[state].responsible, case.deadline
+        else:
+            if name not in running or name not in plan.case_deadlines:
+                continue  # met
+            spec = plan.case_deadlines[name].responsible or plan.states[case.state].responsible
+            due = running[name]["due_at"]
+        rule = rule_of(plan, state, name)
+        if spec is None or due is None or rule is None or rule.escalate_after is None:
+            continue
+        owners = org.responsible(spec, facts)
+        repo.load_chains(owners)
+        levels = org.escalation_levels(owners, facts.unit)
+        planned = plan_reminders(plan, state, due, levels, ctx.calendar, case_deadline=name)
+        change = regrade(rows, planned, levels)
+        if not change.cancel and not change.add:
+            continue
+        repo.cancel_reminders(change.cancel)
+        cancelled += change.cancel
+        levels_now[name or state] = levels
+        if name is None:
+            state_visit = entry_seq
+        status = ReminderStatus.held.value if case.paused_at is not None else ReminderStatus.pending.value
+        repo.insert_reminders(
+            {**pending_row(case_id=case.id, state=state, entry_seq=entry_seq, level=p.level, kind=p.kind,
+                           due_at=p.due_at, deadline=name), "status": status}
+            for p in change.add
+        )
+    if not levels_now:
+        return 0
+    payload: dict[str, Any] = {"levels": levels_now, "cancelled_reminders": sorted(cancelled)}
+    if state_visit is not None:  # the visit's rows as they stand now: what verify replays
+        payload["reminders"] = [
+            [r.level, r.kind, to_iso(r.due_at)]
+            for r in repo.reminders_for(case.id)
+            if r.entry_seq == state_visit and r.kind != "acute" and not r.deadline
+            and r.status != ReminderStatus.cancelled.value
+        ]
+    journal.append(repo, Draft(case_id=case.id, kind=EventKind.rechained, at=at, actor=actor,
+                               from_state=case.state, to_state=case.state, payload=payload))
+    return 1
