@@ -25,7 +25,7 @@ import pytest
 from conftest import ORGANISATION, PLAN, TEST_KEY, register_admin
 from indsats.engine.privacy.crypto import Keyring
 from web_support import CLIENT_ID, CLIENT_SECRET, HOST, browser, free_port, id_token, indsats_server, log_in
-from web_support import oidc_provider, private, running, server_env
+from web_support import node_oidc_provider, node_provider_login, oidc_provider, private, running, server_env
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -512,3 +512,37 @@ def test_v1_over_tcp_refuses_an_expired_token(tmp_path: Path, world: World) -> N
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/problem+json"
     assert "expired" in answer.json()["detail"], answer.json()
+
+
+# -- PKCE, against a provider that checks it ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_code_exchanged_with_another_login_s_pkce_verifier_is_refused(world: World, tmp_path: Path) -> None:
+    """Code injection: a code issued to one login attempt (the attacker's), delivered to another session's callback
+    with that session's own state. The state check passes; indsats exchanges the code with the verifier of the
+    session it is in; the provider (oidc-provider, which checks PKCE, unlike oidc-provider-mock) refuses it, and
+    indsats makes no session. The same code with its own session's verifier logs in: the verifier was the cause."""
+    secret, config = tmp_path / "secret", tmp_path / "config.toml"
+    secret.write_text(CLIENT_SECRET)
+    config.write_text("")
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    with node_oidc_provider(tmp_path / "node.log", f"{base}/auth/callback") as issuer:
+        env = server_env(world.db_url, TEST_KEY.decode(), issuer, secret, config)
+        with running(indsats_server(tmp_path, f"{HOST}:{port}"), f"{base}/logged-out", tmp_path / "s.log", env=env), \
+                httpx.Client(base_url=base) as victim, httpx.Client(base_url=base) as attacker:
+            to_provider = {who: httpx.URL(c.get("/login", params={"next": "/stuck"}).headers["location"])
+                           for who, c in (("victim", victim), ("attacker", attacker))}
+            assert {u.params["code_challenge_method"] for u in to_provider.values()} == {"S256"}
+            assert to_provider["victim"].params["code_challenge"] != to_provider["attacker"].params["code_challenge"]
+            back = node_provider_login(str(to_provider["attacker"]), "sup")
+            code = back.params["code"]
+
+            injected = victim.get("/auth/callback", params={"code": code, "state": to_provider["victim"].params["state"]})
+            assert injected.status_code == 401 and "Login afvist" in injected.text
+            assert victim.get("/stuck").status_code == 303  # no session was made
+
+            own = attacker.get("/auth/callback", params={"code": code, "state": back.params["state"]})
+            assert (own.status_code, own.headers.get("location")) == (303, "/stuck"), own.text
+            assert attacker.get("/stuck").status_code == 200

@@ -100,6 +100,43 @@ def oidc_provider(log: Path, users: dict[str, str], *, token_max_age: int | None
         yield issuer
 
 
+NODE_PROVIDER = Path(__file__).resolve().parent / "oidc_provider"
+
+
+@contextmanager
+def node_oidc_provider(log: Path, redirect_uri: str) -> Iterator[str]:
+    """The ``oidc-provider`` npm package (tests/oidc_provider, installed by .ci/run with ``npm ci``) as a process:
+    a provider that checks PKCE, one client (``CLIENT_ID``/``CLIENT_SECRET``, ``redirect_uri``), any login.
+    Yields its issuer URL."""
+    node = shutil.which("node")
+    if node is None or not (NODE_PROVIDER / "node_modules" / "oidc-provider").is_dir():
+        missing(f"node or the oidc-provider package is missing (npm ci --prefix {NODE_PROVIDER})")
+    port = free_port()
+    issuer = f"http://{HOST}:{port}"
+    command = [str(node), str(NODE_PROVIDER / "provider.mjs"), str(port), CLIENT_ID, CLIENT_SECRET, redirect_uri]
+    with running(command, f"{issuer}/.well-known/openid-configuration", log):
+        yield issuer
+
+
+def node_provider_login(authorize_url: str, login: str) -> httpx.URL:
+    """Log in as ``login`` at the node provider's own login form (devInteractions, as a browser would: its
+    cookies, its form); the redirect back to the client, carrying the code and the state."""
+    import re
+
+    with httpx.Client() as browser_like:
+        answer = browser_like.get(authorize_url)
+        while answer.status_code in (302, 303):
+            location = httpx.URL(str(answer.url)).join(answer.headers["location"])
+            if location.netloc != answer.url.netloc:
+                return location  # back to the client
+            answer = browser_like.get(location)
+            form = re.search(r'action="([^"]+)"', answer.text)
+            if answer.status_code == 200 and form is not None:
+                answer = browser_like.post(httpx.URL(str(answer.url)).join(form.group(1)),
+                                           data={"prompt": "login", "login": login, "password": "any"})
+    raise AssertionError(f"the provider did not send {login} back: {answer.status_code} {answer.text[:300]}")
+
+
 def id_token(issuer: str, sub: str, *, client_id: str = CLIENT_ID, redirect_uri: str = "http://127.0.0.1/cb") -> str:
     """An ID token from the provider for ``sub``: the authorization code flow, done by hand."""
     with httpx.Client(base_url=issuer) as client:
