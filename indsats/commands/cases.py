@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from indsats.commands.base import Obj, json_option, pass_obj, text_from, text_option
@@ -147,31 +149,45 @@ def show(obj: Obj, case_id: str, as_json: bool) -> None:
                     click.echo("      --note TEXT  (required)")
         else:
             click.echo("You may now: nothing (you are not the one to act in this state)")
+    _echo_record(view.record)
+
+
+def _echo_record(record: list[Any]) -> None:
+    """The notes and the fields recorded on the case (the assessment, the decision), under the plan's labels."""
+    from indsats.commands.render import local, printable
+
+    if not record:
+        return
+    click.echo("Recorded:")
+    for entry in record:
+        what = entry.trigger_label or entry.trigger or entry.kind
+        click.echo(f"  {local(entry.at)}  {entry.actor or ''}: {printable(what)}")
+        width = max([len("Note")] + [len(f.label) for f in entry.fields])
+        for f in entry.fields:
+            click.echo(f"      {printable(f.label).ljust(width)}  {printable(f.text)}")
+        if entry.note:
+            click.echo(f"      {'Note'.ljust(width)}  {printable(entry.note)}")
 
 
 @click.command()
 @click.argument("case_id", metavar="CASE")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every event as stored, the viewed ones included.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, to stdout.")
+@click.option("--views", is_flag=True, help="Also the 'viewed' rows: who read the case (the access log).")
 @pass_obj
-def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool) -> None:
-    """Every event of CASE, oldest first."""
+def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool, views: bool) -> None:
+    """Every event of CASE, oldest first, with the fields under the plan's labels (reads only with --views)."""
     from indsats.commands.render import csv_out, echo_json, local, table
 
-    events = obj.run("history", case_id=case_id)
     if as_json:
-        echo_json(events)
+        echo_json(obj.run("history", case_id=case_id))
         return
     rows = []
-    for e in events:
+    for e in obj.run("history.read", case_id=case_id, views=views):
         move = e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
-        payload = dict(e.payload or {})
-        text = payload.pop("note", None)
-        payload.pop("reminders", None)  # the rows a state change planned: for verify, not for reading
-        detail = ", ".join(f"{k}={v}" for k, v in payload.items())
-        acting_for = payload.get("acting_for")
-        who = f"{e.actor} for {acting_for}" if acting_for else (e.actor or "")
-        rows.append([e.seq, local(e.at), e.kind.value, who, e.trigger or "", move or "", text or "", detail])
+        detail = "; ".join(f"{d.label}: {d.text}" for d in e.details)
+        who = f"{e.actor} for {e.acting_for}" if e.acting_for else (e.actor or "")
+        rows.append([e.seq, local(e.at), e.kind, who, e.trigger or "", move or "", e.note or "", detail])
     columns = ["#", "at", "event", "actor", "trigger", "state", "note", "details"]
     if as_csv:
         csv_out(columns, rows)

@@ -16,6 +16,7 @@ USE_CASES: dict[str, UseCase] = {
     "note": UseCase("indsats.engine.cases.service:add_note"),
     "show": UseCase("indsats.engine.cases.views:show_case"),
     "history": UseCase("indsats.engine.cases.views:case_history"),
+    "history.read": UseCase("indsats.engine.cases.record:read_history"),
     "cases": UseCase("indsats.engine.cases.views:list_cases"),
     "verify": UseCase(_A + "verify", style="call"),
     # people

@@ -16,6 +16,7 @@ from indsats.engine.plans.fields import describe_type
 from indsats.engine.reminders.planning import ReminderStatus, is_working_time, time_between
 from indsats.engine.org.users import require_actor
 from indsats.engine.cases.visibility import may_see, organisation, require_visible
+from indsats.engine.cases.record import Entry, case_record
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
@@ -119,6 +120,9 @@ class CaseView:
     paused_at: datetime | None = None  # paused since; deadlines stand still until resumed
     pause_reason: str | None = None
     case_deadlines: list[CaseDeadlineInfo] = field(default_factory=list)
+    # What was recorded: the notes, the assessment, the decision (fields under the plan's labels), oldest first.
+    # Everyone who may see the case may read its history, so they may read this too.
+    record: list[Entry] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,8 +150,11 @@ def show_case(ctx: Context, *, actor: str, case_id: str, via: str | None = None)
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
         subject_ref = None if case.subject_ref is None else cipher.open(case.subject_ref)
+        events = [
+            Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
+        ]
         log_view(repo, case, me.login, "show", ctx.clock.now(), via=via, os_login=ctx.os_login)
-        view = _view(ctx, repo, plan, case, me, subject_ref)
+        view = _view(ctx, repo, plan, case, me, subject_ref, events)
         uow.commit()
     return view
 
@@ -164,13 +171,13 @@ def case_page(ctx: Context, *, actor: str, case_id: str, via: str) -> tuple[Case
             Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
         ]
         log_view(repo, case, me.login, "page", ctx.clock.now(), via=via, os_login=ctx.os_login)
-        view = _view(ctx, repo, plan, case, me, subject_ref)
+        view = _view(ctx, repo, plan, case, me, subject_ref, events)
         uow.commit()
     return view, events
 
 
 def _view(
-    ctx: Context, repo: Repository, plan: Plan, case: Case, me: User, subject_ref: str | None
+    ctx: Context, repo: Repository, plan: Plan, case: Case, me: User, subject_ref: str | None, events: list[Event]
 ) -> CaseView:
     state = plan.states[case.state]
     # While paused the deadlines stand still: time left is counted up to the pause.
@@ -233,6 +240,7 @@ def _view(
         paused_at=case.paused_at,
         pause_reason=None if reason is None else ctx.keys.cipher().open(reason),
         case_deadlines=deadlines,
+        record=case_record(plan, events),
     )
 
 

@@ -401,6 +401,17 @@ def plan_version(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+def plan_problems(data: dict[str, Any], text: str) -> tuple[Plan | None, list[tuple[tuple[str | int, ...], str]]]:
+    """The plan in ``data`` (loaded from ``text``) and every problem found in it, as (location, message) pairs:
+    each schema error pydantic collected (then no plan), else each cross-reference problem. For ``plans
+    validate``, which lists them all; ``parse_plan`` stops at the first."""
+    try:
+        plan = Plan.model_validate({**data, "version": plan_version(text)})
+    except ValidationError as exc:
+        return None, [(tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+    return plan, plan.problems()
+
+
 def parse_plan(text: str, source: str = "<plan>", *, complete: bool = True) -> Plan:
     """Validate plan text; raise ``Invalid`` naming the source, line and field of the first problem.
 

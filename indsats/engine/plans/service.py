@@ -109,8 +109,8 @@ def validate(ctx: Context | None, draft: PlanText) -> Validation:
     file:line:field), the structure, and, when a database is reachable, the registered users against it."""
     import dataclasses
 
-    from indsats.engine.plans.checks import check_durations, check_plan
-    from indsats.engine.plans.schema import parse_plan
+    from indsats.engine.plans.checks import Finding, Severity, check_durations, check_plan
+    from indsats.engine.plans.schema import parse_plan, plan_problems
     from indsats.engine.plans.yamlio import line_of, lines_of, load
     from indsats.errors import StorageUnavailable
 
@@ -131,7 +131,15 @@ def validate(ctx: Context | None, draft: PlanText) -> Validation:
     if bad_durations:
         return Validation(plan=None, findings=placed(bad_durations, lines), users_checked=False,
                           users_skipped_because="the plan did not load")
-    plan = parse_plan(text, draft.source, complete=False)
+    if not isinstance(data, dict):
+        parse_plan(text, draft.source, complete=False)  # not YAML, or not a mapping: Invalid, with the line
+    plan, problems = plan_problems(data, text)
+    if plan is None or problems:
+        # Every schema error, or every cross-reference problem: the structure is checked once these are fixed.
+        found = [Finding(severity=Severity.error, location=".".join(str(p) for p in loc) or "(plan)", message=message)
+                 for loc, message in problems]
+        return Validation(plan=None, findings=placed(found, lines), users_checked=False,
+                          users_skipped_because="the plan did not load")
     users = grants = None
     skipped = None
     if ctx is None:

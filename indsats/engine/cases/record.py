@@ -1,0 +1,186 @@
+"""What was recorded on a case, as a person reads it: the notes, and the fields each trigger recorded (the
+assessment, the decision) under the plan's labels, with values as a person writes them (yes/no, a choice's
+label, a date, concern signs by their labels), never Python literals.
+
+``case_record`` picks, from a case's events, those that carry a note or fields (``show``); ``event_details``
+renders the rest of an event's payload for ``history``. Both are pure: they take the plan and the events.
+``read_history`` is the ``history`` use case for people: the events (``viewed`` rows only when asked) with
+their details, the read logged like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine.log.events import Event, EventKind
+from indsats.engine.plans.schema import FieldType
+from indsats.engine.time.clock import to_local
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
+    from indsats.engine.plans.schema import FieldSpec, Plan
+
+# Payload keys that are not details: the note has its own column, the planned reminders are for verify, the
+# deputy's principal is shown with the actor.
+NOT_DETAILS = frozenset({"note", "reminders", "acting_for", "fields"})
+# A payload key's words, where its name is not already them.
+KEY_WORDS = {"subject_ref": "subject", "os_login": "OS login", "plan_id": "plan", "plan_version": "plan version"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Detail:
+    """One recorded value: its name, its label (the plan's, for a field) and its value as a person writes it."""
+
+    name: str
+    label: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One event that recorded something: a note, a trigger's fields, or both."""
+
+    seq: int
+    at: datetime
+    actor: str | None
+    kind: str
+    trigger: str | None
+    trigger_label: str | None
+    note: str | None
+    fields: list[Detail]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryRow:
+    """An event of ``history``, with its details (fields under their labels, then the rest) as text."""
+
+    seq: int
+    at: datetime
+    kind: str
+    actor: str | None
+    acting_for: str | None
+    trigger: str | None
+    from_state: str | None
+    to_state: str | None
+    note: str | None
+    details: list[Detail]
+
+
+def yes_no(value: bool) -> str:
+    """How a yes/no reads."""
+    return "yes" if value else "no"
+
+
+def value_text(plan: Plan, spec: FieldSpec | None, value: Any) -> str:
+    """A field's value as a person writes it: yes/no, a choice's label, a date, signs by their labels."""
+    if spec is not None and spec.type is FieldType.yes_no and isinstance(value, str):
+        return yes_no(value == "yes")
+    if spec is not None and spec.type is FieldType.choice and isinstance(value, str):
+        return spec.options.get(value, value)
+    if isinstance(value, dict) and (spec is None or spec.type is FieldType.signs):
+        return _signs_text(plan, value)
+    return plain_text(value)
+
+
+def plain_text(value: Any) -> str:
+    """Any other recorded value: booleans as yes/no, instants in Copenhagen time, lists joined."""
+    if isinstance(value, bool):
+        return yes_no(value)
+    if isinstance(value, datetime):
+        return to_local(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        instant = _instant(value)
+        return value if instant is None else to_local(instant).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(plain_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {plain_text(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def _instant(text: str) -> datetime | None:
+    """An ISO instant with its offset (as the log stores deadlines); a date or any other text is not one."""
+    if len(text) < 19 or text[10:11] != "T":
+        return None
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
+
+
+def _signs_text(plan: Plan, signs: dict[str, Any]) -> str:
+    categories = {c.id: c.label for c in plan.concern_signs.categories} if plan.concern_signs else {}
+    strengths = plan.concern_signs.strengths if plan.concern_signs else {}
+    return ", ".join(f"{categories.get(k, k)}: {strengths.get(str(v), str(v))}" for k, v in signs.items())
+
+
+def field_details(plan: Plan, trigger: str | None, fields: dict[str, Any]) -> list[Detail]:
+    """A trigger's recorded fields in the plan's order, under the plan's labels."""
+    transition = plan.transition(trigger) if trigger else None
+    specs = dict(transition.fields) if transition is not None else {}
+    order = [n for n in specs if n in fields] + [n for n in fields if n not in specs]
+    return [
+        Detail(name=n, label=specs[n].label if n in specs else n, text=value_text(plan, specs.get(n), fields[n]))
+        for n in order
+    ]
+
+
+def event_details(plan: Plan, event: Event) -> list[Detail]:
+    """What an event recorded, besides its note: its fields first, then the rest of its payload."""
+    payload = event.payload or {}
+    details = field_details(plan, event.trigger, payload.get("fields") or {})
+    for key, value in payload.items():
+        if key in NOT_DETAILS or value is None or value == "" or value == []:
+            continue
+        details.append(Detail(name=key, label=KEY_WORDS.get(key, key.replace("_", " ")), text=plain_text(value)))
+    return details
+
+
+def case_record(plan: Plan, events: list[Event]) -> list[Entry]:
+    """The events that recorded a note or fields, oldest first: what ``show`` gives those who may read it."""
+    entries = []
+    for event in events:
+        payload = event.payload or {}
+        note = payload.get("note")
+        fields = payload.get("fields") or {}
+        if not note and not fields:
+            continue
+        transition = plan.transition(event.trigger) if event.trigger else None
+        entries.append(Entry(
+            seq=event.seq, at=event.at, actor=event.actor, kind=event.kind.value, trigger=event.trigger,
+            trigger_label=transition.label if transition is not None else None, note=note or None,
+            fields=field_details(plan, event.trigger, fields),
+        ))
+    return entries
+
+
+def read_history(ctx: Context, *, actor: str, case_id: str, views: bool = False) -> list[HistoryRow]:
+    """The ``history`` of a case for people: every event but the ``viewed`` ones (unless ``views``), each with
+    its details; the read is logged as a ``viewed`` event, as ``case_history`` logs it."""
+    from indsats.engine.cases.views import log_view
+    from indsats.engine.cases.visibility import require_visible
+    from indsats.engine.org.users import require_actor
+    from indsats.engine.privacy.crypto import open_payload
+
+    cipher = ctx.keys.cipher()
+    with ctx.db.unit_of_work(write=True) as uow:
+        repo = uow.repo
+        me = require_actor(repo, actor)
+        case, plan = require_visible(ctx, repo, me, case_id)
+        events = [
+            Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
+        ]
+        log_view(repo, case, me.login, "history", ctx.clock.now(), os_login=ctx.os_login)
+        uow.commit()
+    return [
+        HistoryRow(seq=e.seq, at=e.at, kind=e.kind.value, actor=e.actor, acting_for=(e.payload or {}).get("acting_for"),
+                   trigger=e.trigger, from_state=e.from_state, to_state=e.to_state,
+                   note=(e.payload or {}).get("note") or None, details=event_details(plan, e))
+        for e in events
+        if views or e.kind is not EventKind.viewed
+    ]
