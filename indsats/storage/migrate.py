@@ -13,17 +13,21 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(connection: object | None = None) -> Config:
+def alembic_config(connection: object | None = None, calendar: object | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["calendar"] = calendar  # what a migration that counts working time counts it on
     return config
 
 
-def upgrade(db: Database) -> None:
-    """Create or upgrade the schema in one transaction."""
+def upgrade(db: Database, *, calendar: object | None = None) -> None:
+    """Create or upgrade the schema in one transaction.
+
+    :param calendar: the installation's ``WorkingCalendar``, for migrations that fill in working time
+        (0007: time in state); the default calendar without one."""
     from alembic import command
 
     from indsats.storage.driver_errors import translated
@@ -35,7 +39,7 @@ def upgrade(db: Database) -> None:
         current = read_revision(conn)
         if compare(current) is SchemaState.newer:
             require_current(db, current)  # Alembic would only say it cannot locate the revision
-        command.upgrade(alembic_config(conn), "head")
+        command.upgrade(alembic_config(conn, calendar), "head")
     db.schema_checked()
 
 

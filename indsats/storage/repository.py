@@ -19,12 +19,13 @@ from indsats.storage.repositories.events import EventRepository
 from indsats.storage.repositories.plans import PlanRepository
 from indsats.storage.repositories.reminders import ReminderRepository
 from indsats.storage.repositories.users import UserRepository
+from indsats.storage.repositories.visits import VisitQueries
 
 __all__ = ["Repository", "Row"]
 
 
 class Repository(
     UserRepository, PlanRepository, CaseRepository, EventRepository, ReminderRepository, DeadlineQueries,
-    IntegrityQueries,
+    IntegrityQueries, VisitQueries,
 ):
     """The queries of every aggregate, over one connection, inside the caller's transaction."""

@@ -19,6 +19,7 @@ from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.log.projection import to_iso
 from indsats.engine.org.people import CaseFacts, Organisation, organisation
 from indsats.engine.org.users import require_actor
+from indsats.engine.cases.visits import microseconds
 from indsats.engine.reminders.planning import shifted
 from indsats.engine.time.clock import to_local
 from indsats.errors import Conflict, Invalid, NotAllowed
@@ -65,6 +66,7 @@ def pause_case(ctx: Context, *, actor: str, case_id: str, reason: str) -> PauseO
         at = ctx.clock.now().replace(microsecond=0)
         head = _take(repo, case, at)
         held = repo.hold_pending(case_id)
+        repo.pause_visit(case_id)  # the report replays a visit paused at its window's end
         draft = Draft(case_id=case_id, kind=EventKind.paused, at=at, actor=me.login, from_state=case.state,
                       to_state=case.state, payload={"note": reason.strip(), "held_reminders": held})
         event = journal.append(
@@ -108,6 +110,7 @@ def resume_case(ctx: Context, *, actor: str, case_id: str) -> PauseOutcome:
                 "next_attempt_at": shifted(plan, row.state, row.next_attempt_at, since, at, ctx.calendar, name),
             })
         repo.release_held(released)
+        repo.resume_visit(case_id, microseconds(ctx.calendar.working_time_between(since, at)))
         # What verify replays: the visit's deadline and reminder rows as they stand now (moved by the pause).
         moved: dict[int, datetime] = {r["id"]: r["due_at"] for r in released}
         entry_seq = _visit_seq(repo, case_id)

@@ -20,6 +20,7 @@ from indsats.engine.log.events import ACTING, GENESIS, Draft, EventKind
 from indsats.engine.plans.fields import check_fields
 from indsats.engine.plans.machine import fire
 from indsats.engine.plans.schema import Relation
+from indsats.engine.cases.visits import enter_state, leave_state
 from indsats.engine.cases.deadlines import OPENED, meet_deadlines, rows as reminder_rows, start_deadlines
 from indsats.engine.plans.checks import unavoidable_states
 from indsats.engine.reminders.planning import (
@@ -153,6 +154,7 @@ def open_case(
             cipher=cipher, os_login=ctx.os_login,
         )
         repo.insert_reminders(reminder_rows(case_id, plan.initial, 1, planned))
+        enter_state(repo, plan, case_id=case_id, entry_seq=1, state=plan.initial, at=at, deadline=deadline)
         start_deadlines(ctx, repo, plan, case_id, me.login, started_by=OPENED, state=plan.initial, at=at, seq=1)
         uow.commit()
     return Outcome(
@@ -256,6 +258,9 @@ def advance(
             os_login=ctx.os_login,
         )
         repo.insert_reminders(reminder_rows(case_id, dest, entry_seq, planned))
+        if moved:  # time in state, counted once: the visit left, and the one entered
+            leave_state(repo, plan, case, at, ctx.calendar)
+            enter_state(repo, plan, case_id=case_id, entry_seq=entry_seq, state=dest, at=at, deadline=deadline)
         if plan.case_deadlines and not final:
             meet_deadlines(repo, plan, case_id, trigger, at)
             start_deadlines(ctx, repo, plan, case_id, case.opened_by, started_by=trigger, state=dest, at=at,

@@ -22,7 +22,7 @@ def init_database(ctx: Context, *, actor: str) -> InitResult:
     """Idempotent: a second run changes nothing."""
     from indsats.storage.migrate import current_revision, upgrade
 
-    upgrade(ctx.db)
+    upgrade(ctx.db, calendar=ctx.calendar)
     with ctx.db.unit_of_work(write=True) as uow:
         admin = register_first_admin(uow.repo, actor, ctx.clock.now())
         record_unchained_users(uow.repo, ctx.clock.now())
