@@ -745,6 +745,7 @@ def test_verify_reports_a_whole_case_removed(ctx: Context, busy_database: dict[s
     case_id = busy_database["acute"]
     tamper(ctx, "DELETE FROM reminders WHERE case_id = :case_id", case_id=case_id)
     tamper(ctx, "DELETE FROM case_deadlines WHERE case_id = :case_id", case_id=case_id)
+    tamper(ctx, "DELETE FROM state_visits WHERE case_id = :case_id", case_id=case_id)
     tamper(ctx, "DELETE FROM events WHERE case_id = :case_id", case_id=case_id)
     tamper(ctx, "DELETE FROM cases WHERE id = :case_id", case_id=case_id)
     report = verify(ctx)

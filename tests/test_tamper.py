@@ -127,7 +127,7 @@ def test_the_newest_case_deleted_with_all_its_rows_is_caught(
 ) -> None:
     case_id = sealed["newest"]
     prefix, number = case_id.rsplit("-", 1)
-    sql(ctx, *(f"DELETE FROM {t} WHERE case_id = :c" for t in ("reminders", "events", "seal_heads")),
+    sql(ctx, *(f"DELETE FROM {t} WHERE case_id = :c" for t in ("reminders", "events", "seal_heads", "state_visits")),
         "DELETE FROM cases WHERE id = :c", c=case_id)
     sql(ctx, "UPDATE case_counters SET last_number = last_number - 1")
     problems = verify_cli()
