@@ -209,6 +209,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
     environ = os.environ if env is None else env
     config_path = config_path_from(environ)
     file_values = read_config_file(config_path) if config_path is not None else {}
+    for name, given in file_values.items():  # a value of the wrong type in the file, even one overridden
+        try:
+            _coerce(name, given)
+        except ValueError as exc:
+            raise _bad_value(name, str(exc), given, config_path, file_values) from None
     flags: dict[str, Any] = {"database_url": db} if db else {}
     # Flags > environment > config file; then the defaults that depend on other settings.
     values = _derive_defaults({**file_values, **_env_values(environ), **flags})

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import click
@@ -199,6 +200,14 @@ def read_input(path: str, what: str = "file") -> str:
         raise Invalid(f"the {what} {printable(path)} is not UTF-8 text") from None
 
 
+def folder_of(output: str) -> Path:
+    """``output`` as a path whose folder exists; ``Invalid`` (exit 5) when it does not (``-`` is stdout)."""
+    target = Path(output)
+    if output != "-" and not target.parent.is_dir():
+        raise Invalid(f"cannot write {printable(output)}: the folder {printable(str(target.parent))} does not exist")
+    return target
+
+
 def write_output(text: str | bytes, output: str | None) -> bool:
     """Write ``text`` to ``output`` (a file, owner-only), or to stdout for ``None`` or ``-``.
     Returns True when a file was written (the caller may say so on stderr)."""
@@ -210,11 +219,7 @@ def write_output(text: str | bytes, output: str | None) -> bool:
         else:
             click.echo(text, nl=False)
         return False
-    from pathlib import Path
-
-    target = Path(output)
-    if not target.parent.is_dir():
-        raise Invalid(f"cannot write {printable(output)}: the folder {printable(str(target.parent))} does not exist")
+    target = folder_of(output)
     try:
         if isinstance(text, bytes):
             target.write_bytes(text)

@@ -81,21 +81,27 @@ def _why(s: Any) -> str:
 @click.option("--until", metavar="DATE", help="To this day (YYYY-MM-DD, local), included. Default: now.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Also write one self-contained HTML page (chart and stuck list) to FILE.")
+              help="Also write one self-contained HTML page (chart and stuck list) to FILE (- is stdout, alone).")
 @pass_obj
 def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, as_json: bool,
            html_file: str | None) -> None:
     """Per state: cases passed, median and 90th-percentile working time in it, share on time, breaches."""
     from indsats.commands.render import echo_json, table
 
+    if html_file == "-" and as_json:
+        raise click.UsageError("--html - writes the page to stdout: leave out --json (or give --html FILE)")
+    if html_file is not None:
+        from indsats.commands.render import folder_of
+
+        folder_of(html_file)  # a missing folder is refused before the report is computed
     result = obj.run("report", plan_id=plan_id, since=since, until=until)
     if html_file is not None:
-        from pathlib import Path
-
+        from indsats.commands.render import write_output
         from indsats.commands.report_html import report_page
 
         page = report_page(result, list(obj.run("stuck", plan_id=plan_id, limit=DEFAULT_LIMIT)))
-        Path(html_file).write_text(page, encoding="utf-8")
+        if not write_output(page, html_file):
+            return  # the page went to stdout: nothing else goes there
     if as_json:
         echo_json(result)
         return

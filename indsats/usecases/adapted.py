@@ -199,9 +199,13 @@ def calendar_due(call: Call, *, start: str, duration: str, statutory: bool = Fal
 
 
 def calendar_closed(call: Call, *, year: int) -> Any:
+    from datetime import MAXYEAR, MINYEAR
+
     from indsats.usecases import require_registered
 
     require_registered(call.ctx, call.actor)
+    if not MINYEAR <= year <= MAXYEAR:
+        raise Invalid(f"no year {year} in the calendar: give a year from {MINYEAR} to {MAXYEAR}, e.g. 2026")
     return call.ctx.calendar.closed_days(year)
 
 
