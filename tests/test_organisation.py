@@ -185,7 +185,9 @@ def test_a_reminder_with_nobody_to_tell_fails_as_nobody_to_tell_and_shows_in_stu
     rad = open_rad(town)
     for user, trigger in [("emil", "notify_leader"), ("lea", "notify_specialist")]:
         ok(town(["advance", rad, trigger], user=user))
-    ok(town(["users", "revoke", "fie", "fagspecialist"]))  # the only specialist goes; nobody must act now
+    # The only specialist's grant narrowed to another unit: nobody must act now (a revoke is refused while
+    # the case needs her through it).
+    ok(town(["users", "grant", "fie", "fagspecialist", "--plan", "radikalisering", "--unit", "nord"]))
     sweep(town, days=14)
     stuck = json.loads(ok(town(["stuck", "--json"], user="sol")).stdout)
     assert [(s["case_id"], s["failed_reminders"] >= 1) for s in stuck] == [(rad, True)]
@@ -217,6 +219,38 @@ def test_a_leader_with_open_cases_is_deactivated_only_with_a_handover_and_the_ne
     fails(town(["show", rad], user="lea"), 4)  # deactivated: can do nothing
     ok(town(["users", "reactivate", "lea"]))
     fails(town(["users", "reactivate", "lea"]), 5)
+
+
+def test_revoking_a_role_that_open_cases_need_is_refused_unless_handed_over_to_someone_who_then_must_act(
+    town: Invoke,
+) -> None:
+    rad = open_rad(town)
+    ok(town(["advance", rad, "notify_leader"], user="emil"))
+    ok(town(["advance", rad, "notify_specialist"], user="lea"))  # now every fagspecialist must act
+    ok(town(["users", "add", "fia", "--name", "Fia", "--email", "fia@example.org", "--reports-to", "sol"]))
+
+    def roles(login: str) -> list[tuple[str, str, str | None]]:
+        users = {u["login"]: u for u in json.loads(ok(town(["users", "list", "--json"])).stdout)}
+        return sorted((g["plan"], g["role"], g["unit"]) for g in users[login]["grants"])
+
+    error = fails(town(["users", "revoke", "fie", "fagspecialist", "--plan", "radikalisering"]), 5)
+    assert f"{rad} (must act)" in error and "--handover-to" in error
+    assert roles("fie") == [("radikalisering", "fagspecialist", None)]  # nothing was written
+    fails(town(["users", "revoke", "fie", "fagspecialist", "--handover-to", "fie"]), 5)
+    # Fia holds the role for another unit only: she would not have to act on this case either.
+    ok(town(["users", "grant", "fia", "fagspecialist", "--plan", "radikalisering", "--unit", "nord"]))
+    error = fails(town(["users", "revoke", "fie", "fagspecialist", "--handover-to", "fia"]), 5)
+    assert "'fia' would not carry" in error and rad in error
+    ok(town(["users", "revoke", "fia", "fagspecialist"]))  # no case needs her through it
+
+    out = json.loads(ok(town(["users", "revoke", "fie", "fagspecialist", "--handover-to", "fia", "--json"])).stdout)
+    assert (out["login"], out["handed_over_to"], out["cases"]) == ("fie", "fia", [{"case_id": rad, "duties": ["must act"]}])
+    assert roles("fie") == [] and roles("fia") == [("radikalisering", "fagspecialist", None)]
+    assert [e["payload"] for e in history(town, rad) if e["kind"] == "handed_over"] == [
+        {"from": "fie", "to": "fia", "duties": ["must act"], "role": "fagspecialist"}
+    ]
+    fails(town(["advance", rad, "assess", *ASSESS_RAD], user="fie"), 3)  # no longer sees the case at all
+    ok(town(["advance", rad, "assess", *ASSESS_RAD], user="fia"))
 
 
 def test_users_edit_reports_to_changes_who_the_next_escalation_goes_to(town: Invoke, outbox: Path) -> None:

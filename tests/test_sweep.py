@@ -33,6 +33,7 @@ from indsats.engine.reminders.sweep import SweepResult, sweep
 from indsats.engine.org.users import add_user, edit_user, list_users
 from indsats.engine.log.verify import verify
 from indsats.engine.cases.views import case_history, show_case
+from indsats.errors import Invalid
 from indsats.storage.database import Database
 from smtp_sink import free_port, smtp_sink
 
@@ -169,6 +170,18 @@ def test_the_leaders_leaders_assessment_is_reminded_to_that_person_after_the_dec
     run_sweep(ctx, notifier)
     assert len(notifier.sent) == sent
     assert verify(ctx).ok
+
+
+def test_the_leaders_leader_with_the_assessment_still_due_on_a_decided_case_leaves_only_with_a_handover(
+    ctx: Context, case_in: Callable[..., str]
+) -> None:
+    case_id = case_in("decided")
+    with pytest.raises(Invalid, match=f"{case_id} \\(must act\\)"):
+        deactivate_user(ctx, actor="admin", login="sol")
+
+    deactivate_user(ctx, actor="admin", login="sol", handover_to="leo")  # Lea now reports to Leo
+    advance(ctx, actor="leo", case_id=case_id, trigger="inform_socialchef", values={"socialchef_informed": "yes"})
+    assert show_case(ctx, actor="leo", case_id=case_id).case_deadlines[0].met_at is not None
 
 
 def test_the_leaders_leaders_assessment_recorded_before_its_deadline_starts_never_runs(

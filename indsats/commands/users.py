@@ -141,14 +141,28 @@ def users_grant(obj: Obj, login: str, role: str, plan_id: str | None, unit: str 
 @click.argument("login")
 @click.argument("role")
 @click.option("--plan", "plan_id", metavar="PLAN", help="Only in this plan (else in every plan).")
+@click.option("--handover-to", "handover_to", metavar="LOGIN",
+              help="Who takes over the open duties LOGIN has through ROLE (granted ROLE there if need be).")
 @json_option
 @pass_obj
-def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None, as_json: bool) -> None:
-    """Take the plan role ROLE away from LOGIN."""
+def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None, handover_to: str | None, as_json: bool) -> None:
+    """Take the plan role ROLE away from LOGIN. Refused (exit 5) while open cases need LOGIN through it,
+    unless handed over."""
+    from dataclasses import asdict
+
     from indsats.engine.org.grants import revoke_role
 
-    user = revoke_role(obj.context(), actor=obj.actor, login=login, role=role, plan_id=plan_id)
-    _user_out(user, as_json, f"{user.login} now holds: {_held(user)}.")
+    done = revoke_role(obj.context(), actor=obj.actor, login=login, role=role, plan_id=plan_id,
+                       handover_to=handover_to)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json({**asdict(done.user), "handed_over_to": done.handed_over_to,
+                   "cases": [{"case_id": d.case_id, "duties": list(d.duties)} for d in done.cases]})
+        return
+    for duty in done.cases:
+        click.echo(f"{duty.case_id}: handed over to {done.handed_over_to} ({', '.join(duty.duties)})")
+    click.echo(f"{done.user.login} now holds: {_held(done.user)}.")
 
 
 @users.command("edit")

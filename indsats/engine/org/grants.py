@@ -7,8 +7,11 @@ Without ``--plan``, a grant is made in every plan on offer that declares the rol
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from indsats.engine.org.handover import Duty, duties_lost, duties_of, listed, record_handover, require_successor
+from indsats.engine.org.rechain import rechain
 from indsats.engine.org.users import (
     EVERY_PLAN, User, declaring_plans, load_user, record_grant, require_admin, require_user,
 )
@@ -57,28 +60,73 @@ def grant_role(
     return user
 
 
-def revoke_role(ctx: Context, *, actor: str, login: str, role: str, plan_id: str | None = None) -> User:
-    """Take ``role`` away in ``plan_id``, or in every plan (``NotFound`` if the user did not hold it there)."""
+@dataclass(frozen=True, kw_only=True)
+class Revocation:
+    user: User
+    handed_over_to: str | None
+    cases: list[Duty]  # the open cases whose duties went with the grant (to ``handed_over_to``)
+
+
+def revoke_role(
+    ctx: Context, *, actor: str, login: str, role: str, plan_id: str | None = None, handover_to: str | None = None
+) -> Revocation:
+    """Take ``role`` away in ``plan_id``, or in every plan (``NotFound`` if the user did not hold it there).
+
+    Refused (``Invalid``, listing the cases) when open cases need ``login`` through that grant (the duties
+    ``users deactivate`` checks, which the revoke would take away), unless handed over: ``handover_to`` is
+    granted the role where ``login`` loses it (if not held there already), must then carry each of those
+    duties, and each case gets a ``handed_over`` event.
+    """
     if plan_id is not None:
         ctx.catalog.get(plan_id)  # an unknown plan is NotFound, naming the plans
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_admin(repo, actor)
         require_user(repo, login)
-        held = {g["plan_id"] for g in repo.grants_of(login) if g["role"] == role}
+        if handover_to is not None:
+            require_successor(repo, login, handover_to)
+        held = {g["plan_id"]: g for g in repo.grants_of(login) if g["role"] == role}
         if plan_id is not None and plan_id not in held and EVERY_PLAN in held:
             raise Invalid(
                 f"'{login}' holds '{role}' in every plan declaring it; revoke it there (without --plan) "
                 f"and grant it again in the plans where it should stay"
             )
         gone = sorted(p for p in held if plan_id is None or p == plan_id)
+        before = duties_of(ctx, repo, login)
         if not repo.delete_grants(login, role, plan_id):
             where = f" in plan '{plan_id}'" if plan_id else ""
             raise NotFound(f"'{login}' holds no role '{role}'{where}")
+        now = ctx.clock.now().replace(microsecond=0)
         for plan in gone:
-            record_grant(repo, at=ctx.clock.now(), actor=me.login, kind="grant_revoked",
+            record_grant(repo, at=now, actor=me.login, kind="grant_revoked",
                          grant={"login": login, "plan_id": plan, "role": role}, removed=True)
+        lost = duties_lost(before, duties_of(ctx, repo, login))
+        if lost and handover_to is None:
+            command = f"indsats users revoke {login} {role}" + (f" --plan {plan_id}" if plan_id else "")
+            raise Invalid(
+                f"'{login}' is needed through '{role}' on {len(lost)} open case(s): {listed(lost)}. "
+                f"Hand them over: {command} --handover-to LOGIN"
+            )
+        if lost and handover_to is not None:
+            theirs = {g["plan_id"] for g in repo.grants_of(handover_to) if g["role"] == role}
+            for plan in gone:
+                if plan not in theirs and EVERY_PLAN not in theirs:
+                    grant = dict(login=handover_to, plan_id=plan, role=role, unit=held[plan]["unit"], granted_at=now)
+                    repo.insert_grant(grant)
+                    record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant)
+            carried = {d.case_id: set(d.duties) for d in duties_of(ctx, repo, handover_to)}
+            left = [d for d in lost if not set(d.duties) <= carried.get(d.case_id, set())]
+            if left:
+                raise Invalid(
+                    f"'{handover_to}' would not carry the duties '{login}' loses with '{role}' on {len(left)} "
+                    f"case(s): {listed(left)} (those follow the reports-to chain or the caseworker: change them "
+                    f"with 'indsats users edit --reports-to' or 'indsats assign' first)"
+                )
+            for duty in lost:
+                record_handover(repo, duty, me.login, login, handover_to, now, reassign=False,
+                                extra={"role": role})
+            rechain(ctx, repo, actor=me.login, at=now)
         user = load_user(repo, login)
         uow.commit()
     assert user is not None
-    return user
+    return Revocation(user=user, handed_over_to=handover_to if lost else None, cases=lost)

@@ -10,6 +10,7 @@ still to come are re-planned to the depth of the successor's chain (``rechain``)
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,26 +48,37 @@ class Deactivation:
 
 
 def duties_of(ctx: Context, repo: Repository, login: str) -> list[Duty]:
-    """The open cases that need ``login``, and why."""
+    """The open cases that need ``login``, and why (a closed case too, while a duty that outlives its
+    closing, a case deadline met by an ``after_close`` trigger, still runs on it)."""
     found = []
     orgs: dict[tuple[str, str], Organisation] = {}
-    for case in repo.list_cases(is_open=True):
+    running: dict[str, list[str]] = defaultdict(list)
+    for row in repo.case_deadlines_of_plan():
+        if row["met_at"] is None:
+            running[row["case_id"]].append(row["name"])
+    closed = [c for c in repo.get_cases(running).values() if not c.is_open]
+    for case in [*repo.list_cases(is_open=True), *closed]:
         key = (case.plan_id, case.plan_version)
         if key not in orgs:
             orgs[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
-        why = _why(orgs[key], case, login)
+        why = _why(orgs[key], case, login, running.get(case.id, []))
         if why:
             found.append(Duty(case_id=case.id, duties=tuple(why)))
     return found
 
 
-def _why(org: Organisation, case: Case, login: str) -> list[str]:
+def _why(org: Organisation, case: Case, login: str, deadlines: list[str]) -> list[str]:
     plan = org.plan
     facts = CaseFacts.of(case)
     why = []
-    spec = plan.states[case.state].responsible
-    if spec is not None and login in org.responsible(spec, facts):
+    specs = [plan.states[case.state].responsible] if case.is_open else []
+    for name in deadlines:
+        if name in plan.case_deadlines and (case.is_open or plan.outlives_closing(name)):
+            specs.append(plan.case_deadlines[name].responsible)
+    if any(spec is not None and login in org.responsible(spec, facts) for spec in specs):
         why.append("must act")
+    if not case.is_open:
+        return why  # a closed case needs only whoever must still act on it
     if case.opened_by == login:
         why.append("opened it")
     if case.assignee == login:
@@ -94,17 +106,11 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
         if not row["active"]:
             raise Invalid(f"user '{login}' is deactivated already")
         if handover_to is not None:
-            successor = require_user(repo, handover_to)
-            if handover_to == login:
-                raise Invalid(f"'{login}' cannot hand over to themselves")
-            if not successor["active"]:
-                raise Invalid(f"'{handover_to}' is deactivated; hand over to an active user")
+            require_successor(repo, login, handover_to)
         duties = duties_of(ctx, repo, login)
         if duties and handover_to is None:
-            listed = "; ".join(f"{d.case_id} ({', '.join(d.duties)})" for d in duties[:20])
-            more = f" and {len(duties) - 20} more" if len(duties) > 20 else ""
             raise Invalid(
-                f"'{login}' is needed on {len(duties)} open case(s): {listed}{more}. "
+                f"'{login}' is needed on {len(duties)} open case(s): {listed(duties)}. "
                 f"Hand them over: indsats users deactivate {login} --handover-to LOGIN"
             )
         at = ctx.clock.now().replace(microsecond=0)
@@ -120,7 +126,7 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
         repo.update_user(login, values)
         record_user(repo, at=at, actor=me.login, kind="user_deactivated", login=login, values=values)
         for duty in duties:
-            _record_handover(repo, duty, me.login, login, handover_to, at)  # type: ignore[arg-type]
+            record_handover(repo, duty, me.login, login, handover_to, at)  # type: ignore[arg-type]
         rechain(ctx, repo, actor=me.login, at=at)  # the escalations still to come climb the successor's chain, as deep as it goes
         user = load_user(repo, login)
         uow.commit()
@@ -128,15 +134,46 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
     return Deactivation(user=user, handed_over_to=handover_to, cases=duties, reports_moved=moved)
 
 
-def _record_handover(repo: Repository, duty: Duty, actor: str, login: str, successor: str, at: Any) -> None:
+def require_successor(repo: Repository, login: str, successor: str) -> None:
+    """Who takes over from ``login`` must be another, active user."""
+    row = require_user(repo, successor)
+    if successor == login:
+        raise Invalid(f"'{login}' cannot hand over to themselves")
+    if not row["active"]:
+        raise Invalid(f"'{successor}' is deactivated; hand over to an active user")
+
+
+def listed(duties: list[Duty], most: int = 20) -> str:
+    """The cases and why, for a refusal: "RAD-2026-0001 (must act); … and N more"."""
+    shown = "; ".join(f"{d.case_id} ({', '.join(d.duties)})" for d in duties[:most])
+    return shown + (f" and {len(duties) - most} more" if len(duties) > most else "")
+
+
+def duties_lost(before: list[Duty], after: list[Duty]) -> list[Duty]:
+    """The duties in ``before`` that ``after`` (the same person's, once something changed) no longer has."""
+    still = {d.case_id: set(d.duties) for d in after}
+    lost = []
+    for duty in before:
+        gone = tuple(w for w in duty.duties if w not in still.get(duty.case_id, set()))
+        if gone:
+            lost.append(Duty(case_id=duty.case_id, duties=gone))
+    return lost
+
+
+def record_handover(
+    repo: Repository, duty: Duty, actor: str, login: str, successor: str, at: Any, *, reassign: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """A ``handed_over`` event on the duty's case; with ``reassign``, the successor becomes its caseworker if
+    ``login`` was."""
     case = repo.get_case(duty.case_id)
     assert case is not None
     head = repo.bump_version(duty.case_id, case.version, at)
     if head is None:
         raise Conflict(f"case {duty.case_id} was changed by someone else during the handover; nothing was written")
-    changes = {"assignee": successor} if case.assignee == login else {}
+    changes = {"assignee": successor} if reassign and case.assignee == login else {}
     draft = Draft(
         case_id=duty.case_id, kind=EventKind.handed_over, at=at, actor=actor, from_state=case.state,
-        to_state=case.state, payload={"from": login, "to": successor, "duties": list(duty.duties)},
+        to_state=case.state, payload={"from": login, "to": successor, "duties": list(duty.duties), **(extra or {})},
     )
     journal.append(repo, draft, case_changes=changes, head=head)
