@@ -166,6 +166,21 @@ def test_a_plan_version_that_loaded_once_comes_back_from_the_cache_equal_without
     assert json.loads(out[0]) == json.loads(first.model_dump_json(by_alias=True))
 
 
+def test_a_plan_from_the_cache_keeps_the_order_its_file_gives_states_sources_and_roles(tmp_path: Path) -> None:
+    from indsats.adapters.plan_cache import PlanCacheFolder
+    from indsats.adapters.plan_files import PlanFolders
+    from indsats.engine.plans.catalog import PlanCatalog
+
+    PlanCatalog(PlanFolders(), PlanCacheFolder(tmp_path / "cache")).get("radikalisering")  # writes the cache
+    cached = PlanCatalog(PlanFolders(), PlanCacheFolder(tmp_path / "cache")).get("radikalisering").plan
+    parsed = parse_plan(SHIPPED_TEXT)
+    assert list(cached.states) == list(parsed.states) == [
+        "suspected", "leader_notified", "specialist_notified", "assessed", "decided"
+    ]
+    assert list(cached.sources) == list(parsed.sources) and next(iter(cached.sources)) == "employee"
+    assert list(cached.roles) == list(parsed.roles)
+
+
 def test_a_damaged_cache_entry_is_parsed_again_from_the_text(tmp_path: Path) -> None:
     from indsats.adapters.plan_cache import PlanCacheFolder
     from indsats.adapters.plan_files import PlanFolders

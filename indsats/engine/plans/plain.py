@@ -23,12 +23,14 @@ from pydantic import BaseModel
 from indsats.engine.plans.schema import Plan
 
 # Bumped when the plain form changes shape; the cache keys on it with the schema's own fingerprint.
-FORM = 1
+FORM = 2
 
 
 def to_plain(plan: Plan) -> str:
-    """The plan as JSON of its fields (not their aliases), defaults included."""
-    return json.dumps(plan.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """The plan as JSON of its fields (not their aliases), defaults included, in the plan's own order: the
+    order of states, sources, roles and case deadlines means something (the first source is the default,
+    states are checked and shown in the order written), so the keys are never sorted."""
+    return json.dumps(plan.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
 
 
 def from_plain(text: str) -> Plan:
