@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from indsats.errors import BadConfig, Invalid
+from indsats.errors import BadConfig, Invalid, SecretReadable
 from indsats.locations import config_path_from, os_login
 
 __all__ = ["Settings", "config_path_from", "database_url_from", "load_settings", "os_login", "read_config_file"]
@@ -248,7 +248,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if secrets:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            raise BadConfig(
+            raise SecretReadable(
                 f"{path} holds a secret (the password in {', '.join(secrets)}) and is readable by others "
                 f"(mode {mode:04o}): run 'chmod 600 {path}'"
             )

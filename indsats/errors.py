@@ -28,6 +28,11 @@ class BadConfig(IndsatsError):
     exit_code = 2
 
 
+class SecretReadable(BadConfig):
+    """A config file holding a secret (a password in a URL) can be read by others: exit 2 like any bad config,
+    except for ``indsats server``, which refuses to start with exit 7 as it does for a readable database or key."""
+
+
 class NotFound(IndsatsError):
     """A case, user, plan or reminder does not exist (or is not visible to the actor)."""
 

@@ -45,7 +45,7 @@ def db_url(ctx: Context) -> str:
 
 
 def process_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
     env.update({"INDSATS_DATABASE_URL": db_url, "INDSATS_CONFIG": "", "INDSATS_DATA_DIR": str(tmp_path / "data"),
                 "INDSATS_USER": "admin", **extra})
     return env

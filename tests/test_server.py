@@ -50,7 +50,7 @@ class Installation:
         self.root = root
         self.socket = root / "run" / "indsats.sock"
         self.base_env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")},
+            **{k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"},
             "INDSATS_DATA_DIR": str(root / "data"),
             "INDSATS_CONFIG": "",
             "INDSATS_OUTBOX": str(root / "outbox.jsonl"),
@@ -118,7 +118,7 @@ def test_the_server_refuses_to_start_while_others_can_read_the_database(tmp_path
     assert not inst.socket.exists()
 
 
-def test_a_config_holding_a_password_must_be_private(tmp_path: Path) -> None:
+def test_a_config_holding_a_password_must_be_private_or_the_server_will_not_start(tmp_path: Path) -> None:
     inst = Installation(tmp_path)
     assert inst.direct("init").returncode == 0
     config = tmp_path / "server.toml"
@@ -127,10 +127,39 @@ def test_a_config_holding_a_password_must_be_private(tmp_path: Path) -> None:
     env = {**inst.base_env, "INDSATS_CONFIG": str(config)}
     done = subprocess.run([sys.executable, "-m", "indsats", "server", "--socket", str(inst.socket)], env=env,
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2  # refused when the settings are read, as for every command
+    assert done.returncode == 7  # as for a database or key others may read (issue 11)
     assert done.stderr.startswith(f"Error: {config} holds a secret (the password in smtp_url) and is readable")
     assert done.stderr.count("\n") == 1
     assert "hemmelig" not in done.stderr
+    assert not inst.socket.exists()
+    other = subprocess.run([sys.executable, "-m", "indsats", "db", "status"], env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert other.returncode == 2 and other.stderr == done.stderr  # any other command: a bad config (issue 17)
+    config.chmod(0o600)
+    inst.base_env = env
+    inst.start("--no-worker")
+    assert "server started" in inst.stop()  # private again: it starts
+
+
+def test_with_listen_the_web_view_s_secret_files_must_be_private(tmp_path: Path) -> None:
+    inst = Installation(tmp_path)
+    assert inst.direct("init").returncode == 0
+    secret, session_key = tmp_path / "client-secret", tmp_path / "session.key"
+    secret.write_text("client-secret-of-the-test\n")
+    session_key.write_text("k" * 40)
+    secret.chmod(0o600)
+    session_key.chmod(0o640)
+    env = {**inst.base_env, "INDSATS_OIDC_ISSUER": "http://127.0.0.1:9", "INDSATS_OIDC_CLIENT_ID": "indsats",
+           "INDSATS_OIDC_CLIENT_SECRET_FILE": str(secret), "INDSATS_SESSION_KEY_FILE": str(session_key)}
+    command = [sys.executable, "-m", "indsats", "server", "--socket", str(inst.socket), "--no-worker"]
+    done = subprocess.run([*command, "--listen", "127.0.0.1:0"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 7
+    assert done.stderr == (f"Error: the session key file {session_key} can be read by others (mode 0640): chmod 600 "
+                           "it; only the server may read it\n")
+    session_key.chmod(0o600)
+    secret.chmod(0o644)
+    done = subprocess.run([*command, "--listen", "127.0.0.1:0"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 7 and done.stderr.startswith(f"Error: the OIDC client secret file {secret} can be read")
     assert not inst.socket.exists()
 
 

@@ -26,6 +26,7 @@ from conftest import ORGANISATION, PLAN, TEST_KEY, register_admin
 from indsats.engine.privacy.crypto import Keyring
 from web_support import CLIENT_ID, CLIENT_SECRET, HOST, browser, free_port, id_token, indsats_server, log_in
 from web_support import node_oidc_provider, node_provider_login, oidc_provider, private, running, server_env
+from web_support import server_files
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -80,10 +81,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     here = tmp_path_factory.mktemp("web")
     db_url = f"sqlite:///{here}/web.db"
     emils, with_lea, idas = _build(db_url)
-    secret = here / "client-secret"
-    secret.write_text(CLIENT_SECRET + "\n")
-    config = here / "config.toml"
-    config.write_text("")
+    secret, config = server_files(here)
     port = free_port()
     base = f"http://{HOST}:{port}"
     private(db_url)
@@ -382,9 +380,7 @@ def test_over_https_the_session_cookie_is_secure(world: World, tmp_path: Path) -
     trust = ssl.create_default_context(cafile=str(cert))
     port = free_port()
     base = f"https://{HOST}:{port}"
-    secret, config = tmp_path / "secret", tmp_path / "config.toml"
-    secret.write_text(CLIENT_SECRET)
-    config.write_text("")
+    secret, config = server_files(tmp_path)
     env = server_env(world.db_url, TEST_KEY.decode(), world.issuer, secret, config)
     command = [sys.executable, "-m", "indsats.server.web", "--listen", f"{HOST}:{port}", "--tls-cert", str(cert),
                "--tls-key", str(key)]
@@ -499,9 +495,7 @@ def test_v1_over_tcp_without_a_valid_token_is_401_problem_json(world: World) -> 
 @pytest.mark.slow
 def test_v1_over_tcp_refuses_an_expired_token(tmp_path: Path, world: World) -> None:
     """A provider whose tokens expired two minutes before they were issued (beyond the 60 s leeway for skew)."""
-    secret, config = tmp_path / "secret", tmp_path / "config.toml"
-    secret.write_text(CLIENT_SECRET)
-    config.write_text("")
+    secret, config = server_files(tmp_path)
     port = free_port()
     base = f"http://{HOST}:{port}"
     with oidc_provider(tmp_path / "expired.log", USERS, token_max_age=-120) as issuer:
@@ -523,9 +517,7 @@ def test_a_code_exchanged_with_another_login_s_pkce_verifier_is_refused(world: W
     with that session's own state. The state check passes; indsats exchanges the code with the verifier of the
     session it is in; the provider (oidc-provider, which checks PKCE, unlike oidc-provider-mock) refuses it, and
     indsats makes no session. The same code with its own session's verifier logs in: the verifier was the cause."""
-    secret, config = tmp_path / "secret", tmp_path / "config.toml"
-    secret.write_text(CLIENT_SECRET)
-    config.write_text("")
+    secret, config = server_files(tmp_path)
     port = free_port()
     base = f"http://{HOST}:{port}"
     with node_oidc_provider(tmp_path / "node.log", f"{base}/auth/callback") as issuer:

@@ -168,8 +168,17 @@ def log_in(base: str, sub: str, next_page: str = "/stuck") -> tuple[httpx.Client
     return client, client.get(back.headers["location"])
 
 
+def server_files(folder: Path) -> tuple[Path, Path]:
+    """The client secret file (mode 0600: the server refuses one others may read) and an empty config file."""
+    secret, config = folder / "client-secret", folder / "config.toml"
+    secret.write_text(CLIENT_SECRET + "\n")
+    secret.chmod(0o600)
+    config.write_text("")
+    return secret, config
+
+
 def server_env(db_url: str, key: str, issuer: str, secret_file: Path, config: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
     env.update({
         "INDSATS_DATABASE_URL": db_url, "INDSATS_KEY": key, "INDSATS_CONFIG": str(config),
         "INDSATS_OIDC_ISSUER": issuer, "INDSATS_OIDC_CLIENT_ID": CLIENT_ID,

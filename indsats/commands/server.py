@@ -27,13 +27,19 @@ def server(obj: Obj, socket_path: str | None, no_worker: bool, every: float | No
     """Run the use cases for everyone on this machine over a unix socket; the caller is who the kernel says.
 
     Run it as its own service user, the only one who can read the database and the key; point everyone's
-    INDSATS_SERVER at unix:SOCKET. Refuses to start (exit 7) while those files can be read by others."""
+    INDSATS_SERVER at unix:SOCKET. Refuses to start (exit 7) while those files, a config file holding a password,
+    or (with --listen) the OIDC client secret and session key files can be read by others."""
     from pathlib import Path
 
     from indsats.server.serve import default_socket, run_server
 
+    from indsats.errors import SecretReadable, StorageUnavailable
+
     os.umask(0o077)
-    settings = obj.settings
+    try:
+        settings = obj.settings
+    except SecretReadable as exc:  # every other command exits 2 for it; the server refuses to start (exit 7)
+        raise StorageUnavailable(exc.message) from None
     start_logging(obj, log_level, log_format)
     path = Path(socket_path) if socket_path else default_socket(settings, os.environ.get("RUNTIME_DIRECTORY"))
     run_server(settings, socket_path=path.absolute(), worker=not no_worker, every_seconds=every, listen=listen,

@@ -2,8 +2,8 @@
 run uvicorn with the peer-credentials protocol and, unless told not to, the reminder worker.
 
 Whoever can read the database file or the key can do anything; so the server refuses to start (exit 7) while
-the SQLite file, its journal files or the key file can be read by anyone else (a config file holding a secret
-is refused as every command refuses it, when the settings are read).
+the SQLite file, its journal files, the key file, a config file holding a password or (with ``--listen``) the
+OIDC client secret and session key files can be read by anyone else.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ def default_socket(settings: Settings, runtime_directory: str | None) -> Path:
     return settings.data_dir / SOCKET_NAME
 
 
-def check_private(settings: Settings, db: Path | None) -> None:
+def check_private(settings: Settings, db: Path | None, *, web: bool = False) -> None:
     """``StorageUnavailable`` naming the first file someone other than this user could read (``db``: the
-    SQLite file, if the database is one)."""
+    SQLite file, if the database is one; ``web``: the web view's secrets too, for ``--listen``)."""
     if db is not None:
         if not db.exists():
             raise StorageUnavailable(f"no database at {db}: run 'indsats init' first, as this user")
@@ -45,8 +45,13 @@ def check_private(settings: Settings, db: Path | None) -> None:
             _require_private(path, "the database file")
     if not settings.key:
         _require_private(settings.key_file, "the key file")
-    # A config file holding a secret (a password in a URL) that others may read is refused for every command
-    # when the settings are loaded (indsats.config.read_config_file), the server included.
+    if web:  # whoever reads these can log in as the client, or sign a session cookie naming anyone
+        for secret, what in ((settings.oidc_client_secret_file, "the OIDC client secret file"),
+                             (settings.session_key_file, "the session key file")):
+            if secret is not None:
+                _require_private(secret, what)
+    # A config file holding a secret (a password in a URL) that others may read is refused when the settings
+    # are loaded (indsats.config.SecretReadable): exit 2 for every command, exit 7 for the server.
 
 
 def _require_private(path: Path, what: str) -> None:
@@ -110,7 +115,7 @@ def run_server(settings: Settings, *, socket_path: Path, worker: bool, every_sec
     from indsats.server.peer import PeerCredentialsProtocol
 
     ctx = build_context(settings, clock=SystemClock())
-    check_private(settings, ctx.db.path)
+    check_private(settings, ctx.db.path, web=listen is not None)
     log = logging.getLogger("indsats.server")
     ctx.catalog.files()  # parse and check every plan now, not on the first request
     with ctx.db.unit_of_work():  # the database answers and is at the expected schema, or exit 7 now
