@@ -45,7 +45,14 @@ def write_private_json(path: Path, data: Any) -> None:
 
 
 def write_private_text(path: Path, text: str) -> None:
-    """Write ``text`` to the new file ``path`` (0600), or ``Invalid``; never over an existing file."""
+    """Write ``text`` to the new file ``path`` (0600), or ``Invalid``; never over an existing file.
+    ``-`` is stdout (the caller's pipe)."""
+    if str(path) == "-":
+        import sys
+
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
     fd = create_private(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

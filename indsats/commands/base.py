@@ -284,3 +284,17 @@ def json_option(command: Any) -> Any:
     JSON object on stderr (``{"error": …, "exit_code": N}``)."""
     return click.option("--json", "as_json", is_flag=True,
                         help="Print the outcome as JSON (errors: one JSON object on stderr).")(command)
+
+
+def output_option(help: str) -> Any:
+    """``-o/--output FILE|-``: where a command writes its file (``-`` is stdout), the same on every command."""
+    return click.option("--output", "-o", "output", metavar="FILE|-", help=help)
+
+
+def one_output(given: str | None, output: str | None, argument: str) -> str:
+    """The file to write: the argument ``argument`` (the older spelling) or ``-o/--output``; exactly one."""
+    if given is not None and output is not None:
+        raise click.UsageError(f"give {argument} or -o/--output, not both")
+    if given is None and output is None:
+        raise click.UsageError(f"give -o/--output FILE|- (or {argument})")
+    return output if output is not None else str(given)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from indsats.commands.base import Obj, json_option, pass_obj
+from indsats.commands.base import Obj, json_option, one_output, output_option, pass_obj
 from indsats.errors import Invalid
 
 
@@ -12,12 +12,16 @@ from indsats.errors import Invalid
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@output_option("The new database file (mode 0600).")
 @json_option
 @pass_obj
-def backup(obj: Obj, file: str, as_json: bool) -> None:
-    """Copy the SQLite database to the new FILE (mode 0600) while others keep working; admins only.
+def backup(obj: Obj, file: str | None, output: str | None, as_json: bool) -> None:
+    """Copy the SQLite database to the new FILE (-o FILE; mode 0600) while others keep working; admins only.
     For PostgreSQL use pg_dump."""
+    file = one_output(file, output, "FILE")
+    if file == "-":
+        raise click.UsageError("a backup is a database file: give -o FILE, not -")
     obj.context()  # on the database itself: refused through a server
     result = obj.run("backup", target=file)
     if as_json:
@@ -156,19 +160,32 @@ def archive() -> None:
 
 
 @archive.command("export")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@output_option("Write the archive to FILE (JSON, 0600; - is stdout).")
 @click.option("--before", metavar="DATE", help="Cases whose retention ran out before this date (default: now).")
 @json_option
 @pass_obj
-def archive_export_cmd(obj: Obj, path: str, before: str | None, as_json: bool) -> None:
-    """Write the cases due for deletion, with their events, to PATH (JSON, 0600) and mark them archived."""
+def archive_export_cmd(obj: Obj, path: str | None, output: str | None, before: str | None, as_json: bool) -> None:
+    """Write the cases due for deletion, with their events, to -o FILE (or PATH; JSON, 0600) and mark them archived."""
+    path = _export_target(path, output, as_json)
     result = obj.run("archive.export", path=path, before=before)
     if as_json:
         from indsats.commands.render import echo_json
 
         echo_json({"file": path, "cases": list(result.cases)})
         return
-    click.echo(f"Archived {len(result.cases)} case(s) to {path}.")
+    click.echo(f"Archived {len(result.cases)} case(s) to {'stdout' if path == '-' else path}.", err=path == "-")
+
+
+def _export_target(path: str | None, output: str | None, as_json: bool) -> str:
+    """The export's file (``-`` is stdout, which then carries the export alone, so not with --json)."""
+    from indsats.commands.render import folder_of
+
+    target = one_output(path, output, "PATH")
+    if target == "-" and as_json:
+        raise click.UsageError("-o - writes the export to stdout: leave out --json (or give -o FILE)")
+    folder_of(target)
+    return target
 
 
 @click.command()
@@ -201,24 +218,24 @@ def subject() -> None:
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.option("--subject-file", metavar="FILE|-",
               help="Read REF from FILE (- is stdin) instead of the command line: out of ps and the shell history.")
+@output_option("Write the export to FILE (JSON, 0600; - is stdout).")
 @click.option("--with-names", is_flag=True, help="Name employees (default: their roles only).")
 @json_option
 @pass_obj
-def subject_export(obj: Obj, ref: str | None, path: str | None, subject_file: str | None, with_names: bool,
-                   as_json: bool) -> None:
-    """Everything held about subject REF (or --subject-file FILE|-), with the access log about it, to PATH (admin)."""
+def subject_export(obj: Obj, ref: str | None, path: str | None, subject_file: str | None, output: str | None,
+                   with_names: bool, as_json: bool) -> None:
+    """Everything held about subject REF (or --subject-file FILE|-), with the access log about it, to -o FILE
+    (or PATH) (admin)."""
     from indsats.commands.base import text_from
 
     if subject_file is not None and path is None:  # `subject export --subject-file - PATH`: the one argument is PATH
         ref, path = None, ref
-    if path is None:
-        raise click.UsageError("give PATH, the file to write" if ref is not None or subject_file is not None
-                               else "give --subject-file FILE|- (or REF) and PATH")
+    target = _export_target(path, output, as_json)
     ref = text_from(ref, subject_file, "subject", required=True, value_name="REF")
-    result = obj.run("subject.export", subject_ref=ref, path=path, with_names=with_names)
+    result = obj.run("subject.export", subject_ref=ref, path=target, with_names=with_names)
     if as_json:
         from indsats.commands.render import echo_json
 
-        echo_json({"file": path, "cases": list(result.cases)})  # the cases' ids; the reference stays out of stdout
+        echo_json({"file": target, "cases": list(result.cases)})  # the cases' ids; the reference stays out of stdout
         return
-    click.echo(f"Wrote {len(result.cases)} case(s) to {path}.")
+    click.echo(f"Wrote {len(result.cases)} case(s) to {'stdout' if target == '-' else target}.", err=target == "-")

@@ -80,16 +80,22 @@ def _why(s: Any) -> str:
 @click.option("--since", metavar="DATE", help="From this day (YYYY-MM-DD, local), included.")
 @click.option("--until", metavar="DATE", help="To this day (YYYY-MM-DD, local), included. Default: now.")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("--output", "-o", "output", metavar="FILE|-",
               help="Also write one self-contained HTML page (chart and stuck list) to FILE (- is stdout, alone).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE", hidden=True,
+              help="The older spelling of -o FILE.")
 @pass_obj
 def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, as_json: bool,
-           html_file: str | None) -> None:
+           output: str | None, html_file: str | None) -> None:
     """Per state: cases passed, median and 90th-percentile working time in it, share on time, breaches."""
     from indsats.commands.render import echo_json, table
 
+    if output is not None and html_file is not None:
+        raise click.UsageError("give -o/--output FILE (or its older spelling --html FILE), not both")
+    html_file = output if output is not None else html_file
+
     if html_file == "-" and as_json:
-        raise click.UsageError("--html - writes the page to stdout: leave out --json (or give --html FILE)")
+        raise click.UsageError("-o - writes the page to stdout: leave out --json (or give -o FILE)")
     if html_file is not None:
         from indsats.commands.render import folder_of
 
