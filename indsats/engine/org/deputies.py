@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from indsats.engine.org.users import User, load_user, record_user, require_admin, require_user
+from indsats.engine.org.users import User, load_user, record_user, require_admin, require_other_active, require_user
 from indsats.errors import Invalid
 
 if TYPE_CHECKING:
@@ -20,17 +20,13 @@ def set_deputy(
     ctx: Context, *, actor: str, login: str, deputy: str, start: date | None = None, end: date | None = None
 ) -> User:
     """Name ``deputy`` for ``login`` from ``start`` (None: now) until ``end`` (None: until cleared)."""
-    if deputy == login:
-        raise Invalid(f"'{login}' cannot be their own deputy")
     if start is not None and end is not None and end < start:
         raise Invalid(f"--until {end} is before --from {start}")
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_admin(repo, actor)
         require_user(repo, login)
-        row = require_user(repo, deputy)
-        if not row["active"]:
-            raise Invalid(f"'{deputy}' is deactivated; choose an active deputy")
+        row = require_other_active(repo, login, deputy, as_what="deputy")
         if row.get("deputy") == login:
             raise Invalid(f"'{deputy}' has named '{login}' as their own deputy; two people cannot stand in for each other")
         values = {"deputy": deputy, "deputy_from": start, "deputy_until": end}

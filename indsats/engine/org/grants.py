@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from indsats.engine.org.handover import Duty, duties_lost, duties_of, listed, record_handover, require_successor
+from indsats.engine.org.handover import Duty, duties_lost, duties_of, listed, record_handover
 from indsats.engine.org.rechain import rechain
 from indsats.engine.org.users import (
-    EVERY_PLAN, User, declaring_plans, load_user, record_grant, require_admin, require_user,
+    EVERY_PLAN, User, declaring_plans, load_user, record_grant, require_admin, require_other_active, require_user,
 )
 from indsats.engine.plans.schema import INSTALLATION_ROLES
 from indsats.errors import Invalid, NotFound
@@ -84,7 +84,7 @@ def revoke_role(
         me = require_admin(repo, actor)
         require_user(repo, login)
         if handover_to is not None:
-            require_successor(repo, login, handover_to)
+            require_other_active(repo, login, handover_to, as_what="successor")
         held = {g["plan_id"]: g for g in repo.grants_of(login) if g["role"] == role}
         if plan_id is not None and plan_id not in held and EVERY_PLAN in held:
             raise Invalid(

@@ -18,7 +18,7 @@ from indsats.engine.log import journal
 from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.org.people import CaseFacts, Organisation, organisation
 from indsats.engine.org.rechain import rechain
-from indsats.engine.org.users import User, load_user, record_user, require_admin, require_user
+from indsats.engine.org.users import User, load_user, record_user, require_admin, require_other_active, require_user
 from indsats.engine.plans.schema import Relation
 from indsats.errors import Conflict, Invalid
 
@@ -106,7 +106,7 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
         if not row["active"]:
             raise Invalid(f"user '{login}' is deactivated already")
         if handover_to is not None:
-            require_successor(repo, login, handover_to)
+            require_other_active(repo, login, handover_to, as_what="successor")
         duties = duties_of(ctx, repo, login)
         if duties and handover_to is None:
             raise Invalid(
@@ -132,15 +132,6 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
         uow.commit()
     assert user is not None
     return Deactivation(user=user, handed_over_to=handover_to, cases=duties, reports_moved=moved)
-
-
-def require_successor(repo: Repository, login: str, successor: str) -> None:
-    """Who takes over from ``login`` must be another, active user."""
-    row = require_user(repo, successor)
-    if successor == login:
-        raise Invalid(f"'{login}' cannot hand over to themselves")
-    if not row["active"]:
-        raise Invalid(f"'{successor}' is deactivated; hand over to an active user")
 
 
 def listed(duties: list[Duty], most: int = 20) -> str:

@@ -127,6 +127,18 @@ def require_user(repo: Repository, login: str) -> dict[str, Any]:
     return row
 
 
+def require_other_active(repo: Repository, login: str, other: str, *, as_what: str) -> dict[str, Any]:
+    """``other`` as ``login``'s leader, deputy or successor (``as_what``): another registered, active user."""
+    if other == login:
+        raise Invalid(f"'{login}' cannot be their own {as_what}")
+    row = repo.get_user(other)
+    if row is None:
+        raise NotFound(f"no user '{other}' (add them first)")
+    if not row["active"]:
+        raise Invalid(f"'{other}' is deactivated; choose an active {as_what}")
+    return row
+
+
 def declaring_plans(ctx: Context, role: str) -> list[str]:
     """The ids of the plans on offer that declare ``role``."""
     return sorted(plan_id for plan_id, pf in ctx.catalog.files().items() if role in pf.plan.roles)
@@ -186,13 +198,7 @@ def add_user(
 def _check_leader(repo: Repository, login: str, reports_to: str | None) -> None:
     if reports_to is None:
         return
-    if reports_to == login:
-        raise Invalid(f"'{login}' cannot report to themselves")
-    leader = repo.get_user(reports_to)
-    if leader is None:
-        raise NotFound(f"no user '{reports_to}' to report to (add them first)")
-    if not leader["active"]:
-        raise Invalid(f"'{reports_to}' is deactivated; choose an active leader")
+    require_other_active(repo, login, reports_to, as_what="leader")
     seen = {login}
     current: str | None = reports_to
     while current is not None:  # reporting to someone below oneself would make a cycle
