@@ -253,7 +253,7 @@ def invoke(runner: CliRunner, cli_db_url: str, tmp_path: Path) -> Callable[..., 
     (``input=`` is its stdin; other keywords are environment variables)."""
     from indsats.cli import main
 
-    def run(args: list[str], *, user: str | None = "admin", db_url: str | None = None, input: str | None = None,
+    def run(args: list[str], *, user: str | None = "admin", db_url: str | None = None, input: str | bytes | None = None,
             **env: str | None) -> Result:
         environment: dict[str, str | None] = {
             "INDSATS_USER": user,

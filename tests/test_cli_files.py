@@ -87,3 +87,15 @@ def test_an_export_never_overwrites_a_file(invoke: Invoke, cli_org: Any, tmp_pat
     target.write_text("keep")
     fails(invoke(["archive", "export", "-o", str(target)]), 5)
     assert target.read_text() == "keep"
+
+
+def test_a_plan_can_come_from_stdin(invoke: Invoke, cli_org: Any) -> None:
+    shipped = (Path(__file__).resolve().parent.parent / "indsats" / "workflows" / "radikalisering.yaml").read_text()
+    validated = ok(invoke(["plans", "validate", "-"], input=shipped)).stdout
+    assert "-: plan 'radikalisering' is valid" in validated
+    document = ok(invoke(["plans", "export", "-", "--format", "md"], input=shipped)).stdout
+    assert document.startswith("#")
+    wrong = shipped.replace("initial: suspected", "initial: mistanke")
+    assert "-:" in invoke(["plans", "validate", "-"], input=wrong).stdout
+    line = fails(invoke(["plans", "validate", "-"], input=b"\x7fELF\xff\xfe\x00"), 5)
+    assert "not UTF-8" in line

@@ -55,17 +55,13 @@ def plans_show(obj: Obj, plan_id: str, as_json: bool) -> None:
 
 
 @plans.command("validate")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True))
 @json_option
 @pass_obj
 def plans_validate(obj: Obj, path: str, as_json: bool) -> None:
     """Check a plan file completely: schema, durations, reachability, dead ends, who may fire each trigger, and
     (when a database is reachable) whether the registered users can carry a case through it. Errors exit 5."""
-    from pathlib import Path
-
-    from indsats.adapters.plan_files import read_plan_text
-
-    result = obj.run("plans.validate", source=path, text=read_plan_text(Path(path)))
+    result = obj.run("plans.validate", source=path, text=_plan_text(path))
     lines = [
         f"{path}{f':{f.line}' if f.line else ''}: {f.severity.value}: {f.location}: {f.message}"
         for f in result.findings
@@ -149,15 +145,27 @@ def plans_graph(obj: Obj, plan_id: str, fmt: str, output: str | None, as_json: b
 
 
 def _draft(plan: str) -> str | None:
-    """An author's draft's text: PLAN names a file (``*.yaml``, or any existing file) rather than a plan id."""
+    """An author's draft's text: PLAN names a file (``*.yaml``, any existing file, or ``-`` for stdin) rather
+    than a plan id."""
+    from pathlib import Path
+
+    path = Path(plan)
+    if plan == "-" or plan.endswith((".yaml", ".yml")) or path.is_file():
+        return _plan_text(plan)
+    return None
+
+
+def _plan_text(path: str) -> str:
+    """A plan file's text, or stdin's for ``-``; ``Invalid`` (exit 5) when it is not UTF-8 text."""
     from pathlib import Path
 
     from indsats.adapters.plan_files import read_plan_text
 
-    path = Path(plan)
-    if plan.endswith((".yaml", ".yml")) or path.is_file():
-        return read_plan_text(path)
-    return None
+    if path == "-":
+        from indsats.commands.render import read_input
+
+        return read_input("-", "plan")
+    return read_plan_text(Path(path))
 
 
 def _write_out(text: str, output: str | None, *, as_json: bool, plan_id: str, fmt: str) -> None:
