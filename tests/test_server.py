@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -86,6 +87,10 @@ def installation(tmp_path: Path) -> Iterator[Installation]:
     from tests.conftest import ORGANISATION
 
     inst = Installation(tmp_path)
+    plans = tmp_path / "plans"  # one plan file that does not load: 'plans list' warns of it in both modes
+    plans.mkdir()
+    (plans / "broken.yaml").write_text("id: broken\ntitle: Broken\nstates: [\n")
+    inst.base_env["INDSATS_PLANS_DIR"] = str(plans)
     assert inst.direct("init").returncode == 0
     for login, (role, reports_to) in ORGANISATION.items():
         args = ["users", "add", login, "--name", login.title(), "--role", role, "--email", f"{login}@example.org"]
@@ -190,6 +195,85 @@ def test_commands_print_the_same_through_the_server_as_directly(installation: In
         direct = installation.direct(*args)
         served = installation.client(*args)
         assert (served.returncode, served.stdout, served.stderr) == (direct.returncode, direct.stdout, direct.stderr), args
+
+
+def test_every_command_on_the_data_prints_the_same_through_the_server(installation: Installation) -> None:
+    """The commands that came after the seam, each both ways: reads on the same data, changes as pairs on
+    twin targets (the output compared with the target's name swapped), errors with their exit codes."""
+    inst = installation
+    times = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")  # the minute may turn between the two runs
+
+    def outcome(done: subprocess.CompletedProcess[str], swap: tuple[str, str] | None = None) -> tuple[int, str, str]:
+        out, err = times.sub("T", done.stdout), times.sub("T", done.stderr)
+        if swap is not None:
+            out, err = out.replace(*swap), err.replace(*swap)
+        return done.returncode, out, err
+
+    def same(*args: str) -> subprocess.CompletedProcess[str]:
+        direct, served = inst.direct(*args), inst.client(*args)
+        assert outcome(served) == outcome(direct), args
+        return served
+
+    def twins(direct_args: list[str], served_args: list[str], swap: tuple[str, str]) -> None:
+        direct, served = inst.direct(*direct_args), inst.client(*served_args)
+        assert direct.returncode == 0, direct.stderr
+        assert outcome(served, swap) == outcome(direct), (direct_args, served_args)
+
+    # Cases: two twins with the same history, one changed directly and one through the server.
+    first, second = (inst.direct("open", "radikalisering", "--subject", f"REF-{n}", user="emil").stdout.split()[-1]
+                     for n in (21, 22))
+    twins(["assign", first, "lea", "--note", "a leader"], ["assign", second, "lea", "--note", "a leader"],
+          (second, first))
+    # (an admin pauses no case: the people do, in test_server_users.py)
+    for args in (["pause", first, "--reason", "waits"], ["resume", first], ["pause", "RAD-1999-0001", "--reason", "x"],
+                 ["assign", first, "lea"],
+                 ["assign", first, "nobody"], ["tasks"], ["tasks", "--json"],
+                 ["open", "radikalisering", "--subject", "REF-23", "--source", "rumour"],
+                 ["open", "radikalisering", "--subject", "REF-23", "--source", "employee"],
+                 ["access", "sample", "--json"], ["access", "sample", "--size", "5"]):
+        same(*args)
+    # People: a twin user each way, then the same changes to each.
+    twins(["users", "add", "ann", "--name", "Ann", "--role", "leder", "--reports-to", "sol", "--email", "a@example.org"],
+          ["users", "add", "bob", "--name", "Ann", "--role", "leder", "--reports-to", "sol", "--email", "a@example.org"],
+          ("bob", "ann"))
+    for change in (["grant", "{}", "fagspecialist", "--plan", "radikalisering"],
+                   ["revoke", "{}", "fagspecialist"], ["edit", "{}", "--unit", "Nord", "--no-reports-to"],
+                   ["deputy", "{}", "--to", "leo", "--from", "2026-12-01", "--until", "2026-12-31"],
+                   ["deputy", "{}", "--clear"], ["deactivate", "{}"], ["reactivate", "{}"],
+                   ["deactivate", "{}", "--handover-to", "leo"], ["reactivate", "{}"]):
+        twins(["users", *[a.format("ann") for a in change]], ["users", *[a.format("bob") for a in change]],
+              ("bob", "ann"))
+    for args in (["users", "list"], ["users", "list", "--json"],
+                 ["users", "add", "ann", "--name", "Ann"], ["users", "add", "bad login", "--name", "X"],
+                 ["users", "grant", "nobody", "leder"], ["users", "grant", "ann", "no_such_role"],
+                 ["users", "revoke", "ann", "leder", "--plan", "no_such_plan"], ["users", "edit", "ann"],
+                 ["users", "edit", "ann", "--reports-to", "sol", "--no-reports-to"],
+                 ["users", "edit", "ann", "--email", "not-an-address"],
+                 ["users", "deputy", "ann"], ["users", "deputy", "ann", "--clear", "--to", "leo"],
+                 ["users", "deputy", "ann", "--to", "leo", "--from", "tomorrow"],
+                 ["users", "deactivate", "emil"], ["users", "reactivate", "sol"]):
+        same(*args)
+    # Plans, seals, health and the schema.
+    for args in (["plans", "list"], ["plans", "check", "radikalisering"], ["plans", "check", "radikalisering", "--org"],
+                 ["plans", "check", "no_such_plan"], ["plans", "check", "broken"],
+                 ["seal", "--show"], ["seal", "--show", "--json"], ["seal", "--show", "--to", "x"],
+                 ["health"], ["health", "--json"], ["db", "status"], ["db", "status", "--json"]):
+        same(*args)
+    assert inst.direct("seal").returncode == 0
+    copy = inst.root / "copy" / "seals.jsonl"
+    sealed = inst.client("seal", "--to", str(copy))
+    assert sealed.returncode == 0, sealed.stderr
+    seal_file = inst.root / "data" / "seals.jsonl"
+    assert sealed.stdout.startswith("Sealed 2 at ")
+    assert sealed.stdout.endswith(f"Appended to {seal_file} and {copy}.\n")
+    assert [json.loads(line)["seq"] for line in copy.read_text().splitlines()] == [2]  # written by the caller
+    assert copy.read_text() == seal_file.read_text().splitlines(keepends=True)[-1]
+    for args in (["seal", "--show"], ["seal", "--show", "--json"], ["verify"]):
+        same(*args)
+    metrics = inst.root / "indsats.prom"
+    swept = inst.client("remind", "--metrics-file", str(metrics))
+    assert swept.returncode == 0, swept.stderr
+    assert "indsats_reminders_sent_total" in metrics.read_text()
 
 
 def test_history_and_audit_through_the_server_name_the_caller(installation: Installation) -> None:

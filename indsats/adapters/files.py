@@ -64,6 +64,20 @@ def write_private_text(path: Path, text: str) -> None:
         raise Invalid(f"cannot write {path}: {exc.strerror}; nothing was kept") from None
 
 
+def replace_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (a temporary file beside it, 0600, renamed over it), or
+    ``Invalid``: a reader (node_exporter's textfile collector) sees the old file or the new, never half."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise Invalid(f"cannot write {path}: {exc.strerror}") from None
+
+
 class PrivateFileWriter:
     """The ``PrivateFiles`` port on the local file system."""
 

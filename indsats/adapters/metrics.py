@@ -1,4 +1,4 @@
-"""Prometheus metrics (``prometheus_client``) for the worker and the server, or as a node_exporter textfile.
+"""Prometheus metrics (``prometheus_client``) for the worker and the server, or as text for node_exporter (``text``).
 
 Reminders sent and failed (counters), the due backlog and the age of the oldest due reminder, the sweep's
 duration, and open cases by plan and state (gauges read from the database at each scrape). Labels are
@@ -11,7 +11,6 @@ an ASGI app may mount it instead (``metrics.asgi_app()``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -75,12 +74,6 @@ class Metrics:
         from prometheus_client import generate_latest
 
         return generate_latest(self.registry).decode("utf-8")
-
-    def write_textfile(self, path: Path) -> None:
-        """Write the metrics for node_exporter's textfile collector (atomically: a temporary file, renamed)."""
-        from prometheus_client import write_to_textfile
-
-        write_to_textfile(str(path), self.registry)
 
 
 def serve_metrics(ctx: Context, port: int | None, *, address: str = "127.0.0.1") -> Metrics | None:

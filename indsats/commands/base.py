@@ -228,18 +228,6 @@ def start_logging(obj: Obj, level: str | None, fmt: str | None) -> None:
     configure_logging(level=(level or obj.settings.log_level).upper(), fmt=fmt or obj.settings.log_format)
 
 
-def parse_date(text: str | None, option: str) -> Any:
-    """A ``--since``/``--until``/``--before`` date, or ``Invalid`` (exit 5)."""
-    from datetime import date
-
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise Invalid(f"bad date '{text}' for {option}: use YYYY-MM-DD, e.g. 2026-03-02") from None
-
-
 def text_option(name: str, help: str, *, file_help: str | None = None, metavar: str = "TEXT") -> Any:
     """``--NAME TEXT`` and ``--NAME-file FILE|-`` (``-`` reads stdin): personal text kept out of argv, where
     ``ps`` shows it to every local user and the shell history keeps it. Read with ``text_from``."""

@@ -34,9 +34,9 @@ def open_(obj: Obj, plan_id: str, subject: str | None, subject_file: str | None,
         raise click.UsageError("only one of --subject-file and --note-file can read stdin")
     subject = text_from(subject, subject_file, "subject", required=True)
     note = text_from(note, note_file, "note")
-    if obj.server is None:  # a usage error, as when the sources were fixed (the server checks them too)
-        sources = obj.context().catalog.get(plan_id).plan.sources
-        if source is not None and source not in sources:
+    if source is not None:  # a usage error, as when the sources were fixed (the use case checks them too)
+        sources = obj.run("plans.sources", plan_id=plan_id)
+        if source not in sources:
             raise click.BadParameter(f"'{source}' is not one of {', '.join(sources)}", param_hint="'--source'")
     out = obj.run("open", plan_id=plan_id, subject_ref=subject, source=source, minor=minor, note=note,
                   reporter=reporter, flags=list(flags))
@@ -277,10 +277,9 @@ def verify(obj: Obj, seals: str | None, as_json: bool) -> None:
 def pause(obj: Obj, case_id: str, reason: str | None, reason_file: str | None, as_json: bool) -> None:
     """Pause CASE while it waits on someone outside: reminders are held until 'indsats resume CASE'."""
     reason = text_from(reason, reason_file, "reason", required=True)
-    from indsats.engine.cases.pause import pause_case
     from indsats.commands.render import local
 
-    out = pause_case(obj.context(), actor=obj.actor, case_id=case_id, reason=reason)
+    out = obj.run("pause", case_id=case_id, reason=reason)
     if as_json:
         from indsats.commands.render import echo_json
 
@@ -295,10 +294,9 @@ def pause(obj: Obj, case_id: str, reason: str | None, reason_file: str | None, a
 @pass_obj
 def resume(obj: Obj, case_id: str, as_json: bool) -> None:
     """Resume a paused CASE: its deadlines and held reminders move on by the paused time."""
-    from indsats.engine.cases.pause import resume_case
     from indsats.commands.render import local
 
-    out = resume_case(obj.context(), actor=obj.actor, case_id=case_id)
+    out = obj.run("resume", case_id=case_id)
     if as_json:
         from indsats.commands.render import echo_json
 

@@ -128,10 +128,9 @@ def access() -> None:
 @pass_obj
 def access_sample_cmd(obj: Obj, size: int, days: int, as_json: bool) -> None:
     """A random sample of reads and changes, each to be justified (admin, supervisor; the worker sends one weekly)."""
-    from indsats.engine.privacy.access_log import sample_access
     from indsats.commands.render import echo_json, local, table
 
-    entries = sample_access(obj.context(), actor=obj.actor, size=size, days=days)
+    entries = obj.run("access.sample", size=size, days=days)
     if as_json:
         echo_json(entries)
         return

@@ -21,22 +21,19 @@ def db_status(obj: Obj, as_json: bool) -> None:
     """Show the database's schema revision and the one this indsats expects; write nothing.
     Exit 0 when they match, 7 otherwise."""
     from indsats.commands.render import echo_json
-    from indsats.storage.database import Database
-    from indsats.storage.schema import SchemaState, schema_status
 
-    settings = obj.settings
-    status = schema_status(Database(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms))
+    status = obj.run("db.status")
     if as_json:
         echo_json({"database": status.database, "current": status.current, "expected": status.expected,
                    "state": status.state.value, "ok": status.ok})
     else:
         advice = {
-            SchemaState.current: "up to date",
-            SchemaState.older: "older: run 'indsats init' to upgrade",
-            SchemaState.newer: "written by a newer indsats: upgrade indsats",
-            SchemaState.uninitialised: "not initialised: run 'indsats init'",
-            SchemaState.missing: "no database file: run 'indsats init'",
-        }[status.state]
+            "current": "up to date",
+            "older": "older: run 'indsats init' to upgrade",
+            "newer": "written by a newer indsats: upgrade indsats",
+            "uninitialised": "not initialised: run 'indsats init'",
+            "missing": "no database file: run 'indsats init'",
+        }[status.state.value]
         click.echo(f"Database: {status.database}")
         click.echo(f"Schema revision: {status.current or '-'} (expected {status.expected}): {advice}")
     if not status.ok:

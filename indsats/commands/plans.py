@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from indsats.commands.base import Obj, json_option, pass_obj
@@ -20,10 +22,10 @@ def plans_list(obj: Obj, as_json: bool) -> None:
     """The plans available for new cases; flags a plan past its revision date."""
     from indsats.commands.render import echo_json, table
 
-    found = obj.run("plans.list")
-    if obj.server is None:
-        for problem in obj.context().catalog.rejected():
-            click.echo(f"Warning: not offered: {problem.message}", err=True)
+    listed = obj.run("plans.list")
+    for message in listed.rejected:
+        click.echo(f"Warning: not offered: {message}", err=True)
+    found = listed.plans
     if as_json:
         echo_json(found)
         return
@@ -94,12 +96,9 @@ def plans_validate(obj: Obj, path: str, as_json: bool) -> None:
 @pass_obj
 def plans_check(obj: Obj, plan_id: str, with_org: bool, as_json: bool) -> None:
     """Check a plan on offer; with --org, against the registered users and their grants. Errors exit 5."""
-    from indsats.engine.plans.checks import Severity
-    from indsats.engine.plans.service import check_organisation
-
-    result = check_organisation(obj.context(), plan_id=plan_id, org=with_org)
+    result = obj.run("plans.check", plan_id=plan_id, org=with_org)
     lines = [f"{plan_id}: {f.severity.value}: {f.location}: {f.message}" for f in result.findings]
-    errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity is Severity.error]
+    errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity.value == "error"]
     if as_json:
         from indsats.commands.render import echo_json
 
@@ -184,8 +183,6 @@ def _write_out(text: str, output: str | None, *, as_json: bool, plan_id: str, fm
         click.echo(f"Wrote {output}.")
 
 
-def _finding(path: str | None, f: object) -> dict[str, object]:
-    from indsats.engine.plans.checks import Finding
-
-    assert isinstance(f, Finding)
+def _finding(path: str | None, f: Any) -> dict[str, object]:
+    """A finding (``indsats.engine.plans.checks.Finding``, or its copy from the server) as JSON."""
     return {"file": path, "line": f.line, "severity": f.severity.value, "field": f.location, "message": f.message}

@@ -29,12 +29,14 @@ def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool, metrics_file:
     could not be reached for any of them (they are kept and retried)."""
     from indsats.commands.render import echo_json, table
 
-    if metrics_file is not None:
-        obj.context()  # the textfile is written beside the database: refused through a server, before the sweep
-    swept = obj.run("remind", at=at, dry_run=dry_run, worker=_worker_id())
+    swept = obj.run("remind", at=at, dry_run=dry_run, worker=_worker_id(), metrics=metrics_file is not None)
     result = swept.result
-    if not dry_run and metrics_file is not None:
-        _write_metrics(obj, result, swept.seconds, metrics_file)
+    if swept.metrics is not None and metrics_file is not None:
+        from pathlib import Path
+
+        from indsats.adapters.files import replace_text
+
+        replace_text(Path(metrics_file), swept.metrics)  # here, as the caller: node_exporter's textfile
     if as_json:
         echo_json(result)
         _fail_if_unreachable(result, swept.via)
@@ -59,19 +61,6 @@ def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool, metrics_file:
             f"{result.retrying} to retry, {result.failed} failed, {result.obsolete} obsolete."
         )
         _fail_if_unreachable(result, swept.via)
-
-
-def _write_metrics(obj: Obj, result: Any, seconds: float, metrics_file: str) -> None:
-    """The node_exporter textfile (on the database itself: refused through a server, whose own metrics
-    port serves them)."""
-    from pathlib import Path
-
-    from indsats.adapters.metrics import Metrics
-
-    metrics = Metrics(obj.context())
-    metrics.sweep_seconds.observe(seconds)
-    metrics.count_sweep(result)
-    metrics.write_textfile(Path(metrics_file))
 
 
 def _fail_if_unreachable(result: Any, via: str) -> None:

@@ -15,18 +15,18 @@ from indsats.commands.base import Obj, pass_obj
 @pass_obj
 def seal(obj: Obj, show: bool, to: str | None, as_json: bool) -> None:
     """Sign a checkpoint: every case's chain head and the organisation chain, under the signing key."""
-    from pathlib import Path
-
-    from indsats.adapters.seal_file import SealFile
     from indsats.commands.render import echo_json, local
-    from indsats.engine.log.seals import latest_seal, write_seal
 
     if show and to:
         raise click.UsageError("--show prints the latest seal; --to is for writing one")
-    ctx = obj.context()
-    found = latest_seal(ctx, actor=obj.actor) if show else write_seal(
-        ctx, actor=obj.actor, to=SealFile(Path(to)) if to else None
-    )
+    done = obj.run("seal", show=show, copy=to is not None)
+    if to is not None and done.copy is not None:
+        from pathlib import Path
+
+        from indsats.adapters.seal_file import SealFile
+
+        SealFile(Path(to)).append(done.copy)  # the copy is written here, as the caller
+    found = done.seal
     if found is None:
         if as_json:
             echo_json(None)
@@ -40,5 +40,5 @@ def seal(obj: Obj, show: bool, to: str | None, as_json: bool) -> None:
     verb = "Latest seal" if show else "Sealed"
     click.echo(f"{verb} {found.seq} at {local(found.at)}: {content['cases']} case(s), {content['events']} event(s), "
                f"{content['org']['seq']} organisation event(s); root {content['root'][:16]}…, key {content['key_id']}.")
-    if not show and ctx.seal_log is not None:
-        click.echo(f"Appended to {ctx.seal_log.describe()}" + (f" and {to}." if to else "."))
+    if not show and done.appended_to is not None:
+        click.echo(f"Appended to {done.appended_to}" + (f" and {to}." if to else "."))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from indsats.commands.base import Obj, json_option, pass_obj
@@ -75,20 +77,8 @@ def users() -> None:
 def users_add(obj: Obj, login: str, name: str, role: str | None, email: str | None, reports_to: str | None,
               unit: str | None, as_json: bool) -> None:
     """Register a user (grant plan roles with 'indsats users grant')."""
-    from indsats.engine.org.users import add_user
-
-    user = add_user(
-        obj.context(), actor=obj.actor, login=login, name=name, role=role, email=email, reports_to=reports_to, unit=unit
-    )
-    _user_out(user, as_json, f"Added {user.login} ({_held(user)}).")
-
-
-def _held(user: object) -> str:
-    from indsats.engine.org.users import User
-
-    assert isinstance(user, User)
-    parts = ([user.installation_role] if user.installation_role else []) + [g.describe() for g in user.grants]
-    return "; ".join(parts) or "no role yet"
+    user = obj.run("users.add", login=login, name=name, role=role, email=email, reports_to=reports_to, unit=unit)
+    _user_out(user, as_json, f"Added {user.login} ({user.held}).")
 
 
 @users.command("list")
@@ -96,18 +86,14 @@ def _held(user: object) -> str:
 @pass_obj
 def users_list(obj: Obj, as_json: bool) -> None:
     """List registered users and the roles they hold, per plan."""
-    from indsats.engine.org.users import list_users
     from indsats.commands.render import echo_json, table
 
-    found = list_users(obj.context(), actor=obj.actor)
+    found = obj.run("users.list")
     if as_json:
         echo_json(found)
         return
 
-    def deputy(u: object) -> str:
-        from indsats.engine.org.users import User
-
-        assert isinstance(u, User)
+    def deputy(u: Any) -> str:
         if not u.deputy:
             return ""
         span = f" {u.deputy_from or '…'}–{u.deputy_until or '…'}" if (u.deputy_from or u.deputy_until) else ""
@@ -116,7 +102,7 @@ def users_list(obj: Obj, as_json: bool) -> None:
     table(
         "Users",
         ["login", "name", "roles", "e-mail", "reports to", "unit", "deputy", "active"],
-        [[u.login, u.name, _held(u), u.email, u.reports_to, u.unit, deputy(u),
+        [[u.login, u.name, u.held, u.email, u.reports_to, u.unit, deputy(u),
           "yes" if u.active else (f"no (handed over to {u.handed_over_to})" if u.handed_over_to else "no")]
          for u in found],
     )
@@ -131,10 +117,8 @@ def users_list(obj: Obj, as_json: bool) -> None:
 @pass_obj
 def users_grant(obj: Obj, login: str, role: str, plan_id: str | None, unit: str | None, as_json: bool) -> None:
     """Grant LOGIN the plan role ROLE."""
-    from indsats.engine.org.grants import grant_role
-
-    user = grant_role(obj.context(), actor=obj.actor, login=login, role=role, plan_id=plan_id, unit=unit)
-    _user_out(user, as_json, f"{user.login} now holds: {_held(user)}.")
+    user = obj.run("users.grant", login=login, role=role, plan_id=plan_id, unit=unit)
+    _user_out(user, as_json, f"{user.login} now holds: {user.held}.")
 
 
 @users.command("revoke")
@@ -150,10 +134,7 @@ def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None, handover_
     unless handed over."""
     from dataclasses import asdict
 
-    from indsats.engine.org.grants import revoke_role
-
-    done = revoke_role(obj.context(), actor=obj.actor, login=login, role=role, plan_id=plan_id,
-                       handover_to=handover_to)
+    done = obj.run("users.revoke", login=login, role=role, plan_id=plan_id, handover_to=handover_to)
     if as_json:
         from indsats.commands.render import echo_json
 
@@ -162,7 +143,7 @@ def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None, handover_
         return
     for duty in done.cases:
         click.echo(f"{duty.case_id}: handed over to {done.handed_over_to} ({', '.join(duty.duties)})")
-    click.echo(f"{done.user.login} now holds: {_held(done.user)}.")
+    click.echo(f"{done.user.login} now holds: {done.user.held}.")
 
 
 @users.command("edit")
@@ -177,13 +158,12 @@ def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None, handover_
 def users_edit(obj: Obj, login: str, name: str | None, email: str | None, reports_to: str | None,
                no_reports_to: bool, unit: str | None, as_json: bool) -> None:
     """Change a user; the next reminder or escalation follows the change."""
-    from indsats.engine.org.users import edit_user
     from indsats.errors import Invalid
 
     if reports_to is not None and no_reports_to:
         raise Invalid("give --reports-to LOGIN or --no-reports-to, not both")
     extra = {"reports_to": None} if no_reports_to else ({"reports_to": reports_to} if reports_to is not None else {})
-    user = edit_user(obj.context(), actor=obj.actor, login=login, name=name, email=email, unit=unit, **extra)
+    user = obj.run("users.edit", login=login, name=name, email=email, unit=unit, **extra)
     _user_out(user, as_json, f"Changed {user.login}.")
 
 
@@ -195,9 +175,7 @@ def users_edit(obj: Obj, login: str, name: str | None, email: str | None, report
 def users_deactivate(obj: Obj, login: str, handover_to: str | None, as_json: bool) -> None:
     """Deactivate a user: they can do nothing more and receive no mail. Refused (exit 5) while open cases
     need them, unless handed over."""
-    from indsats.engine.org.handover import deactivate_user
-
-    done = deactivate_user(obj.context(), actor=obj.actor, login=login, handover_to=handover_to)
+    done = obj.run("users.deactivate", login=login, handover_to=handover_to)
     if as_json:
         from indsats.commands.render import echo_json
 
@@ -218,9 +196,7 @@ def users_deactivate(obj: Obj, login: str, handover_to: str | None, as_json: boo
 @pass_obj
 def users_reactivate(obj: Obj, login: str, as_json: bool) -> None:
     """Let a deactivated user act and receive reminders again."""
-    from indsats.engine.org.users import reactivate_user
-
-    user = reactivate_user(obj.context(), actor=obj.actor, login=login)
+    user = obj.run("users.reactivate", login=login)
     _user_out(user, as_json, f"Reactivated {login}.")
 
 
@@ -235,19 +211,9 @@ def users_reactivate(obj: Obj, login: str, as_json: bool) -> None:
 def users_deputy(obj: Obj, login: str, deputy: str | None, start: str | None, end: str | None, clear: bool,
                  as_json: bool) -> None:
     """Name a deputy for LOGIN (an absent leader), or clear it."""
-    from indsats.commands.base import parse_date
-    from indsats.engine.org.deputies import clear_deputy, set_deputy
-    from indsats.errors import Invalid
-
+    user = obj.run("users.deputy", login=login, deputy=deputy, start=start, end=end, clear=clear)
     if clear:
-        if deputy or start or end:
-            raise Invalid("--clear takes no --to, --from or --until")
-        user = clear_deputy(obj.context(), actor=obj.actor, login=login)
         _user_out(user, as_json, f"{login} has no deputy.")
         return
-    if deputy is None:
-        raise Invalid("give --to LOGIN (or --clear)")
-    user = set_deputy(obj.context(), actor=obj.actor, login=login, deputy=deputy,
-                      start=parse_date(start, "--from"), end=parse_date(end, "--until"))
     _user_out(user, as_json,
               f"{user.deputy} stands in for {login} from {user.deputy_from or 'now'} until {user.deputy_until or 'cleared'}.")

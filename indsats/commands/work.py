@@ -16,9 +16,7 @@ from indsats.commands.base import Obj, json_option, pass_obj, text_from, text_op
 def assign(obj: Obj, case_id: str, login: str, note: str | None, note_file: str | None, as_json: bool) -> None:
     """Name LOGIN the caseworker of CASE (a plan's state may be the caseworker's: relation assignee)."""
     note = text_from(note, note_file, "note")
-    from indsats.engine.cases.assign import assign_case
-
-    out = assign_case(obj.context(), actor=obj.actor, case_id=case_id, login=login, note=note)
+    out = obj.run("assign", case_id=case_id, login=login, note=note)
     if as_json:
         from indsats.commands.render import echo_json
 
@@ -33,9 +31,8 @@ def assign(obj: Obj, case_id: str, login: str, note: str | None, note_file: str 
 def tasks(obj: Obj, as_json: bool) -> None:
     """What you must act on now, across cases and plans, soonest deadline first, with the command for each."""
     from indsats.commands.render import echo_json, local, table
-    from indsats.engine.cases.tasks import my_tasks
 
-    found = my_tasks(obj.context(), actor=obj.actor)
+    found = obj.run("tasks")
     if as_json:
         echo_json(found)
         return

@@ -30,7 +30,6 @@ class UseCase:
     """Where a use case lives, and how it is called.
 
     ``style``: ``"actor"`` calls ``f(ctx, *, actor, **args)`` (the use case checks the actor itself);
-    ``"checked"`` checks that the actor is registered and active, then calls ``f(ctx, **args)``;
     ``"call"`` calls ``f(call, **args)`` with the whole ``Call`` (settings, mode, clock override).
     ``direct_only``: runs only in direct mode (the service user's own tasks: init, backup, the worker, keys).
     """
@@ -79,9 +78,6 @@ def run(name: str, call: Call, args: dict[str, Any]) -> Any:
     fn = case.function()
     if case.style == "actor":
         return fn(call.ctx, actor=call.actor, **args)
-    if case.style == "checked":
-        require_registered(call.ctx, call.actor)
-        return fn(call.ctx, **args)
     return fn(call, **args)
 
 

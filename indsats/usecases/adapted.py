@@ -128,6 +128,7 @@ class Swept:
     result: Any  # SweepResult
     via: str
     seconds: float  # how long the sweep took
+    metrics: str | None = None  # the Prometheus text after the sweep (``remind --metrics-file``), if asked
 
 
 def verify(call: Call, *, seals: str | None = None) -> Any:
@@ -148,9 +149,10 @@ def verify(call: Call, *, seals: str | None = None) -> Any:
     return report
 
 
-def remind(call: Call, *, at: str | None = None, dry_run: bool = False, worker: str = "") -> Swept:
+def remind(call: Call, *, at: str | None = None, dry_run: bool = False, worker: str = "", metrics: bool = False) -> Swept:
     """One sweep, for admins. Through a server its clock is the only clock: a sweep as of a later time
-    would send every escalation early (and so silence them), so only a dry run may look ahead."""
+    would send every escalation early (and so silence them), so only a dry run may look ahead.
+    ``metrics``: also the Prometheus text after the sweep, for the caller's node_exporter textfile."""
     from datetime import timedelta
 
     from indsats.bootstrap import build_notifier
@@ -172,7 +174,15 @@ def remind(call: Call, *, at: str | None = None, dry_run: bool = False, worker: 
         from indsats.jobs import beat
 
         beat(call.settings, ctx, worker or "remind", result)  # the heartbeat `indsats health` reads
-    return Swept(result=result, via=notifier.describe(), seconds=seconds)
+    text = None
+    if metrics and not dry_run:
+        from indsats.adapters.metrics import Metrics
+
+        gauges = Metrics(ctx)
+        gauges.sweep_seconds.observe(seconds)
+        gauges.count_sweep(result)
+        text = gauges.text()
+    return Swept(result=result, via=notifier.describe(), seconds=seconds, metrics=text)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,3 +252,191 @@ def _date(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise Invalid(f"bad date '{text}' for {option}: use YYYY-MM-DD, e.g. 2026-03-02") from None
+
+
+# -- people ------------------------------------------------------------------------------------------
+
+
+def users_deputy(call: Call, *, login: str, deputy: str | None = None, start: str | None = None,
+                 end: str | None = None, clear: bool = False) -> Any:
+    """Name ``deputy`` for ``login`` from ``start`` until ``end`` (dates), or ``clear`` it."""
+    from indsats.engine.org.deputies import clear_deputy, set_deputy
+
+    if clear:
+        if deputy or start or end:
+            raise Invalid("--clear takes no --to, --from or --until")
+        return clear_deputy(call.ctx, actor=call.actor, login=login)
+    if deputy is None:
+        raise Invalid("give --to LOGIN (or --clear)")
+    return set_deputy(call.ctx, actor=call.actor, login=login, deputy=deputy, start=_date(start, "--from"),
+                      end=_date(end, "--until"))
+
+
+# -- plans -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanList:
+    """The plans on offer, and why each plan file that is not on offer was refused."""
+
+    plans: list[Any]  # PlanSummary
+    rejected: list[str]
+
+
+def plans_list(call: Call) -> PlanList:
+    from indsats.engine.plans.service import list_plans
+    from indsats.usecases import require_registered
+
+    require_registered(call.ctx, call.actor)
+    return PlanList(plans=list_plans(call.ctx), rejected=[p.message for p in call.ctx.catalog.rejected()])
+
+
+def plans_sources(call: Call, *, plan_id: str) -> list[str]:
+    """The sources a concern under ``plan_id`` may come from (``open --source``): a usage error is one
+    before anything else, so directly on the file they are read even before the database is there."""
+    from indsats.usecases import require_registered
+
+    if call.served:
+        require_registered(call.ctx, call.actor)
+    return list(call.ctx.catalog.get(plan_id).plan.sources)
+
+
+def plans_check(call: Call, *, plan_id: str, org: bool = False) -> ValidationView:
+    from indsats.engine.plans.service import check_organisation
+    from indsats.usecases import require_registered
+
+    require_registered(call.ctx, call.actor)
+    found = check_organisation(call.ctx, plan_id=plan_id, org=org)
+    return ValidationView(plan_id=plan_id, plan_version=found.plan.version if found.plan else None,
+                          findings=found.findings, users_checked=found.users_checked,
+                          users_skipped_because=found.users_skipped_because)
+
+
+# -- seals, health, the schema ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sealing:
+    """A seal written (or the latest, ``show``), where it was appended, and the line for the caller's copy."""
+
+    seal: Any  # Seal | None
+    appended_to: str | None  # the configured seal file
+    copy: dict[str, Any] | None  # the seal file's line, for the caller to append to its own copy (--to)
+
+
+class _Copy:
+    """A ``SealLog`` that keeps the line for the caller: the copy is written on the caller's side, as the caller."""
+
+    def __init__(self) -> None:
+        self.record: dict[str, Any] | None = None
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.record = record
+
+    def read(self) -> list[dict[str, Any]]:
+        return [] if self.record is None else [self.record]
+
+    def describe(self) -> str:
+        return "the caller's copy"
+
+
+def seal(call: Call, *, show: bool = False, copy: bool = False) -> Sealing:
+    """Sign a checkpoint (admins), or read the latest (``show``: admins and supervisors)."""
+    from indsats.engine.log.seals import latest_seal, write_seal
+
+    if show:
+        return Sealing(seal=latest_seal(call.ctx, actor=call.actor), appended_to=None, copy=None)
+    to = _Copy() if copy else None
+    found = write_seal(call.ctx, actor=call.actor, to=to)
+    log = call.ctx.seal_log
+    return Sealing(seal=found, appended_to=log.describe() if log is not None else None,
+                   copy=to.record if to is not None else None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Health:
+    """``indsats health``: each check with its one-line detail."""
+
+    healthy: bool
+    checks: list[Check]
+    last_sweep: datetime | None
+    oldest_due: datetime | None
+
+
+def health(call: Call, *, max_due_age: int = 900) -> Health:
+    """Can this installation do its work right now? Through a server, for admins (directly on the file, for
+    whoever can open it: a database that does not answer must still be reported)."""
+    from indsats.adapters.heartbeat import read_heartbeat
+    from indsats.bootstrap import build_notifier, probe_mail
+    from indsats.commands.render import local
+    from indsats.engine.privacy.keys import check_key
+    from indsats.engine.reminders.backlog import due_backlog
+    from indsats.errors import IndsatsError
+    from indsats.storage.schema import schema_status
+
+    if call.served:
+        _require_admin(call, "checks the server's health")
+    ctx, settings = call.ctx, call.settings
+    checks: list[Check] = []
+    oldest: datetime | None = None
+    try:
+        status = schema_status(ctx.db)
+        checks.append(Check(name="database", ok=status.ok, detail=(
+            f"{status.database}: schema {status.current or '-'} (expected {status.expected}, {status.state.value})")))
+    except IndsatsError as exc:
+        status = None
+        checks.append(Check(name="database", ok=False, detail=exc.message))
+    if status is not None and status.ok:
+        try:
+            checks.append(Check(name="key", ok=True, detail=check_key(ctx)))
+        except IndsatsError as exc:
+            checks.append(Check(name="key", ok=False, detail=exc.message))
+    else:
+        checks.append(Check(name="key", ok=False, detail="not checked: the database is not usable"))
+    try:
+        problem = probe_mail(settings)
+        checks.append(Check(name="smtp", ok=problem is None, detail=problem or build_notifier(settings).describe()))
+    except IndsatsError as exc:
+        checks.append(Check(name="smtp", ok=False, detail=exc.message))
+    beat = read_heartbeat(settings.data_dir)
+    checks.append(Check(name="last_sweep", ok=True, detail=(
+        f"{local(beat.at)} by {beat.worker}: {beat.summary}" if beat else "no sweep recorded here yet")))
+    if status is not None and status.ok:
+        try:
+            backlog = due_backlog(ctx)
+            oldest = backlog.oldest_due_at
+            ok = backlog.oldest_age_seconds <= max_due_age
+            detail = (f"{backlog.due} due; the oldest since {local(oldest)} ({backlog.oldest_age_seconds:.0f} s)"
+                      if oldest else "none due")
+            checks.append(Check(name="oldest_due", ok=ok, detail=detail))
+        except IndsatsError as exc:
+            checks.append(Check(name="oldest_due", ok=False, detail=exc.message))
+    else:
+        checks.append(Check(name="oldest_due", ok=False, detail="not checked: the database is not usable"))
+    return Health(healthy=all(c.ok for c in checks), checks=checks, last_sweep=beat.at if beat else None,
+                  oldest_due=oldest)
+
+
+def db_status(call: Call) -> Any:
+    """The database's schema revision and the one this indsats expects (a ``SchemaStatus``). Through a
+    server, for admins; directly on the file, for whoever can open it (even one not initialised yet)."""
+    from indsats.storage.schema import schema_status
+
+    if call.served:
+        _require_admin(call, "reads the server's schema status")
+    return schema_status(call.ctx.db)
+
+
+def _require_admin(call: Call, does: str) -> None:
+    from indsats.engine.org.users import require_admin
+
+    with call.ctx.db.unit_of_work() as uow:
+        require_admin(uow.repo, call.actor, does=does)
+

@@ -76,6 +76,12 @@ class User:
         return self.installation_role == "admin"
 
     @property
+    def held(self) -> str:
+        """What the user holds, for a person to read: the installation role, then each grant."""
+        parts = ([self.installation_role] if self.installation_role else []) + [g.describe() for g in self.grants]
+        return "; ".join(parts) or "no role yet"
+
+    @property
     def what(self) -> str:
         """What to call the user in a refusal: their role(s), or that they hold none."""
         return self.role or "holds no role"
