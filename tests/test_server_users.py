@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -223,7 +224,11 @@ def test_the_access_log_names_the_kernel_verified_login(site: Site) -> None:
     ["note", "RAD-2026-0001", "text"], ["stuck"], ["report"], ["verify"], ["plans", "list"], ["plans", "show", "radikalisering"],
     ["plans", "graph", "radikalisering"], ["calendar", "closed", "--year", "2026"],
     ["calendar", "due", "2026-03-02T09:00", "1", "working", "day"], ["audit", "--user", "x"], ["access", "review"],
-    ["purge", "--dry-run"],
+    ["purge", "--dry-run"], ["tasks"], ["assign", "RAD-2026-0001", "x"], ["pause", "RAD-2026-0001", "--reason", "x"],
+    ["resume", "RAD-2026-0001"], ["access", "sample"], ["seal"], ["seal", "--show"], ["health"], ["db", "status"],
+    ["plans", "check", "radikalisering", "--org"], ["open", "radikalisering", "--subject", "X", "--source", "employee"],
+    ["users", "list"], ["users", "add", "x", "--name", "X"], ["users", "grant", "x", "leder"],
+    ["users", "deputy", "x", "--clear"], ["users", "deactivate", "x"],
 ])
 def test_an_unregistered_os_user_may_run_no_command(site: Site, args: list[str]) -> None:
     done = site.run("nobody", *args)
@@ -234,6 +239,41 @@ def test_an_unregistered_os_user_may_run_no_command(site: Site, args: list[str])
     else:
         assert done.stderr == f"Error: {message}\n"
     assert done.stdout == ""
+
+
+def test_a_person_s_commands_print_the_same_through_the_server_as_directly(site: Site) -> None:
+    """What a person does through the server against what the service user does directly as them
+    (INDSATS_USER): the same lines and exit codes; the admin's commands are refused to a person."""
+    emp, lead = site.logins["emp"], site.logins["lead"]
+    first, second = opened_case(site), opened_case(site)
+    spans = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d|-?\d+ (h|min)( \d+ min)?")  # a minute may turn meanwhile
+
+    def outcome(done: subprocess.CompletedProcess[str], swap: tuple[str, str] = ("", "")) -> tuple[int, str, str]:
+        return (done.returncode, spans.sub("T", done.stdout).replace(*swap), spans.sub("T", done.stderr).replace(*swap))
+
+    def both(who: str, direct_args: list[str], served_args: list[str] | None = None) -> None:
+        direct = site.run("service", *direct_args, served=False, INDSATS_USER=site.logins[who])
+        served = site.run(who, *(served_args or direct_args))
+        swap = (second, first) if served_args else ("", "")
+        assert outcome(served, swap) == outcome(direct), (who, direct_args, served.stderr)
+
+    both("emp", ["pause", first, "--reason", "venter"], ["pause", second, "--reason", "venter"])
+    both("emp", ["pause", first, "--reason", "igen"])  # exit 5 both ways: paused already
+    both("emp", ["tasks"])
+    both("emp", ["resume", first], ["resume", second])
+    both("lead", ["assign", first, emp, "--json"], ["assign", second, emp, "--json"])
+    both("lead", ["tasks"])
+    both("spec", ["access", "sample"])  # exit 4: admins and supervisors
+    for args in (["users", "add", "x", "--name", "X"], ["users", "grant", lead, "fagspecialist"], ["users", "list"],
+                 ["users", "deputy", lead, "--to", emp], ["seal"], ["seal", "--show"],
+                 ["plans", "check", "radikalisering", "--org"]):
+        both("emp", args)
+    # The installation's state is the service user's and the admins' (directly, whoever can open the file).
+    for args, does in ((["health"], "checks the server's health"), (["db", "status"], "reads the server's schema status")):
+        refused = site.run("emp", *args)
+        assert (refused.returncode, refused.stderr) == (4, f"Error: only an admin {does} ('{emp}' is medarbejder)\n")
+        admin = site.run("service", *args)
+        assert admin.returncode == 0, admin.stdout + admin.stderr
 
 
 def test_remind_through_the_server_cannot_send_ahead_of_its_clock(site: Site) -> None:
