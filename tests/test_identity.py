@@ -67,3 +67,33 @@ def test_acting_as_yourself_records_no_second_login(invoke: Callable[..., Result
     (event,) = json.loads(invoke(["history", case_id, "--json"], user=ME).stdout)[:1]
     assert event["actor"] == ME
     assert "os_login" not in (event["payload"] or {})
+
+
+def test_organisation_changes_and_every_case_event_record_the_os_login_beside_the_actor(
+    invoke: Callable[..., Result], cli_org: object, cli_db_url: str
+) -> None:
+    from indsats.storage.database import Database
+
+    assert ME != "admin"
+    for args in (["users", "add", "ann", "--name", "Ann", "--role", "leder", "--reports-to", "sol"],
+                 ["users", "grant", "ann", "fagspecialist"], ["users", "revoke", "ann", "fagspecialist"],
+                 ["users", "edit", "ann", "--unit", "Nord"], ["users", "deputy", "lea", "--to", "ann"],
+                 ["users", "deputy", "lea", "--clear"], ["users", "deactivate", "ann"], ["users", "reactivate", "ann"]):
+        done = invoke(args, user="admin")
+        assert done.exit_code == 0, (args, done.output)
+    with Database(cli_db_url).unit_of_work() as uow:
+        changes = [(e["kind"], (e["payload"] or {}).get("os_login")) for e in uow.repo.iter_org_events()
+                   if e["actor"] == "admin"]
+    assert {kind for kind, _ in changes} == {"user_added", "grant_added", "grant_revoked", "user_changed", "deputy_set",
+                                             "deputy_cleared", "user_deactivated", "user_reactivated"}
+    assert {os_login for _, os_login in changes} == {ME}
+
+    case_id = invoke(["open", "radikalisering", "--subject", "REF-2"], user="emil").stdout.splitlines()[-1]
+    for args, user in ((["assign", case_id, "ida"], "lea"), (["pause", case_id, "--reason", "waits"], "emil"),
+                       (["resume", case_id], "emil")):
+        done = invoke(args, user=user)
+        assert done.exit_code == 0, (args, done.output)
+    events = json.loads(invoke(["history", case_id, "--json"], user="emil").stdout)
+    assert [(e["kind"], e["payload"]["os_login"]) for e in events if e["kind"] != "viewed"] == [
+        ("opened", ME), ("assigned", ME), ("paused", ME), ("resumed", ME)]
+    assert invoke(["verify"]).exit_code == 0

@@ -58,7 +58,8 @@ def assign_case(ctx: Context, *, actor: str, case_id: str, login: str, note: str
             case_id=case_id, kind=EventKind.assigned, at=at, actor=me.login, from_state=case.state,
             to_state=case.state, payload=payload,
         )
-        event = journal.append(repo, draft, cipher=cipher, case_changes={"assignee": login}, head=head)
+        event = journal.append(repo, draft, cipher=cipher, case_changes={"assignee": login}, head=head,
+                               os_login=ctx.os_login)
         uow.commit()
     return Outcome(
         case_id=case_id, trigger=None, from_state=case.state, state=case.state, is_open=True,

@@ -71,7 +71,7 @@ def pause_case(ctx: Context, *, actor: str, case_id: str, reason: str) -> PauseO
                       to_state=case.state, payload={"note": reason.strip(), "held_reminders": held})
         event = journal.append(
             repo, draft, cipher=cipher, case_changes={"paused_at": at, "pause_reason": cipher.seal(reason.strip())},
-            head=head,
+            head=head, os_login=ctx.os_login,
         )
         uow.commit()
     return PauseOutcome(case_id=case_id, paused=True, paused_at=at, resumed_at=None, deadline=case.deadline,
@@ -125,7 +125,8 @@ def resume_case(ctx: Context, *, actor: str, case_id: str) -> PauseOutcome:
                      "shifted_reminders": len(released), "deadline": to_iso(deadline), "reminders": visit},
         )
         event = journal.append(
-            repo, draft, case_changes={"paused_at": None, "pause_reason": None, "deadline": deadline}, head=head
+            repo, draft, case_changes={"paused_at": None, "pause_reason": None, "deadline": deadline}, head=head,
+            os_login=ctx.os_login,
         )
         uow.commit()
     return PauseOutcome(case_id=case_id, paused=False, paused_at=since, resumed_at=at, deadline=deadline,

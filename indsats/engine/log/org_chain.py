@@ -56,6 +56,7 @@ def record_org_change(
     key: dict[str, Any],
     values: dict[str, Any] | None = None,
     removed: bool = False,
+    os_login: str | None = None,
 ) -> OrgEvent:
     """Append one change to the organisation chain, in the caller's transaction. THE way every writer of
     ``users`` (and of any table in ``ORG_TABLES``, e.g. grants) records what it changed; call it right
@@ -69,6 +70,8 @@ def record_org_change(
     :param values: the columns the row now holds that changed (for a new row: every column). Datetimes
         and dates are stored as ISO text; verify compares them the same way.
     :param removed: the row was deleted (``values`` is then ignored).
+    :param os_login: the OS login running the command; recorded beside the actor (under the chain) when it
+        is not the actor (``INDSATS_USER`` in direct mode), as for a case's events.
     :return: the sealed event (its ``seq`` and ``hash`` are the chain's new head).
     """
     payload: dict[str, Any] = {"table": table, "key": _plain(key)}
@@ -76,6 +79,8 @@ def record_org_change(
         payload["removed"] = True
     else:
         payload["values"] = _plain(values or {})
+    if os_login and actor and os_login != actor:
+        payload["os_login"] = os_login
     head = repo.org_chain_head(lock=True)
     seq = head[0] + 1
     at = at.replace(microsecond=0)

@@ -31,7 +31,7 @@ def set_deputy(
             raise Invalid(f"'{deputy}' has named '{login}' as their own deputy; two people cannot stand in for each other")
         values = {"deputy": deputy, "deputy_from": start, "deputy_until": end}
         repo.update_user(login, values)
-        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="deputy_set", login=login, values=values)
+        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="deputy_set", login=login, values=values, os_login=ctx.os_login)
         user = load_user(repo, login)
         uow.commit()
     assert user is not None
@@ -46,7 +46,7 @@ def clear_deputy(ctx: Context, *, actor: str, login: str) -> User:
             raise Invalid(f"'{login}' has no deputy")
         values = {"deputy": None, "deputy_from": None, "deputy_until": None}
         repo.update_user(login, values)
-        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="deputy_cleared", login=login, values=values)
+        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="deputy_cleared", login=login, values=values, os_login=ctx.os_login)
         user = load_user(repo, login)
         uow.commit()
     assert user is not None

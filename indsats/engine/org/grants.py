@@ -53,7 +53,7 @@ def grant_role(
             repo.delete_grants(login, role, plan)
             grant = dict(login=login, plan_id=plan, role=role, unit=unit or None, granted_at=now)
             repo.insert_grant(grant)
-            record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant)
+            record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant, os_login=ctx.os_login)
         user = load_user(repo, login)
         uow.commit()
     assert user is not None
@@ -99,7 +99,8 @@ def revoke_role(
         now = ctx.clock.now().replace(microsecond=0)
         for plan in gone:
             record_grant(repo, at=now, actor=me.login, kind="grant_revoked",
-                         grant={"login": login, "plan_id": plan, "role": role}, removed=True)
+                         grant={"login": login, "plan_id": plan, "role": role}, removed=True,
+                         os_login=ctx.os_login)
         lost = duties_lost(before, duties_of(ctx, repo, login))
         if lost and handover_to is None:
             command = f"indsats users revoke {login} {role}" + (f" --plan {plan_id}" if plan_id else "")
@@ -113,7 +114,8 @@ def revoke_role(
                 if plan not in theirs and EVERY_PLAN not in theirs:
                     grant = dict(login=handover_to, plan_id=plan, role=role, unit=held[plan]["unit"], granted_at=now)
                     repo.insert_grant(grant)
-                    record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant)
+                    record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant,
+                                 os_login=ctx.os_login)
             carried = {d.case_id: set(d.duties) for d in duties_of(ctx, repo, handover_to)}
             left = [d for d in lost if not set(d.duties) <= carried.get(d.case_id, set())]
             if left:
@@ -124,7 +126,7 @@ def revoke_role(
                 )
             for duty in lost:
                 record_handover(repo, duty, me.login, login, handover_to, now, reassign=False,
-                                extra={"role": role})
+                                extra={"role": role}, os_login=ctx.os_login)
             rechain(ctx, repo, actor=me.login, at=now)
         user = load_user(repo, login)
         uow.commit()

@@ -120,13 +120,15 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
                 if report["login"] != handover_to:
                     repo.update_user(report["login"], {"reports_to": handover_to})
                     record_user(repo, at=at, actor=me.login, kind="handover", login=report["login"],
-                                values={"reports_to": handover_to})
+                                values={"reports_to": handover_to}, os_login=ctx.os_login)
                     moved.append(report["login"])
         values = {"active": False, "handed_over_to": handover_to}
         repo.update_user(login, values)
-        record_user(repo, at=at, actor=me.login, kind="user_deactivated", login=login, values=values)
+        record_user(repo, at=at, actor=me.login, kind="user_deactivated", login=login, values=values,
+                    os_login=ctx.os_login)
         for duty in duties:
-            record_handover(repo, duty, me.login, login, handover_to, at)  # type: ignore[arg-type]
+            record_handover(repo, duty, me.login, login, handover_to, at,  # type: ignore[arg-type]
+                            os_login=ctx.os_login)
         rechain(ctx, repo, actor=me.login, at=at)  # the escalations still to come climb the successor's chain, as deep as it goes
         user = load_user(repo, login)
         uow.commit()
@@ -153,7 +155,7 @@ def duties_lost(before: list[Duty], after: list[Duty]) -> list[Duty]:
 
 def record_handover(
     repo: Repository, duty: Duty, actor: str, login: str, successor: str, at: Any, *, reassign: bool = True,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None, os_login: str | None = None,
 ) -> None:
     """A ``handed_over`` event on the duty's case; with ``reassign``, the successor becomes its caseworker if
     ``login`` was."""
@@ -167,4 +169,4 @@ def record_handover(
         case_id=duty.case_id, kind=EventKind.handed_over, at=at, actor=actor, from_state=case.state,
         to_state=case.state, payload={"from": login, "to": successor, "duties": list(duty.duties), **(extra or {})},
     )
-    journal.append(repo, draft, case_changes=changes, head=head)
+    journal.append(repo, draft, case_changes=changes, head=head, os_login=os_login)

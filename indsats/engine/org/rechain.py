@@ -98,5 +98,5 @@ def _rechain_case(ctx: Context, repo: Repository, org: Organisation, case: Case,
             and r.status != ReminderStatus.cancelled.value
         ]
     journal.append(repo, Draft(case_id=case.id, kind=EventKind.rechained, at=at, actor=actor,
-                               from_state=case.state, to_state=case.state, payload=payload))
+                               from_state=case.state, to_state=case.state, payload=payload), os_login=ctx.os_login)
     return 1

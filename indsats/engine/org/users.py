@@ -113,17 +113,21 @@ def require_admin(repo: Repository, actor: str, *, does: str = "manages users") 
     return me
 
 
-def record_user(repo: Repository, *, at: datetime, actor: str | None, kind: str, login: str, values: dict[str, Any]) -> None:
+def record_user(repo: Repository, *, at: datetime, actor: str | None, kind: str, login: str, values: dict[str, Any],
+                os_login: str | None = None) -> None:
     """The organisation chain's event for a change to one user row (every writer of ``users`` calls it)."""
-    record_org_change(repo, at=at, actor=actor, kind=kind, table="users", key={"login": login}, values=values)
+    record_org_change(repo, at=at, actor=actor, kind=kind, table="users", key={"login": login}, values=values,
+                      os_login=os_login)
 
 
 def record_grant(
-    repo: Repository, *, at: datetime, actor: str | None, kind: str, grant: dict[str, Any], removed: bool = False
+    repo: Repository, *, at: datetime, actor: str | None, kind: str, grant: dict[str, Any], removed: bool = False,
+    os_login: str | None = None,
 ) -> None:
     """The organisation chain's event for a grant made (every column) or taken away."""
     key = {k: grant[k] for k in ("login", "plan_id", "role")}
-    record_org_change(repo, at=at, actor=actor, kind=kind, table="grants", key=key, values=grant, removed=removed)
+    record_org_change(repo, at=at, actor=actor, kind=kind, table="grants", key=key, values=grant, removed=removed,
+                      os_login=os_login)
 
 
 def require_user(repo: Repository, login: str) -> dict[str, Any]:
@@ -190,11 +194,11 @@ def add_user(
             reports_to=reports_to, unit=unit, active=True, deputy=None, created_at=now,
         )
         repo.insert_user(values)
-        record_user(repo, at=now, actor=me.login, kind="user_added", login=login, values=values)
+        record_user(repo, at=now, actor=me.login, kind="user_added", login=login, values=values, os_login=ctx.os_login)
         for plan_id in plans:
             grant = dict(login=login, plan_id=plan_id, role=role, unit=None, granted_at=now)
             repo.insert_grant(grant)
-            record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant)
+            record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant, os_login=ctx.os_login)
         user = load_user(repo, login)
         uow.commit()
     assert user is not None
@@ -292,7 +296,8 @@ def edit_user(
             raise Invalid("nothing to change: give --name, --email, --reports-to, --no-reports-to or --unit")
         repo.update_user(login, values)
         at = ctx.clock.now().replace(microsecond=0)
-        record_user(repo, at=at, actor=me.login, kind="user_changed", login=login, values=values)
+        record_user(repo, at=at, actor=me.login, kind="user_changed", login=login, values=values,
+                    os_login=ctx.os_login)
         if "reports_to" in values:
             rechain(ctx, repo, actor=me.login, at=at)  # the escalations still to come climb the new chain, as deep as it goes
         user = load_user(repo, login)
@@ -311,7 +316,7 @@ def reactivate_user(ctx: Context, *, actor: str, login: str) -> User:
             raise Invalid(f"user '{login}' is active already")
         values = {"active": True, "handed_over_to": None}
         repo.update_user(login, values)
-        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="user_reactivated", login=login, values=values)
+        record_user(repo, at=ctx.clock.now(), actor=me.login, kind="user_reactivated", login=login, values=values, os_login=ctx.os_login)
         user = load_user(repo, login)
         uow.commit()
     assert user is not None

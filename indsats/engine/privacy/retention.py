@@ -105,12 +105,12 @@ def archive_export(ctx: Context, *, actor: str, path: Path, before: date | None 
             },
         )
         for case in due:
-            log_view(repo, case, me.login, "archive export", now)  # the access log: who took the plaintext
+            log_view(repo, case, me.login, "archive export", now, os_login=ctx.os_login)  # who took the plaintext
             journal.append(
                 repo,
                 Draft(case_id=case.id, kind=EventKind.archived, at=now, actor=me.login, from_state=case.state,
                       to_state=case.state, payload={"archive": path.name}),
-                case_changes={"archived_at": now},
+                case_changes={"archived_at": now}, os_login=ctx.os_login,
             )
         uow.commit()
     return RetentionResult(cases=[c.id for c in due], file=str(path))
@@ -138,7 +138,7 @@ def purge(ctx: Context, *, actor: str, dry_run: bool = False) -> RetentionResult
                 repo,
                 Draft(case_id=case.id, kind=EventKind.purged, at=now, actor=me.login, from_state=case.state,
                       to_state=case.state),
-                case_changes={"subject_ref": None, "subject_index": None, "purged_at": now},
+                case_changes={"subject_ref": None, "subject_index": None, "purged_at": now}, os_login=ctx.os_login,
             )
         uow.commit()
     return RetentionResult(cases=[c.id for c in ready])
