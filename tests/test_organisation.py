@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from indsats.config import os_login
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -209,8 +211,8 @@ def test_a_leader_with_open_cases_is_deactivated_only_with_a_handover_and_the_ne
     assert rad in error and "must act" in error and "--handover-to" in error
     ok(town(["users", "deactivate", "lea", "--handover-to", "leo"]))
     assert [e["payload"] for e in history(town, rad) if e["kind"] == "handed_over"] == [
-        {"from": "lea", "to": "leo", "duties": ["must act", "the opener leader"]}
-    ]
+        {"from": "lea", "to": "leo", "duties": ["must act", "the opener leader"], "os_login": os_login()}
+    ]  # the admin is INDSATS_USER here: the OS login that ran the command is recorded beside it
     assert json.loads(ok(town(["show", rad, "--json"], user="leo")).stdout)["must_act"][0]["login"] == "leo"
     sweep(town, days=7)
     assert "leo@example.org" in told(outbox, rad)
