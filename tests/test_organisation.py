@@ -249,7 +249,7 @@ def test_revoking_a_role_that_open_cases_need_is_refused_unless_handed_over_to_s
     assert (out["login"], out["handed_over_to"], out["cases"]) == ("fie", "fia", [{"case_id": rad, "duties": ["must act"]}])
     assert roles("fie") == [] and roles("fia") == [("radikalisering", "fagspecialist", None)]
     assert [e["payload"] for e in history(town, rad) if e["kind"] == "handed_over"] == [
-        {"from": "fie", "to": "fia", "duties": ["must act"], "role": "fagspecialist"}
+        {"from": "fie", "to": "fia", "duties": ["must act"], "role": "fagspecialist", "os_login": os_login()}
     ]
     fails(town(["advance", rad, "assess", *ASSESS_RAD], user="fie"), 3)  # no longer sees the case at all
     ok(town(["advance", rad, "assess", *ASSESS_RAD], user="fia"))
