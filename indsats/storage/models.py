@@ -247,6 +247,8 @@ case_deadlines = Table(
     Column("due_at", UtcDateTime, nullable=False),  # shifted by pauses
     Column("met_at", UtcDateTime),
     Index("ix_case_deadlines_met_at_due_at", "met_at", "due_at"),
+    # The report's counts per deadline, from this alone.
+    Index("ix_case_deadlines_started_at_name", "started_at", "name", "met_at", "due_at"),
 )
 
 # One row per visit to a state, for the step report: written with the event entering the state, completed with
@@ -267,5 +269,9 @@ state_visits = Table(
     Column("pauses", Integer, nullable=False),  # pauses begun in the visit
     # Median and 90th percentile walk this in time order, per plan and state, without reading the table.
     Index("ix_state_visits_plan_id_state_time_us", "plan_id", "state", "time_us", "entered_at", "left_at"),
-    Index("ix_state_visits_left_at_entered_at", "left_at", "entered_at"),
+    # The report's sums per plan and state read this alone (a tenth of the time of reading the table's rows).
+    Index("ix_state_visits_plan_id_state_left_at", "plan_id", "state", "left_at", "entered_at", "on_time", "paused_us",
+          "pauses"),
+    # Visits not left (or left after a window's end): whether they were late at the end, from this alone.
+    Index("ix_state_visits_left_at_entered_at", "left_at", "entered_at", "pauses", "deadline_at", "plan_id", "state"),
 )

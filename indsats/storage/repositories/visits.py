@@ -110,26 +110,46 @@ class VisitQueries(Queries):
 
     def paused_open_visits(self, *, start: datetime | None, bound: datetime, plan_id: str | None = None) -> list[str]:
         """Cases whose visit entered within the window and not left before its end was paused (their deadline
-        at the end depends on which pauses fell inside the window: the report replays their events)."""
+        at the end depends on which pauses fell inside the window: the report replays their events). Found from
+        the paused events (``ix_events_kind_at``): few, where the visits are many."""
         v = state_visits.c
         query = (
             select(v.case_id)
-            .where((v.left_at.is_(None)) | (v.left_at >= bound), v.entered_at < bound, v.pauses > 0)
+            .join(events, events.c.case_id == v.case_id)
+            .where(events.c.kind == "paused", (v.left_at.is_(None)) | (v.left_at >= bound), v.entered_at < bound,
+                   v.pauses > 0)
             .distinct()
-        )
-        query = self._window(query, start, plan_id)
-        return sorted(self.conn.execute(query).scalars())
-
-    def escalation_counts(self, *, start: datetime | None, bound: datetime, plan_id: str | None = None) -> dict[Group, int]:
-        """Escalations sent within the window, per (plan, state escalated), from ``ix_events_kind_at``."""
-        query = (
-            select(cases.c.plan_id, events.c.from_state, func.count())
-            .join(cases, cases.c.id == events.c.case_id)
-            .where(events.c.kind == "escalated", events.c.at < bound)
-            .group_by(cases.c.plan_id, events.c.from_state)
         )
         if start is not None:
             query = query.where(events.c.at >= start)
+        query = self._window(query, start, plan_id)
+        return sorted(self.conn.execute(query).scalars())
+
+    def only_plan(self) -> str | None:
+        """The plan every case is under, when only one plan was ever pinned (its rows need no join to cases)."""
+        found = {plan_id for plan_id, _ in self.pinned_versions()}  # type: ignore[attr-defined]
+        return found.pop() if len(found) == 1 else None
+
+    def escalation_counts(self, *, start: datetime | None, bound: datetime, plan_id: str | None = None) -> dict[Group, int]:
+        """Escalations sent within the window, per (plan, state escalated), from ``ix_events_kind_at``; joined
+        to the cases for their plan only when there is more than one plan."""
+        only = self.only_plan()
+        if only is not None and plan_id not in (None, only):
+            return {}
+        e = events.c
+        if only is not None:
+            query = select(e.from_state, func.count()).where(e.kind == "escalated", e.at < bound).group_by(e.from_state)
+            if start is not None:
+                query = query.where(e.at >= start)
+            return {(only, s): int(n) for s, n in self.conn.execute(query)}
+        query = (
+            select(cases.c.plan_id, e.from_state, func.count())
+            .join(cases, cases.c.id == e.case_id)
+            .where(e.kind == "escalated", e.at < bound)
+            .group_by(cases.c.plan_id, e.from_state)
+        )
+        if start is not None:
+            query = query.where(e.at >= start)
         if plan_id is not None:
             query = query.where(cases.c.plan_id == plan_id)
         return {(p, s): int(n) for p, s, n in self.conn.execute(query)}
@@ -137,22 +157,42 @@ class VisitQueries(Queries):
     def case_deadline_counts(self, *, start: datetime | None, bound: datetime, end: datetime,
                              plan_id: str | None = None) -> dict[Group, Row]:
         """Case deadlines started within the window, per (plan, deadline name): started, met, met on time,
-        running (case open, not met) and running past their due time at ``end``."""
+        running (case open, not met) and running past their due time at ``end``. Only the running ones are
+        joined to their case (whether it is open), and the rest only when there is more than one plan."""
         d = case_deadlines.c
-        running = (d.met_at.is_(None)) & (cases.c.is_open == true())
-        query = (
-            select(cases.c.plan_id, d.name, func.count(), func.count(d.met_at),
-                   func.sum(case(((d.met_at.is_not(None)) & (d.met_at <= d.due_at), 1), else_=0)),
-                   func.sum(case((running, 1), else_=0)),
-                   func.sum(case((running & (d.due_at < end), 1), else_=0)))
+        only = self.only_plan()
+        if only is not None and plan_id not in (None, only):
+            return {}
+        found: dict[Group, Row] = {}
+        figures = (func.count(), func.count(d.met_at), func.sum(case(((d.met_at.is_not(None)) & (d.met_at <= d.due_at),
+                                                                      1), else_=0)))
+        if only is not None:
+            query = select(d.name, *figures).where(d.started_at < bound).group_by(d.name)
+            if start is not None:
+                query = query.where(d.started_at >= start)
+            rows = [(only, name, n, m, t) for name, n, m, t in self.conn.execute(query)]
+        else:
+            query = (select(cases.c.plan_id, d.name, *figures).join(cases, cases.c.id == d.case_id)
+                     .where(d.started_at < bound).group_by(cases.c.plan_id, d.name))
+            if start is not None:
+                query = query.where(d.started_at >= start)
+            if plan_id is not None:
+                query = query.where(cases.c.plan_id == plan_id)
+            rows = list(self.conn.execute(query))
+        for p, name, n, m, t in rows:
+            found[(p, name)] = {"started": int(n), "met": int(m), "on_time": int(t or 0), "running": 0,
+                                "late_running": 0}
+        running = (
+            select(cases.c.plan_id, d.name, func.count(), func.sum(case((d.due_at < end, 1), else_=0)))
             .join(cases, cases.c.id == d.case_id)
-            .where(d.started_at < bound)
+            .where(d.met_at.is_(None), d.started_at < bound, cases.c.is_open == true())
             .group_by(cases.c.plan_id, d.name)
         )
         if start is not None:
-            query = query.where(d.started_at >= start)
+            running = running.where(d.started_at >= start)
         if plan_id is not None:
-            query = query.where(cases.c.plan_id == plan_id)
-        return {(p, name): {"started": int(n), "met": int(m), "on_time": int(t or 0), "running": int(r or 0),
-                            "late_running": int(lr or 0)}
-                for p, name, n, m, t, r, lr in self.conn.execute(query)}
+            running = running.where(cases.c.plan_id == plan_id)
+        for p, name, n, late in self.conn.execute(running):
+            row = found.setdefault((p, name), {"started": 0, "met": 0, "on_time": 0, "running": 0, "late_running": 0})
+            row.update(running=int(n), late_running=int(late or 0))
+        return found

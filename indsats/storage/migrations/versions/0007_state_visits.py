@@ -41,7 +41,14 @@ def upgrade() -> None:
     with op.batch_alter_table("state_visits", schema=None) as batch_op:
         batch_op.create_index("ix_state_visits_plan_id_state_time_us",
                               ["plan_id", "state", "time_us", "entered_at", "left_at"], unique=False)
-        batch_op.create_index("ix_state_visits_left_at_entered_at", ["left_at", "entered_at"], unique=False)
+        batch_op.create_index("ix_state_visits_plan_id_state_left_at",
+                              ["plan_id", "state", "left_at", "entered_at", "on_time", "paused_us", "pauses"],
+                              unique=False)
+        batch_op.create_index("ix_state_visits_left_at_entered_at",
+                              ["left_at", "entered_at", "pauses", "deadline_at", "plan_id", "state"], unique=False)
+    with op.batch_alter_table("case_deadlines", schema=None) as batch_op:
+        batch_op.create_index("ix_case_deadlines_started_at_name", ["started_at", "name", "met_at", "due_at"],
+                              unique=False)
     _backfill(op.get_bind(), context.config.attributes.get("calendar"))
 
 
@@ -85,7 +92,10 @@ def _backfill(conn: sa.Connection, calendar: object | None) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("case_deadlines", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_deadlines_started_at_name")
     with op.batch_alter_table("state_visits", schema=None) as batch_op:
         batch_op.drop_index("ix_state_visits_left_at_entered_at")
+        batch_op.drop_index("ix_state_visits_plan_id_state_left_at")
         batch_op.drop_index("ix_state_visits_plan_id_state_time_us")
     op.drop_table("state_visits")
