@@ -156,3 +156,29 @@ def test_a_missing_note_file_is_one_line_with_exit_5(invoke: Invoke, world: None
     case_id = open_case(invoke)
     line = fails(invoke(["note", case_id, "--note-file", str(tmp_path / "nope.txt")], user="emil"), 5)
     assert "nope.txt" in line
+
+
+def test_a_fields_value_can_come_from_a_file_or_stdin(invoke: Invoke, world: None, tmp_path: Path) -> None:
+    case_id = open_case(invoke)
+    ok(invoke(["advance", case_id, "notify_leader"], user="emil"))
+    ok(invoke(["advance", case_id, "notify_specialist"], user="lea"))
+    (tmp_path / "summary").write_text("Samtale med borgeren om opslag\n", encoding="utf-8")
+    ok(invoke(["advance", case_id, "assess", "--set-file", f"summary={tmp_path / 'summary'}",
+               "--set-file", "signs=-"], user="fie", input="behaviour:strong\n"))
+    events = json.loads(ok(invoke(["history", case_id, "--json"])).stdout)
+    (assessed,) = [e for e in events if e["trigger"] == "assess"]
+    assert assessed["payload"]["fields"] == {"summary": "Samtale med borgeren om opslag",
+                                             "signs": {"behaviour": "strong"}}
+
+
+@pytest.mark.parametrize("args, code", [
+    (["--set-file", "summary=-", "--note-file", "-"], 2),
+    (["--set-file", "summary"], 2),
+    (["--set-file", "=x"], 2),
+    (["--set-file", "summary=-", "--set", "summary=x"], 5),
+])
+def test_a_bad_set_file_is_refused_in_one_line(invoke: Invoke, world: None, args: list[str], code: int) -> None:
+    case_id = open_case(invoke)
+    result = invoke(["advance", case_id, "notify_leader", *args], user="emil", input="x\n")
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output

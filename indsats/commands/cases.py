@@ -51,16 +51,25 @@ def open_(obj: Obj, plan_id: str, subject: str | None, subject_file: str | None,
 @click.argument("case_id", metavar="CASE")
 @click.argument("trigger")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="A field of the trigger (repeatable).")
+@click.option("--set-file", "set_files", multiple=True, metavar="FIELD=FILE|-",
+              help="A field's value read from FILE (- is stdin): out of ps and the shell history (repeatable).")
 @text_option("note", "A note recorded with the trigger.")
 @json_option
 @pass_obj
-def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], note: str | None,
-            note_file: str | None, as_json: bool) -> None:
+def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], set_files: tuple[str, ...],
+            note: str | None, note_file: str | None, as_json: bool) -> None:
     """Fire TRIGGER on CASE (see 'indsats show CASE' for what you may fire now)."""
     from indsats.commands.render import echo_json, local
 
+    files = [(pair.partition("=")[0].strip(), pair.partition("=")[2]) for pair in set_files]
+    if [f for _, f in files].count("-") + (note_file == "-") > 1:
+        raise click.UsageError("only one of --set-file and --note-file can read stdin (-)")
+    for name, file in files:
+        if not name or not file:
+            raise click.UsageError(f"bad --set-file '{name}={file}': use FIELD=FILE (or FIELD=-)")
     note = text_from(note, note_file, "note")
-    out = obj.run("advance", case_id=case_id, trigger=trigger, assignments=list(assignments), note=note)
+    values = [f"{name}={text_from(None, file, 'set')}" for name, file in files]
+    out = obj.run("advance", case_id=case_id, trigger=trigger, assignments=[*assignments, *values], note=note)
     if as_json:
         echo_json(out)
         return
