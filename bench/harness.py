@@ -169,6 +169,35 @@ def run_child(target: str, args: dict[str, Any], *, profile_to: Path | None = No
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def wait_for_socket(path: Path, process: subprocess.Popen[bytes], *, timeout: float = 60.0,
+                    log: Path | None = None) -> None:
+    """Until a connection to the unix socket ``path`` succeeds (``indsats server`` listens); ``RuntimeError``
+    with the server's output (its stderr pipe, or ``log``) when it exits first or does not listen in time.
+    Shared by the benchmarks and the tests that start a server."""
+    import socket
+
+    def output() -> str:
+        if log is not None:
+            return log.read_text(errors="replace")[-3000:]
+        if process.stderr is not None and process.poll() is not None:
+            return process.stderr.read().decode(errors="replace")[-3000:]
+        return ""
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"indsats server exited {process.returncode}: {output()}")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+            return
+        except OSError:
+            time.sleep(0.05)  # waiting for the process to listen, not for time to pass
+        finally:
+            probe.close()
+    raise RuntimeError(f"indsats server did not listen on {path} within {timeout} s: {output()}")
+
+
 def wall(command: list[str], *, env: dict[str, str] | None = None, check: bool = True) -> float:
     """Seconds a new process takes, from spawn to exit."""
     start = time.perf_counter()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from bench import world
 from bench.cli_start import indsats_command
-from bench.harness import Options, Row, child_env, interleave, median, wall
+from bench.harness import Options, Row, child_env, interleave, median, wait_for_socket, wall
 
 if TYPE_CHECKING:
     from indsats.storage.database import Database
@@ -42,7 +42,7 @@ def run(options: Options) -> list[Row]:
     server = subprocess.Popen([*indsats_command(), "server", "--socket", str(socket_path), "--no-worker"], env=env,
                               stdout=log, stderr=log)
     try:
-        _wait(socket_path, server, options.workdir / "server.log")
+        wait_for_socket(socket_path, server, log=options.workdir / "server.log")
         client_env = child_env(INDSATS_SERVER=f"unix:{socket_path}", INDSATS_CONFIG="")
         cli = case_ids[: n_cli * 2 + 4]
         rows = [_cli_advance(cli[: n_cli + 2], client_env, n_cli), _cli_show(cli[n_cli + 2:], client_env, n_cli)]
@@ -69,24 +69,6 @@ def _world(path: Path, me: str, n: int) -> list[str]:
         if target.exists():
             target.chmod(0o600)
     return ids
-
-
-def _wait(path: Path, server: subprocess.Popen[bytes], log: Path) -> None:
-    import socket
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"indsats server exited: {log.read_text()[-2000:]}")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-            return
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            probe.close()
-    raise RuntimeError("indsats server did not listen within 60 s")
 
 
 def _cli_advance(case_ids: list[str], env: dict[str, str], repeats: int) -> Row:

@@ -75,6 +75,31 @@ def encode(value: Any) -> Any:
     raise TypeError(f"cannot send a {type(value).__name__} over the wire")
 
 
+def plain(value: Any) -> Any:
+    """``value`` as JSON for people's tools, untagged: what ``--json`` prints and the web view's ``/api``
+    answers. Local ISO times (Europe/Copenhagen), whole seconds for spans, enums by value, dataclasses (and
+    records that travelled) as their fields, a pydantic model (a plan) as its document."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        from indsats.engine.time.clock import to_local
+
+        return to_local(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if hasattr(value, "model_dump"):  # a pydantic model (a plan)
+        return value.model_dump(mode="json", by_alias=True)
+    return value
+
+
 def decode(value: Any) -> Any:
     """The inverse of ``encode``: dataclasses come back as ``record`` instances."""
     if isinstance(value, list):

@@ -11,37 +11,19 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.harness import wait_for_socket
 from indsats.config import os_login
 
 ME = os_login()
 HEAVY = ("sqlalchemy", "pydantic", "holidays", "cryptography", "transitions", "apscheduler", "yaml")
 pytestmark = pytest.mark.slow
-
-
-def wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """Until a connection to ``path`` succeeds (the server listens), or fail with the server's output."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited {process.returncode}: {process.stderr.read().decode()}")  # type: ignore[union-attr]
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-            return
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            probe.close()
-    raise AssertionError(f"no server on {path} after {timeout} s")
 
 
 class Installation:

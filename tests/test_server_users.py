@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_server import HEAVY, wait_for_socket
+from bench.harness import wait_for_socket
+from tests.test_server import HEAVY
 
 pytestmark = pytest.mark.slow
 PROJECT = Path(__file__).resolve().parents[1]

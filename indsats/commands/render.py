@@ -13,12 +13,10 @@ Times are shown in Europe/Copenhagen.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
-from enum import Enum
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import click
 
 from indsats.engine.time.clock import to_local
 from indsats.errors import Invalid
+from indsats.wire import plain
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _TSV_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -74,35 +73,15 @@ def csv_cell(value: Any) -> Any:
 # -- JSON ---------------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
-        return to_local(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return int(value.total_seconds())
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "model_dump"):  # a pydantic model (a plan)
-        return value.model_dump(mode="json", by_alias=True)
-    return value
-
-
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(_plain(value), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(plain(value), ensure_ascii=False, indent=2))
 
 
 def echo_json_items(items: Iterable[Any]) -> None:
     """A JSON array written one item at a time, as ``echo_json(list(items))`` would print it, without the list."""
     first = True
     for item in items:
-        text = json.dumps(_plain(item), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        text = json.dumps(plain(item), ensure_ascii=False, indent=2).replace("\n", "\n  ")
         click.echo(("[\n  " if first else ",\n  ") + text, nl=False)
         first = False
     click.echo("[]" if first else "\n]")

@@ -5,10 +5,7 @@ CLI's ``--json``; errors are RFC 9457 problem documents carrying the CLI's exit 
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import date, datetime, timedelta
-from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -20,8 +17,10 @@ from indsats.engine.cases.tasks import my_tasks
 from indsats.engine.org.users import whoami
 from indsats.engine.supervision import step_report, stuck_cases
 from indsats.errors import IndsatsError
+from indsats.server.app import VIA_API
 from indsats.server.web.auth import NotLoggedIn, bearer_login, unauthorized
 from indsats.server.web.oidc import ProviderUnavailable, TokenRefused
+from indsats.wire import plain
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,30 +30,9 @@ if TYPE_CHECKING:
     from indsats.engine.context import Context
     from indsats.server.web.oidc import Provider
 
-VIA = "api"
+VIA = VIA_API  # the /v1 API over TCP logs its reads through the same door
 # exit code → HTTP status (the exit code itself travels in the problem document)
 STATUS = {3: 404, 4: 403, 5: 400, 6: 409, 7: 503, 8: 500}
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready values, as ``--json`` prints them: local ISO times, seconds for spans, enums by value."""
-    from indsats.engine.time.clock import to_local
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
-        return to_local(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return int(value.total_seconds())
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(v) for v in value]
-    return value
 
 
 def problem(exc: IndsatsError) -> JSONResponse:
