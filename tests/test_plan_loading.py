@@ -164,6 +164,7 @@ def test_a_plan_version_that_loaded_once_comes_back_from_the_cache_equal_without
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[1] == "False"
     assert json.loads(out[0]) == json.loads(first.model_dump_json(by_alias=True))
+    assert out[0] == first.model_dump_json(by_alias=True), "the cache keeps the plan's order (its first source)"
 
 
 def test_a_plan_from_the_cache_keeps_the_order_its_file_gives_states_sources_and_roles(tmp_path: Path) -> None:
