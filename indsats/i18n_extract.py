@@ -13,8 +13,10 @@ import inspect
 from collections.abc import Collection, Iterator, Mapping
 from typing import IO, Any
 
-HELP_CALLS = frozenset({"option", "argument", "command", "group", "Option", "Argument"})
-HELP_KEYWORDS = ("help", "short_help", "epilog")
+HELP_CALLS = frozenset({"option", "argument", "command", "group", "Option", "Argument", "text_option"})
+HELP_KEYWORDS = ("help", "short_help", "epilog", "file_help")
+# Calls whose positional arguments after the first are help texts (``text_option(name, help)``).
+POSITIONAL_HELP = frozenset({"text_option"})
 
 
 def extract(
@@ -35,6 +37,10 @@ def help_texts(source: str) -> Iterator[tuple[int, str]]:
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _name(node.func) in HELP_CALLS:
+            if _name(node.func) in POSITIONAL_HELP:
+                for arg in node.args[1:]:
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.strip():
+                        yield arg.lineno, inspect.cleandoc(arg.value)
             for keyword in node.keywords:
                 if keyword.arg in HELP_KEYWORDS and isinstance(keyword.value, ast.Constant):
                     if isinstance(keyword.value.value, str) and keyword.value.value.strip():

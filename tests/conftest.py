@@ -70,6 +70,15 @@ def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     i18n.use(None)
 
 
+@pytest.fixture
+def danish(english: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installation's default: Danish (``language = "da"``), for tests of the Danish text."""
+    from indsats import i18n
+
+    monkeypatch.setenv("INDSATS_LANGUAGE", "da")
+    i18n.use("da")
+
+
 # -- time and plans --------------------------------------------------------------------------------
 
 

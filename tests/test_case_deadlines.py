@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 PLANS = Path(__file__).parent / "plans"
 FIE = "fie@example.org"
 
+# E-mails and the plan document are checked in Danish, the language of the shipped plans.
+pytestmark = pytest.mark.usefixtures("danish")
+
 
 def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
     return localize(datetime(2026, month, day, hour, minute), LOCAL_TZ)
@@ -182,8 +185,8 @@ def test_the_plan_document_lists_the_case_deadlines() -> None:
 
     text = export_plan(parse_plan((PLANS / "frister.yaml").read_text(encoding="utf-8")), {}, "md")
 
-    assert "Kvittering for modtagelse (receipt): 6 working days (lovbestemt" in text
-    assert "Regnes fra: 'assess'; overholdt ved 'decide'" in text
+    assert "Kvittering for modtagelse (receipt): 6 arbejdsdage (lovbestemt" in text
+    assert "Regnes fra: 'Vurderet'; overholdt ved 'Afgørelse truffet'" in text
     assert "retssikkerhedsloven § 3, stk. 2" in text
 
 

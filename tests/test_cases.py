@@ -300,7 +300,7 @@ def test_the_leaders_leader_may_inform_socialchef_in_every_open_state(
 
 def test_the_leader_cannot_record_inform_socialchef(ctx: Context, case_in: Callable[..., str]) -> None:
     case_id = case_in("leader_notified")
-    with pytest.raises(NotAllowed, match="opener_leader_leader"):
+    with pytest.raises(NotAllowed, match="the leader's nearest leader"):
         advance(ctx, actor="lea", case_id=case_id, trigger="inform_socialchef", values={"socialchef_informed": "yes"})
 
 

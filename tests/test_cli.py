@@ -211,7 +211,7 @@ def test_acute_is_recorded_with_a_note_and_shown(invoke: Invoke, world: None) ->
     assert "still in 'suspected'" in result.stdout
     view = show_json(invoke, case_id, "emil")
     assert (view["state"], view["acute"]) == ("suspected", True)
-    assert "AKUT" in ok(invoke(["show", case_id], user="emil")).stdout
+    assert "ACUTE" in ok(invoke(["show", case_id], user="emil")).stdout
 
 
 def test_a_minor_case_needs_the_report_before_the_decision(invoke: Invoke, world: None) -> None:

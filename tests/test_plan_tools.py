@@ -30,7 +30,7 @@ SECTIONS = (
     "Kontaktoplysninger",
     "Evt. andre opmærksomhedspunkter",
     "Oprettelse/revision",
-    "Action cards",
+    "Handlekort",
 )
 # A whole organisation whose chains reach the ceiling: login → (role, reports_to, e-mail).
 COMPLETE_ORG = {
@@ -100,6 +100,7 @@ def headings_in_order(text: str, pattern: str) -> list[str]:
 # -- export ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("danish")  # the plan document in the shipped plan's language
 @pytest.mark.parametrize("fmt", ["md", "html"])
 def test_export_has_every_template_section_in_order_with_states_cards_and_registered_contacts(cli, plan, fmt):
     register(cli, {"sol": ("socialchef", None), "fie": ("fagspecialist", "sol")})
@@ -108,11 +109,13 @@ def test_export_has_every_template_section_in_order_with_states_cards_and_regist
     text = result.output
     pattern = r"(?m)^## (.+)$" if fmt == "md" else r"<h2>(.+?)</h2>"
     assert headings_in_order(text, pattern) == list(SECTIONS)
+    from indsats.engine.plans.wording import duration_text
+
     shown = (lambda s: s) if fmt == "md" else html.escape
     for state in plan.states.values():
         assert shown(state.label) in text
         if state.deadline:
-            assert shown(f"Frist: {state.deadline}") in text
+            assert shown(f"Frist: {duration_text(state.deadline)}") in text
         for item in state.action_card:
             assert shown(item) in text
     for t in plan.transitions:
@@ -131,6 +134,7 @@ def test_export_html_is_self_contained_and_escaped(cli):
     assert "&quot;absolutte løsninger&quot;" in result.output
 
 
+@pytest.mark.usefixtures("danish")
 def test_export_with_nobody_in_the_contact_roles_leaves_the_contacts_empty(cli, tmp_path):
     out = tmp_path / "plan.md"
     result = cli(["plans", "export", "radikalisering", "--format", "md", "--output", str(out)])

@@ -48,6 +48,9 @@ EMIL, LEA, SOL = "emil@example.org", "lea@example.org", "sol@example.org"
 FIE = "fie@example.org"  # the plan's specialist, told of an acute case with whoever must act
 CPR = re.compile(r"\b\d{6}-?\d{4}\b")
 
+# E-mails and the plan document are checked in Danish, the language of the shipped plans.
+pytestmark = pytest.mark.usefixtures("danish")
+
 
 def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
     """A wall-clock time in Copenhagen in 2026."""

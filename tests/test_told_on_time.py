@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 PLANS = Path(__file__).parent / "plans"
 LEA, SOL, EMIL, FIE = "lea@example.org", "sol@example.org", "emil@example.org", "fie@example.org"
 
+# E-mails and the plan document are checked in Danish, the language of the shipped plans.
+pytestmark = pytest.mark.usefixtures("danish")
+
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     """A local time in March 2026 (Monday 2 March is day 2)."""

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from indsats.commands.base import Obj, json_option, pass_obj, text_from, text_option
+from indsats.i18n import _
 
 
 # -- cases -----------------------------------------------------------------------------------------
@@ -105,59 +106,67 @@ def note(obj: Obj, case_id: str, text: str | None, note_file: str | None, as_jso
 def show(obj: Obj, case_id: str, as_json: bool) -> None:
     """State, who must act, deadline, and the triggers open to you now with their fields."""
     from indsats.commands.render import echo_json, local
+    from indsats.engine.plans.wording import duration_text
 
     view = obj.run("show", case_id=case_id)
     if as_json:
         echo_json(view)
         return
-    status = "open" if view.is_open else f"closed {local(view.closed_at)}"
+    status = _("open") if view.is_open else _("closed {at}").format(at=local(view.closed_at))
     click.echo(f"{view.id}  {view.plan_title} ({view.plan_id} v{view.plan_version})  [{status}]"
-               + ("  AKUT" if view.acute else "") + ("  under 18" if view.minor else ""))
+               + ("  " + _("ACUTE") if view.acute else "") + ("  " + _("under 18") if view.minor else ""))
     for label in (v for k, v in view.flags.items() if k != "minor"):
-        click.echo(f"Flag:       {label}")
-    click.echo(f"State:      {view.state} – {view.state_label} (since {local(view.state_entered_at)})")
-    click.echo(f"Subject:    {view.subject_ref or '(purged)'}")
-    click.echo(f"Opened:     {local(view.opened_at)} by {view.opened_by} (source: {view.source})")
+        click.echo(_("Flag:       {label}").format(label=label))
+    click.echo(_("State:      {state} – {label} (since {at})").format(
+        state=view.state, label=view.state_label, at=local(view.state_entered_at)))
+    click.echo(_("Subject:    {subject}").format(subject=view.subject_ref or _("(purged)")))
+    click.echo(_("Opened:     {at} by {login} (source: {source})").format(
+        at=local(view.opened_at), login=view.opened_by, source=view.source_label or view.source))
     if view.assignee:
-        click.echo(f"Caseworker: {view.assignee}")
+        click.echo(_("Caseworker: {login}").format(login=view.assignee))
     if view.is_open:
-        who = ", ".join(f"{p.name} ({p.login}, {p.role})" for p in view.must_act) or "nobody registered"
-        click.echo(f"Must act:   {who}")
+        who = ", ".join(f"{p.name} ({p.login}, {p.role})" for p in view.must_act) or _("nobody registered")
+        click.echo(_("Must act:   {who}").format(who=who))
         if view.deadline is not None:
-            kind = "working time" if view.working_time else "elapsed"
+            kind = _("working time") if view.working_time else _("elapsed")
             left = view.time_left_text or ""
             late = left.startswith("-")
-            click.echo(
-                f"Deadline:   {local(view.deadline)} ({view.deadline_rule}); "
-                + (f"OVERDUE by {left[1:]} ({kind})" if late else f"{left} left ({kind})")
-            )
+            status = (_("OVERDUE by {span} ({kind})") if late else _("{span} left ({kind})")).format(
+                span=left[1:] if late else left, kind=kind)
+            click.echo(_("Deadline:   {at} ({rule}); {status}").format(
+                at=local(view.deadline), rule=duration_text(view.deadline_rule), status=status))
         if view.paused_at is not None:
-            click.echo(f"PAUSED:     since {local(view.paused_at)}: {view.pause_reason or ''} "
-                       f"(reminders held; deadlines move on by the paused time on 'indsats resume {view.id}')")
+            click.echo(_("PAUSED:     since {at}: {reason} (reminders held; deadlines move on by the paused time on "
+                         "'indsats resume {case_id}')").format(at=local(view.paused_at),
+                                                               reason=view.pause_reason or "", case_id=view.id))
         for d in view.case_deadlines:
             if d.met_at is not None:
-                status = f"met {local(d.met_at)}"
+                status = _("met {at}").format(at=local(d.met_at))
             else:
                 left = d.time_left_text or ""
-                status = f"OVERDUE by {left[1:]}" if left.startswith("-") else f"{left} left"
-            extra = "".join([", statutory" if d.statutory else "", ", published" if d.published else ""])
-            click.echo(f"Case deadline: {d.label}: {local(d.due_at)} ({d.rule} from {local(d.started_at)}{extra}; "
-                       f"met by '{d.met_by}'); {status}")
-        click.echo(f"Escalation: level {view.escalation_level}; reminders sent: {view.reminders_sent}")
+                status = (_("OVERDUE by {span}") if left.startswith("-") else _("{span} left")).format(
+                    span=left[1:] if left.startswith("-") else left)
+            extra = "".join([_(", statutory") if d.statutory else "", _(", published") if d.published else ""])
+            click.echo(_("Case deadline: {label}: {at} ({rule} from {start}{extra}; met by '{met_by}'); {status}").format(
+                label=d.label, at=local(d.due_at), rule=duration_text(d.rule), start=local(d.started_at), extra=extra,
+                met_by=d.met_by, status=status))
+        click.echo(_("Escalation: level {level}; reminders sent: {sent}").format(
+            level=view.escalation_level, sent=view.reminders_sent))
         if view.action_card:
-            click.echo("Action card:")
+            click.echo(_("Action card:"))
             for item in view.action_card:
                 click.echo(f"  [ ] {item}")
         if view.possible:
-            click.echo("You may now:")
+            click.echo(_("You may now:"))
             for option in view.possible:
                 click.echo(f"  {option.trigger:<30} {option.label}")
                 for f in option.fields:
-                    click.echo(f"      --set {f.name}=<{f.type}>{'  (required)' if f.required else ''}  {f.label}")
+                    required = "  " + _("(required)") if f.required else ""
+                    click.echo(f"      --set {f.name}=<{f.type}>{required}  {f.label}")
                 if option.note_required:
-                    click.echo("      --note TEXT  (required)")
+                    click.echo("      --note " + _("TEXT") + "  " + _("(required)"))
         else:
-            click.echo("You may now: nothing (you are not the one to act in this state)")
+            click.echo(_("You may now: nothing (you are not the one to act in this state)"))
     _echo_record(view.record)
 
 
@@ -167,15 +176,16 @@ def _echo_record(record: list[Any]) -> None:
 
     if not record:
         return
-    click.echo("Recorded:")
+    click.echo(_("Recorded:"))
+    note = _("Note")
     for entry in record:
         what = entry.trigger_label or entry.trigger or entry.kind
         click.echo(f"  {local(entry.at)}  {entry.actor or ''}: {printable(what)}")
-        width = max([len("Note")] + [len(f.label) for f in entry.fields])
+        width = max([len(note)] + [len(f.label) for f in entry.fields])
         for f in entry.fields:
             click.echo(f"      {printable(f.label).ljust(width)}  {printable(f.text)}")
         if entry.note:
-            click.echo(f"      {'Note'.ljust(width)}  {printable(entry.note)}")
+            click.echo(f"      {note.ljust(width)}  {printable(entry.note)}")
 
 
 @click.command()

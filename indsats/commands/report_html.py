@@ -9,6 +9,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from indsats.commands.render import local
+from indsats.i18n import _, language
 
 if TYPE_CHECKING:
     from indsats.engine.supervision import PlanSteps, StepReport, StuckCase
@@ -26,20 +27,21 @@ td.n { text-align: right; }
 
 def report_page(report: StepReport, stuck: list[StuckCase]) -> str:
     """The whole page as text."""
-    window = f"{local(report.since) if report.since else 'the beginning'} – {local(report.until)}"
+    window = f"{local(report.since) if report.since else _('the beginning')} – {local(report.until)}"
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        "<title>indsats report</title>",
+        f'<html lang="{escape(language())}"><head><meta charset="utf-8">',
+        f"<title>{escape(_('indsats report'))}</title>",
         f"<style>{_CSS}</style></head><body>",
-        "<h1>Time in state</h1>",
-        f"<p>Window: {escape(window)} (Europe/Copenhagen). Times are working time.</p>",
+        f"<h1>{escape(_('Time in state'))}</h1>",
+        "<p>" + escape(_("Window: {window} (Europe/Copenhagen). Times are working time.").format(window=window))
+        + "</p>",
     ]
     for plan in report.plans:
         parts.append(f"<h2>{escape(plan.title)} ({escape(plan.plan_id)})</h2>")
         parts.append(_chart(plan))
         parts.append(_state_table(plan))
-    parts.append(f"<h2>Stuck cases ({len(stuck)})</h2>")
+    parts.append(f"<h2>{escape(_('Stuck cases ({n})').format(n=len(stuck)))}</h2>")
     parts.append(_stuck_table(stuck))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -51,7 +53,7 @@ def _chart(plan: PlanSteps) -> str:
     hours = [
         (s.label, s.median.total_seconds() / 3600 if s.median else 0.0, s.median_text or "–") for s in plan.states
     ]
-    top = max((h for _, h, _ in hours), default=0.0) or 1.0
+    top = max((h for _label, h, _text in hours), default=0.0) or 1.0
     height = row_height * len(hours) + 10
     rows = []
     for i, (label, value, text) in enumerate(hours):
@@ -66,14 +68,15 @@ def _chart(plan: PlanSteps) -> str:
     return (
         # Inline SVG in HTML needs no namespace declaration (and the page then names no URL at all).
         f'<svg width="{total_width}" height="{height}" role="img" '
-        f'aria-label="Median working time in state, {escape(plan.plan_id)}">'
+        f'aria-label="{escape(_("Median working time in state, {plan}").format(plan=plan.plan_id))}">'
         + "".join(rows)
         + "</svg>"
     )
 
 
 def _state_table(plan: PlanSteps) -> str:
-    head = ["state", "passed", "median", "90th percentile", "on time", "breaches", "escalations", "open now"]
+    head = [_("state"), _("passed"), _("median"), _("90th percentile"), _("on time"), _("breaches"), _("escalations"),
+            _("open now")]
     rows = []
     for s in plan.states:
         share = "" if s.on_time_share is None else f"{s.on_time_share:.0%}"
@@ -85,13 +88,13 @@ def _state_table(plan: PlanSteps) -> str:
 
 
 def _stuck_table(stuck: list[StuckCase]) -> str:
-    head = ["case", "plan", "state", "must act", "deadline", "overdue by", "level", "reminders", "last activity",
-            "reason"]
+    head = [_("case"), _("plan"), _("state"), _("must act"), _("deadline"), _("overdue by"), _("level"), _("reminders"),
+            _("last activity"), _("reason")]
     rows = []
     for s in stuck:
         who = ", ".join(f"{p.name} ({p.role})" for p in s.must_act)
         cells = [s.case_id, s.plan_id, s.state_label, who, local(s.deadline), s.overdue_text or "",
-                 str(s.escalation_level), str(s.reminders_sent), local(s.last_activity_at), s.reason.value]
+                 str(s.escalation_level), str(s.reminders_sent), local(s.last_activity_at), s.reason.text()]
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     return _table(head, rows)
 

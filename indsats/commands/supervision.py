@@ -8,10 +8,11 @@ from typing import Any
 import click
 
 from indsats.commands.base import Obj, pass_obj
+from indsats.i18n import N_, _
 
 
-STUCK_COLUMNS = ["case", "plan", "state", "must act", "role", "deadline", "overdue by", "level", "reminders",
-                 "last activity", "failed", "reason"]
+STUCK_COLUMNS = [N_("case"), N_("plan"), N_("state"), N_("must act"), N_("role"), N_("deadline"), N_("overdue by"),
+                 N_("level"), N_("reminders"), N_("last activity"), N_("failed"), N_("reason")]
 
 
 DEFAULT_LIMIT = 50
@@ -44,16 +45,18 @@ def stuck(obj: Obj, at: str | None, plan_id: str | None, unit: str | None, role:
         echo_json_items(shown)
         return
     rows = (_row(s) for s in shown)
+    columns = [_(c) for c in STUCK_COLUMNS]
     if as_csv:
-        csv_out(STUCK_COLUMNS, rows)
+        csv_out(columns, rows)
         return
     if not stdout_is_terminal():
-        table(None, STUCK_COLUMNS, rows)
+        table(None, columns, rows)
         return
     listed = list(rows)
     more = next(found, None) is not None
-    title = f"Stuck cases (the first {len(listed)}; --all for every one)" if more else f"Stuck cases ({len(listed)})"
-    table(title, STUCK_COLUMNS, listed)
+    title = (_("Stuck cases (the first {n}; --all for every one)") if more else _("Stuck cases ({n})")).format(
+        n=len(listed))
+    table(title, columns, listed)
 
 
 def _row(s: Any) -> list[Any]:
@@ -69,10 +72,11 @@ def _why(s: Any) -> str:
     from indsats.commands.render import local
 
     if s.paused_since is not None:
-        return f"{s.reason.value} since {local(s.paused_since)}: {s.pause_reason or ''}"
+        return _("{reason} since {at}: {why}").format(reason=s.reason.text(), at=local(s.paused_since),
+                                                     why=s.pause_reason or "")
     if s.case_deadline is not None:
-        return f"{s.reason.value}: {s.case_deadline}"
-    return str(s.reason.value)
+        return f"{s.reason.text()}: {s.case_deadline}"
+    return s.reason.text()
 
 
 @click.command()
@@ -114,7 +118,8 @@ def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, 
     for plan in result.plans:
         table(
             f"{plan.title} ({plan.plan_id})",
-            ["state", "passed", "median", "p90", "on time", "breaches", "escalations", "open now", "paused"],
+            [_("state"), _("passed"), _("median"), _("p90"), _("on time"), _("breaches"), _("escalations"),
+             _("open now"), _("paused")],
             [[s.label, s.passed, s.median_text or "", s.p90_text or "",
               "" if s.on_time_share is None else f"{s.on_time_share:.0%}", s.breaches, s.escalations, s.open_now,
               "" if s.paused_text is None else f"{s.paused_text} ({s.paused_visits})"]
@@ -122,9 +127,9 @@ def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, 
         )
         if plan.case_deadlines:
             table(
-                f"{plan.title}: case deadlines",
-                ["case deadline", "started", "met", "on time", "breaches", "running"],
+                _("{title}: case deadlines").format(title=plan.title),
+                [_("case deadline"), _("started"), _("met"), _("on time"), _("breaches"), _("running")],
                 [[d.label, d.started, d.met, d.on_time, d.breaches, d.running] for d in plan.case_deadlines],
             )
     if html_file is not None:
-        click.echo(f"Wrote {html_file}")
+        click.echo(_("Wrote {file}").format(file=html_file))

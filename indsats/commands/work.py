@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from indsats.i18n import _
 from indsats.commands.base import Obj, json_option, pass_obj, text_from, text_option
 
 
@@ -37,11 +38,11 @@ def tasks(obj: Obj, as_json: bool) -> None:
         echo_json(found)
         return
     if not found:
-        click.echo("Nothing for you to act on now.")
+        click.echo(_("Nothing for you to act on now."))
         return
     table(
-        "Your tasks",
-        ["case", "state", "deadline", "left", "for", "command"],
+        _("Your tasks"),
+        [_("case"), _("state"), _("deadline"), _("left"), _("for"), _("command")],
         [[t.case_id, t.state_label, local(t.deadline), t.time_left_text or "", t.acting_for or "", t.command]
          for t in found],
     )

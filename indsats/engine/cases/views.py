@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from indsats.engine.plans.wording import source_text
 from indsats.engine.log import journal
 
 from indsats.engine.org.people import CaseFacts, Organisation
@@ -123,6 +124,7 @@ class CaseView:
     # What was recorded: the notes, the assessment, the decision (fields under the plan's labels), oldest first.
     # Everyone who may see the case may read its history, so they may read this too.
     record: list[Entry] = field(default_factory=list)
+    source_label: str = ""  # the plan's label for the source
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -241,6 +243,7 @@ def _view(
         pause_reason=None if reason is None else ctx.keys.cipher().open(reason),
         case_deadlines=deadlines,
         record=case_record(plan, events),
+        source_label=source_text(plan, case.source),
     )
 
 

@@ -12,13 +12,16 @@ import html
 from dataclasses import dataclass
 from typing import Any, TYPE_CHECKING
 
+from indsats.engine.plans.fields import describe_type
+from indsats.engine.plans.wording import duration_text
 from indsats.errors import Invalid
+from indsats.i18n import N_, _, language
 
 if TYPE_CHECKING:
     from indsats.engine.plans.schema import Plan, State, Transition
 
 FORMATS = ("md", "html")
-NONE_REGISTERED = "(ingen registreret)"
+NONE_REGISTERED = N_("(nobody registered)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +37,7 @@ Block = tuple[str, "str | list[str]"]
 
 
 def _prose(text: str) -> list[Block]:
-    return [("prose", text)] if text.strip() else [("p", "(intet angivet)")]
+    return [("prose", text)] if text.strip() else [("p", _("(nothing given)"))]
 
 
 def _situation(plan: Plan) -> list[Block]:
@@ -42,114 +45,127 @@ def _situation(plan: Plan) -> list[Block]:
     signs = plan.concern_signs
     if signs is None:
         return blocks
-    blocks.append(("h3", "Bekymringstegn"))
+    blocks.append(("h3", _("Concern signs")))
     if signs.guidance:
         blocks.extend(_prose(signs.guidance))
     for category in signs.categories:
-        blocks.append(("p", f"{category.label} ({category.id})"))
+        blocks.append(("p", category.label))
         if category.examples:
             blocks.append(("ul", list(category.examples)))
-    strengths = ", ".join(f"{label} ({key})" for key, label in signs.strengths.items())
-    blocks.append(("p", f"Styrke: {strengths}"))
+    strengths = ", ".join(signs.strengths.values())
+    blocks.append(("p", _("Strength: {strengths}").format(strengths=strengths)))
     return blocks
 
 
 def _contacts(plan: Plan, contacts_by_role: dict[str, list[ContactInfo]]) -> list[Block]:
     if not plan.contacts:
-        return [("p", "(planen nævner ingen kontakter)")]
+        return [("p", _("(the plan names no contacts)"))]
     blocks: list[Block] = []
     for contact in plan.contacts:
         unit = f", {contact.unit}" if contact.unit else ""
-        blocks.append(("p", f"{contact.label} (rolle: {contact.role}{unit})"))
+        role = plan.roles.get(contact.role, contact.role)
+        blocks.append(("p", _("{label} (role: {role}{unit})").format(label=contact.label, role=role, unit=unit)))
         people = contacts_by_role.get(contact.role, [])
-        items = [f"{p.name}, {p.email or 'ingen e-mail'}" for p in people] or [NONE_REGISTERED]
+        items = [f"{p.name}, {p.email or _('no e-mail')}" for p in people] or [_(NONE_REGISTERED)]
         blocks.append(("ul", items))
     return blocks
 
 
 def _revision(plan: Plan) -> list[Block]:
     r = plan.revision
+    due = r.due_on()
     items = [
-        f"Udarbejdet af: {r.author}" + (f", {r.written_on.isoformat()}" if r.written_on else ""),
-        f"Godkendt af: {r.approved_by or '(ikke angivet)'}",
-        f"Godkendt den: {r.approved_on.isoformat() if r.approved_on else '(ikke godkendt)'}",
-        f"Næste revision senest: {due.isoformat() if (due := r.due_on()) else '(ukendt: planen er ikke godkendt)'}"
-        f" (hvert {r.interval_years}. år)",
-        f"Version: {plan.version}",
+        _("Written by: {author}").format(author=r.author) + (f", {r.written_on.isoformat()}" if r.written_on else ""),
+        _("Approved by: {who}").format(who=r.approved_by or _("(not given)")),
+        _("Approved on: {day}").format(day=r.approved_on.isoformat() if r.approved_on else _("(not approved)")),
+        _("Next revision at the latest: {day} (every {years} years)").format(
+            day=due.isoformat() if due else _("(unknown: the plan is not approved)"), years=r.interval_years),
+        _("Version: {version}").format(version=plan.version),
     ]
     return [("ul", items)]
 
 
 def _reminder_text(plan: Plan, state: State) -> str:
     if state.reminder is None:
-        return "Påmindelse/eskalering: ingen"
-    return (
-        f"Påmindelse/eskalering: påmindelse ved fristen; derefter eskalering én leder op ad gangen efter "
-        f"{state.reminder.escalate_after} pr. niveau, op til {plan.escalation.ceiling}; gentages hver {state.reminder.repeat}"
-    )
+        return _("Reminder/escalation: none")
+    ceiling = plan.escalation.ceiling
+    return _("Reminder/escalation: a reminder at the deadline; then escalation one leader up at a time after {after} "
+             "per level, up to {ceiling}; repeated every {repeat}").format(
+        after=duration_text(state.reminder.escalate_after), ceiling=plan.roles.get(ceiling, ceiling) if ceiling
+        else _("the top"), repeat=duration_text(state.reminder.repeat))
 
 
 def _state_card(plan: Plan, name: str, state: State) -> list[Block]:
-    blocks: list[Block] = [("h3", f"{state.label} ({name})")]
+    blocks: list[Block] = [("h3", _("{label} ({id})").format(label=state.label, id=name))]
     if state.description:
         blocks.append(("p", state.description))
     if state.final:
-        blocks.append(("p", "Afsluttende tilstand: ingen frist, ingen påmindelser."))
+        blocks.append(("p", _("Final state: no deadline, no reminders.")))
     else:
-        who = state.responsible.describe() if state.responsible else "(ingen)"
-        blocks.append(("ul", [f"Hvem skal handle: {who}", f"Frist: {_deadline_text(state.deadline, state)}",
+        who = state.responsible.describe(plan.roles) if state.responsible else _("(nobody)")
+        blocks.append(("ul", [_("Who must act: {who}").format(who=who),
+                              _("Deadline: {deadline}").format(deadline=_deadline_text(state.deadline, state)),
                               _reminder_text(plan, state)]))
     if state.action_card:
-        blocks.append(("p", "Tjekliste:"))
+        blocks.append(("p", _("Checklist:")))
         blocks.append(("ul", [f"[ ] {item}" for item in state.action_card]))
-    moves = [t.trigger for t in plan.transitions_from(name)]
+    moves = [t.label for t in plan.transitions_from(name)]
     if moves:
-        blocks.append(("p", f"Mulige triggers: {', '.join(moves)}"))
+        blocks.append(("p", _("Possible actions: {actions}").format(actions=", ".join(moves))))
     return blocks
 
 
-def _trigger_card(t: Transition) -> list[Block]:
-    source = "enhver åben tilstand" if "*" in t.source else ", ".join(t.source)
-    dest = t.dest or "(registreres; tilstanden er uændret)"
+def _trigger_card(plan: Plan, t: Transition) -> list[Block]:
+    def state_label(name: str) -> str:
+        return plan.states[name].label if name in plan.states else name
+
+    source = _("any open state") if "*" in t.source else ", ".join(state_label(n) for n in t.source)
+    dest = state_label(t.dest) if t.dest else _("(recorded; the state does not change)")
     items = [
-        f"Fra: {source}",
-        f"Til: {dest}",
-        f"Hvem må udføre: {' eller '.join(a.describe() for a in t.allowed)}",
+        _("From: {states}").format(states=source),
+        _("To: {state}").format(state=dest),
+        _("Who may do it: {who}").format(who=_(" or ").join(a.describe(plan.roles) for a in t.allowed)),
     ]
     for field_name, spec in t.fields.items():
-        options = f": {', '.join(spec.options)}" if spec.options else ""
-        required = "påkrævet" if spec.required else "valgfri"
-        items.append(f"Felt {field_name} ({spec.type.value}{options}, {required}): {spec.label}")
+        options = f": {', '.join(spec.options.values())}" if spec.options else ""
+        required = _("required") if spec.required else _("optional")
+        kind = describe_type(spec) if spec.type.value != "choice" else _("choice")
+        items.append(_("Field {field} ({type}{options}, {required}): {label}").format(
+            field=field_name, type=kind, options=options, required=required, label=spec.label))
     if t.note_required:
-        items.append("Note: påkrævet")
+        items.append(_("Note: required"))
     for req in t.requires:
-        when = " (kun for mindreårige)" if req.when == "minor" else ""
-        items.append(f"Kræver først: {req.trigger}{when}: {req.reason}")
+        when = " " + _("(only when: {flag})").format(flag=plan.flags[req.when].label) if req.when in plan.flags else ""
+        needed = next((x.label for x in plan.transitions if x.trigger == req.trigger), req.trigger)
+        items.append(_("Requires first: {action}{when}: {reason}").format(action=needed, when=when, reason=req.reason))
     if t.help:
         items.append(t.help)
-    return [("h4", f"{t.label} ({t.trigger})"), ("ul", items)]
+    return [("h4", _("{label} ({id})").format(label=t.label, id=t.trigger)), ("ul", items)]
 
 
 def _deadline_text(within: str | None, spec: Any) -> str:
     """A deadline with what qualifies it: statutory, published, when the warning comes."""
     notes = [
-        "lovbestemt: kun de dage, loven lukker, tælles" if spec.statutory else "",
-        "offentliggjort frist (retssikkerhedsloven § 3, stk. 2)" if spec.published else "",
-        f"varsel {spec.warn_before} før" if spec.warn_before else "",
+        _("statutory: only the days the law closes are counted") if spec.statutory else "",
+        _("published deadline (retssikkerhedsloven § 3, stk. 2)") if spec.published else "",
+        _("warning {span} before").format(span=duration_text(spec.warn_before)) if spec.warn_before else "",
     ]
     shown = "; ".join(n for n in notes if n)
-    return f"{within}" + (f" ({shown})" if shown else "")
+    return duration_text(within) + (f" ({shown})" if shown else "")
 
 
 def _case_deadlines(plan: Plan) -> list[Block]:
     if not plan.case_deadlines:
         return []
-    blocks: list[Block] = [("h3", "Frister for hele sagen")]
+    blocks: list[Block] = [("h3", _("Deadlines for the whole case"))]
+    labels = {t.trigger: t.label for t in plan.transitions}
     for name, d in plan.case_deadlines.items():
-        start = "sagen oprettes" if d.start == "opened" else f"'{d.start}'"
-        who = d.responsible.describe() if d.responsible else "den, der skal handle i sagens tilstand"
+        start = _("the case is opened") if d.start == "opened" else f"'{labels.get(d.start, d.start)}'"
+        who = d.responsible.describe(plan.roles) if d.responsible else _("the one who must act in the case's state")
         blocks.append(("ul", [f"{d.label} ({name}): {_deadline_text(d.within, d)}",
-                              f"Regnes fra: {start}; overholdt ved '{d.met_by}'", f"Hvem skal handle: {who}"]))
+                              _("Counted from: {start}; met by '{met_by}'").format(
+                                  start=start, met_by=labels.get(d.met_by, d.met_by)),
+                              _("Who must act: {who}").format(who=who)]))
     return blocks
 
 
@@ -157,9 +173,9 @@ def _action_cards(plan: Plan) -> list[Block]:
     blocks: list[Block] = _case_deadlines(plan)
     for name, state in plan.states.items():
         blocks.extend(_state_card(plan, name, state))
-    blocks.append(("h3", "Triggers"))
+    blocks.append(("h3", _("Actions")))
     for t in plan.transitions:
-        blocks.extend(_trigger_card(t))
+        blocks.extend(_trigger_card(plan, t))
     return blocks
 
 
@@ -167,17 +183,17 @@ def document(plan: Plan, contacts_by_role: dict[str, list[ContactInfo]]) -> list
     """The plan's sections in the template's order: (heading, blocks)."""
     s = plan.sections
     return [
-        ("Situation", _situation(plan)),
-        ("Alarmering", _prose(s.alarmering)),
-        ("Opgaver", _prose(s.opgaver)),
-        ("Handling", _prose(s.handling)),
-        ("Ledelse og organisation", _prose(s.ledelse_og_organisation)),
-        ("Bemanding og udstyr", _prose(s.bemanding_og_udstyr)),
-        ("Kommunikation", _prose(s.kommunikation)),
-        ("Kontaktoplysninger", _contacts(plan, contacts_by_role)),
-        ("Evt. andre opmærksomhedspunkter", _prose(s.andre_opmaerksomhedspunkter)),
-        ("Oprettelse/revision", _revision(plan)),
-        ("Action cards", _action_cards(plan)),
+        (_("Situation"), _situation(plan)),
+        (_("Alerting"), _prose(s.alarmering)),
+        (_("Tasks"), _prose(s.opgaver)),
+        (_("Action"), _prose(s.handling)),
+        (_("Management and organisation"), _prose(s.ledelse_og_organisation)),
+        (_("Staffing and equipment"), _prose(s.bemanding_og_udstyr)),
+        (_("Communication"), _prose(s.kommunikation)),
+        (_("Contact information"), _contacts(plan, contacts_by_role)),
+        (_("Other points of attention"), _prose(s.andre_opmaerksomhedspunkter)),
+        (_("Creation/revision"), _revision(plan)),
+        (_("Action cards"), _action_cards(plan)),
     ]
 
 
@@ -205,7 +221,7 @@ def _prose_parts(text: str) -> list[tuple[str, str | list[str]]]:
 
 
 def to_markdown(plan: Plan, sections: list[tuple[str, list[Block]]]) -> str:
-    out = [f"# {plan.title}", "", f"Plan `{plan.id}`, version {plan.version}", ""]
+    out = [f"# {plan.title}", "", _("Plan `{id}`, version {version}").format(id=plan.id, version=plan.version), ""]
     for heading, blocks in sections:
         out += [f"## {heading}", ""]
         for kind, value in blocks:
@@ -239,13 +255,13 @@ def to_html(plan: Plan, sections: list[tuple[str, list[Block]]]) -> str:
 
     out = [
         "<!DOCTYPE html>",
-        f'<html lang="{e(plan.language)}">',
+        f'<html lang="{e(language())}">',
         '<head><meta charset="utf-8">',
         f"<title>{e(plan.title)}</title>",
         f"<style>{STYLE}</style></head>",
         "<body>",
         f"<h1>{e(plan.title)}</h1>",
-        f'<p class="meta">Plan {e(plan.id)}, version {e(plan.version)}</p>',
+        f'<p class="meta">{e(_("Plan {id}, version {version}").format(id=plan.id, version=plan.version))}</p>',
     ]
     for heading, blocks in sections:
         out.append(f"<section><h2>{e(heading)}</h2>")
@@ -272,4 +288,5 @@ def export_plan(plan: Plan, contacts_by_role: dict[str, list[ContactInfo]], fmt:
         return to_markdown(plan, sections)
     if fmt == "html":
         return to_html(plan, sections)
-    raise Invalid(f"unknown document format '{fmt}' (formats: {', '.join(FORMATS)})")
+    raise Invalid(_("unknown document format '{format}' (formats: {formats})").format(
+        format=fmt, formats=", ".join(FORMATS)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from enum import Enum
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -69,9 +70,11 @@ class Actor(Strict):
             raise ValueError("give a role, a relation or both")
         return self
 
-    def describe(self) -> str:
-        parts = [p for p in (self.role, self.relation.value if self.relation else None) if p]
-        return " as ".join(parts)
+    def describe(self, roles: Mapping[str, str] | None = None) -> str:
+        """Who this is, as a person reads it: the role (by its label when ``roles`` gives them) and the relation."""
+        from indsats.engine.plans.wording import actor_text
+
+        return actor_text(self, roles)
 
 
 class FieldSpec(Strict):

@@ -23,6 +23,7 @@ from indsats.engine.org.people import CaseFacts, Organisation
 from indsats.engine.time.clock import to_local
 from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.reminders.texts import DeadlineText, render
+from indsats.i18n import _
 from indsats.engine.ports import DeliveryResult, Message, make_message_id
 from indsats.engine.reminders.planning import (
     AHEAD,
@@ -113,7 +114,7 @@ def sweep(
     if dry_run:
         with ctx.db.unit_of_work() as uow:
             rows = uow.repo.due_reminders(now=now)
-            prepared, _ = _prepare(ctx, uow.repo, rows)
+            prepared, _duplicates = _prepare(ctx, uow.repo, rows)
         for p in _coalesce(prepared)[0]:
             result.add_delivery(_delivery(p, ok=True))
         result.claimed = len(rows)
@@ -262,11 +263,11 @@ def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime) -> Messa
     state = case.state if name else p.row.state
     overdue = deadline is not None and now >= deadline
     if deadline is None:
-        lateness = "ingen frist"
+        lateness = _("no deadline")
     else:
         start, end = (deadline, now) if overdue else (now, deadline)
         span = time_between(p.plan, state, start, end, ctx.calendar, name)
-        lateness = ctx.calendar.describe(span).replace(" h", " t")
+        lateness = ctx.calendar.describe(span)
     spec = p.plan.states[state].responsible
     about = None
     if name and name in p.plan.case_deadlines:

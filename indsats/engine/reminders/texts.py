@@ -1,4 +1,4 @@
-"""The Danish text of reminder e-mails. Pure: values in, a subject and a body out.
+"""The text of reminder e-mails, in the installation's language. Pure: values in, a subject and a body out.
 
 An e-mail leaves the building, so it carries the case id, the state, the responsible role, how late,
 the action card and the exact command to move on — never the subject reference, notes, field values
@@ -11,62 +11,55 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from indsats.engine.plans.wording import duration_text, relation_text
 from indsats.engine.time.clock import to_local
+from indsats.i18n import N_, _
 
 if TYPE_CHECKING:
     from indsats.engine.plans.schema import Actor, Plan
 
 # The acute alert's subject and text are the plan's own (``acute_alert``).
 SUBJECTS = {
-    "notice": "Ny opgave: sag {case_id} – {state_label} – frist {deadline}",
-    "warning": "Fristen nærmer sig: sag {case_id} – {state_label} – {lateness}",
-    "reminder": "Påmindelse: sag {case_id} – {state_label} – {lateness}",
-    "escalation": "Eskalering (niveau {level}): sag {case_id} – {state_label} – {lateness}",
+    "notice": N_("New task: case {case_id} – {state_label} – deadline {deadline}"),
+    "warning": N_("Deadline approaching: case {case_id} – {state_label} – {lateness}"),
+    "reminder": N_("Reminder: case {case_id} – {state_label} – {lateness}"),
+    "escalation": N_("Escalation (level {level}): case {case_id} – {state_label} – {lateness}"),
 }
 
 INTRO = {
-    "notice": "Sagen er nu hos dig: du er ansvarlig for det næste skridt, og fristen er {deadline}.",
-    "warning": "Du er ansvarlig for det næste skridt i denne sag, og fristen udløber {lateness_long}.",
-    "reminder": "Du er ansvarlig for det næste skridt i denne sag, og fristen er {lateness_long}.",
-    "escalation": (
-        "Du modtager denne besked, fordi du er leder (niveau {level}) over den, der skal handle, "
-        "og trinnet ikke er gennemført. Følg op, så sagen kommer videre."
+    "notice": N_("The case is now yours: you are responsible for the next step, and the deadline is {deadline}."),
+    "warning": N_("You are responsible for the next step in this case, and the deadline runs out {lateness_long}."),
+    "reminder": N_("You are responsible for the next step in this case, and the deadline is {lateness_long}."),
+    "escalation": N_(
+        "You receive this message because you are a leader (level {level}) above the one who must act, "
+        "and the step has not been done. Follow up so that the case moves on."
     ),
 }
 
-# Who must act, when the plan names a relation rather than one of its roles.
-RELATIONS = {
-    "opener": "den, der oprettede sagen",
-    "opener_leader": "nærmeste leder for den, der oprettede sagen",
-    "opener_leader_leader": "lederens nærmeste leder",
-    "assignee": "sagsbehandleren på sagen",
-    "on_case": "en, der er på sagen",
-}
-
 # Retssikkerhedsloven § 3, stk. 2: a published processing time that will be missed must be explained in writing.
-PUBLISHED = (
-    "\n\nFristen er offentliggjort (retssikkerhedsloven § 3, stk. 2). Kan den ikke overholdes, skal borgeren "
-    "skriftligt have besked om, hvornår afgørelsen kan forventes."
+PUBLISHED = N_(
+    "The deadline is published (retssikkerhedsloven § 3, stk. 2). If it cannot be kept, the citizen must be "
+    "told in writing when the decision can be expected."
 )
 
-BODY = """{intro}
+BODY = N_("""{intro}
 
-Sag:        {case_id} ({plan_title})
-Trin:       {state_label}
-Ansvarlig:  {responsible_role}
-Frist:      {deadline} ({deadline_rule})
-Status:     {lateness_long}
+Case:        {case_id} ({plan_title})
+Step:        {state_label}
+Responsible: {responsible_role}
+Deadline:    {deadline} ({deadline_rule})
+Status:      {lateness_long}
 
-Handlekort for trinnet:
+Action card for the step:
 {action_card}
 
-Næste skridt for den ansvarlige:
+Next step for the one responsible:
 {commands}
 
-Se sagen:   indsats show {case_id}
+See the case: indsats show {case_id}
 
-Denne besked indeholder med vilje ingen oplysninger om borgeren. Svar ikke på den; brug indsats.
-"""
+This message deliberately holds no information about the citizen. Do not reply to it; use indsats.
+""")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,10 +103,13 @@ def render(
             continue
         sets = "".join(f" --set {name}=…" for name, f in t.fields.items() if f.required)
         commands.append(f"  indsats advance {case_id} {t.trigger}{sets}")
-    time_kind = "arbejdstid" if about.working else "kalendertid"
-    late_short = f"{lateness} over fristen" if overdue else f"{lateness} til fristen"
-    late_long = f"overskredet med {lateness} ({time_kind})" if overdue else f"om {lateness}"
-    label = s.label if about.label is None else f"{about.label} (frist for sagen; trin nu: {s.label})"
+    time_kind = _("working time") if about.working else _("calendar time")
+    late_short = (_("{lateness} past the deadline") if overdue else _("{lateness} to the deadline")).format(
+        lateness=lateness)
+    late_long = (_("exceeded by {lateness} ({time_kind})") if overdue else _("in {lateness}")).format(
+        lateness=lateness, time_kind=time_kind)
+    label = s.label if about.label is None else _("{label} (a deadline for the case; step now: {state})").format(
+        label=about.label, state=s.label)
     values = dict(
         case_id=case_id,
         plan_title=plan.title,
@@ -122,29 +118,30 @@ def render(
         lateness=late_short,
         lateness_long=late_long,
         responsible_role=_who(plan, responsible),
-        deadline=to_local(deadline).strftime("%d-%m-%Y kl. %H:%M") if deadline else "ingen",
-        deadline_rule=about.rule or "",
-        action_card="\n".join(f"  [ ] {item}" for item in s.action_card) or "  (intet handlekort)",
-        commands="\n".join(commands) or "  (ingen)",
+        deadline=to_local(deadline).strftime(_("%d-%m-%Y at %H:%M")) if deadline else _("none"),
+        deadline_rule=duration_text(about.rule),
+        action_card="\n".join(f"  [ ] {item}" for item in s.action_card) or _("  (no action card)"),
+        commands="\n".join(commands) or _("  (none)"),
     )
     if kind == "acute":
         alert = plan.acute_alert
-        subject = alert.subject if alert else "AKUT: sag {case_id}"
+        subject = alert.subject if alert else _("ACUTE: case {case_id}")
         intro = alert.text if alert else ""
-        return RenderedMessage(subject=subject.format(**values), body=BODY.format(intro=intro.format(**values), **values))
-    intro = INTRO[kind].format(**values)
+        return RenderedMessage(subject=subject.format(**values),
+                               body=_(BODY).format(intro=intro.format(**values), **values))
+    intro = _(INTRO[kind]).format(**values)
     if about.published and kind in ("warning", "reminder", "escalation"):
-        intro += PUBLISHED
-    return RenderedMessage(subject=SUBJECTS[kind].format(**values), body=BODY.format(intro=intro, **values))
+        intro += "\n\n" + _(PUBLISHED)
+    return RenderedMessage(subject=_(SUBJECTS[kind]).format(**values), body=_(BODY).format(intro=intro, **values))
 
 
 def _who(plan: Plan, actor: Actor | None) -> str:
     if actor is None:
-        return "ingen"
+        return _("nobody")
     if actor.role is not None:
         return plan.roles.get(actor.role, actor.role)
     assert actor.relation is not None
-    return RELATIONS.get(actor.relation.value, actor.relation.value)
+    return relation_text(actor.relation.value)
 
 
 def _working(plan: Plan, state: str) -> bool:

@@ -18,6 +18,7 @@ from indsats.engine.org.users import require_actor
 from indsats.engine.reminders.planning import is_working_time, rule_of, time_between
 from indsats.engine.time.clock import as_utc
 from indsats.errors import Invalid, NotAllowed
+from indsats.i18n import N_, _
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -38,6 +39,18 @@ class StuckReason(str, Enum):
     delivery_failed = "delivery failed"
     case_deadline = "case deadline overdue"  # a deadline of the whole case (e.g. a receipt) has passed
     paused = "paused"  # waiting on someone outside; its deadlines stand still
+
+    def text(self) -> str:
+        """The reason as a person reads it, in the current language (the value is what --json gives)."""
+        return _(_REASON_WORDS[self.value])
+
+
+_REASON_WORDS = {
+    "overdue": N_("overdue"),
+    "delivery failed": N_("delivery failed"),
+    "case deadline overdue": N_("case deadline overdue"),
+    "paused": N_("paused"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ from indsats.engine.time.calendar_config import DEFAULT_HOURS, WEEKDAYS, Calenda
 from indsats.engine.time.clock import UTC, as_utc
 from indsats.engine.time.durations import Duration, DurationUnit
 from indsats.errors import Invalid
+from indsats.i18n import _
 
 __all__ = ["WEEKDAYS", "CalendarConfig", "ClosedDay", "ClosedReason", "WorkingCalendar", "add_months"]
 
@@ -232,7 +233,7 @@ class WorkingCalendar:
         """The instant ``span`` of open time before ``at``."""
         end = as_utc(at)
         remaining, day = span, self._local_date(end)
-        for _ in range(_SEARCH_DAYS):
+        for _attempt in range(_SEARCH_DAYS):
             interval = self.opening(day)
             if interval is not None and interval[0] < end:
                 counted_to = min(interval[1], end)
@@ -309,9 +310,10 @@ class WorkingCalendar:
         """A span in hours and minutes, e.g. "10 h 30 min", "45 min", "-2 h" (seconds are dropped)."""
         minutes = abs(td) // timedelta(minutes=1)
         if minutes == 0:
-            return "0 min"
+            return _("{minutes} min").format(minutes=0)
         hours, minutes = divmod(minutes, 60)
-        parts = ([f"{hours} h"] if hours else []) + ([f"{minutes} min"] if minutes else [])
+        parts = ([_("{hours} h").format(hours=hours)] if hours else []) + (
+            [_("{minutes} min").format(minutes=minutes)] if minutes else [])
         return ("-" if td < timedelta() else "") + " ".join(parts)
 
     def _intervals_from(self, day: date) -> Iterator[tuple[datetime, datetime]]:
