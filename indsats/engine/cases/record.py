@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from indsats.engine.log.events import Event, EventKind
 from indsats.engine.plans.schema import FieldType
 from indsats.engine.time.clock import to_local
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -70,7 +71,7 @@ class HistoryRow:
 
 def yes_no(value: bool) -> str:
     """How a yes/no reads."""
-    return "yes" if value else "no"
+    return _("yes") if value else _("no")
 
 
 def value_text(plan: Plan, spec: FieldSpec | None, value: Any) -> str:
