@@ -4,6 +4,7 @@ chooses, Danish by default, and the command line speaks it without loading Babel
 from __future__ import annotations
 
 import io
+import re
 import os
 import subprocess
 import sys
@@ -133,3 +134,11 @@ def test_the_command_line_starts_without_babel_and_reads_only_its_own_catalog(tm
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "Vis denne besked og afslut." in result.stdout
+
+
+def test_no_message_is_asked_for_inside_an_f_string() -> None:
+    """pybabel does not look inside f-strings: a ``_()`` there would never reach the catalogs."""
+    inside = re.compile(r"""\bf(["']).*\{[^}]*(?<![\w.])_\(""")
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "indsats").rglob("*.py"))
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if inside.search(line)]
+    assert found == []

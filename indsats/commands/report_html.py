@@ -27,13 +27,15 @@ td.n { text-align: right; }
 
 def report_page(report: StepReport, stuck: list[StuckCase]) -> str:
     """The whole page as text."""
-    window = f"{local(report.since) if report.since else _('the beginning')} – {local(report.until)}"
+    beginning = _("the beginning")
+    window = f"{local(report.since) if report.since else beginning} – {local(report.until)}"
+    title, heading, stuck_heading = _("indsats report"), _("Time in state"), _("Stuck cases ({n})").format(n=len(stuck))
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{escape(language())}"><head><meta charset="utf-8">',
-        f"<title>{escape(_('indsats report'))}</title>",
+        f"<title>{escape(title)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>{escape(_('Time in state'))}</h1>",
+        f"<h1>{escape(heading)}</h1>",
         "<p>" + escape(_("Window: {window} (Europe/Copenhagen). Times are working time.").format(window=window))
         + "</p>",
     ]
@@ -41,7 +43,7 @@ def report_page(report: StepReport, stuck: list[StuckCase]) -> str:
         parts.append(f"<h2>{escape(plan.title)} ({escape(plan.plan_id)})</h2>")
         parts.append(_chart(plan))
         parts.append(_state_table(plan))
-    parts.append(f"<h2>{escape(_('Stuck cases ({n})').format(n=len(stuck)))}</h2>")
+    parts.append(f"<h2>{escape(stuck_heading)}</h2>")
     parts.append(_stuck_table(stuck))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -65,10 +67,11 @@ def _chart(plan: PlanSteps) -> str:
             f'<text class="value" x="{label_width + width + 6:.1f}" y="{y + 16}">{escape(text)}</text>'
         )
     total_width = label_width + bar_width + 90
+    aria = _("Median working time in state, {plan}").format(plan=plan.plan_id)
     return (
         # Inline SVG in HTML needs no namespace declaration (and the page then names no URL at all).
         f'<svg width="{total_width}" height="{height}" role="img" '
-        f'aria-label="{escape(_("Median working time in state, {plan}").format(plan=plan.plan_id))}">'
+        f'aria-label="{escape(aria)}">'
         + "".join(rows)
         + "</svg>"
     )

@@ -66,7 +66,8 @@ def _contacts(plan: Plan, contacts_by_role: dict[str, list[ContactInfo]]) -> lis
         role = plan.roles.get(contact.role, contact.role)
         blocks.append(("p", _("{label} (role: {role}{unit})").format(label=contact.label, role=role, unit=unit)))
         people = contacts_by_role.get(contact.role, [])
-        items = [f"{p.name}, {p.email or _('no e-mail')}" for p in people] or [_(NONE_REGISTERED)]
+        no_email = _("no e-mail")
+        items = [f"{p.name}, {p.email or no_email}" for p in people] or [_(NONE_REGISTERED)]
         blocks.append(("ul", items))
     return blocks
 
@@ -253,6 +254,7 @@ def to_html(plan: Plan, sections: list[tuple[str, list[Block]]]) -> str:
     def ul(items: str | list[str]) -> str:
         return "<ul>" + "".join(f"<li>{e(item)}</li>" for item in items) + "</ul>"
 
+    meta = _("Plan {id}, version {version}").format(id=plan.id, version=plan.version)
     out = [
         "<!DOCTYPE html>",
         f'<html lang="{e(language())}">',
@@ -261,7 +263,7 @@ def to_html(plan: Plan, sections: list[tuple[str, list[Block]]]) -> str:
         f"<style>{STYLE}</style></head>",
         "<body>",
         f"<h1>{e(plan.title)}</h1>",
-        f'<p class="meta">{e(_("Plan {id}, version {version}").format(id=plan.id, version=plan.version))}</p>',
+        f'<p class="meta">{e(meta)}</p>',
     ]
     for heading, blocks in sections:
         out.append(f"<section><h2>{e(heading)}</h2>")
