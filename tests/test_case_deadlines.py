@@ -150,6 +150,54 @@ def test_closing_the_case_ends_its_case_deadlines_reminders(ctx: Context, clock:
     assert stuck_cases(ctx, actor="sup", at=at(20, 9)) == []
 
 
+def _tamper(ctx: Context, sql: str, **params: Any) -> None:
+    """Edit the database by hand, as someone with direct access would."""
+    from sqlalchemy import text
+
+    with ctx.db.connect() as conn:
+        conn.execute(text(sql), params)
+        conn.commit()
+
+
+@pytest.mark.parametrize(
+    ("edit", "found"),
+    [
+        ("UPDATE reminders SET status = 'cancelled' WHERE case_id = :c AND deadline = 'receipt' AND kind = 'reminder'",
+         "of the case deadline 'receipt' was cancelled while it still runs"),
+        ("UPDATE reminders SET due_at = due_at + INTERVAL '1 day' WHERE case_id = :c AND deadline = 'receipt' "
+         "AND kind = 'reminder'", "that the case deadline 'receipt' planned is missing or moved"),
+        ("DELETE FROM reminders WHERE case_id = :c AND deadline = 'decision'",
+         "that the case deadline 'decision' planned is missing or moved"),
+    ],
+    ids=["cancelled", "moved", "deleted"],
+)
+def test_verify_catches_a_case_deadlines_reminder_rows_edited(
+    ctx: Context, clock: FixedClock, opened: str, edit: str, found: str
+) -> None:
+    clock.set(at(3, 10))
+    advance(ctx, actor="fie", case_id=opened, trigger="assess")  # starts 'decision' beside the running 'receipt'
+    assert verify(ctx).ok
+    if "INTERVAL" in edit and ctx.db.is_sqlite:
+        edit = edit.replace("due_at + INTERVAL '1 day'", "datetime(due_at, '+1 day')")
+    _tamper(ctx, edit, c=opened)
+
+    report = verify(ctx)
+    assert not report.ok
+    assert any(found in p for p in report.problems), report.problems
+
+
+def test_verify_catches_a_met_case_deadlines_reminder_made_pending_again(
+    ctx: Context, clock: FixedClock, opened: str
+) -> None:
+    clock.set(at(3, 10))
+    advance(ctx, actor="fie", case_id=opened, trigger="send_receipt")  # meets 'receipt': its rows are cancelled
+    assert verify(ctx).ok
+    _tamper(ctx, "UPDATE reminders SET status = 'pending' WHERE case_id = :c AND deadline = 'receipt'", c=opened)
+
+    report = verify(ctx)
+    assert any("of the case deadline 'receipt' is still pending though" in p for p in report.problems), report.problems
+
+
 def test_a_statutory_case_deadline_is_not_stretched_by_a_july_closure(ctx: Context, org: Any) -> None:
     july = frozenset(date(2026, 7, 1) + timedelta(days=n) for n in range(31))
     ctx = type(ctx)(**{**ctx.__dict__, "calendar": WorkingCalendar(CalendarConfig(closed=july))})

@@ -105,6 +105,7 @@ def test_elapsed_time_moves_by_the_elapsed_pause(ctx: Context, clock: FixedClock
     decision = next(d for d in view.case_deadlines if d.name == "decision")
     # From Tuesday 7 April (2 April was Skærtorsdag) five days on is Sunday 12 April: the end of Monday 13 April.
     assert decision.due_at == localize(datetime(2026, 4, 13, 16, 0), LOCAL_TZ)
+    assert verify(ctx).ok  # the resume recorded the case deadlines' rows as it moved them
 
 
 def test_while_paused_the_case_cannot_move_on_but_acute_alerts_still_go_out(

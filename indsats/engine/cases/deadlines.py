@@ -7,11 +7,13 @@ escalation (to whoever it names as responsible, else whoever must act in the cas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from indsats.engine.log.projection import planned_reminders, to_iso
 from indsats.engine.org.people import CaseFacts, Organisation, organisation
-from indsats.engine.reminders.planning import deadline_for, pending_row, plan_reminders
+from indsats.engine.reminders.planning import PlannedReminder, deadline_for, pending_row, plan_reminders
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -21,19 +23,28 @@ if TYPE_CHECKING:
 OPENED = "opened"
 
 
-def start_deadlines(
+@dataclass(frozen=True, kw_only=True)
+class Starting:
+    """A case deadline a command starts: when it falls due and the reminder rows it plans."""
+
+    name: str
+    due: datetime
+    planned: list[PlannedReminder]
+
+
+def deadlines_starting(
     ctx: Context,
     repo: Repository,
     plan: Plan,
     case_id: str,
-    opener: str,
+    facts: CaseFacts,
     *,
     started_by: str,
     state: str,
     at: datetime,
-    seq: int,
-) -> list[str]:
-    """Start the case deadlines that run from ``started_by`` ('opened' or a trigger) and have not started yet."""
+) -> list[Starting]:
+    """The case deadlines that run from ``started_by`` ('opened' or a trigger) and have not started yet,
+    planned (nothing written: the starting event records them, then ``write_started`` stores them)."""
     names = [n for n, d in plan.case_deadlines.items() if d.start == started_by]
     if not names:
         return []
@@ -43,18 +54,31 @@ def start_deadlines(
         # A duty already done before its deadline would start (its ``met_by`` recorded earlier) never runs.
         fired = {e["trigger"] for e in repo.events_for(case_id)}
         fresh = [n for n in fresh if plan.case_deadlines[n].met_by not in fired]
+    found = []
     for name in fresh:
         due = deadline_for(plan, state, at, ctx.calendar, name)
         assert due is not None
-        repo.insert_case_deadline(
-            dict(case_id=case_id, name=name, started_at=at, started_seq=seq, due_at=due, met_at=None)
-        )
-        case = repo.get_case(case_id)
-        facts = CaseFacts.of(case) if case is not None else CaseFacts(opener=opener)
         levels = levels_for(repo, organisation(repo, plan, ctx.clock), name, state, facts)
         planned = plan_reminders(plan, state, due, levels, ctx.calendar, entered_at=at, case_deadline=name)
-        repo.insert_reminders(rows(case_id, state, seq, planned, name))
-    return fresh
+        found.append(Starting(name=name, due=due, planned=planned))
+    return found
+
+
+def started_payload(starting: list[Starting]) -> dict[str, Any]:
+    """What the starting event records of them (``verify`` checks their reminder rows against it)."""
+    if not starting:
+        return {}
+    return {"case_deadlines": {s.name: {"due_at": to_iso(s.due), "reminders": planned_reminders(s.planned)}
+                               for s in starting}}
+
+
+def write_started(repo: Repository, case_id: str, state: str, seq: int, at: datetime, starting: list[Starting]) -> None:
+    """Store the case deadlines ``deadlines_starting`` planned, and their reminder rows."""
+    for s in starting:
+        repo.insert_case_deadline(
+            dict(case_id=case_id, name=s.name, started_at=at, started_seq=seq, due_at=s.due, met_at=None)
+        )
+        repo.insert_reminders(rows(case_id, state, seq, s.planned, s.name))
 
 
 def meet_deadlines(repo: Repository, plan: Plan, case_id: str, trigger: str, at: datetime) -> list[str]:

@@ -114,15 +114,26 @@ def resume_case(ctx: Context, *, actor: str, case_id: str) -> PauseOutcome:
         # What verify replays: the visit's deadline and reminder rows as they stand now (moved by the pause).
         moved: dict[int, datetime] = {r["id"]: r["due_at"] for r in released}
         entry_seq = _visit_seq(repo, case_id)
+        every = repo.reminders_for(case_id)
         visit = [
             [r.level, r.kind, to_iso(moved.get(r.id, r.due_at))]
-            for r in repo.reminders_for(case_id)
+            for r in every
             if r.entry_seq == entry_seq and r.kind != "acute" and not r.deadline
         ]
+        payload: dict[str, Any] = {
+            "paused_at": to_iso(since), "paused_seconds": int((at - since).total_seconds()),
+            "shifted_reminders": len(released), "deadline": to_iso(deadline), "reminders": visit,
+        }
+        if moved_deadlines:  # the running case deadlines and their rows, as they stand now
+            payload["case_deadlines"] = {
+                d["name"]: {"due_at": to_iso(d["due_at"]),
+                            "reminders": [[r.level, r.kind, to_iso(moved.get(r.id, r.due_at))]
+                                          for r in every if r.deadline == d["name"] and r.kind != "acute"]}
+                for d in moved_deadlines
+            }
         draft = Draft(
             case_id=case_id, kind=EventKind.resumed, at=at, actor=me.login, from_state=state, to_state=state,
-            payload={"paused_at": to_iso(since), "paused_seconds": int((at - since).total_seconds()),
-                     "shifted_reminders": len(released), "deadline": to_iso(deadline), "reminders": visit},
+            payload=payload,
         )
         event = journal.append(
             repo, draft, case_changes={"paused_at": None, "pause_reason": None, "deadline": deadline}, head=head,

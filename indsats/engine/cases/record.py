@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from indsats.engine.context import Context
     from indsats.engine.plans.schema import FieldSpec, Plan
 
-# Payload keys that are not details: the note has its own column, the planned reminders are for verify, the
-# deputy's principal is shown with the actor.
-NOT_DETAILS = frozenset({"note", "reminders", "acting_for", "fields"})
+# Payload keys that are not details: the note has its own column, the planned reminders (a state's, the case
+# deadlines', those a change of chain cancelled) are for verify, the deputy's principal is shown with the actor.
+NOT_DETAILS = frozenset({"note", "reminders", "case_deadlines", "cancelled_reminders", "acting_for", "fields"})
 # A payload key's words, where its name is not already them.
 KEY_WORDS = {"subject_ref": "subject", "os_login": "OS login", "plan_id": "plan", "plan_version": "plan version"}
 

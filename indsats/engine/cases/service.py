@@ -21,7 +21,9 @@ from indsats.engine.plans.fields import check_fields
 from indsats.engine.plans.machine import fire
 from indsats.engine.plans.schema import Relation
 from indsats.engine.cases.visits import enter_state, leave_state
-from indsats.engine.cases.deadlines import OPENED, meet_deadlines, rows as reminder_rows, start_deadlines
+from indsats.engine.cases.deadlines import (
+    OPENED, deadlines_starting, meet_deadlines, rows as reminder_rows, started_payload, write_started,
+)
 from indsats.engine.plans.checks import unavoidable_states
 from indsats.engine.reminders.planning import (
     PlannedReminder,
@@ -119,6 +121,8 @@ def open_case(
             payload["note"] = note
         if reporter:
             payload["reporter"] = reporter
+        starting = deadlines_starting(ctx, repo, plan, case_id, facts, started_by=OPENED, state=plan.initial, at=at)
+        payload.update(started_payload(starting))
         repo.insert_case(
             dict(
                 id=case_id,
@@ -155,7 +159,7 @@ def open_case(
         )
         repo.insert_reminders(reminder_rows(case_id, plan.initial, 1, planned))
         enter_state(repo, plan, case_id=case_id, entry_seq=1, state=plan.initial, at=at, deadline=deadline)
-        start_deadlines(ctx, repo, plan, case_id, me.login, started_by=OPENED, state=plan.initial, at=at, seq=1)
+        write_started(repo, case_id, plan.initial, 1, at, starting)
         uow.commit()
     return Outcome(
         case_id=case_id, trigger=None, from_state=None, state=plan.initial, is_open=True, deadline=deadline, event_seq=1
@@ -239,6 +243,11 @@ def advance(
         if transition.marks_acute:
             projection["acute"] = True
             planned += acute_alerts(levels, at)
+        starting = []
+        if plan.case_deadlines and not final:
+            starting = deadlines_starting(ctx, repo, plan, case_id, CaseFacts.of(case), started_by=trigger, state=dest,
+                                          at=at)
+            payload.update(started_payload(starting))
         event = journal.append(
             repo,
             Draft(
@@ -261,12 +270,9 @@ def advance(
         if moved:  # time in state, counted once: the visit left, and the one entered
             leave_state(repo, plan, case, at, ctx.calendar)
             enter_state(repo, plan, case_id=case_id, entry_seq=entry_seq, state=dest, at=at, deadline=deadline)
-        if plan.case_deadlines and not final:
+        if plan.case_deadlines:
             meet_deadlines(repo, plan, case_id, trigger, at)
-            start_deadlines(ctx, repo, plan, case_id, case.opened_by, started_by=trigger, state=dest, at=at,
-                            seq=entry_seq)
-        elif plan.case_deadlines:
-            meet_deadlines(repo, plan, case_id, trigger, at)
+            write_started(repo, case_id, dest, entry_seq, at, starting)
         uow.commit()
     return Outcome(
         case_id=case_id,

@@ -176,3 +176,44 @@ def reminder_breaks(plan: Plan, case: dict[str, Any], events: list[Event], rows:
             if (level, kind, due) not in have:
                 problems.append(f"case {cid}: the {kind} at level {level} due {due} that '{state}' planned is missing or moved (edited)")
     return problems
+
+
+def case_deadline_breaks(plan: Plan, case: dict[str, Any], events: list[Event], rows: list[dict[str, Any]]) -> list[str]:
+    """A case's case-deadline reminder rows against what its events planned: the event that started each
+    deadline (``case_deadlines`` in its payload), and any later one that moved its rows (a resume, a
+    ``rechained``) — the latest says what they are now. A deadline met (its ``met_by`` fired), or one whose
+    case closed unless it outlives the closing, has nothing pending; one still running has nothing cancelled
+    (but what a ``rechained`` event cancelled). Deadlines started before events recorded them are unchecked."""
+    planned: dict[str, list[Any]] = {}
+    met: set[str] = set()
+    regraded: set[Any] = set()
+    for e in events:
+        payload = e.payload if isinstance(e.payload, dict) else {}
+        recorded = payload.get("case_deadlines")
+        if isinstance(recorded, dict):
+            for name, value in recorded.items():
+                if isinstance(value, dict) and isinstance(value.get("reminders"), list):
+                    planned[name] = value["reminders"]
+        if e.trigger:
+            met.update(n for n, d in plan.case_deadlines.items() if d.met_by == e.trigger and n in planned)
+        if e.kind is EventKind.rechained:
+            regraded.update(payload.get("cancelled_reminders") or [])
+    cid = case["id"]
+    problems: list[str] = []
+    for name, want in planned.items():
+        mine = [r for r in rows if r.get("deadline") == name and r["kind"] != "acute"]
+        outlives = name in plan.case_deadlines and plan.outlives_closing(name)
+        running = name not in met and (case["is_open"] or outlives)
+        for row in mine:
+            if running and row["status"] == "cancelled" and row["id"] not in regraded:
+                problems.append(f"case {cid}: the {row['kind']} at level {row['level']} of the case deadline "
+                                f"'{name}' was cancelled while it still runs (edited)")
+            if not running and row["status"] in ("pending", "held"):
+                problems.append(f"case {cid}: a {row['kind']} of the case deadline '{name}' is still pending though "
+                                f"the deadline was met or the case closed (edited)")
+        have = {(r["level"], r["kind"], to_iso(r["due_at"])) for r in mine}
+        for level, kind, due in want:
+            if (level, kind, due) not in have:
+                problems.append(f"case {cid}: the {kind} at level {level} due {due} that the case deadline '{name}' "
+                                f"planned is missing or moved (edited)")
+    return problems

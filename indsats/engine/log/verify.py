@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log.events import Event, EventKind, chain_breaks
 from indsats.engine.log.org_chain import ORG_TABLES, replay_org, table_breaks
-from indsats.engine.log.projection import projection_breaks, reminder_breaks, replay, subject_breaks
+from indsats.engine.log.projection import (
+    case_deadline_breaks, projection_breaks, reminder_breaks, replay, subject_breaks,
+)
 from indsats.engine.log.seal_check import SealState, check_seals, counter_breaks, head_breaks, heads_breaks
 from indsats.engine.privacy.crypto import SEALED, open_payload
 from indsats.errors import IndsatsError, NotAllowed
@@ -138,6 +140,7 @@ def _check_page(
         problems.extend(found)
         tally["subjects"] += unchecked
         problems.extend(reminder_breaks(plan, case, events, reminders_by_case.get(case_id, [])))
+        problems.extend(case_deadline_breaks(plan, case, events, reminders_by_case.get(case_id, [])))
 
 
 def _org_seal_breaks(seals: SealState, hashes: list[str]) -> list[str]:

@@ -54,6 +54,7 @@ def _rechain_case(ctx: Context, repo: Repository, org: Organisation, case: Case,
     cancelled: list[int] = []
     levels_now: dict[str, int] = {}
     state_visit: int | None = None
+    deadlines: dict[str, datetime] = {}
     for (name, entry_seq), rows in visits.items():
         state = rows[0].state
         due: datetime | None
@@ -81,6 +82,8 @@ def _rechain_case(ctx: Context, repo: Repository, org: Organisation, case: Case,
         levels_now[name or state] = levels
         if name is None:
             state_visit = entry_seq
+        else:
+            deadlines[name] = due
         status = ReminderStatus.held.value if case.paused_at is not None else ReminderStatus.pending.value
         repo.insert_reminders(
             {**pending_row(case_id=case.id, state=state, entry_seq=entry_seq, level=p.level, kind=p.kind,
@@ -97,6 +100,14 @@ def _rechain_case(ctx: Context, repo: Repository, org: Organisation, case: Case,
             if r.entry_seq == state_visit and r.kind != "acute" and not r.deadline
             and r.status != ReminderStatus.cancelled.value
         ]
+    if deadlines:  # each changed case deadline's rows as they stand now
+        every = repo.reminders_for(case.id)
+        payload["case_deadlines"] = {
+            name: {"due_at": to_iso(due),
+                   "reminders": [[r.level, r.kind, to_iso(r.due_at)] for r in every
+                                 if r.deadline == name and r.status != ReminderStatus.cancelled.value]}
+            for name, due in deadlines.items()
+        }
     journal.append(repo, Draft(case_id=case.id, kind=EventKind.rechained, at=at, actor=actor,
                                from_state=case.state, to_state=case.state, payload=payload), os_login=ctx.os_login)
     return 1
