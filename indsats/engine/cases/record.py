@@ -160,24 +160,13 @@ def case_record(plan: Plan, events: list[Event]) -> list[Entry]:
     return entries
 
 
-def read_history(ctx: Context, *, actor: str, case_id: str, views: bool = False) -> list[HistoryRow]:
+def read_history(ctx: Context, *, actor: str, case_id: str, views: bool = False,
+                 via: str | None = None) -> list[HistoryRow]:
     """The ``history`` of a case for people: every event but the ``viewed`` ones (unless ``views``), each with
-    its details; the read is logged as a ``viewed`` event, as ``case_history`` logs it."""
-    from indsats.engine.cases.views import log_view
-    from indsats.engine.cases.visibility import require_visible
-    from indsats.engine.org.users import require_actor
-    from indsats.engine.privacy.crypto import open_payload
+    its details; the read is logged as a ``viewed`` event, as ``case_history`` logs it (``via``: the door)."""
+    from indsats.engine.cases.views import read_events
 
-    cipher = ctx.keys.cipher()
-    with ctx.db.unit_of_work(write=True) as uow:
-        repo = uow.repo
-        me = require_actor(repo, actor)
-        case, plan = require_visible(ctx, repo, me, case_id)
-        events = [
-            Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
-        ]
-        log_view(repo, case, me.login, "history", ctx.clock.now(), os_login=ctx.os_login)
-        uow.commit()
+    plan, events = read_events(ctx, actor=actor, case_id=case_id, via=via)
     return [
         HistoryRow(seq=e.seq, at=e.at, kind=e.kind.value, actor=e.actor, acting_for=(e.payload or {}).get("acting_for"),
                    trigger=e.trigger, from_state=e.from_state, to_state=e.to_state,

@@ -263,17 +263,23 @@ def _case_deadline(ctx: Context, plan: Plan, case: Case, row: dict[str, Any], no
 
 def case_history(ctx: Context, *, actor: str, case_id: str, via: str | None = None) -> list[Event]:
     """Every event of a case, protected parts opened; the read is logged as a ``viewed`` event."""
+    return read_events(ctx, actor=actor, case_id=case_id, via=via)[1]
+
+
+def read_events(ctx: Context, *, actor: str, case_id: str, via: str | None = None) -> tuple[Plan, list[Event]]:
+    """The case's pinned plan and every event, protected parts opened, if ``actor`` may see the case; the
+    read is logged as a ``viewed`` event (command ``history``)."""
     cipher = ctx.keys.cipher()
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
-        case, _plan = require_visible(ctx, repo, me, case_id)
+        case, plan = require_visible(ctx, repo, me, case_id)
         events = [
             Event.from_row({**row, "payload": open_payload(row["payload"], cipher)}) for row in repo.events_for(case_id)
         ]
         log_view(repo, case, me.login, "history", ctx.clock.now(), via=via, os_login=ctx.os_login)
         uow.commit()
-    return events
+    return plan, events
 
 
 def log_view(
