@@ -171,7 +171,7 @@ def test_commands_print_the_same_through_the_server_as_directly(installation: In
         ["verify", "--json"], ["access", "review", "--json"], ["remind", "--dry-run", "--at", "2030-01-01", "--json"],
         ["show", "RAD-1999-0001"], ["advance", case_id, "no_such_trigger"], ["stuck", "--at", "notatime"],
         ["report", "--since", "yesterday"],
-        ["audit", "--user", "emil", "--json"],
+        ["audit", "--user", "emil", "--json"], ["history", case_id], ["history", case_id, "--csv"],
     ]
     for args in same:
         direct = installation.direct(*args)
