@@ -132,10 +132,11 @@ def _stuck_rows(
         _require_overseer(ctx, repo, me)
         yield None
         plans: dict[tuple[str, str], Organisation] = {}
+        people: dict[tuple[str, str, str, str | None], Person] = {}  # the same few people act on most cases
 
         def check(case: Case, failed: int, case_deadline: tuple[str, datetime] | None = None,
                   late_only: Duration | None = overdue_by) -> StuckCase | None:
-            return _stuck(ctx, repo, plans, me, case, at, role, late_only, failed, case_deadline)
+            return _stuck(ctx, repo, plans, people, me, case, at, role, late_only, failed, case_deadline)
 
         def others() -> Iterator[StuckCase | None]:
             """After the overdue ones: failed reminders, case deadlines passed, paused (each case once)."""
@@ -252,6 +253,7 @@ def _stuck(
     ctx: Context,
     repo: Repository,
     plans: dict[tuple[str, str], Organisation],
+    people: dict[tuple[str, str, str, str | None], Person],
     me: User,
     case: Case,
     at: datetime,
@@ -271,7 +273,11 @@ def _stuck(
     must_act: list[Person] = []
     if state.responsible is not None:
         owners = org.responsible(state.responsible, CaseFacts.of(case))
-        must_act = [person_in(repo, org, login, case.unit) for login in owners]
+        for login in owners:
+            known = (*key, login, case.unit)
+            if known not in people:
+                people[known] = person_in(repo, org, login, case.unit)
+            must_act.append(people[known])
     if role is not None and not (
         any(role in p.role.split(", ") for p in must_act) or (state.responsible is not None and state.responsible.role == role)
     ):
