@@ -27,6 +27,8 @@ ROWS = (
     "report, whole process",
     "report, whole-process peak RSS",
     "stuck --all --csv, peak RSS",
+    "verify, peak RSS",
+    "verify, time per event",
     "sweep",
     "sweep, peak RSS",
     "SMTP sweep",
