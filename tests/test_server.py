@@ -37,6 +37,7 @@ class Installation:
             "INDSATS_DATA_DIR": str(root / "data"),
             "INDSATS_CONFIG": "",
             "INDSATS_OUTBOX": str(root / "outbox.jsonl"),
+            "INDSATS_LANGUAGE": "en",  # the messages these tests read (server and client alike)
         }
         self.server: subprocess.Popen[bytes] | None = None
 

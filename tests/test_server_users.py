@@ -89,7 +89,7 @@ class Site:
         account = pwd.getpwnam(self.logins[who])
         env = {"PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(self.root), "LANG": "C.UTF-8",
                "LOGNAME": account.pw_name, "USER": account.pw_name, "INDSATS_CONFIG": "",
-               "COLUMNS": "200"}
+               "COLUMNS": "200", "INDSATS_LANGUAGE": "en"}
         if who == "service":
             env |= {"INDSATS_DATA_DIR": str(self.data), "INDSATS_OUTBOX": str(self.data / "outbox.jsonl")}
         if served:
