@@ -43,11 +43,16 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 @main.command()
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the demo database in this directory.")
-def demo(keep: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="The story on stderr; its outcome as JSON on stdout.")
+def demo(keep: str | None, as_json: bool) -> None:
     """The whole story on a temporary SQLite database, narrated."""
     from indsats.demo import run_demo
 
-    run_demo(keep)
+    outcome = run_demo(keep, narrate_to_stderr=as_json)
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json(outcome)
 
 
 # The command groups that live in their own modules.

@@ -18,16 +18,16 @@ from indsats.errors import IndsatsError
 START = datetime.fromisoformat("2026-03-02T09:15:00+01:00")  # a Monday morning in Copenhagen
 
 
-def run_demo(keep: str | None = None) -> None:
+def run_demo(keep: str | None = None, *, narrate_to_stderr: bool = False) -> dict[str, object]:
+    """Tell the story (on stdout, or on stderr so that stdout carries only ``--json``); return its outcome."""
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
-        _story(Path(keep))
-    else:
-        with tempfile.TemporaryDirectory(prefix="indsats-demo-") as tmp:
-            _story(Path(tmp))
+        return _story(Path(keep), narrate_to_stderr, kept=True)
+    with tempfile.TemporaryDirectory(prefix="indsats-demo-") as tmp:
+        return _story(Path(tmp), narrate_to_stderr, kept=False)
 
 
-def _story(folder: Path) -> None:
+def _story(folder: Path, to_stderr: bool, *, kept: bool) -> dict[str, object]:
     from indsats.engine.privacy import access_log as audit
     from indsats.engine.cases import service as cases
     from indsats.engine.org import users
@@ -55,7 +55,7 @@ def _story(folder: Path) -> None:
     notifier = OutboxNotifier(outbox)
 
     def say(text: str) -> None:
-        click.echo(click.style("▸ ", fg="cyan") + text)
+        click.echo(click.style("▸ ", fg="cyan") + text, err=to_stderr)
 
     def at() -> str:
         return click.style(f"[{local(clock.now())}]", dim=True)
@@ -66,7 +66,8 @@ def _story(folder: Path) -> None:
         except IndsatsError as exc:
             say(f"{description} → refused (exit {exc.exit_code}): {exc.message}")
 
-    click.echo(click.style("indsats demo — the radicalisation plan, one case from concern to decision\n", bold=True))
+    click.echo(click.style("indsats demo — the radicalisation plan, one case from concern to decision\n", bold=True),
+               err=to_stderr)
     init_database(ctx, actor="admin")
     say(f"{at()} A new SQLite database at {db_path}; 'admin' registered as the first admin.")
     for login, name, role, leader in [
@@ -127,4 +128,6 @@ def _story(folder: Path) -> None:
     report = verify(ctx)
     say(f"verify: {report.cases} case(s), {report.events} events, hash chain and projection "
         + ("OK" if report.ok else "BROKEN"))
-    click.echo(click.style("\nDone. Try it yourself: see the README's tour of the CLI.", bold=True))
+    click.echo(click.style("\nDone. Try it yourself: see the README's tour of the CLI.", bold=True), err=to_stderr)
+    return {"database": str(db_path) if kept else None, "case_id": case, "state": out.state,
+            "events": len(history), "verified": report.ok}

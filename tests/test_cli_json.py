@@ -20,11 +20,10 @@ if TYPE_CHECKING:
 
     Invoke = Callable[..., Result]
 
-# Long-running or narrated: they have no outcome to print as one object.
+# Long-running: they have no outcome to print as one object.
 NOT_ONE_OUTCOME = {
     "worker": "runs until stopped; --log-format json makes its log lines JSON",
     "server": "runs until stopped; --log-format json makes its log lines JSON",
-    "demo": "a narrated walk-through for people",
 }
 PLAN_FILE = str(Path(__file__).resolve().parent.parent / "indsats" / "workflows" / "radikalisering.yaml")
 
@@ -95,6 +94,7 @@ def runs(tmp_path: Path, case_id: str) -> list[tuple[str, list[str], str]]:
         ("keys rotate", [], "admin"),
         ("db status", [], "admin"),
         ("health", [], "admin"),
+        ("demo", [], "admin"),
     ]
 
 
@@ -128,6 +128,7 @@ def test_json_parses_on_every_command_and_writes_return_their_outcome(
     assert out["purge"] == {"dry_run": True, "cases": [], "refused": []}
     assert out["subject export"]["cases"] == [case_id]
     assert out["backup"]["size_bytes"] > 0
+    assert out["demo"]["verified"] is True and out["demo"]["state"] == "decided"
     assert out["init"]["admin"] is None  # the database was there: nobody new registered
 
 
