@@ -56,7 +56,7 @@ class Obj:
                 from indsats.errors import NotAllowed
                 from indsats.locations import os_login
 
-                raise NotAllowed(f"with a server you act as your OS login, {os_login()}: unset INDSATS_USER")
+                raise NotAllowed(_("with a server you act as your OS login, {os_login}: unset INDSATS_USER").format(os_login=os_login()))
             from indsats.client import call
 
             return call(server, use_case, args)
@@ -71,8 +71,7 @@ class Obj:
         if self.server is not None:
             from indsats.errors import NotAllowed
 
-            raise NotAllowed("this command runs directly on the database, as the server's service user "
-                             "(without INDSATS_SERVER)")
+            raise NotAllowed(_("this command runs directly on the database, as the server's service user (without INDSATS_SERVER)"))
 
         clock = None
         if at is not None:
@@ -263,7 +262,7 @@ def text_from(value: str | None, file: str | None, option: str, *, required: boo
     text = read_input(file, f"--{option}-file").strip()
     if not text:
         where = "stdin" if file == "-" else printable(file)
-        raise Invalid(f"--{option}-file {where} is empty: nothing to record")
+        raise Invalid(_("--{option}-file {where} is empty: nothing to record").format(option=option, where=where))
     return text
 
 

@@ -25,6 +25,7 @@ import click
 from indsats.engine.time.clock import to_local
 from indsats.errors import Invalid
 from indsats.wire import plain
+from indsats.i18n import _
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _TSV_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -172,18 +173,18 @@ def read_input(path: str, what: str = "file") -> str:
             with open(path, "rb") as handle:
                 data = handle.read()
     except OSError as exc:
-        raise Invalid(f"cannot read the {what} {printable(path)}: {exc.strerror}") from None
+        raise Invalid(_("cannot read the {what} {printable}: {strerror}").format(what=what, printable=printable(path), strerror=exc.strerror)) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise Invalid(f"the {what} {printable(path)} is not UTF-8 text") from None
+        raise Invalid(_("the {what} {printable} is not UTF-8 text").format(what=what, printable=printable(path))) from None
 
 
 def folder_of(output: str) -> Path:
     """``output`` as a path whose folder exists; ``Invalid`` (exit 5) when it does not (``-`` is stdout)."""
     target = Path(output)
     if output != "-" and not target.parent.is_dir():
-        raise Invalid(f"cannot write {printable(output)}: the folder {printable(str(target.parent))} does not exist")
+        raise Invalid(_("cannot write {printable}: the folder {printable2} does not exist").format(printable=printable(output), printable2=printable(str(target.parent))))
     return target
 
 
@@ -205,5 +206,5 @@ def write_output(text: str | bytes, output: str | None) -> bool:
         else:
             target.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise Invalid(f"cannot write {printable(output)}: {exc.strerror}") from None
+        raise Invalid(_("cannot write {printable}: {strerror}").format(printable=printable(output), strerror=exc.strerror)) from None
     return True

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indsats.errors import Invalid, NotAllowed
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.service import Outcome
@@ -140,7 +141,7 @@ def verify(call: Call, *, seals: str | None = None) -> Any:
     if call.served:
         require_registered(call.ctx, call.actor)
         if seals is not None:
-            raise Invalid("verify --seals reads a file: run it directly on the database, as the server's service user")
+            raise Invalid(_("verify --seals reads a file: run it directly on the database, as the server's service user"))
     report = verify_all(call.ctx, seal_file=SealFile(Path(seals)) if seals else None)
     if not call.served and report.ok:
         # Directly on the file (whose owner could do anything anyway) a broken log is reported even when the
@@ -163,8 +164,7 @@ def remind(call: Call, *, at: str | None = None, dry_run: bool = False, worker: 
     with ctx.db.unit_of_work() as uow:
         require_admin(uow.repo, call.actor)
     if call.served and at is not None and not dry_run and ctx.clock.now() > call.ctx.clock.now():
-        raise Invalid("through a server, remind --at may look ahead only with --dry-run: the server's clock "
-                      "decides when reminders are due")
+        raise Invalid(_("through a server, remind --at may look ahead only with --dry-run: the server's clock decides when reminders are due"))
     notifier = build_notifier(call.settings)
     started = time.perf_counter()
     result = sweep(ctx, notifier, worker=worker or "remind", mail_from=call.settings.mail_from, dry_run=dry_run,
@@ -215,7 +215,7 @@ def calendar_closed(call: Call, *, year: int) -> Any:
 
     require_registered(call.ctx, call.actor)
     if not MINYEAR <= year <= MAXYEAR:
-        raise Invalid(f"no year {year} in the calendar: give a year from {MINYEAR} to {MAXYEAR}, e.g. 2026")
+        raise Invalid(_("no year {year} in the calendar: give a year from {MINYEAR} to {MAXYEAR}, e.g. 2026").format(year=year, MINYEAR=MINYEAR, MAXYEAR=MAXYEAR))
     return call.ctx.calendar.closed_days(year)
 
 
@@ -235,7 +235,7 @@ def backup(call: Call, *, target: str) -> Any:
     from indsats.engine.backup import backup_database
 
     if call.served:
-        raise NotAllowed("backup runs directly on the database, as the server's service user")
+        raise NotAllowed(_("backup runs directly on the database, as the server's service user"))
     return backup_database(call.ctx, actor=call.actor, target=Path(target))
 
 
@@ -251,7 +251,7 @@ def _date(text: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise Invalid(f"bad date '{text}' for {option}: use YYYY-MM-DD, e.g. 2026-03-02") from None
+        raise Invalid(_("bad date '{text}' for {option}: use YYYY-MM-DD, e.g. 2026-03-02").format(text=text, option=option)) from None
 
 
 # -- people ------------------------------------------------------------------------------------------
@@ -264,10 +264,10 @@ def users_deputy(call: Call, *, login: str, deputy: str | None = None, start: st
 
     if clear:
         if deputy or start or end:
-            raise Invalid("--clear takes no --to, --from or --until")
+            raise Invalid(_("--clear takes no --to, --from or --until"))
         return clear_deputy(call.ctx, actor=call.actor, login=login)
     if deputy is None:
-        raise Invalid("give --to LOGIN (or --clear)")
+        raise Invalid(_("give --to LOGIN (or --clear)"))
     return set_deputy(call.ctx, actor=call.actor, login=login, deputy=deputy, start=_date(start, "--from"),
                       end=_date(end, "--until"))
 

@@ -16,6 +16,7 @@ from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.org.people import organisation
 from indsats.engine.org.users import require_actor, require_user
 from indsats.errors import Conflict, Invalid, NotAllowed
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -28,7 +29,7 @@ def assign_case(ctx: Context, *, actor: str, case_id: str, login: str, note: str
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
         if not case.is_open:
-            raise Invalid(f"case {case_id} is closed; nobody can be assigned to it")
+            raise Invalid(_("case {case_id} is closed; nobody can be assigned to it").format(case_id=case_id))
         org = organisation(repo, plan, ctx.clock)
         people = org.represented_by(me.login)
         overseeing = me.installation_role in SEES_EVERY_PLAN or any(
@@ -36,16 +37,15 @@ def assign_case(ctx: Context, *, actor: str, case_id: str, login: str, note: str
         )
         if not overseeing and not set(people) & set(org.chain_above(case.opened_by)):
             raise NotAllowed(
-                f"only a leader above the opener, a role that sees every case of plan '{plan.id}', "
-                f"or a supervisor may assign case {case_id}"
+                _("only a leader above the opener, a role that sees every case of plan '{id}', or a supervisor may assign case {case_id}").format(id=plan.id, case_id=case_id)
             )
         target = require_user(repo, login)
         if not target["active"]:
-            raise Invalid(f"'{login}' is deactivated; assign an active user")
+            raise Invalid(_("'{login}' is deactivated; assign an active user").format(login=login))
         if not org.roles_of(login, case.unit):
-            raise Invalid(f"'{login}' holds no role in plan '{plan.id}' (an admin grants one: indsats users grant)")
+            raise Invalid(_("'{login}' holds no role in plan '{id}' (an admin grants one: indsats users grant)").format(login=login, id=plan.id))
         if case.assignee == login:
-            raise Invalid(f"'{login}' is the caseworker of {case_id} already")
+            raise Invalid(_("'{login}' is the caseworker of {case_id} already").format(login=login, case_id=case_id))
     payload = {"assignee": login, **({"note": note} if note else {})}
     cipher = ctx.keys.cipher() if journal.needs_key(payload) else None
     with ctx.db.unit_of_work(write=True) as uow:
@@ -53,7 +53,7 @@ def assign_case(ctx: Context, *, actor: str, case_id: str, login: str, note: str
         at = ctx.clock.now().replace(microsecond=0)
         head = repo.bump_version(case_id, case.version, at)
         if head is None:
-            raise Conflict(f"case {case_id} was changed by someone else while you were assigning; nothing was written")
+            raise Conflict(_("case {case_id} was changed by someone else while you were assigning; nothing was written").format(case_id=case_id))
         draft = Draft(
             case_id=case_id, kind=EventKind.assigned, at=at, actor=me.login, from_state=case.state,
             to_state=case.state, payload=payload,

@@ -23,6 +23,7 @@ from indsats.engine.cases.visits import microseconds
 from indsats.engine.reminders.planning import shifted
 from indsats.engine.time.clock import to_local
 from indsats.errors import Conflict, Invalid, NotAllowed
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
@@ -51,7 +52,7 @@ class PauseOutcome:
 def pause_case(ctx: Context, *, actor: str, case_id: str, reason: str) -> PauseOutcome:
     """Pause a case with a reason: its reminders are held until ``resume_case``."""
     if not reason.strip():
-        raise Invalid("a pause needs a reason (--reason TEXT): what the case is waiting for")
+        raise Invalid(_("a pause needs a reason (--reason TEXT): what the case is waiting for"))
     cipher = ctx.keys.cipher()  # the reason is free text: never stored in the clear
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
@@ -59,10 +60,10 @@ def pause_case(ctx: Context, *, actor: str, case_id: str, reason: str) -> PauseO
         case, plan = require_visible(ctx, repo, me, case_id)
         _require_may_pause(repo, plan, case, me, "pause", ctx.clock)
         if not case.is_open:
-            raise Invalid(f"case {case_id} is closed (in '{case.state}'); there is nothing to pause")
+            raise Invalid(_("case {case_id} is closed (in '{state}'); there is nothing to pause").format(case_id=case_id, state=case.state))
         if case.paused_at is not None:
             since = to_local(case.paused_at).strftime("%Y-%m-%d %H:%M")
-            raise Invalid(f"case {case_id} is already paused since {since}; resume it with 'indsats resume {case_id}'")
+            raise Invalid(_("case {case_id} is already paused since {since}; resume it with 'indsats resume {case_id}'").format(case_id=case_id, since=since))
         at = ctx.clock.now().replace(microsecond=0)
         head = _take(repo, case, at)
         held = repo.hold_pending(case_id)
@@ -86,7 +87,7 @@ def resume_case(ctx: Context, *, actor: str, case_id: str) -> PauseOutcome:
         case, plan = require_visible(ctx, repo, me, case_id)
         _require_may_pause(repo, plan, case, me, "resume", ctx.clock)
         if case.paused_at is None:
-            raise Invalid(f"case {case_id} is not paused; pause it with 'indsats pause {case_id} --reason TEXT'")
+            raise Invalid(_("case {case_id} is not paused; pause it with 'indsats pause {case_id} --reason TEXT'").format(case_id=case_id))
         at = ctx.clock.now().replace(microsecond=0)
         since = case.paused_at
         head = _take(repo, case, at)
@@ -154,8 +155,7 @@ def _take(repo: Repository, case: Case, at: datetime) -> tuple[int, str]:
     head = repo.bump_version(case.id, case.version, at)
     if head is None:
         raise Conflict(
-            f"case {case.id} was changed by someone else while you were acting; nothing was written. "
-            f"Look at 'indsats show {case.id}' and try again"
+            _("case {id} was changed by someone else while you were acting; nothing was written. Look at 'indsats show {id}' and try again").format(id=case.id)
         )
     return head
 
@@ -175,6 +175,5 @@ def may_pause(repo: Repository, plan: Plan, case: Case, me: User, org: Organisat
 def _require_may_pause(repo: Repository, plan: Plan, case: Case, me: User, verb: str, clock: Clock) -> None:
     if not may_pause(repo, plan, case, me, organisation(repo, plan, clock)):
         raise NotAllowed(
-            f"'{me.login}' ({me.role}) may not {verb} case {case.id}: only whoever must act in "
-            f"'{case.state}', the leaders above them, or a supervisor may"
+            _("'{login}' ({role}) may not {verb} case {id}: only whoever must act in '{state}', the leaders above them, or a supervisor may").format(login=me.login, role=me.role, verb=verb, id=case.id, state=case.state)
         )

@@ -36,6 +36,7 @@ from indsats.engine.org.users import User, require_actor
 from indsats.engine.privacy.fingerprints import writing_cipher
 from indsats.engine.cases.visibility import organisation, require_visible
 from indsats.errors import Conflict, Invalid, NotAllowed
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
@@ -80,16 +81,16 @@ def open_case(
     plan = plan_file.plan
     source = source or next(iter(plan.sources))
     if source not in plan.sources:
-        raise Invalid(f"plan '{plan.id}' has no source '{source}' (sources: {', '.join(plan.sources)})")
+        raise Invalid(_("plan '{id}' has no source '{source}' (sources: {value})").format(id=plan.id, source=source, value=', '.join(plan.sources)))
     set_flags = sorted({*(flags or []), *(["minor"] if minor else [])})
     for flag in set_flags:
         if flag not in plan.flags:
             known = ", ".join(plan.flags) or "none"
-            raise Invalid(f"plan '{plan.id}' asks no flag '{flag}' when a case opens (its flags: {known})")
+            raise Invalid(_("plan '{id}' asks no flag '{flag}' when a case opens (its flags: {known})").format(id=plan.id, flag=flag, known=known))
     if not subject_ref.strip():
-        raise Invalid("a case needs a subject reference (--subject): the citizen's record id, not a name")
+        raise Invalid(_("a case needs a subject reference (--subject): the citizen's record id, not a name"))
     if reporter is not None and plan.sources[source].anonymous:
-        raise Invalid(f"a concern from '{source}' stores no reporter identity: leave out --reporter")
+        raise Invalid(_("a concern from '{source}' stores no reporter identity: leave out --reporter").format(source=source))
     cipher = ctx.keys.cipher()  # the subject reference is never stored in the clear
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
@@ -97,7 +98,7 @@ def open_case(
         org = organisation(repo, plan, ctx.clock)
         if not org.roles_of(me.login, me.unit) & set(plan.may_open):
             raise NotAllowed(
-                f"'{me.login}' cannot open cases under plan '{plan.id}' (roles that can: {', '.join(plan.may_open)})"
+                _("'{login}' cannot open cases under plan '{id}' (roles that can: {value})").format(login=me.login, id=plan.id, value=', '.join(plan.may_open))
             )
         _require_someone_to_act(org, plan, CaseFacts(opener=me.login, unit=me.unit))
         now = ctx.clock.now()
@@ -186,13 +187,12 @@ def advance(
             fire(plan, case.state, trigger, case_id)  # raises Invalid naming the plan's triggers
         assert transition is not None
         if not case.is_open and not transition.after_close:
-            raise Invalid(f"case {case_id} is closed (in '{case.state}'); nothing more can be fired on it")
+            raise Invalid(_("case {case_id} is closed (in '{state}'); nothing more can be fired on it").format(case_id=case_id, state=case.state))
         dest = fire(plan, case.state, trigger, case_id)
         if dest != case.state and case.paused_at is not None:
             since = to_local(case.paused_at).strftime("%Y-%m-%d %H:%M")
             raise Invalid(
-                f"case {case_id} is paused since {since}: '{trigger}' would move it on; "
-                f"resume it first with 'indsats resume {case_id}'"
+                _("case {case_id} is paused since {since}: '{trigger}' would move it on; resume it first with 'indsats resume {case_id}'").format(case_id=case_id, since=since, trigger=trigger)
             )
         org = organisation(repo, plan, ctx.clock)
         facts = CaseFacts.of(case)
@@ -200,7 +200,7 @@ def advance(
         _require_separation(repo, transition, case, {me.login, acting_for})
         typed = check_fields(plan, transition, values)
         if transition.note_required and not (note and note.strip()):
-            raise Invalid(f"'{trigger}' needs a note: add --note TEXT")
+            raise Invalid(_("'{trigger}' needs a note: add --note TEXT").format(trigger=trigger))
         _require_prerequisites(repo, transition, case)
         moved = dest != case.state
         final = plan.states[dest].final
@@ -219,8 +219,7 @@ def advance(
         head = repo.bump_version(case_id, case.version, at)
         if head is None:
             raise Conflict(
-                f"case {case_id} was changed by someone else while you were acting; nothing was written. "
-                f"Look at 'indsats show {case_id}' and try again"
+                _("case {case_id} was changed by someone else while you were acting; nothing was written. Look at 'indsats show {case_id}' and try again").format(case_id=case_id)
             )
         entry_seq = head[0] + 1
         projection: dict[str, Any] = {}
@@ -288,7 +287,7 @@ def advance(
 def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
     """Add a note to a case anyone who may see it may write; it does not change the state."""
     if not text.strip():
-        raise Invalid("a note must not be empty")
+        raise Invalid(_("a note must not be empty"))
     cipher = ctx.keys.cipher()
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
@@ -298,7 +297,7 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
         if not repo.update_case(
             case_id, {"version": case.version + 1, "last_activity_at": now}, expected_version=case.version
         ):
-            raise Conflict(f"case {case_id} was changed by someone else at the same moment; try again")
+            raise Conflict(_("case {case_id} was changed by someone else at the same moment; try again").format(case_id=case_id))
         event = journal.append(
             repo,
             Draft(
@@ -340,7 +339,7 @@ def _require_allowed(
     who = " or ".join(a.describe() for a in transition.allowed)
     held = ", ".join(sorted(org.roles_of(me.login, case.unit))) or f"no role in plan '{plan.id}'"
     raise NotAllowed(
-        f"'{transition.trigger}' on case {case.id} may be fired only by {who}; '{me.login}' holds {held}"
+        _("'{trigger}' on case {id} may be fired only by {who}; '{login}' holds {held}").format(trigger=transition.trigger, id=case.id, who=who, login=me.login, held=held)
     )
 
 
@@ -363,8 +362,7 @@ def _require_separation(repo: Repository, transition: Transition, case: Case, pe
         if people & earlier:
             did = "opened the case" if rule == "opener" else f"fired '{rule}'"
             raise NotAllowed(
-                f"'{transition.trigger}' on case {case.id} may not be fired by whoever {did} "
-                f"(separation of duties: not_by {rule})"
+                _("'{trigger}' on case {id} may not be fired by whoever {did} (separation of duties: not_by {rule})").format(trigger=transition.trigger, id=case.id, did=did, rule=rule)
             )
 
 
@@ -382,8 +380,7 @@ def _require_prerequisites(repo: Repository, transition: Transition, case: Case)
     for requirement in needed:
         if requirement.trigger not in recorded:
             raise Invalid(
-                f"case {case.id} cannot '{transition.trigger}' yet: record '{requirement.trigger}' first "
-                f"({requirement.reason})"
+                _("case {id} cannot '{trigger}' yet: record '{trigger2}' first ({reason})").format(id=case.id, trigger=transition.trigger, trigger2=requirement.trigger, reason=requirement.reason)
             )
 
 
@@ -411,7 +408,7 @@ def _require_someone_to_act(org: Organisation, plan: Plan, facts: CaseFacts) -> 
             why = f"nobody holds the role '{spec.role}' in plan '{plan.id}'" + (f" for unit '{facts.unit}'" if facts.unit else "")
         else:
             why = f"nobody stands as {spec.describe()} to '{facts.opener}'"
-        raise Invalid(f"a case opened now would stop in '{name}' with nobody to act: {why}; nothing was written")
+        raise Invalid(_("a case opened now would stop in '{name}' with nobody to act: {why}; nothing was written").format(name=name, why=why))
 
 
 # -- reminders on entering a state --------------------------------------------------------------------

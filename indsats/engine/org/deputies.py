@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from indsats.engine.org.users import User, load_user, record_user, require_admin, require_other_active, require_user
 from indsats.errors import Invalid
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -21,14 +22,14 @@ def set_deputy(
 ) -> User:
     """Name ``deputy`` for ``login`` from ``start`` (None: now) until ``end`` (None: until cleared)."""
     if start is not None and end is not None and end < start:
-        raise Invalid(f"--until {end} is before --from {start}")
+        raise Invalid(_("--until {end} is before --from {start}").format(end=end, start=start))
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_admin(repo, actor)
         require_user(repo, login)
         row = require_other_active(repo, login, deputy, as_what="deputy")
         if row.get("deputy") == login:
-            raise Invalid(f"'{deputy}' has named '{login}' as their own deputy; two people cannot stand in for each other")
+            raise Invalid(_("'{deputy}' has named '{login}' as their own deputy; two people cannot stand in for each other").format(deputy=deputy, login=login))
         values = {"deputy": deputy, "deputy_from": start, "deputy_until": end}
         repo.update_user(login, values)
         record_user(repo, at=ctx.clock.now(), actor=me.login, kind="deputy_set", login=login, values=values, os_login=ctx.os_login)
@@ -43,7 +44,7 @@ def clear_deputy(ctx: Context, *, actor: str, login: str) -> User:
         repo = uow.repo
         me = require_admin(repo, actor)
         if not require_user(repo, login).get("deputy"):
-            raise Invalid(f"'{login}' has no deputy")
+            raise Invalid(_("'{login}' has no deputy").format(login=login))
         values = {"deputy": None, "deputy_from": None, "deputy_until": None}
         repo.update_user(login, values)
         record_user(repo, at=ctx.clock.now(), actor=me.login, kind="deputy_cleared", login=login, values=values, os_login=ctx.os_login)

@@ -17,6 +17,7 @@ from indsats.engine.org.users import (
 )
 from indsats.engine.plans.schema import INSTALLATION_ROLES
 from indsats.errors import Invalid, NotFound
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -24,15 +25,15 @@ if TYPE_CHECKING:
 
 def _plans_for(ctx: Context, role: str, plan_id: str | None) -> list[str]:
     if role in INSTALLATION_ROLES:
-        raise Invalid(f"'{role}' is the installation's own role, not granted per plan")
+        raise Invalid(_("'{role}' is the installation's own role, not granted per plan").format(role=role))
     if plan_id is None:
         found = declaring_plans(ctx, role)
         if not found:
-            raise Invalid(f"no plan declares the role '{role}'")
+            raise Invalid(_("no plan declares the role '{role}'").format(role=role))
         return found
     plan = ctx.catalog.get(plan_id).plan
     if role not in plan.roles:
-        raise Invalid(f"plan '{plan_id}' has no role '{role}' (its roles: {', '.join(plan.roles)})")
+        raise Invalid(_("plan '{plan_id}' has no role '{role}' (its roles: {value})").format(plan_id=plan_id, role=role, value=', '.join(plan.roles)))
     return [plan_id]
 
 
@@ -88,14 +89,13 @@ def revoke_role(
         held = {g["plan_id"]: g for g in repo.grants_of(login) if g["role"] == role}
         if plan_id is not None and plan_id not in held and EVERY_PLAN in held:
             raise Invalid(
-                f"'{login}' holds '{role}' in every plan declaring it; revoke it there (without --plan) "
-                f"and grant it again in the plans where it should stay"
+                _("'{login}' holds '{role}' in every plan declaring it; revoke it there (without --plan) and grant it again in the plans where it should stay").format(login=login, role=role)
             )
         gone = sorted(p for p in held if plan_id is None or p == plan_id)
         before = duties_of(ctx, repo, login)
         if not repo.delete_grants(login, role, plan_id):
             where = f" in plan '{plan_id}'" if plan_id else ""
-            raise NotFound(f"'{login}' holds no role '{role}'{where}")
+            raise NotFound(_("'{login}' holds no role '{role}'{where}").format(login=login, role=role, where=where))
         now = ctx.clock.now().replace(microsecond=0)
         for plan in gone:
             record_grant(repo, at=now, actor=me.login, kind="grant_revoked",
@@ -105,8 +105,7 @@ def revoke_role(
         if lost and handover_to is None:
             command = f"indsats users revoke {login} {role}" + (f" --plan {plan_id}" if plan_id else "")
             raise Invalid(
-                f"'{login}' is needed through '{role}' on {len(lost)} open case(s): {listed(lost)}. "
-                f"Hand them over: {command} --handover-to LOGIN"
+                _("'{login}' is needed through '{role}' on {len} open case(s): {listed}. Hand them over: {command} --handover-to LOGIN").format(login=login, role=role, len=len(lost), listed=listed(lost), command=command)
             )
         if lost and handover_to is not None:
             theirs = {g["plan_id"] for g in repo.grants_of(handover_to) if g["role"] == role}
@@ -120,9 +119,7 @@ def revoke_role(
             left = [d for d in lost if not set(d.duties) <= carried.get(d.case_id, set())]
             if left:
                 raise Invalid(
-                    f"'{handover_to}' would not carry the duties '{login}' loses with '{role}' on {len(left)} "
-                    f"case(s): {listed(left)} (those follow the reports-to chain or the caseworker: change them "
-                    f"with 'indsats users edit --reports-to' or 'indsats assign' first)"
+                    _("'{handover_to}' would not carry the duties '{login}' loses with '{role}' on {len} case(s): {listed} (those follow the reports-to chain or the caseworker: change them with 'indsats users edit --reports-to' or 'indsats assign' first)").format(handover_to=handover_to, login=login, role=role, len=len(left), listed=listed(left))
                 )
             for duty in lost:
                 record_handover(repo, duty, me.login, login, handover_to, now, reassign=False,

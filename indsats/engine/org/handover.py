@@ -21,6 +21,7 @@ from indsats.engine.org.rechain import rechain
 from indsats.engine.org.users import User, load_user, record_user, require_admin, require_other_active, require_user
 from indsats.engine.plans.schema import Relation
 from indsats.errors import Conflict, Invalid
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
@@ -102,16 +103,15 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
         me = require_admin(repo, actor)
         row = require_user(repo, login)
         if login == me.login:
-            raise Invalid("you cannot deactivate yourself")
+            raise Invalid(_("you cannot deactivate yourself"))
         if not row["active"]:
-            raise Invalid(f"user '{login}' is deactivated already")
+            raise Invalid(_("user '{login}' is deactivated already").format(login=login))
         if handover_to is not None:
             require_other_active(repo, login, handover_to, as_what="successor")
         duties = duties_of(ctx, repo, login)
         if duties and handover_to is None:
             raise Invalid(
-                f"'{login}' is needed on {len(duties)} open case(s): {listed(duties)}. "
-                f"Hand them over: indsats users deactivate {login} --handover-to LOGIN"
+                _("'{login}' is needed on {len} open case(s): {listed}. Hand them over: indsats users deactivate {login} --handover-to LOGIN").format(login=login, len=len(duties), listed=listed(duties))
             )
         at = ctx.clock.now().replace(microsecond=0)
         moved = []
@@ -163,7 +163,7 @@ def record_handover(
     assert case is not None
     head = repo.bump_version(duty.case_id, case.version, at)
     if head is None:
-        raise Conflict(f"case {duty.case_id} was changed by someone else during the handover; nothing was written")
+        raise Conflict(_("case {case_id} was changed by someone else during the handover; nothing was written").format(case_id=duty.case_id))
     changes = {"assignee": successor} if reassign and case.assignee == login else {}
     draft = Draft(
         case_id=duty.case_id, kind=EventKind.handed_over, at=at, actor=actor, from_state=case.state,

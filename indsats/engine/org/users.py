@@ -15,6 +15,7 @@ from indsats.engine.log.org_chain import record_org_change
 from indsats.engine.org.rechain import rechain
 from indsats.engine.plans.schema import INSTALLATION_ROLES
 from indsats.errors import Invalid, NotAllowed, NotFound
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -95,13 +96,13 @@ def load_user(repo: Repository, login: str) -> User | None:
 def require_actor(repo: Repository, login: str) -> User:
     """The acting user: registered and active, or ``NotAllowed``."""
     if not login:
-        raise NotAllowed("no user: set INDSATS_USER to your registered login")
+        raise NotAllowed(_("no user: set INDSATS_USER to your registered login"))
     repo.load_chains([login])  # the actor and the leaders above: relations are resolved against them
     user = load_user(repo, login)
     if user is None:
-        raise NotAllowed(f"'{login}' is not a registered user (an admin adds users with 'indsats users add')")
+        raise NotAllowed(_("'{login}' is not a registered user (an admin adds users with 'indsats users add')").format(login=login))
     if not user.active:
-        raise NotAllowed(f"user '{login}' is deactivated")
+        raise NotAllowed(_("user '{login}' is deactivated").format(login=login))
     return user
 
 
@@ -109,7 +110,7 @@ def require_admin(repo: Repository, actor: str, *, does: str = "manages users") 
     """The acting user, if an admin; else ``NotAllowed``: "only an admin <does> ('<actor>' is <role>)"."""
     me = require_actor(repo, actor)
     if not me.is_admin:
-        raise NotAllowed(f"only an admin {does} ('{actor}' is {me.what})")
+        raise NotAllowed(_("only an admin {does} ('{actor}' is {what})").format(does=does, actor=actor, what=me.what))
     return me
 
 
@@ -133,19 +134,19 @@ def record_grant(
 def require_user(repo: Repository, login: str) -> dict[str, Any]:
     row = repo.get_user(login)
     if row is None:
-        raise NotFound(f"no user '{login}'")
+        raise NotFound(_("no user '{login}'").format(login=login))
     return row
 
 
 def require_other_active(repo: Repository, login: str, other: str, *, as_what: str) -> dict[str, Any]:
     """``other`` as ``login``'s leader, deputy or successor (``as_what``): another registered, active user."""
     if other == login:
-        raise Invalid(f"'{login}' cannot be their own {as_what}")
+        raise Invalid(_("'{login}' cannot be their own {as_what}").format(login=login, as_what=as_what))
     row = repo.get_user(other)
     if row is None:
-        raise NotFound(f"no user '{other}' (add them first)")
+        raise NotFound(_("no user '{other}' (add them first)").format(other=other))
     if not row["active"]:
-        raise Invalid(f"'{other}' is deactivated; choose an active {as_what}")
+        raise Invalid(_("'{other}' is deactivated; choose an active {as_what}").format(other=other, as_what=as_what))
     return row
 
 
@@ -174,19 +175,19 @@ def add_user(
     ``role`` is the installation's own (admin, supervisor) or a grant in every plan on offer declaring it.
     """
     if not LOGIN.match(login):
-        raise Invalid(f"bad login '{login}': letters, digits, . _ @ - (at most 64)")
+        raise Invalid(_("bad login '{login}': letters, digits, . _ @ - (at most 64)").format(login=login))
     plans = [] if role is None or role in INSTALLATION_ROLES else declaring_plans(ctx, role)
     if role is not None and role not in INSTALLATION_ROLES and not plans:
-        raise Invalid(f"unknown role '{role}': no plan declares it (roles: {', '.join(known_roles(ctx))})")
+        raise Invalid(_("unknown role '{role}': no plan declares it (roles: {value})").format(role=role, value=', '.join(known_roles(ctx))))
     if email is not None and not EMAIL.match(email):
-        raise Invalid(f"bad e-mail address for '{login}'")
+        raise Invalid(_("bad e-mail address for '{login}'").format(login=login))
     if not name.strip():
-        raise Invalid("a user needs a name (--name)")
+        raise Invalid(_("a user needs a name (--name)"))
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_admin(repo, actor)
         if repo.get_user(login) is not None:
-            raise Invalid(f"user '{login}' exists already")
+            raise Invalid(_("user '{login}' exists already").format(login=login))
         _check_leader(repo, login, reports_to)
         now = ctx.clock.now()
         values: dict[str, Any] = dict(
@@ -213,7 +214,7 @@ def _check_leader(repo: Repository, login: str, reports_to: str | None) -> None:
     current: str | None = reports_to
     while current is not None:  # reporting to someone below oneself would make a cycle
         if current in seen:
-            raise Invalid(f"'{login}' cannot report to '{reports_to}': '{reports_to}' reports (up the chain) to '{login}'")
+            raise Invalid(_("'{login}' cannot report to '{reports_to}': '{reports_to}' reports (up the chain) to '{login}'").format(login=login, reports_to=reports_to))
         seen.add(current)
         row = repo.get_user(current)
         current = row["reports_to"] if row else None
@@ -277,11 +278,11 @@ def edit_user(
     values: dict[str, Any] = {}
     if name is not None:
         if not name.strip():
-            raise Invalid("a user needs a name (--name)")
+            raise Invalid(_("a user needs a name (--name)"))
         values["name"] = name.strip()
     if email is not None:
         if not EMAIL.match(email):
-            raise Invalid(f"bad e-mail address for '{login}'")
+            raise Invalid(_("bad e-mail address for '{login}'").format(login=login))
         values["email"] = email
     if unit is not None:
         values["unit"] = unit.strip() or None
@@ -293,7 +294,7 @@ def edit_user(
             _check_leader(repo, login, reports_to)
             values["reports_to"] = reports_to
         if not values:
-            raise Invalid("nothing to change: give --name, --email, --reports-to, --no-reports-to or --unit")
+            raise Invalid(_("nothing to change: give --name, --email, --reports-to, --no-reports-to or --unit"))
         repo.update_user(login, values)
         at = ctx.clock.now().replace(microsecond=0)
         record_user(repo, at=at, actor=me.login, kind="user_changed", login=login, values=values,
@@ -313,7 +314,7 @@ def reactivate_user(ctx: Context, *, actor: str, login: str) -> User:
         me = require_admin(repo, actor)
         row = require_user(repo, login)
         if row["active"]:
-            raise Invalid(f"user '{login}' is active already")
+            raise Invalid(_("user '{login}' is active already").format(login=login))
         values = {"active": True, "handed_over_to": None}
         repo.update_user(login, values)
         record_user(repo, at=ctx.clock.now(), actor=me.login, kind="user_reactivated", login=login, values=values, os_login=ctx.os_login)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from indsats.engine.plans.schema import Plan, parse_plan, plan_version
 from indsats.errors import Invalid, NotFound
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.ports import PlanCache, PlanSource
@@ -71,7 +72,7 @@ class PlanCatalog:
             raise self._rejected[plan_id]
         if plan_id not in files:
             known = ", ".join(sorted(files)) or "none"
-            raise NotFound(f"no plan '{plan_id}' (plans: {known})")
+            raise NotFound(_("no plan '{plan_id}' (plans: {known})").format(plan_id=plan_id, known=known))
         return files[plan_id]
 
     def pinned(self, repo: Repository, plan_id: str, version: str) -> Plan:
@@ -83,9 +84,9 @@ class PlanCatalog:
         if plan is None:
             text = repo.plan_text(plan_id, version)
             if text is None:
-                raise NotFound(f"plan '{plan_id}' version {version} is not in the database")
+                raise NotFound(_("plan '{plan_id}' version {version} is not in the database").format(plan_id=plan_id, version=version))
             if plan_version(text) != version:
-                raise Invalid(f"plan '{plan_id}' version {version}: stored text does not match its version")
+                raise Invalid(_("plan '{plan_id}' version {version}: stored text does not match its version").format(plan_id=plan_id, version=version))
             plan = self._parse(text, f"{plan_id}@{version}")
         self._pinned[key] = plan
         return plan

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from indsats.engine.ports import Clock
 from indsats.errors import Invalid
+from indsats.i18n import _
 
 __all__ = ["LOCAL_TZ", "UTC", "Clock", "FixedClock", "as_utc", "localize", "parse_time", "to_local"]
 
@@ -63,7 +64,7 @@ def parse_time(text: str, tz: ZoneInfo = LOCAL_TZ) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise Invalid(
-            f"bad time '{text}': use ISO 8601, e.g. 2026-03-02T09:30 (local) or 2026-03-02T08:30+00:00"
+            _("bad time '{text}': use ISO 8601, e.g. 2026-03-02T09:30 (local) or 2026-03-02T08:30+00:00").format(text=text)
         ) from None
     if value.tzinfo is not None:
         return as_utc(value)
@@ -79,9 +80,8 @@ def localize(naive: datetime, tz: ZoneInfo = LOCAL_TZ, text: str | None = None) 
         # fold matters only where the wall clock repeats (autumn) or skips (spring).
         round_trip = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
         if round_trip != naive:
-            raise Invalid(f"time '{shown}' does not exist in {tz.key} (the clocks skip it)")
+            raise Invalid(_("time '{shown}' does not exist in {key} (the clocks skip it)").format(shown=shown, key=tz.key))
         raise Invalid(
-            f"time '{shown}' is ambiguous in {tz.key} (the clocks repeat it): give an offset, "
-            f"e.g. {first.isoformat()} or {second.isoformat()}"
+            _("time '{shown}' is ambiguous in {key} (the clocks repeat it): give an offset, e.g. {isoformat} or {isoformat2}").format(shown=shown, key=tz.key, isoformat=first.isoformat(), isoformat2=second.isoformat())
         )
     return first

@@ -21,6 +21,7 @@ from datetime import timedelta
 from enum import Enum
 
 from indsats.errors import Invalid
+from indsats.i18n import _
 
 ACCEPTED_FORMS = (
     "'4 working hours', '1 working day', '6 hverdage', '30 working minutes', "
@@ -160,7 +161,7 @@ def parse_duration(text: str) -> Duration:
         return _checked(shown, int(number) * factor, iso_unit, working=False)
     match = _PATTERN.match(text)
     if match is None:
-        raise Invalid(f"bad duration '{shown}': use {ACCEPTED_FORMS}")
+        raise Invalid(_("bad duration '{shown}': use {ACCEPTED_FORMS}").format(shown=shown, ACCEPTED_FORMS=ACCEPTED_FORMS))
     number, working, word = match.groups()
     word = word.lower()
     danish = _DANISH_WORKING_WORDS.get(word)
@@ -174,13 +175,13 @@ def parse_duration(text: str) -> Duration:
     else:
         unit = _ELAPSED_WORDS.get(word)
     if unit is None:
-        raise Invalid(f"bad duration '{shown}': use {ACCEPTED_FORMS}")
+        raise Invalid(_("bad duration '{shown}': use {ACCEPTED_FORMS}").format(shown=shown, ACCEPTED_FORMS=ACCEPTED_FORMS))
     return _checked(shown, int(number), unit, working=working is not None or danish is not None)
 
 
 def _checked(shown: str, amount: int, unit: DurationUnit, *, working: bool) -> Duration:
     if amount <= 0:
-        raise Invalid(f"bad duration '{shown}': deadlines must be positive, e.g. '1 working day'")
+        raise Invalid(_("bad duration '{shown}': deadlines must be positive, e.g. '1 working day'").format(shown=shown))
     if amount > MAX_SPAN // _LONGEST[unit]:
-        raise Invalid(f"bad duration '{shown}': deadlines must be at most {MAX_SPAN.days} days")
+        raise Invalid(_("bad duration '{shown}': deadlines must be at most {days} days").format(shown=shown, days=MAX_SPAN.days))
     return Duration(amount=amount, unit=unit, working=working)
