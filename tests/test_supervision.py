@@ -194,6 +194,18 @@ def test_stuck_filters_by_unit_role_plan_overdue_by_and_limit(world: World) -> N
     assert stuck_cases(world.ctx, actor="sup", limit=5) == everything[:5]
 
 
+def test_stuck_read_in_small_pages_lists_the_same_cases_in_the_same_order(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indsats.engine.supervision import stuck
+
+    everything = stuck_cases(world.ctx, actor="sup")
+    monkeypatch.setattr(stuck, "_BATCH", 7)  # ~110 overdue cases: sixteen pages, ties on a deadline across pages
+    assert stuck_cases(world.ctx, actor="sup") == everything
+    assert stuck_cases(world.ctx, actor="sup", limit=30) == everything[:30]
+    assert stuck_cases(world.ctx, actor="sup", unit="south") == [s for s in everything if s.unit == "south"]
+
+
 def test_stuck_as_of_an_earlier_time_counts_from_then(world: World) -> None:
     earlier = START + timedelta(days=2, hours=3)
     found = stuck_cases(world.ctx, actor="sup", at=earlier, limit=10)
