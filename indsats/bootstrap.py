@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from indsats.config import Settings
-    from indsats.engine.time.clock import Clock
+    from indsats.engine.ports import Clock
     from indsats.engine.context import Context
     from indsats.engine.ports import Notifier
 

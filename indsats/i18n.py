@@ -45,15 +45,18 @@ def configured_language(env: Mapping[str, str] | None = None) -> str:
 
 
 def _from_config_file(environ: Mapping[str, str]) -> str:
-    import tomllib
-
     from indsats.errors import BadConfig
     from indsats.locations import config_path_from
 
     try:
         path = config_path_from(environ)
-        if path is None:
-            return ""
+    except BadConfig:
+        return ""  # the settings, when loaded, say what is wrong with the file
+    if path is None:
+        return ""  # no file: no TOML parser to import (a thin client's start)
+    import tomllib
+
+    try:
         value = tomllib.loads(path.read_text(encoding="utf-8")).get("language")
     except (BadConfig, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return ""  # the settings, when loaded, say what is wrong with the file

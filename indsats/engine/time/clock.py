@@ -1,4 +1,5 @@
-"""What time it is: the ``Clock`` protocol and a ``FixedClock`` for tests and ``--at``.
+"""What time it is in Copenhagen, and a ``FixedClock`` for tests and ``--at`` (the ``Clock`` protocol is a port:
+``indsats.engine.ports``; not imported here, so a thin client that only shows times does not load the ports).
 
 The real clock (``SystemClock``) lives in ``indsats.bootstrap`` so that nothing under ``engine/``
 reads the system time; every engine function takes a clock or an instant.
@@ -14,11 +15,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from indsats.engine.ports import Clock
 from indsats.errors import Invalid
 from indsats.i18n import _
 
-__all__ = ["LOCAL_TZ", "UTC", "Clock", "FixedClock", "as_utc", "localize", "parse_time", "to_local"]
+__all__ = ["LOCAL_TZ", "UTC", "FixedClock", "as_utc", "localize", "parse_time", "to_local"]
 
 UTC = timezone.utc
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
