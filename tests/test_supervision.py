@@ -187,7 +187,9 @@ def test_stuck_filters_by_unit_role_plan_overdue_by_and_limit(world: World) -> N
     assert stuck_cases(world.ctx, actor="sup", plan_id="no-such-plan") == []
     three_days = parse_duration("3 working days")
     long_overdue = stuck_cases(world.ctx, actor="sup", overdue_by=three_days)
-    assert [s.case_id for s in long_overdue] == [
+    # Decided cases whose leader's leader never recorded inform_socialchef are stuck on that case deadline.
+    assert {s.reason for s in long_overdue} == {StuckReason.overdue, StuckReason.case_deadline}
+    assert [s.case_id for s in long_overdue if s.reason is StuckReason.overdue] == [
         case_id for case_id, _ in expected_stuck(world)
         if world.ctx.calendar.add(_deadline_of(world, case_id), three_days) <= NOW
     ]

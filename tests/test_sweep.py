@@ -32,6 +32,7 @@ from indsats.engine.reminders.planning import AHEAD
 from indsats.engine.reminders.sweep import SweepResult, sweep
 from indsats.engine.org.users import add_user, edit_user, list_users
 from indsats.engine.log.verify import verify
+from indsats.engine.supervision.stuck import StuckReason, iter_stuck
 from indsats.engine.cases.views import case_history, show_case
 from indsats.errors import Invalid
 from indsats.storage.database import Database
@@ -164,8 +165,15 @@ def test_the_leaders_leaders_assessment_is_reminded_to_that_person_after_the_dec
     assert all("Vurdering af om socialchefen/souschefen skal underrettes" in m.body for m in notifier.sent)
     assert all(f"indsats advance {case_id} inform_socialchef" in m.body for m in notifier.sent)
 
+    # Overdue on Thursday morning: stuck though the case is decided, with Sol as the one who must act.
+    stuck = list(iter_stuck(ctx, actor="sup", at=at(5, 9)))
+    assert [(s.case_id, s.reason, s.case_deadline, [p.login for p in s.must_act]) for s in stuck] == [
+        (case_id, StuckReason.case_deadline, "Vurdering af om socialchefen/souschefen skal underrettes", ["sol"])
+    ]
+
     clock.set(at(5, 10))
     advance(ctx, actor="sol", case_id=case_id, trigger="inform_socialchef", values={"socialchef_informed": "yes"})
+    assert list(iter_stuck(ctx, actor="sup", at=at(5, 11))) == []
 
     assert show_case(ctx, actor="sol", case_id=case_id).case_deadlines[0].met_at == at(5, 10)
     assert reminders(ctx, case_id, status="pending", ahead=True) == []

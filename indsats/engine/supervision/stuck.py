@@ -142,8 +142,11 @@ def _stuck_rows(
             """After the overdue ones: failed reminders, case deadlines passed, paused (each case once)."""
             for case, failed in repo.cases_with_failed_reminders(plan_id=plan_id, unit=unit, not_overdue_at=at):
                 yield check(case, failed)
+            # A duty that outlives the decision (met by an after_close trigger) is stuck on a closed case too.
+            outliving = [(pf.plan.id, name) for pf in ctx.catalog.files().values()
+                         for name in pf.plan.deadlines_outliving_closing()]
             for case, name, due_at in repo.overdue_case_deadlines(at=at, plan_id=plan_id, unit=unit,
-                                                                  only_otherwise_fine=True):
+                                                                  only_otherwise_fine=True, outliving=outliving):
                 yield check(case, 0, (name, due_at))
             paused = repo.paused_cases(plan_id=plan_id, unit=unit)
             failed_counts = repo.failed_reminder_counts(c.id for c in paused)
@@ -270,19 +273,24 @@ def _stuck(
     if not may_see(repo, me, case, plan, org):
         return None
     state = plan.states[case.state]
+    name = None if case_deadline is None else case_deadline[0]
+    spec = state.responsible
+    if name is not None and name in plan.case_deadlines:
+        if not case.is_open and not plan.outlives_closing(name):
+            return None
+        spec = plan.case_deadlines[name].responsible or spec  # whoever the case deadline's reminders go to
     must_act: list[Person] = []
-    if state.responsible is not None:
-        owners = org.responsible(state.responsible, CaseFacts.of(case))
+    if spec is not None:
+        owners = org.responsible(spec, CaseFacts.of(case))
         for login in owners:
             known = (*key, login, case.unit)
             if known not in people:
                 people[known] = person_in(repo, org, login, case.unit)
             must_act.append(people[known])
     if role is not None and not (
-        any(role in p.role.split(", ") for p in must_act) or (state.responsible is not None and state.responsible.role == role)
+        any(role in p.role.split(", ") for p in must_act) or (spec is not None and spec.role == role)
     ):
         return None
-    name = None if case_deadline is None else case_deadline[0]
     deadline = case.deadline if case_deadline is None else case_deadline[1]
     working = is_working_time(plan, case.state, name)
     paused_since = case.paused_at

@@ -57,18 +57,23 @@ class DeadlineQueries(Queries):
             self.conn.execute(statement, params)
 
     def overdue_case_deadlines(
-        self, *, at: datetime, plan_id: str | None = None, unit: str | None = None, only_otherwise_fine: bool = False
+        self, *, at: datetime, plan_id: str | None = None, unit: str | None = None, only_otherwise_fine: bool = False,
+        outliving: Iterable[tuple[str, str]] = (),
     ) -> list[tuple[Case, str, datetime]]:
         """Running case deadlines of open cases due before ``at``, earliest first: (case, name, due_at).
 
         :param only_otherwise_fine: leave out paused cases, those past their state's deadline and those with a
             failed reminder (the stuck list shows them already), and list each case once, by its earliest.
+        :param outliving: (plan id, name) of case deadlines that outlive their case's closing: listed on
+            closed cases too.
         """
+        on_closed = [and_(cases.c.plan_id == p, case_deadlines.c.name == n) for p, n in sorted(set(outliving))]
         query = (
             select(cases, case_deadlines.c.name.label("cd_name"), case_deadlines.c.due_at.label("cd_due_at"),
                    case_deadlines.c.started_at.label("cd_started_at"))
             .join(case_deadlines, case_deadlines.c.case_id == cases.c.id)
-            .where(case_deadlines.c.met_at.is_(None), case_deadlines.c.due_at < at, cases.c.is_open == true())
+            .where(case_deadlines.c.met_at.is_(None), case_deadlines.c.due_at < at,
+                   or_(cases.c.is_open == true(), *on_closed))
         )
         if only_otherwise_fine:
             failed = select(reminders.c.id).where(reminders.c.case_id == cases.c.id, reminders.c.status == "failed")
