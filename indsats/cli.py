@@ -11,7 +11,7 @@ import os
 
 import click
 
-from indsats.commands.base import IndsatsGroup, Obj
+from indsats.commands.base import IndsatsGroup, Obj, json_option
 from indsats.commands.cases import advance, cases, history, note, open_, pause, resume, show, verify
 from indsats.commands.data import access, archive, audit, backup, keys, purge, subject
 from indsats.commands.db import db
@@ -43,7 +43,7 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 @main.command()
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the demo database in this directory.")
-@click.option("--json", "as_json", is_flag=True, help="The story on stderr; its outcome as JSON on stdout.")
+@json_option  # the story then goes to stderr
 def demo(keep: str | None, as_json: bool) -> None:
     """The whole story on a temporary SQLite database, narrated."""
     from indsats.demo import run_demo
