@@ -24,12 +24,11 @@ from indsats.commands.server import server
 from indsats.commands.supervision import report, stuck
 from indsats.commands.users import init, users
 from indsats.commands.work import assign, tasks
-from indsats.errors import EXIT_CODES
+from indsats.commands.base import EXIT_CODES_EPILOG
 
 
-EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in sorted(EXIT_CODES.items()))
 
-@click.group(cls=IndsatsGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=IndsatsGroup, epilog=EXIT_CODES_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="URL", help="Database URL or SQLite file (else INDSATS_DATABASE_URL, else the data dir).")
 @click.version_option(package_name="indsats")
 @click.pass_context

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from indsats.i18n import N_
+
 
 class IndsatsError(Exception):
     """Something went wrong that the user can act on."""
@@ -76,14 +78,22 @@ class IntegrityBroken(IndsatsError):
 
 
 EXIT_CODES: dict[int, str] = {
-    0: "ok",
-    1: "unexpected error (a bug: please report it)",
-    2: "usage error (unknown option, missing argument, bad configuration)",
-    NotFound.exit_code: "not found (case, user, plan)",
-    NotAllowed.exit_code: "not allowed (role, identity, relation to the case)",
-    Invalid.exit_code: "invalid (wrong trigger for the state, missing or bad field, bad plan, bad time)",
-    Conflict.exit_code: "conflict (the case was changed concurrently)",
-    StorageUnavailable.exit_code: "database unavailable, locked, read-only, full or at another schema revision; "
-    "mail server unreachable; unhealthy",
-    IntegrityBroken.exit_code: "integrity failure (verify found a break)",
+    0: N_("ok"),
+    1: N_("unexpected error (a bug: please report it)"),
+    2: N_("usage error (unknown option, missing argument, bad configuration)"),
+    NotFound.exit_code: N_("not found (case, user, plan)"),
+    NotAllowed.exit_code: N_("not allowed (role, identity, relation to the case)"),
+    Invalid.exit_code: N_("invalid (wrong trigger for the state, missing or bad field, bad plan, bad time)"),
+    Conflict.exit_code: N_("conflict (the case was changed concurrently)"),
+    StorageUnavailable.exit_code: N_("database unavailable, locked, read-only, full or at another schema revision; "
+    "mail server unreachable; unhealthy"),
+    IntegrityBroken.exit_code: N_("integrity failure (verify found a break)"),
 }
+
+
+def exit_codes_text() -> str:
+    """The exit codes as the help's epilog says them, in the current language."""
+    from indsats.i18n import _
+
+    codes = "; ".join(str(code) + " " + _(text) for code, text in sorted(EXIT_CODES.items()))
+    return _("Exit codes: {codes}").format(codes=codes)

@@ -112,6 +112,10 @@ def _one_line(message: str) -> str:
     return printable(message.strip())
 
 
+# The epilog that stands for the exit codes, written out in the current language when help is shown.
+EXIT_CODES_EPILOG = "indsats:exit-codes"
+
+
 class IndsatsGroup(click.Group):
     """Maps IndsatsError to its exit code; keeps tracebacks away from users; under ``--json`` every error,
     usage errors included, is one JSON object on stderr: ``{"error": "…", "exit_code": N}``."""
@@ -134,6 +138,17 @@ class IndsatsGroup(click.Group):
             fail(_one_line(exc.format_message()), exc.exit_code, as_json=True)
         ctx.meta["indsats.json"] = as_json
         return ctx
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog != EXIT_CODES_EPILOG:
+            return super().format_epilog(ctx, formatter)
+        from indsats.errors import exit_codes_text
+
+        self.epilog = exit_codes_text()  # in the language of this start
+        try:
+            super().format_epilog(ctx, formatter)
+        finally:
+            self.epilog = EXIT_CODES_EPILOG
 
     def invoke(self, ctx: click.Context) -> Any:
         as_json = bool(ctx.meta.get("indsats.json"))

@@ -44,7 +44,7 @@ def open_(obj: Obj, plan_id: str, subject: str | None, subject_file: str | None,
     if as_json:
         echo_json(out)
         return
-    click.echo(f"Opened in '{out.state}'; deadline {local(out.deadline)}.", err=False)
+    click.echo(_("Opened in '{state}'; deadline {at}.").format(state=out.state, at=local(out.deadline)), err=False)
     click.echo(out.case_id)
 
 
@@ -75,10 +75,11 @@ def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], 
         echo_json(out)
         return
     if out.state != out.from_state:
-        tail = f"; deadline {local(out.deadline)}" if out.deadline else " (closed)"
+        tail = _("; deadline {at}").format(at=local(out.deadline)) if out.deadline else " " + _("(closed)")
         click.echo(f"{out.case_id}: {out.from_state} → {out.state}{tail}")
     else:
-        click.echo(f"{out.case_id}: '{trigger}' recorded; still in '{out.state}'")
+        click.echo(_("{case_id}: '{trigger}' recorded; still in '{state}'").format(
+            case_id=out.case_id, trigger=trigger, state=out.state))
 
 
 @click.command()
@@ -96,7 +97,7 @@ def note(obj: Obj, case_id: str, text: str | None, note_file: str | None, as_jso
 
         echo_json(out)
         return
-    click.echo(f"{out.case_id}: note added (event {out.event_seq}).")
+    click.echo(_("{case_id}: note added (event {seq}).").format(case_id=out.case_id, seq=out.event_seq))
 
 
 @click.command()
@@ -304,7 +305,8 @@ def pause(obj: Obj, case_id: str, reason: str | None, reason_file: str | None, a
 
         echo_json(out)
         return
-    click.echo(f"{out.case_id}: paused at {local(out.paused_at)}; {out.shifted_reminders} reminder(s) held.")
+    click.echo(_("{case_id}: paused at {at}; {n} reminder(s) held.").format(
+        case_id=out.case_id, at=local(out.paused_at), n=out.shifted_reminders))
 
 
 @click.command()
@@ -321,6 +323,6 @@ def resume(obj: Obj, case_id: str, as_json: bool) -> None:
 
         echo_json(out)
         return
-    tail = f"; deadline now {local(out.deadline)}" if out.deadline else ""
-    click.echo(f"{out.case_id}: resumed (paused since {local(out.paused_at)}){tail}; "
-               f"{out.shifted_reminders} reminder(s) moved on.")
+    tail = _("; deadline now {at}").format(at=local(out.deadline)) if out.deadline else ""
+    click.echo(_("{case_id}: resumed (paused since {at}){tail}; {n} reminder(s) moved on.").format(
+        case_id=out.case_id, at=local(out.paused_at), tail=tail, n=out.shifted_reminders))

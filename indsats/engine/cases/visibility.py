@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from indsats.i18n import _
 from indsats.engine.log.events import ACTING
 from indsats.engine.org.people import CaseFacts, Organisation, organisation
 from indsats.errors import NotFound
@@ -27,7 +28,7 @@ __all__ = ["SEES_EVERY_PLAN", "case_not_found", "may_see", "must_act_and_above",
 
 
 def case_not_found(case_id: str) -> NotFound:
-    return NotFound(f"no case '{case_id}' (or it is not one you may see)")
+    return NotFound(_("no case '{case_id}' (or it is not one you may see)").format(case_id=case_id))
 
 
 def require_visible(ctx: Context, repo: Repository, me: User, case_id: str) -> tuple[Case, Plan]:

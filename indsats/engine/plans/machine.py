@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import Machine, MachineError
 
+from indsats.i18n import _
 from indsats.errors import Invalid
 
 if TYPE_CHECKING:
@@ -82,15 +83,14 @@ def _sources_text(plan: Plan, trigger: str) -> str:
     t = plan.transition(trigger)
     if t is None:
         return ""
-    return "any open state" if "*" in t.source else ", ".join(f"'{s}'" for s in t.source)
+    return _("any open state") if "*" in t.source else ", ".join(f"'{s}'" for s in t.source)
 
 
 def _not_possible(plan: Plan, state: str, trigger: str, case_id: str) -> str:
-    possible = ", ".join(t.trigger for t in plan.transitions_from(state)) or "nothing (the case is closed)"
+    possible = ", ".join(t.trigger for t in plan.transitions_from(state)) or _("nothing (the case is closed)")
     if plan.transition(trigger) is None:
         known = ", ".join(t.trigger for t in plan.transitions)
-        return f"plan '{plan.id}' has no trigger '{trigger}' (triggers: {known})"
-    return (
-        f"case {case_id} is in '{state}'; '{trigger}' is possible only from {_sources_text(plan, trigger)}. "
-        f"Possible now: {possible}"
-    )
+        return _("plan '{id}' has no trigger '{trigger}' (triggers: {known})").format(
+            id=plan.id, trigger=trigger, known=known)
+    return _("case {case_id} is in '{state}'; '{trigger}' is possible only from {sources}. Possible now: {possible}").format(
+        case_id=case_id, state=state, trigger=trigger, sources=_sources_text(plan, trigger), possible=possible)
