@@ -134,8 +134,11 @@ def step_report(
         for (p, state), f in figures.items():
             f.times = _median_and_p90(repo, p, state, f.passed, start, bound)
         open_now = repo.count_open_by_state(plan_id=plan_id)
-        deadline_counts = repo.case_deadline_counts(end=end, **window)
-        pinned = {p: ctx.catalog.pinned(repo, p, v) for p, v in repo.pinned_versions()}
+        pinned_plans = [ctx.catalog.pinned(repo, p, v) for p, v in repo.pinned_versions()]
+        names = {name for plan in pinned_plans for name in plan.case_deadlines}
+        names |= {name for f in ctx.catalog.files().values() for name in f.plan.case_deadlines}
+        deadline_counts = repo.case_deadline_counts(end=end, names=names, **window)
+        pinned = {plan.id: plan for plan in pinned_plans}
     wanted = [plan_id] if plan_id is not None else sorted({p for p, _ in open_now} | {p for p, _ in figures})
     return StepReport(
         since=start, until=end,
