@@ -33,6 +33,7 @@ from indsats.engine.reminders.sweep import SweepResult, sweep
 from indsats.engine.org.users import add_user, edit_user, list_users
 from indsats.engine.log.verify import verify
 from indsats.engine.supervision.stuck import StuckReason, iter_stuck
+from indsats.engine.cases.tasks import my_tasks
 from indsats.engine.cases.views import case_history, show_case
 from indsats.errors import Invalid
 from indsats.storage.database import Database
@@ -153,6 +154,10 @@ def test_the_leaders_leaders_assessment_is_reminded_to_that_person_after_the_dec
     duty = show_case(ctx, actor="sol", case_id=case_id).case_deadlines
     assert [(d.name, d.due_at, d.met_at) for d in duty] == [("socialchef_assessment", at(4, 16), None)]
     assert verify(ctx).ok  # its rows pending on a closed case are what the events planned
+    assert [(t.case_id, t.trigger, t.deadline) for t in my_tasks(ctx, actor="sol")] == [
+        (case_id, "inform_socialchef", at(4, 16))
+    ]
+    assert my_tasks(ctx, actor="lea") == [] and my_tasks(ctx, actor="emil") == []
 
     # The warning half a working day before, then the reminder at the deadline: to Sol and nobody else.
     for when in (at(4, 12), at(4, 16)):
@@ -174,6 +179,7 @@ def test_the_leaders_leaders_assessment_is_reminded_to_that_person_after_the_dec
     clock.set(at(5, 10))
     advance(ctx, actor="sol", case_id=case_id, trigger="inform_socialchef", values={"socialchef_informed": "yes"})
     assert list(iter_stuck(ctx, actor="sup", at=at(5, 11))) == []
+    assert my_tasks(ctx, actor="sol") == []
 
     assert show_case(ctx, actor="sol", case_id=case_id).case_deadlines[0].met_at == at(5, 10)
     assert reminders(ctx, case_id, status="pending", ahead=True) == []
