@@ -33,7 +33,7 @@ def world(invoke: Invoke) -> None:
 
 
 def _env(tmp_path: Path, db_url: str, user: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
     env.update(INDSATS_USER=user, INDSATS_DATABASE_URL=db_url, INDSATS_CONFIG="",
                INDSATS_DATA_DIR=str(tmp_path / "data"), INDSATS_LANGUAGE="en")
     return env

@@ -123,7 +123,7 @@ def url_of(ctx: Context) -> str:
 
 
 def process_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
     env.update(
         {
             "INDSATS_DATABASE_URL": url,

@@ -57,7 +57,7 @@ def outbox_ids(path: Path) -> list[int]:
 
 
 def process_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
     env.update(
         INDSATS_DATABASE_URL=db_url,
         INDSATS_CONFIG="",

@@ -208,11 +208,11 @@ def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool, views: bool) ->
         detail = "; ".join(f"{d.label}: {d.text}" for d in e.details)
         who = f"{e.actor} for {e.acting_for}" if e.acting_for else (e.actor or "")
         rows.append([e.seq, local(e.at), e.kind, who, e.trigger or "", move or "", e.note or "", detail])
-    columns = ["#", "at", "event", "actor", "trigger", "state", "note", "details"]
+    columns = ["#", _("at"), _("event"), _("actor"), _("trigger"), _("state"), _("note"), _("details")]
     if as_csv:
         csv_out(columns, rows)
         return
-    table(f"History of {case_id}", columns, rows)
+    table(_("History of {case_id}").format(case_id=case_id), columns, rows)
 
 
 @click.command()
@@ -233,11 +233,11 @@ def cases(obj: Obj, plan_id: str | None, state: str | None, which: str, as_json:
         echo_json(found)
         return
     table(
-        f"Cases ({which})",
-        ["case", "plan", "state", "opened", "by", "deadline", "level", "acute"],
+        _("Cases ({which})").format(which={"open": _("open"), "closed": _("closed"), "all": _("all")}[which]),
+        [_("case"), _("plan"), _("state"), _("opened"), _("by"), _("deadline"), _("level"), _("acute")],
         [
             [c.id, c.plan_id, c.state_label, local(c.opened_at), c.opened_by, local(c.deadline), c.escalation_level,
-             "yes" if c.acute else ""]
+             _("yes") if c.acute else ""]
             for c in found
         ],
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from indsats.i18n import _
 from indsats.commands.base import Obj, json_option, pass_obj
 from indsats.errors import MailUnavailable
 
@@ -43,23 +44,24 @@ def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool, metrics_file:
         return
     if result.deliveries:
         table(
-            "Would send" if dry_run else "Sent",
-            ["reminder", "case", "state", "kind", "level", "to", "result"],
+            _("Would send") if dry_run else _("Sent"),
+            [_("reminder"), _("case"), _("state"), _("kind"), _("level"), _("to"), _("result")],
             [
                 [d.reminder_id, d.case_id, d.state, d.kind, d.level, ", ".join(d.recipients),
-                 "ok" if d.ok else f"failed: {d.error}"]
+                 "ok" if d.ok else _("failed: {error}").format(error=d.error)]
                 for d in result.deliveries
             ],
         )
         if result.deliveries_not_listed:
-            click.echo(f"… and {result.deliveries_not_listed} more.")
+            click.echo(_("… and {n} more.").format(n=result.deliveries_not_listed))
     if dry_run:
-        click.echo(f"Dry run: {len(result.deliveries) + result.deliveries_not_listed} message(s) due; nothing sent.")
+        click.echo(_("Dry run: {n} message(s) due; nothing sent.").format(
+            n=len(result.deliveries) + result.deliveries_not_listed))
     else:
-        click.echo(
-            f"Sweep via {swept.via}: {result.sent} sent, {result.coalesced} coalesced, "
-            f"{result.retrying} to retry, {result.failed} failed, {result.obsolete} obsolete."
-        )
+        click.echo(_("Sweep via {via}: {sent} sent, {coalesced} coalesced, {retrying} to retry, {failed} failed, "
+                     "{obsolete} obsolete.").format(via=swept.via, sent=result.sent, coalesced=result.coalesced,
+                                                    retrying=result.retrying, failed=result.failed,
+                                                    obsolete=result.obsolete))
         _fail_if_unreachable(result, swept.via)
 
 
