@@ -417,7 +417,7 @@ class FailingUnitOfWork(UnitOfWork):
 class DiskFullForReminders(Database):
     """The same database, whose units of work fail on the last write of a command."""
 
-    def unit_of_work(self, *, write: bool = False) -> UnitOfWork:
+    def unit_of_work(self, *, write: bool = False, read_first: bool = False) -> UnitOfWork:
         return FailingUnitOfWork(self, write=write)
 
 
@@ -453,17 +453,46 @@ def test_an_open_that_fails_midway_writes_nothing_and_uses_no_case_number(ctx: C
 
 
 class InterleavingDatabase:
-    """A Database through which another command runs just before the next writing unit of work begins."""
+    """A Database through which another command runs between a command's reading and its first write
+    (the version check), as when two people act at the same moment."""
 
     def __init__(self, db: Database, before_write: Callable[[], object]) -> None:
         self.db = db
         self.before_write: Callable[[], object] | None = before_write
 
-    def unit_of_work(self, *, write: bool = False) -> UnitOfWork:
-        if write and self.before_write is not None:
-            run, self.before_write = self.before_write, None
-            run()
-        return self.db.unit_of_work(write=write)
+    def unit_of_work(self, *, write: bool = False, read_first: bool = False) -> Any:
+        return _Interleaving(self, self.db.unit_of_work(write=write, read_first=read_first))
+
+
+class _Interleaving:
+    def __init__(self, outer: InterleavingDatabase, uow: Any) -> None:
+        self.outer, self.uow = outer, uow
+
+    def __enter__(self) -> _Interleaving:
+        self.uow.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.uow.__exit__(*exc)
+
+    def commit(self) -> None:
+        self.uow.commit()
+
+    @property
+    def repo(self) -> Any:
+        outer, repo = self.outer, self.uow.repo
+
+        class Racing:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(repo, name)
+
+            def bump_version(self, *args: Any, **kwargs: Any) -> Any:
+                if outer.before_write is not None:
+                    run, outer.before_write = outer.before_write, None
+                    run()
+                return repo.bump_version(*args, **kwargs)
+
+        return Racing()
 
 
 def test_a_stale_version_updates_nothing(ctx: Context, case_in: Callable[..., str]) -> None:

@@ -3,7 +3,9 @@
 SQLite is the embedded default: WAL, a busy timeout, foreign keys on, and ``BEGIN IMMEDIATE`` for
 units of work that write, so two writers queue on the lock instead of failing mid-transaction.
 PostgreSQL runs the same statements. The unit of work is in ``unit_of_work.py``; driver errors become
-``IndsatsError`` in ``driver_errors.py`` (both names are importable from here, as before).
+``IndsatsError`` in ``driver_errors.py`` (both names are importable from here, as before). A command's
+hot path (``unit_of_work(write=True, read_first=True)``) runs on the driver connection (``hot.py``);
+SQLAlchemy is imported only when something else needs it.
 """
 
 from __future__ import annotations
@@ -14,16 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import make_url
-
 from indsats.adapters.files import create_private
 from indsats.errors import StorageUnavailable
 from indsats.storage.driver_errors import translate, translated
+from indsats.storage.hot import Driver, HotUnitOfWork, LendingEngine, OrgSnapshot, ThreadConnections, sqlite_connect
 from indsats.storage.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import URL, Connection, Engine
 
 __all__ = ["Database", "UnitOfWork", "translate", "translated"]
 
@@ -32,21 +32,51 @@ class Database:
     """One database, by URL. Cheap to create; connects on first use."""
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000, check_schema: bool = True) -> None:
-        self.url = make_url(url)
-        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._url_text = str(url)
+        self._url: URL | None = None
+        self._path: Path | None = None
+        self.is_sqlite = self._url_text.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite"
         self.busy_timeout_ms = busy_timeout_ms
         self._engine: Engine | None = None
         # The first unit of work checks the schema revision (one SELECT); init and db status need not.
         self._schema_checked = not check_schema
+        self.driver = Driver(sqlite=self.is_sqlite)
+        self._raw = ThreadConnections()  # the hot path's SQLite connections, one per thread
+        # The organisation as of its version (see hot.py), shared by every unit of work on this database.
+        self.org_snapshot: tuple[tuple[Any, ...], OrgSnapshot] | None = None
+        self._lending: LendingEngine | None = None
+
+    @property
+    def url(self) -> URL:
+        if self._url is None:
+            from sqlalchemy.engine import make_url
+
+            self._url = make_url(self._url_text)
+        return self._url
+
+    def _simple_sqlite_file(self) -> str | None:
+        """The file of a plain ``sqlite:///FILE`` URL, read without SQLAlchemy; None for anything else."""
+        text = self._url_text
+        if not text.startswith("sqlite:///") or "?" in text or "%" in text:
+            return None
+        return text[len("sqlite:///"):] or None
 
     @property
     def path(self) -> Path | None:
         """The SQLite file, if this is a file database."""
-        if not self.is_sqlite or self.url.database in (None, "", ":memory:"):
+        if not self.is_sqlite:
             return None
-        return Path(self.url.database)
+        if self._path is None:
+            simple = self._simple_sqlite_file()
+            if simple is not None:
+                self._path = None if simple == ":memory:" else Path(simple)
+            elif self.url.database not in (None, "", ":memory:"):
+                self._path = Path(self.url.database)
+        return self._path
 
     def display(self) -> str:
+        if self._simple_sqlite_file() is not None:
+            return self._url_text
         return self.url.render_as_string(hide_password=True)
 
     @property
@@ -56,6 +86,8 @@ class Database:
         return self._engine
 
     def _create_engine(self) -> Engine:
+        from sqlalchemy import create_engine, event
+
         if not self.is_sqlite:
             # lock_timeout: a row held by another transaction ends in exit 7 instead of waiting forever.
             options = f"-c lock_timeout={self.busy_timeout_ms}"
@@ -110,8 +142,56 @@ class Database:
         if not found:
             raise StorageUnavailable(f"no database at {path}: run 'indsats init' first (or set --db)")
 
-    def unit_of_work(self, *, write: bool = False) -> UnitOfWork:
+    def unit_of_work(self, *, write: bool = False, read_first: bool = False, hot: bool = False) -> UnitOfWork:
+        """One transaction. ``hot``: its statements on the driver connection (``hot.py``), SQLAlchemy only for
+        what that lacks. ``read_first`` (with ``write``, hot): a command that reads, then writes what it
+        decided, in one transaction whose first write is the version check."""
+        if (hot or read_first) and (not self.is_sqlite or self.path is not None):
+            return HotUnitOfWork(self, write=write, read_first=read_first)  # type: ignore[return-value]  # same surface
         return UnitOfWork(self, write=write)
+
+    def sqlite_connection(self) -> Any:
+        """This thread's driver connection to the SQLite file (the hot path's)."""
+        path = self.path
+        assert path is not None, "the hot path runs on a SQLite file"
+
+        def connect() -> Any:
+            self.require_file()  # connecting would create an empty file; an open connection needs no look
+            return sqlite_connect(str(path), self.busy_timeout_ms)
+
+        return self._raw.checkout(connect)
+
+    def give_back_sqlite_connection(self, con: Any, *, broken: bool = False) -> None:
+        self._raw.checkin(con, broken=broken)
+
+    @property
+    def lending(self) -> LendingEngine:
+        """SQLAlchemy over the hot path's own SQLite connections (made on first need)."""
+        if self._lending is None:
+            path = self.path
+            assert path is not None
+            self._lending = LendingEngine(str(path), self.busy_timeout_ms)
+        return self._lending
+
+    def check_schema_raw(self, uow: HotUnitOfWork) -> None:
+        """``check_schema`` on the driver connection (no SQLAlchemy)."""
+        if self._schema_checked:
+            return
+        from indsats.storage.schema import require_current
+
+        exists = ("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+                  if self.is_sqlite else "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'alembic_version'"
+                  " AND schemaname = ANY (current_schemas(false))")
+        cursor = uow.execute(exists)
+        found = cursor.fetchone()[0]
+        revision = None
+        if found:
+            cursor = uow.execute("SELECT version_num FROM alembic_version")
+            row = cursor.fetchone()
+            revision = None if row is None else row[0]
+        cursor.close()
+        require_current(self, revision)
+        self._schema_checked = True
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -134,6 +214,11 @@ class Database:
         self._schema_checked = True
 
     def dispose(self) -> None:
+        self._raw.close_all()
+        self.org_snapshot = None
+        if self._lending is not None:
+            self._lending.engine.dispose()
+            self._lending = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exc as sa_exc
-
 from indsats.errors import Conflict, IndsatsError, StorageUnavailable
 
 if TYPE_CHECKING:
@@ -22,6 +20,8 @@ if TYPE_CHECKING:
 @contextmanager
 def translated(db: Database) -> Iterator[None]:
     """Run the block with SQLAlchemy errors raised as ``IndsatsError`` (migrations, backup, raw connections)."""
+    from sqlalchemy import exc as sa_exc
+
     try:
         yield
     except sa_exc.SQLAlchemyError as exc:
@@ -29,13 +29,15 @@ def translated(db: Database) -> Iterator[None]:
 
 
 def translate(exc: BaseException, db: Database) -> IndsatsError:
-    """Turn a driver error into one line a coordinator can act on."""
+    """Turn a driver error (SQLAlchemy's, or the DBAPI driver's own on the hot path) into one line a coordinator
+    can act on."""
     if isinstance(exc, IndsatsError):
         return exc
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
     lower = text.lower()
     where = db.display()
-    if isinstance(exc, sa_exc.IntegrityError):
+    kinds = {c.__name__ for c in type(exc).__mro__}  # SQLAlchemy's classes and the drivers' share these names
+    if "IntegrityError" in kinds:
         return Conflict(f"a concurrent change was detected ({_short(text)}); nothing was written, try again")
     if "database is locked" in lower or "database table is locked" in lower:
         return StorageUnavailable(
@@ -53,7 +55,7 @@ def translate(exc: BaseException, db: Database) -> IndsatsError:
         return _file_problem(db) or StorageUnavailable(f"cannot open the database {where}: {_short(text)}")
     if "could not serialize" in lower or "deadlock" in lower:
         return Conflict("a concurrent change was detected; nothing was written, try again")
-    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DBAPIError)):
+    if kinds & {"OperationalError", "InterfaceError", "DBAPIError", "DatabaseError"}:
         return StorageUnavailable(f"the database {where} is unavailable: {_short(text)}")
     return StorageUnavailable(f"database error on {where}: {_short(text)}")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exc as sa_exc
-
 from indsats.errors import IndsatsError
 from indsats.storage.driver_errors import translate
 
@@ -78,5 +76,8 @@ class UnitOfWork:
         finally:
             conn.info["write"] = False
             conn.close()
-        if exc is not None and not isinstance(exc, IndsatsError) and isinstance(exc, sa_exc.SQLAlchemyError):
-            raise translate(exc, self.db) from None
+        if exc is not None and not isinstance(exc, IndsatsError):
+            from sqlalchemy import exc as sa_exc
+
+            if isinstance(exc, sa_exc.SQLAlchemyError):
+                raise translate(exc, self.db) from None

@@ -1,8 +1,9 @@
 """The coordinator's use cases: open a case, advance it, add a note. One unit of work each.
 
-``advance`` reads and decides in one short transaction, then writes in another that succeeds only if
-the case's version is still the one it read: two people acting on the same case at once cannot both
-win, and the loser is told so (``Conflict``) instead of silently overwriting.
+``advance`` reads and decides, then writes, in one transaction on the driver connection
+(``read_first``); its first write succeeds only if the case's version is still the one it read: two
+people acting on the same case at once cannot both win, and the loser is told so (``Conflict``)
+instead of silently overwriting.
 """
 
 from __future__ import annotations
@@ -178,7 +179,8 @@ def advance(
 ) -> Outcome:
     """Fire ``trigger`` on a case: check state, actor, fields and prerequisites, then write it all at once."""
     values = values or {}
-    with ctx.db.unit_of_work() as uow:
+    # One transaction: read and decide, then write, the first write being the version check (see the module).
+    with ctx.db.unit_of_work(write=True, read_first=True) as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
         case, plan = require_visible(ctx, repo, me, case_id)
@@ -206,15 +208,13 @@ def advance(
         final = plan.states[dest].final
         # Who the new state's reminders (or the acute alerts) climb to is read now, with everything else.
         levels = _escalation_levels(repo, org, dest, facts) if (moved and not final) or transition.marks_acute else 0
-    payload: dict[str, Any] = {"fields": typed} if typed else {}
-    if note:
-        payload["note"] = note
-    if acting_for != me.login:
-        payload["acting_for"] = acting_for  # a deputy standing in: recorded as "deputy for person"
-    sensitive = frozenset(n for n, f in transition.fields.items() if f.sensitive)
-    cipher = ctx.keys.cipher() if journal.needs_key(payload, sensitive) else None
-    with ctx.db.unit_of_work(write=True) as uow:
-        repo = uow.repo
+        payload: dict[str, Any] = {"fields": typed} if typed else {}
+        if note:
+            payload["note"] = note
+        if acting_for != me.login:
+            payload["acting_for"] = acting_for  # a deputy standing in: recorded as "deputy for person"
+        sensitive = frozenset(n for n, f in transition.fields.items() if f.sensitive)
+        cipher = ctx.keys.cipher() if journal.needs_key(payload, sensitive) else None
         at = ctx.clock.now().replace(microsecond=0)
         head = repo.bump_version(case_id, case.version, at)
         if head is None:

@@ -1,6 +1,8 @@
 """One ``transitions`` Machine per plan version, built once; a case binds to it for one operation.
 
-The Machine owns the graph: which trigger leads where from which state. Guards that need the
+The Machine owns the graph: which trigger leads where from which state. A command consults it through
+the table read off it once per plan version, (state, trigger) → destination (binding a model to the
+Machine costs more than everything else a command computes). Guards that need the
 actor, the fields or the case's history live in ``guards.py`` so that their errors can say exactly
 what is wrong. Reads never build a Machine: they ask the plan directly.
 """
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from indsats.engine.plans.schema import Plan
 
 _MACHINES: dict[tuple[str, str], Machine] = {}
+_TABLES: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
 
 
 class _Bound:
@@ -65,8 +68,31 @@ def build_machine(plan: Plan) -> Machine:
     return machine
 
 
+def transition_table(plan: Plan) -> dict[tuple[str, str], str]:
+    """(state, trigger) → the state it lands in, read off the plan's Machine once per plan version."""
+    key = (plan.id, plan.version)
+    table = _TABLES.get(key)
+    if table is None:
+        table = {}
+        machine = machine_for(plan)
+        for trigger, event in machine.events.items():
+            for source, found in event.transitions.items():
+                if found:
+                    table[(source, trigger)] = found[0].dest or source  # no destination: internal, stays
+        _TABLES[key] = table
+    return table
+
+
 def fire(plan: Plan, state: str, trigger: str, case_id: str) -> str:
     """Fire ``trigger`` on a case in ``state``; return the state it lands in. ``Invalid`` if not possible."""
+    dest = transition_table(plan).get((state, trigger))
+    if dest is None:
+        raise Invalid(_not_possible(plan, state, trigger, case_id))
+    return dest
+
+
+def fire_on_machine(plan: Plan, state: str, trigger: str, case_id: str) -> str:
+    """``fire`` by binding a model to the Machine itself (what the table is read from; tests compare the two)."""
     machine = machine_for(plan)
     model = _Bound(state)
     machine.add_model(model, initial=state)

@@ -120,13 +120,13 @@ def sweep(
         result.claimed = len(rows)
         return result
     while True:
-        with ctx.db.unit_of_work(write=True) as uow:
+        with ctx.db.unit_of_work(write=True, hot=True) as uow:
             rows = uow.repo.claim_due(now=now, limit=batch_size, worker=worker, lease_until=now + lease)
             uow.commit()
         if not rows:
             return result
         result.claimed += len(rows)
-        with ctx.db.unit_of_work() as uow:
+        with ctx.db.unit_of_work(hot=True) as uow:
             prepared, obsolete = _prepare(ctx, uow.repo, rows)
         to_send, duplicates = _coalesce(prepared)
         sendable = [p for p in to_send if p.problem is None]
@@ -135,7 +135,7 @@ def sweep(
         for p in to_send:
             if p.problem is not None:
                 outcomes[p.row.id] = DeliveryResult(reminder_id=p.row.id, ok=False, error=p.problem, permanent=True)
-        with ctx.db.unit_of_work(write=True) as uow:
+        with ctx.db.unit_of_work(write=True, hot=True) as uow:
             _record_batch(ctx, uow.repo, obsolete, to_send, duplicates, outcomes, worker, now, result)
             uow.commit()
 

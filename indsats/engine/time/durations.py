@@ -15,6 +15,8 @@ Days, working days, weeks and months count whole days: they end at the end of th
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -150,6 +152,7 @@ class Duration:
         return timedelta(**{self.unit.value: self.amount})
 
 
+@lru_cache(maxsize=1024)
 def parse_duration(text: str) -> Duration:
     """Parse a duration such as '4 working hours', '6 hverdage', '2 days' or 'P6D'; ``Invalid`` if it is not one."""
     shown = " ".join(text.split())  # keep the message on one line

@@ -1,0 +1,643 @@
+"""The hot path near the driver: a command's statements as plain SQL on the DBAPI connection, one transaction.
+
+``advance`` runs a dozen statements; SQLAlchemy's execution layer costs more per statement than SQLite
+takes to run it, and importing SQLAlchemy costs a command more than all its work. So a command that
+asks for ``db.unit_of_work(write=True, read_first=True)`` gets a ``HotUnitOfWork``: the statements it
+uses are written here once, in SQL both SQLite and PostgreSQL run (``?`` becomes ``%s`` for psycopg),
+with the values converted as the tables type them (``TYPES``, kept equal to ``models.py`` by
+``tests/test_hot_path.py``). SQLAlchemy stays for the schema, Alembic and every other query: a
+method this module does not have is answered by the full ``Repository`` over the same connection and
+transaction (SQLAlchemy imported then, and only then).
+
+One transaction per command: it starts as a read (SQLite ``BEGIN``; PostgreSQL's implicit one) and
+becomes a write at its first write, which must be the version check (``bump_version``). On SQLite a
+reader cannot take the write lock while another holds it, nor after another committed: then the
+transaction starts again as ``BEGIN IMMEDIATE`` (queueing for the lock, up to the busy timeout) and
+the version check decides, so a concurrent change to the case is still a ``Conflict`` (exit 6). On
+PostgreSQL the ``UPDATE … WHERE version = ?`` waits for the row and then finds the version gone.
+
+The organisation (users and grants) is read whole and kept on the ``Database`` until the organisation's
+own version changes: the organisation chain's head and the rows' counts, one small query per command.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import date, datetime, timezone
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from indsats.engine.cases.case import Case
+from indsats.engine.reminders.reminder import Reminder
+from indsats.errors import IndsatsError
+from indsats.storage.repositories.base import by_columns, dumps, event_row
+
+if TYPE_CHECKING:
+    from indsats.storage.database import Database
+    from indsats.storage.repository import Repository
+
+    _RepositoryBase = Repository
+else:
+    _RepositoryBase = object
+
+Row = dict[str, Any]
+# How the tables type their columns, where the driver's value is not already the engine's: times are
+# stored as naive UTC and handed back aware; SQLite keeps booleans as 0/1 and dates as text.
+TYPES: dict[str, dict[str, str]] = {
+    "users": {"deputy_from": "date", "deputy_until": "date", "active": "bool", "created_at": "datetime"},
+    "grants": {"granted_at": "datetime"},
+    "cases": {
+        "is_open": "bool", "acute": "bool", "minor": "bool", "opened_at": "datetime", "state_entered_at": "datetime",
+        "deadline": "datetime", "closed_at": "datetime", "last_activity_at": "datetime", "paused_at": "datetime",
+        "archived_at": "datetime", "purged_at": "datetime",
+    },
+    "events": {"at": "datetime"},
+    "reminders": {"due_at": "datetime", "next_attempt_at": "datetime", "lease_until": "datetime", "sent_at": "datetime"},
+    "case_deadlines": {"started_at": "datetime", "due_at": "datetime", "met_at": "datetime"},
+    "state_visits": {"entered_at": "datetime", "deadline_at": "datetime", "left_at": "datetime", "on_time": "bool"},
+}
+# Times on SQLite are text as SQLAlchemy's DateTime writes them ("%Y-%m-%d %H:%M:%S.%f"): text order is time order.
+_BUSY = ("SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT")
+
+
+class Driver:
+    """What differs between the dialects, decided once per Database."""
+
+    def __init__(self, *, sqlite: bool) -> None:
+        self.sqlite = sqlite
+        self._sql: dict[str, str] = {}
+
+    def sql(self, text: str) -> str:
+        """The statement in the driver's parameter style (written with ``?``)."""
+        found = self._sql.get(text)
+        if found is None:
+            found = self._sql[text] = text if self.sqlite else text.replace("?", "%s")
+        return found
+
+    def bind(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is datetime:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime passed to the database")
+            utc = value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+            if self.sqlite:
+                return utc.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+            return utc.replace(tzinfo=None)
+        if kind is date and self.sqlite:
+            return value.isoformat()
+        return value
+
+    def reader(self, table: str, columns: list[str]) -> list[tuple[int, Any]]:
+        """(index, converter) for the columns of ``table`` whose driver value needs converting."""
+        kinds = TYPES.get(table, {})
+        found: list[tuple[int, Any]] = []
+        for i, name in enumerate(columns):
+            kind = kinds.get(name)
+            if kind == "datetime":
+                found.append((i, _sqlite_time if self.sqlite else _aware))
+            elif kind == "bool" and self.sqlite:
+                found.append((i, bool))
+            elif kind == "date" and self.sqlite:
+                found.append((i, date.fromisoformat))
+        return found
+
+
+def _sqlite_time(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc)
+
+
+class OrgSnapshot:
+    """Every user and grant as of one organisation version, with the lookups the engine asks for."""
+
+    def __init__(self, users: list[Row], grants: list[Row]) -> None:
+        self.users = {u["login"]: u for u in sorted(users, key=lambda u: u["login"])}
+        self.grants: dict[str, list[Row]] = {}
+        for g in sorted(grants, key=lambda g: (g["login"], g["plan_id"], g["role"])):
+            self.grants.setdefault(g["login"], []).append(g)
+        self._by: dict[tuple[str, Any], list[Row]] = {}
+
+    def where(self, column: str, value: Any, *, active_only: bool = False) -> list[Row]:
+        """The users whose ``column`` holds ``value`` (and who are active), by login."""
+        key = (column + ("+active" if active_only else ""), value)
+        found = self._by.get(key)
+        if found is None:
+            found = self._by[key] = [u for u in self.users.values()
+                                     if u.get(column) == value and (u["active"] or not active_only)]
+        return [dict(u) for u in found]
+
+
+class HotUnitOfWork:
+    """One transaction on the driver connection; ``repo`` runs the hot statements (see the module's text)."""
+
+    def __init__(self, db: Database, *, write: bool = True, read_first: bool = True) -> None:
+        self.db = db
+        self.driver: Driver = db.driver
+        # read_first: begins as a read and becomes a write at its first write (the version check);
+        # otherwise a write begins holding the write lock (SQLite ``BEGIN IMMEDIATE``), a read as a read.
+        self.read_first = write and read_first
+        self.raw: Any = None
+        self._sa: Any = None  # a SQLAlchemy Connection over the same DBAPI connection, when one was needed
+        self._repo: HotRepository | None = None
+        self._full: Repository | None = None
+        self._committed = False
+        self._written = False
+        self._own_raw = False
+        self._broken = False
+        self.write = write
+
+    def __enter__(self) -> HotUnitOfWork:
+        db = self.db
+        try:
+            if self.driver.sqlite:
+                self.raw = db.sqlite_connection()
+                self._own_raw = True
+                self.raw.execute("BEGIN IMMEDIATE" if self.write and not self.read_first else "BEGIN")
+            else:
+                db.require_file()
+                self._sa = db.engine.connect()
+                self.raw = self._sa.connection.driver_connection
+            db.check_schema_raw(self)
+        except Exception as exc:
+            self._close()
+            raise self._translate(exc) from None
+        return self
+
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            self._repo = HotRepository(self)
+        return self._repo  # a Repository to the type checker: the same methods (the rest by delegation)
+
+    def full_repository(self) -> Repository:
+        """The SQLAlchemy ``Repository`` in this very transaction (built on first need)."""
+        if self._full is None:
+            from indsats.storage.repository import Repository
+
+            if self._sa is None:  # SQLite: wrap this connection, which already holds the transaction
+                self._sa = self.db.lending.connect(self.raw)
+            self._full = Repository(self._sa)
+        return self._full
+
+    # -- statements -------------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        bind = self.driver.bind
+        cursor = self.raw.cursor()
+        cursor.execute(self.driver.sql(sql), [bind(v) for v in params])
+        return cursor
+
+    def executemany(self, sql: str, rows: list[list[Any]]) -> None:
+        bind = self.driver.bind
+        cursor = self.raw.cursor()
+        cursor.executemany(self.driver.sql(sql), [[bind(v) for v in row] for row in rows])
+        cursor.close()
+
+    def rows(self, table: str, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """The rows of a query over one table, as dicts typed as the table types them."""
+        cursor = self.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        convert = self.driver.reader(table, columns)
+        found = []
+        for values in cursor.fetchall():
+            row = dict(zip(columns, values, strict=True))
+            for i, fn in convert:
+                value = values[i]
+                if value is not None:
+                    row[columns[i]] = fn(value)
+            found.append(row)
+        cursor.close()
+        return found
+
+    def first_write(self, sql: str, params: list[Any]) -> list[Any]:
+        """The transaction's first write (the version check), with ``RETURNING``: its rows.
+
+        On SQLite, when the read cannot become a write (another writer holds the lock, or committed since
+        this transaction began), begin again as ``BEGIN IMMEDIATE`` and run it once more.
+        """
+        if not self.read_first:
+            cursor = self.execute(sql, params)
+            found = list(cursor.fetchall())
+            cursor.close()
+            return found
+        assert not self._written, "the version check must be the first write"
+        self._written = True
+        try:
+            cursor = self.execute(sql, params)
+        except Exception as exc:
+            if not (self.driver.sqlite and getattr(exc, "sqlite_errorname", None) in _BUSY):
+                raise
+            self.raw.execute("ROLLBACK")
+            self.raw.execute("BEGIN IMMEDIATE")
+            cursor = self.execute(sql, params)
+        found = list(cursor.fetchall())
+        cursor.close()
+        return found
+
+    # -- the transaction --------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        if self.driver.sqlite:
+            self.raw.execute("COMMIT")
+        else:
+            self.raw.commit()
+        self._committed = True
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.raw is not None and not self._committed:
+            try:
+                if self.driver.sqlite:
+                    if self.raw.in_transaction:
+                        self.raw.execute("ROLLBACK")
+                else:
+                    self.raw.rollback()
+            except Exception:  # the connection may be gone; the transaction is gone with it
+                self._broken = True
+        self._close()
+        if exc is not None and not isinstance(exc, IndsatsError) and _is_driver_error(exc):
+            raise self._translate(exc) from None
+
+    def _close(self) -> None:
+        if self._sa is not None:
+            try:
+                self._sa.close()
+            except Exception:  # noqa: BLE001 (closing a connection that is gone)
+                pass
+        self._sa = self._full = self._repo = None
+        if self._own_raw and self.raw is not None:
+            if self.raw.in_transaction:  # failed while beginning or checking: never hand out a connection mid-transaction
+                try:
+                    self.raw.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 (gone)
+                    self._broken = True
+            self.db.give_back_sqlite_connection(self.raw, broken=self._broken)
+        self._own_raw = False
+        self.raw = None
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, IndsatsError) or not _is_driver_error(exc):
+            return exc
+        from indsats.storage.driver_errors import translate
+
+        return translate(exc, self.db)
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    """A DBAPI error (sqlite3, psycopg) or SQLAlchemy's wrapper of one."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    module = type(exc).__module__
+    return "SQLAlchemyError" in names or (
+        bool(names & {"DatabaseError", "InterfaceError"}) and module.split(".")[0] in ("sqlite3", "psycopg")
+    )
+
+
+class HotRepository(_RepositoryBase):
+    """The statements a command's hot path runs, on the driver connection; anything else, by delegation."""
+
+    def __init__(self, uow: HotUnitOfWork) -> None:
+        self._uow = uow
+        self.is_postgresql = not uow.driver.sqlite
+        self._org: OrgSnapshot | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._uow.full_repository(), name)
+
+    # -- the organisation, from the snapshot of its version ------------------------------------------
+
+    def _snapshot(self) -> OrgSnapshot:
+        if self._org is None:
+            uow, db = self._uow, self._uow.db
+            cursor = uow.execute("SELECT (SELECT max(seq) FROM org_events), (SELECT count(*) FROM users),"
+                                 " (SELECT count(*) FROM grants)")
+            version = tuple(cursor.fetchone())
+            cursor.close()
+            cached = db.org_snapshot
+            if cached is None or cached[0] != version:
+                snapshot = OrgSnapshot(uow.rows("users", "SELECT * FROM users"),
+                                       uow.rows("grants", "SELECT login, plan_id, role, unit FROM grants"))
+                cached = db.org_snapshot = (version, snapshot)
+            self._org = cached[1]
+        return self._org
+
+    def get_user(self, login: str) -> Row | None:
+        found = self._snapshot().users.get(login)
+        return None if found is None else dict(found)
+
+    def load_chains(self, logins: Iterable[str | None]) -> None:
+        self._snapshot()  # everyone is loaded already
+
+    def grants_of(self, login: str) -> list[Row]:
+        return [dict(g) for g in self._snapshot().grants.get(login, [])]
+
+    def holders_of(self, role: str, plan_id: str) -> list[Row]:
+        org = self._snapshot()
+        found = []
+        for login, user in org.users.items():
+            if not user["active"]:
+                continue
+            for grant in org.grants.get(login, []):
+                if grant["role"] == role and grant["plan_id"] in (plan_id, "*"):
+                    found.append({**user, "grant_unit": grant["unit"]})
+        return found
+
+    def deputised_by(self, login: str) -> list[Row]:
+        return self._snapshot().where("deputy", login)
+
+    def users_reporting_to(self, login: str) -> list[Row]:
+        return self._snapshot().where("reports_to", login)
+
+    def users_with_role(self, role: str) -> list[Row]:
+        return self._snapshot().where("role", role, active_only=True)
+
+    # -- the case, its events, its reminders -----------------------------------------------------------
+
+    def get_case(self, case_id: str, *, lock: bool = False) -> Case | None:
+        sql = "SELECT * FROM cases WHERE id = ?" + (" FOR UPDATE" if lock and self.is_postgresql else "")
+        found = self._uow.rows("cases", sql, [case_id])
+        return Case.from_row(found[0]) if found else None
+
+    def plan_text(self, plan_id: str, version: str) -> str | None:
+        cursor = self._uow.execute("SELECT text FROM plans WHERE id = ? AND version = ?", [plan_id, version])
+        row = cursor.fetchone()
+        cursor.close()
+        return None if row is None else str(row[0])
+
+    def bump_version(self, case_id: str, expected_version: int, at: datetime) -> tuple[int, str] | None:
+        rows = self._uow.first_write(
+            "UPDATE cases SET version = ?, last_activity_at = ? WHERE id = ? AND version = ? RETURNING last_seq, last_hash",
+            [expected_version + 1, at, case_id, expected_version],
+        )
+        return None if not rows else (int(rows[0][0]), str(rows[0][1]))
+
+    def update_case(self, case_id: str, values: Row, *, expected_version: int | None = None) -> bool:
+        if not values:
+            return True
+        columns = list(values)
+        sql = f"UPDATE cases SET {', '.join(f'{_quoted(c)} = ?' for c in columns)} WHERE id = ?"
+        params = [*values.values(), case_id]
+        if expected_version is not None:
+            sql += " AND version = ?"
+            params.append(expected_version)
+        cursor = self._uow.execute(sql, params)
+        done = cursor.rowcount
+        cursor.close()
+        return bool(done == 1)
+
+    def insert_event(self, values: Row) -> None:
+        payload = values.get("payload")
+        self._insert("events", [{**values, "payload": None if payload is None else dumps(payload)}])
+
+    def events_for(self, case_id: str) -> list[Row]:
+        return [event_row(r) for r in self._uow.rows("events", "SELECT * FROM events WHERE case_id = ? ORDER BY seq",
+                                                     [case_id])]
+
+    def case_actors(self, case_id: str, kinds: Iterable[str]) -> set[str]:
+        wanted = sorted(set(kinds))
+        if not wanted:
+            return set()
+        cursor = self._uow.execute(
+            f"SELECT DISTINCT actor FROM events WHERE case_id = ? AND actor IS NOT NULL"
+            f" AND kind IN ({', '.join('?' * len(wanted))})", [case_id, *wanted])
+        found = {str(r[0]) for r in cursor.fetchall()}
+        cursor.close()
+        return found
+
+    def cancel_pending(self, case_id: str, *, closing: bool = False, outliving: Iterable[str] = ()) -> int:
+        sql = ("UPDATE reminders SET status = 'cancelled', claimed_by = NULL, lease_until = NULL"
+               " WHERE case_id = ? AND status IN ('pending', 'held') AND kind != 'acute'")
+        params: list[Any] = [case_id]
+        keep = sorted(set(outliving))
+        if not closing:
+            sql += " AND deadline IS NULL"  # case deadlines run on while the case moves
+        elif keep:
+            sql += f" AND (deadline IS NULL OR deadline NOT IN ({', '.join('?' * len(keep))}))"
+            params += keep
+        cursor = self._uow.execute(sql, params)
+        done = cursor.rowcount
+        cursor.close()
+        return int(done)
+
+    def insert_reminders(self, rows: Iterable[Row]) -> None:
+        self._insert("reminders", list(rows))
+
+    def case_deadlines_for(self, case_id: str) -> list[Row]:
+        return self._uow.rows("case_deadlines", "SELECT * FROM case_deadlines WHERE case_id = ? ORDER BY started_seq",
+                              [case_id])
+
+    def insert_case_deadline(self, values: Row) -> None:
+        self._insert("case_deadlines", [values])
+
+    def insert_visits(self, rows: list[Row]) -> None:
+        self._insert("state_visits", rows)
+
+    def leave_visit(self, case_id: str, *, left_at: datetime, working_us: int, on_time: bool) -> None:
+        self._uow.execute("UPDATE state_visits SET left_at = ?, time_us = ? - paused_us, on_time = ?"
+                          " WHERE case_id = ? AND left_at IS NULL", [left_at, working_us, on_time, case_id]).close()
+
+    def meet_case_deadline(self, case_id: str, name: str, at: datetime) -> bool:
+        cursor = self._uow.execute("UPDATE case_deadlines SET met_at = ? WHERE case_id = ? AND name = ? AND met_at IS NULL",
+                                   [at, case_id, name])
+        done = cursor.rowcount
+        cursor.close()
+        if done != 1:
+            return False
+        self._uow.execute("UPDATE reminders SET status = 'cancelled', claimed_by = NULL, lease_until = NULL"
+                          " WHERE case_id = ? AND deadline = ? AND status IN ('pending', 'held')", [case_id, name]).close()
+        return True
+
+    def key_fingerprints(self, *, lock: bool = False) -> dict[str, str]:
+        sql = "SELECT status, fingerprint FROM key_fingerprints WHERE status IN ('current', 'next')"
+        cursor = self._uow.execute(sql + (" FOR SHARE" if lock and self.is_postgresql else ""))
+        found = {str(status): str(fingerprint) for status, fingerprint in cursor.fetchall()}
+        cursor.close()
+        return found
+
+    # -- the sweep ---------------------------------------------------------------------------------------
+
+    def claim_due(self, *, now: datetime, limit: int, worker: str, lease_until: datetime) -> list[Reminder]:
+        uow = self._uow
+        cursor = uow.execute(
+            "SELECT id FROM reminders WHERE status = 'pending' AND next_attempt_at <= ?"
+            " AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?"
+            + (" FOR UPDATE SKIP LOCKED" if self.is_postgresql else ""), [now, now, limit])
+        ids = [r[0] for r in cursor.fetchall()]
+        cursor.close()
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        uow.execute(f"UPDATE reminders SET claimed_by = ?, lease_until = ? WHERE id IN ({marks})",
+                    [worker, lease_until, *ids]).close()
+        rows = uow.rows("reminders", f"SELECT * FROM reminders WHERE id IN ({marks}) ORDER BY next_attempt_at, id", ids)
+        return [Reminder.from_row(r) for r in rows]
+
+    def get_cases(self, case_ids: Iterable[str], *, lock: bool = False) -> dict[str, Case]:
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        sql = f"SELECT * FROM cases WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id"
+        rows = self._uow.rows("cases", sql + (" FOR UPDATE" if lock and self.is_postgresql else ""), ids)
+        return {r["id"]: Case.from_row(r) for r in rows}
+
+    def lock_case_heads(self, case_ids: Iterable[str]) -> dict[str, Row]:
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        sql = (f"SELECT id, last_seq, last_hash, reminders_sent, escalation_level FROM cases"
+               f" WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id")
+        rows = self._uow.rows("cases", sql + (" FOR UPDATE" if self.is_postgresql else ""), ids)
+        return {r["id"]: r for r in rows}
+
+    def update_case_heads(self, rows: Iterable[Row]) -> None:
+        for columns, group in by_columns(rows, "id").items():
+            sql = f"UPDATE cases SET {', '.join(f'{_quoted(c)} = ?' for c in columns)} WHERE id = ?"
+            self._uow.executemany(sql, [[*(r[c] for c in columns), r["id"]] for r in group])
+
+    def insert_events(self, rows: Iterable[Row]) -> None:
+        values = [{**r, "payload": None if r.get("payload") is None else dumps(r["payload"])} for r in rows]
+        self._insert("events", values)
+
+    def held_reminders(self, reminder_ids: Iterable[int], *, worker: str) -> set[int]:
+        ids = sorted(set(reminder_ids))
+        if not ids:
+            return set()
+        sql = (f"SELECT id FROM reminders WHERE id IN ({', '.join('?' * len(ids))}) AND claimed_by = ?"
+               " AND status = 'pending'" + (" FOR UPDATE" if self.is_postgresql else ""))
+        cursor = self._uow.execute(sql, [*ids, worker])
+        found = {int(r[0]) for r in cursor.fetchall()}
+        cursor.close()
+        return found
+
+    def mark_reminders(self, rows: Iterable[Row], *, worker: str) -> None:
+        for columns, group in by_columns(rows, "id").items():
+            sql = (f"UPDATE reminders SET {', '.join(f'{_quoted(c)} = ?' for c in columns)}"
+                   " WHERE id = ? AND claimed_by = ? AND status = 'pending'")
+            self._uow.executemany(sql, [[*(r[c] for c in columns), r["id"], worker] for r in group])
+
+    def running_case_deadlines(self, case_ids: Iterable[str]) -> dict[tuple[str, str], Row]:
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        rows = self._uow.rows("case_deadlines", f"SELECT * FROM case_deadlines WHERE case_id IN"
+                              f" ({', '.join('?' * len(ids))}) AND met_at IS NULL", ids)
+        return {(r["case_id"], r["name"]): r for r in rows}
+
+    def _insert(self, table: str, rows: list[Row]) -> None:
+        for columns, group in by_columns(rows, "").items():
+            sql = f"INSERT INTO {table} ({', '.join(_quoted(c) for c in columns)}) VALUES ({', '.join('?' * len(columns))})"
+            self._uow.executemany(sql, [[row[c] for c in columns] for row in group])
+
+
+def _quoted(column: str) -> str:
+    return '"trigger"' if column == "trigger" else column  # the one column named by an SQL keyword
+
+
+class _Lent:
+    """A driver connection lent to SQLAlchemy for one unit of work: closing it gives it back, open."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        pass
+
+
+class LendingEngine:
+    """A SQLAlchemy engine over connections the hot path holds (SQLite), for the queries it does not have.
+
+    Made once per Database. Its dialect is initialised on a connection of its own (initialising ends the
+    connection's transaction), after which each ``connect`` wraps the connection lent to it, inside its
+    transaction, and never resets or closes it.
+    """
+
+    def __init__(self, path: str, busy_timeout_ms: int) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        self._lent = threading.local()
+        self.engine = create_engine("sqlite://", creator=lambda: _Lent(self._lent.con), poolclass=NullPool,
+                                    pool_reset_on_return=None)
+        first = self._lent.con = sqlite_connect(path, busy_timeout_ms)
+        try:
+            self.engine.connect().close()
+        finally:
+            self._lent.con = None
+            first.close()
+
+    def connect(self, con: Any) -> Any:
+        self._lent.con = con
+        try:
+            return self.engine.connect()
+        finally:
+            self._lent.con = None
+
+
+def sqlite_connect(path: str, busy_timeout_ms: int) -> Any:
+    """A stdlib connection with the pragmas every indsats connection has (see ``Database``)."""
+    import sqlite3
+
+    con = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=True)
+    con.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    con.execute("PRAGMA foreign_keys = ON")
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = NORMAL")
+    return con
+
+
+class ThreadConnections:
+    """Driver connections kept per thread (SQLite connections stay in the thread that made them): a unit of
+    work checks one out and gives it back; one opened inside another gets a connection of its own."""
+
+    KEEP = 2  # idle connections kept per thread
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: set[Any] = set()
+        self._lock = threading.Lock()
+
+    def _idle(self) -> list[Any]:
+        idle = getattr(self._local, "idle", None)
+        if idle is None:
+            idle = self._local.idle = []
+        return idle
+
+    def checkout(self, make: Any) -> Any:
+        idle = self._idle()
+        if idle:
+            return idle.pop()
+        con = make()
+        with self._lock:
+            self._all.add(con)
+        return con
+
+    def checkin(self, con: Any, *, broken: bool = False) -> None:
+        idle = self._idle()
+        if not broken and len(idle) < self.KEEP:
+            idle.append(con)
+            return
+        with self._lock:
+            self._all.discard(con)
+        try:
+            con.close()
+        except Exception:  # noqa: BLE001 (already gone)
+            pass
+
+    def close_all(self) -> None:
+        with self._lock:
+            cons, self._all = self._all, set()
+        for con in cons:
+            try:
+                con.close()
+            except Exception:  # noqa: BLE001 (already gone, or another thread's: closed when it ends)
+                pass
+        self._local = threading.local()
