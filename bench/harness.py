@@ -1,7 +1,10 @@
 """What every benchmark shares: the options, one result row, interleaved repeats, profiles, child processes.
 
->>> a, b = interleave(lambda: None, lambda: None, repeats=3)   # doctest: +SKIP
->>> ratio = median(a) / median(b)                               # doctest: +SKIP
+>>> t = interleave(lambda i: None, lambda i: None, repeats=5)   # doctest: +SKIP
+>>> Row(..., ratios=t.ratios(rate=True))                        # doctest: +SKIP
+
+A ratio is the median of the per-round ratios (each round runs both sides back to back, so drift and
+the neighbours' load hit both alike), reported with its spread (the lowest and highest round).
 """
 
 from __future__ import annotations
@@ -49,8 +52,13 @@ class Row:
     detail: str = ""
     profile: str | None = None  # cProfile top entries, for a missed goal
     skipped: str | None = None
+    ratios: list[float] | None = None  # one per round (indsats ÷ reference); the ratio is their median
+    spread: tuple[float, float] | None = None  # the lowest and the highest of ``ratios``
 
     def __post_init__(self) -> None:
+        if self.ratios:
+            self.ratio = statistics.median(self.ratios)
+            self.spread = (min(self.ratios), max(self.ratios))
         if self.ratio is None and self.indsats is not None and self.reference:
             self.ratio = self.indsats / self.reference
 
@@ -61,6 +69,11 @@ class Timings:
 
     indsats: list[float] = field(default_factory=list)
     reference: list[float] = field(default_factory=list)
+
+    def ratios(self, *, rate: bool) -> list[float]:
+        """Per round, indsats ÷ reference of the figure reported: a rate (work per second, the inverse of
+        the seconds) or a time."""
+        return [(r / i if rate else i / r) for i, r in zip(self.indsats, self.reference, strict=True)]
 
 
 def median(values: list[float]) -> float:

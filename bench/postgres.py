@@ -19,7 +19,7 @@ from bench.harness import Options, Row, median, profile_file, profiled
 from bench.smtp_sink import smtp_sink
 
 NAME = "postgresql"
-GOAL = 2.5
+GOAL = {"advance": 1.8, "sweep": 2.5}  # issue 15: advance with 4 workers ≥ 1.8× one on 2 cores
 WORKERS = (1, 2, 4)
 SINK_DELAY_MS = 5.0
 SWEEP_BATCH = 25
@@ -148,12 +148,12 @@ def run(options: Options) -> list[Row]:
               "sweep": ("PostgreSQL sweep, 4 workers", "mails/s")}
     if options.quick:
         return [Row(name=labels[k][0], measure=labels[k][1], indsats=None, reference=None,
-                    reference_name="1 worker", goal=f"≥ {GOAL}× 1 worker", met=None,
+                    reference_name="1 worker", goal=f"≥ {GOAL[k]}× 1 worker", met=None,
                     skipped="not run with --quick") for k in sizes]
     why = reachable(options.pg_url)
     if why is not None:
         return [Row(name=labels[k][0], measure=labels[k][1], indsats=None, reference=None,
-                    reference_name="1 worker", goal=f"≥ {GOAL}× 1 worker", met=None,
+                    reference_name="1 worker", goal=f"≥ {GOAL[k]}× 1 worker", met=None,
                     skipped=f"PostgreSQL unreachable: {why}") for k in sizes]
     repeats = 2
     rows = []
@@ -170,10 +170,13 @@ def run(options: Options) -> list[Row]:
                     f"{size:,} due reminders, batches of {SWEEP_BATCH}, SMTP sink adding {SINK_DELAY_MS:.0f} ms per mail")
             row = Row(
                 name=name, measure=unit, indsats=four, reference=one, reference_name="1 worker",
-                goal=f"≥ {GOAL}× 1 worker", met=four / one >= GOAL,
+                goal=f"≥ {GOAL[kind]}× 1 worker", met=None,
+                ratios=[f / o for f, o in zip(figures[4], figures[1], strict=True)],
                 detail=f"{what}; 2 workers: {two:,.0f} {unit} ({two / one:.2f}×); fresh database per run, "
-                       f"{repeats} repeats; {multiprocessing.cpu_count()} cores shared with the server",
+                       f"{repeats} rounds (1, 2 and 4 workers each, alternating order); "
+                       f"{multiprocessing.cpu_count()} cores shared with the server",
             )
+            row.met = row.ratio is not None and row.ratio >= GOAL[kind]
             if not row.met:
                 out = options.workdir / f"pg-{kind}.prof"
                 measure(kind, options.pg_url, 4, size, port, profile_to=str(out))
