@@ -16,12 +16,17 @@ MEDIA_TYPE = "application/problem+json"
 KINDS: dict[int, tuple[int, str, str]] = {
     NotFound.exit_code: (404, "not-found", "Not found"),
     NotAllowed.exit_code: (403, "not-allowed", "Not allowed"),
-    Invalid.exit_code: (422, "invalid", "Invalid"),
+    Invalid.exit_code: (400, "invalid", "Invalid"),
     Conflict.exit_code: (409, "conflict", "Conflict"),
     StorageUnavailable.exit_code: (503, "storage-unavailable", "Database unavailable"),
     IntegrityBroken.exit_code: (500, "integrity-broken", "Integrity failure"),
     1: (500, "bug", "Unexpected error"),
 }
+
+
+def status_of(exit_code: int) -> int:
+    """The HTTP status for an exit code (the web view's pages answer with the same)."""
+    return KINDS.get(exit_code, KINDS[1])[0]
 
 
 def problem_of(exc: BaseException) -> dict[str, Any]:

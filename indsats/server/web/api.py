@@ -18,6 +18,7 @@ from indsats.engine.org.users import whoami
 from indsats.engine.supervision import step_report, stuck_cases
 from indsats.errors import IndsatsError
 from indsats.server.app import VIA_API
+from indsats.server.problems import MEDIA_TYPE, problem_of
 from indsats.server.web.auth import NotLoggedIn, bearer_login, unauthorized
 from indsats.server.web.oidc import ProviderUnavailable, TokenRefused
 from indsats.wire import plain
@@ -31,17 +32,12 @@ if TYPE_CHECKING:
     from indsats.server.web.oidc import Provider
 
 VIA = VIA_API  # the /v1 API over TCP logs its reads through the same door
-# exit code → HTTP status (the exit code itself travels in the problem document)
-STATUS = {3: 404, 4: 403, 5: 400, 6: 409, 7: 503, 8: 500}
 
 
 def problem(exc: IndsatsError) -> JSONResponse:
-    status = STATUS.get(exc.exit_code, 500)
-    return JSONResponse(
-        {"type": "about:blank", "title": type(exc).__name__, "status": status, "detail": str(exc),
-         "exit_code": exc.exit_code},
-        status_code=status, media_type="application/problem+json",
-    )
+    """The same problem document as the socket server's (``indsats.server.problems``)."""
+    document = problem_of(exc)
+    return JSONResponse(document, status_code=document["status"], media_type=MEDIA_TYPE)
 
 
 def api_app(context: Callable[[], Context], provider: Provider) -> Starlette:

@@ -24,7 +24,8 @@ from starlette.templating import Jinja2Templates
 
 from indsats.engine.org.users import whoami
 from indsats.errors import IndsatsError, NotAllowed
-from indsats.server.web.api import STATUS, api_app
+from indsats.server.problems import status_of
+from indsats.server.web.api import api_app
 from indsats.server.web.auth import SESSION_HOURS, AcceptLogin, BearerIdentity, NotLoggedIn, auth_routes, csrf_token
 from indsats.server.web.auth import login_redirect
 from indsats.server.web.auth import session_login
@@ -154,7 +155,7 @@ def create_app(
     async def failed(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, IndsatsError)
         me = getattr(request.state, "me", None)
-        response = message(request, exc.exit_code, STATUS.get(exc.exit_code, 500), me)
+        response = message(request, exc.exit_code, status_of(exc.exit_code), me)
         return response
 
     async def unavailable(request: Request, exc: Exception) -> Response:
