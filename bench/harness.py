@@ -162,7 +162,8 @@ def shorten_paths(text: str) -> str:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    # Not PYTHONDONTWRITEBYTECODE: an installed indsats has its bytecode, as the references' packages have theirs.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") and k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env.update(extra)
     return env
