@@ -132,6 +132,7 @@ def process_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
             "INDSATS_USER": "admin",
             "INDSATS_MAIL_FROM": MAIL_FROM,
             "INDSATS_KEY": TEST_KEY.decode(),
+            "INDSATS_LANGUAGE": "en",  # the messages these tests read
             **extra,
         }
     )

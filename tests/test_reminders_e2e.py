@@ -63,6 +63,7 @@ def process_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
         INDSATS_CONFIG="",
         INDSATS_DATA_DIR=str(tmp_path / "data"),
         INDSATS_USER="admin",
+        INDSATS_LANGUAGE="en",
         **extra,
     )
     return env

@@ -134,7 +134,7 @@ KILLS = 30
 def _env(tmp_path: Path, url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
     env.update({"INDSATS_DATABASE_URL": url, "INDSATS_CONFIG": "", "INDSATS_DATA_DIR": str(tmp_path / "data"),
-                "INDSATS_USER": "admin", "INDSATS_KEY_FILE": str(tmp_path / "data" / "indsats.key")})
+                "INDSATS_USER": "admin", "INDSATS_LANGUAGE": "en", "INDSATS_KEY_FILE": str(tmp_path / "data" / "indsats.key")})
     return env
 
 
