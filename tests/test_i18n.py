@@ -3,6 +3,7 @@ chooses, Danish by default, and the command line speaks it without loading Babel
 
 from __future__ import annotations
 
+import gettext
 import io
 import re
 import os
@@ -51,9 +52,18 @@ def test_each_compiled_catalog_is_what_compiling_its_po_file_gives(language: str
 
     compiled = io.BytesIO()
     write_mo(compiled, catalog(language))
+    compiled.seek(0)
     mo = LOCALE / language / "LC_MESSAGES" / "indsats.mo"
-    assert compiled.getvalue() == mo.read_bytes(), (
-        f"{mo} is stale: run `pybabel compile -d indsats/locale -D indsats`")
+    with mo.open("rb") as shipped:
+        # The messages, not the bytes or the header: each Babel release writes its own "Generated-By" line.
+        assert _messages(compiled) == _messages(shipped), (
+            f"{mo} is stale: run `pybabel compile -d indsats/locale -D indsats`")
+
+
+def _messages(mo: io.BufferedIOBase | io.BytesIO) -> dict[object, str]:
+    found: dict[object, str] = dict(gettext.GNUTranslations(mo)._catalog)  # type: ignore[attr-defined]
+    found.pop("", None)
+    return found
 
 
 def test_every_message_in_the_code_has_a_danish_translation(extracted) -> None:  # type: ignore[no-untyped-def]
