@@ -221,6 +221,9 @@ def test_a_statutory_case_deadline_is_not_stretched_by_a_july_closure(ctx: Conte
 def test_a_case_deadline_that_names_no_trigger_is_refused_when_the_plan_loads(
     edit: tuple[str, str], message: str
 ) -> None:
+    from indsats import i18n
+
+    i18n.use("en")  # the messages below are the English ones (this module otherwise reads Danish)
     text = (PLANS / "frister.yaml").read_text(encoding="utf-8").replace(*edit)
 
     with pytest.raises(Invalid, match=message.replace("(", r"\(")) as raised:
