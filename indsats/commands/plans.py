@@ -68,24 +68,30 @@ def plans_validate(obj: Obj, path: str, as_json: bool) -> None:
         f"{path}{f':{f.line}' if f.line else ''}: {f.severity.value}: {f.location}: {f.message}"
         for f in result.findings
     ]
-    errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity.value == "error"]
-    if as_json:
-        from indsats.commands.render import echo_json
-
-        echo_json({"file": path, "valid": not errors, "plan_id": result.plan_id, "plan_version": result.plan_version,
-                   "findings": [_finding(path, f) for f in result.findings],
-                   "users_checked": result.users_checked, "users_skipped_because": result.users_skipped_because})
-    else:
-        for line in lines:
-            click.echo(line)
-    if errors:
-        raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
+    _show_findings(lines, result.findings, as_json, lambda valid: {
+        "file": path, "valid": valid, "plan_id": result.plan_id, "plan_version": result.plan_version,
+        "findings": [_finding(path, f) for f in result.findings],
+        "users_checked": result.users_checked, "users_skipped_because": result.users_skipped_because})
     if as_json:
         return
     if not result.users_checked:
         click.echo(f"Registered users not checked: {result.users_skipped_because}.")
     warnings = f", {len(lines)} warning(s)" if lines else ""
     click.echo(f"{path}: plan '{result.plan_id}' is valid (version {result.plan_version}){warnings}.")
+
+
+def _show_findings(lines: list[str], findings: Any, as_json: bool, document: Any) -> None:
+    """Print the findings (one line each, or ``document(valid)`` as JSON); any error exits 5 naming the first."""
+    errors = [line for line, f in zip(lines, findings, strict=True) if f.severity.value == "error"]
+    if as_json:
+        from indsats.commands.render import echo_json
+
+        echo_json(document(not errors))
+    else:
+        for line in lines:
+            click.echo(line)
+    if errors:
+        raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
 
 
 @plans.command("check")
@@ -98,17 +104,9 @@ def plans_check(obj: Obj, plan_id: str, with_org: bool, as_json: bool) -> None:
     """Check a plan on offer; with --org, against the registered users and their grants. Errors exit 5."""
     result = obj.run("plans.check", plan_id=plan_id, org=with_org)
     lines = [f"{plan_id}: {f.severity.value}: {f.location}: {f.message}" for f in result.findings]
-    errors = [line for line, f in zip(lines, result.findings, strict=True) if f.severity.value == "error"]
-    if as_json:
-        from indsats.commands.render import echo_json
-
-        echo_json({"plan_id": plan_id, "valid": not errors, "organisation_checked": with_org,
-                   "findings": [_finding(None, f) for f in result.findings]})
-    else:
-        for line in lines:
-            click.echo(line)
-    if errors:
-        raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
+    _show_findings(lines, result.findings, as_json, lambda valid: {
+        "plan_id": plan_id, "valid": valid, "organisation_checked": with_org,
+        "findings": [_finding(None, f) for f in result.findings]})
     if as_json:
         return
     click.echo(f"{plan_id}: no problems" + ("" if with_org else " (organisation not checked: add --org)") + ".")
