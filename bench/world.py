@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+import inspect
+import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -171,3 +175,66 @@ def insert_rows(db: Database, table: str, rows: list[dict[str, Any]]) -> None:
     with db.engine.begin() as conn:
         for start in range(0, len(rows), 5000):
             conn.execute(insert(target), rows[start : start + 5000])
+
+
+# -- worlds kept between runs -----------------------------------------------------------------------
+
+WORLDS_ENV = "INDSATS_BENCH_WORLDS"
+
+
+def schema_head() -> str:
+    """The newest Alembic revision the migrations know (a world built on an older schema is not reused)."""
+    from alembic.script import ScriptDirectory
+
+    from indsats.storage.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return head or "none"
+
+
+def code_fingerprint(*modules: ModuleType) -> str:
+    """A short digest of the source of the modules that build a world: editing a builder makes a new world."""
+    digest = hashlib.sha256()
+    for module in sorted(modules, key=lambda m: m.__name__):
+        digest.update(module.__name__.encode())
+        digest.update(Path(inspect.getfile(module)).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cached_world(name: str, build: Callable[[Path], Any], *, builders: Iterable[ModuleType]) -> Path | None:
+    """The SQLite file of world ``name`` from the cache folder ``$INDSATS_BENCH_WORLDS``, built by
+    ``build(path)`` when it is not there yet (treat it as read-only: copy it before writing); None when the
+    variable is unset (build it in the run's scratch folder, as always).
+
+    The file is named by the world, the schema head and a fingerprint of ``builders``' source
+    (``verify-1000000-0007_state_visits-1a2b3c4d5e6f.db``): a schema change or an edited builder makes a
+    new one (delete old ones by hand). A world is built under a temporary name and renamed when
+    complete, so a build cut short is never taken for a world.
+    """
+    folder = os.environ.get(WORLDS_ENV)
+    if not folder:
+        return None
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{name}-{schema_head()}-{code_fingerprint(*builders)}.db"
+    if not path.exists():
+        partial = path.with_name(f"{path.stem}.building-{os.getpid()}.db")
+        try:
+            build(partial)
+            con = sqlite3.connect(partial)
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the one file, to keep and copy
+            con.close()
+            partial.rename(path)
+        finally:
+            for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+                leftover.unlink(missing_ok=True)
+    return path
+
+
+def count_rows(path: Path, table: str) -> int:
+    """How many rows ``table`` of the SQLite file holds."""
+    con = sqlite3.connect(path)
+    try:
+        return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 (our own table names)
+    finally:
+        con.close()

@@ -5,6 +5,7 @@ It asserts that each benchmark ran and produced numbers, never how fast anything
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -71,3 +72,28 @@ def test_a_partial_run_leaves_the_full_report_alone(tmp_path: Path) -> None:
     assert "CLI start" in done.stdout
     after = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8") if (ROOT / "BENCHMARKS.md").exists() else None
     assert after == before
+
+
+@pytest.mark.slow
+def test_a_kept_world_is_built_once_and_reused(tmp_path: Path) -> None:
+    worlds = tmp_path / "worlds"
+    env = {**os.environ, "INDSATS_BENCH_WORLDS": str(worlds)}
+
+    def run() -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench", "--quick", "--only", "verify"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "verify, peak RSS" in done.stdout
+        return done.stdout
+
+    run()
+    kept = sorted(worlds.glob("*.db"))
+    # one world per size, named by the schema head and the builder's fingerprint; nothing half-built left
+    assert [p.name.split("-")[:2] for p in kept] == [["verify", "20x1000"], ["verify", "20x200"]], kept
+    assert not list(worlds.glob("*building*"))
+    stamps = {p: p.stat().st_mtime_ns for p in kept}
+    run()
+    assert sorted(worlds.glob("*.db")) == kept
+    assert {p: p.stat().st_mtime_ns for p in kept} == stamps  # read again, not rebuilt
