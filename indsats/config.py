@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from indsats.i18n import _
 from indsats.errors import BadConfig, Invalid, SecretReadable
 from indsats.locations import config_path_from, os_login
 
@@ -153,25 +154,26 @@ def _coerce(name: str, value: Any) -> Any:
     if typing.get_origin(kind) is Literal:
         allowed = typing.get_args(kind)
         if value not in allowed:
-            raise ValueError("Input should be " + " or ".join(", ".join(f"'{a}'" for a in allowed).rsplit(", ", 1)))
+            quoted = ", ".join(f"'{a}'" for a in allowed).rsplit(", ", 1)
+            raise ValueError(_("Input should be {allowed}").format(allowed=_(" or ").join(quoted)))
         return value
     if typing.get_origin(kind) is dict or kind is dict:
         if not isinstance(value, Mapping):
-            raise ValueError("Input should be a valid dictionary")
+            raise ValueError(_("Input should be a valid dictionary"))
         return dict(value)
     if kind is str:
         if not isinstance(value, str):
-            raise ValueError("Input should be a valid string")
+            raise ValueError(_("Input should be a valid string"))
         return value
     if kind is Path:
         if not isinstance(value, str | Path):
-            raise ValueError("Input should be a valid path")
+            raise ValueError(_("Input should be a valid path"))
         return Path(value)
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int | str) or (
             isinstance(value, str) and not value.strip().lstrip("+-").isdigit()
         ):
-            raise ValueError("Input should be a valid integer, unable to parse string as an integer")
+            raise ValueError(_("Input should be a valid integer, unable to parse string as an integer"))
         return int(value)
     if kind is float:
         try:
@@ -179,17 +181,17 @@ def _coerce(name: str, value: Any) -> Any:
                 raise TypeError
             return float(value)
         except (TypeError, ValueError):
-            raise ValueError("Input should be a valid number, unable to parse string as a number") from None
+            raise ValueError(_("Input should be a valid number, unable to parse string as a number")) from None
     raise AssertionError(f"no coercion for setting {name}: {kind}")
 
 
 def _check(name: str, value: Any) -> None:
     if name == "busy_timeout_ms" and value <= 0:
-        raise ValueError("must be a positive whole number of milliseconds")
+        raise ValueError(_("must be a positive whole number of milliseconds"))
     if name == "lease_seconds" and not value > 0:
-        raise ValueError("must be a positive number of seconds")
+        raise ValueError(_("must be a positive number of seconds"))
     if name == "metrics_port" and value is not None and not 1 <= value <= 65535:
-        raise ValueError("must be a port number from 1 to 65535")
+        raise ValueError(_("must be a port number from 1 to 65535"))
 
 
 def database_url_from(value: str) -> str:
@@ -234,24 +236,25 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BadConfig(f"{path}: cannot read the config file: {exc}") from None
+        raise BadConfig(_("{path}: cannot read the config file: {error}").format(path=path, error=exc)) from None
     known = set(FIELDS) - ENV_ONLY - DERIVED
     for key in values:
         if key in ENV_ONLY:
-            raise BadConfig(f"{path}: '{key}' cannot be set in a config file (use INDSATS_{key.upper()})")
+            raise BadConfig(_("{path}: '{key}' cannot be set in a config file (use {variable})").format(
+                path=path, key=key, variable=f"INDSATS_{key.upper()}"))
         if key not in known:
-            raise BadConfig(f"{path}: unknown key '{key}'{_suggestion(key, known)}")
+            raise BadConfig(_("{path}: unknown key '{key}'{suggestion}").format(path=path, key=key,
+                                                                                suggestion=_suggestion(key, known)))
     for table in ("calendar", "schedule"):
         if table in values and not isinstance(values[table], Mapping):
-            raise BadConfig(f"{path}: [{table}] must be a table")
+            raise BadConfig(_("{path}: [{table}] must be a table").format(path=path, table=table))
     secrets = [key for key in ("smtp_url", "database_url") if _has_password(values.get(key))]
     if secrets:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            raise SecretReadable(
-                f"{path} holds a secret (the password in {', '.join(secrets)}) and is readable by others "
-                f"(mode {mode:04o}): run 'chmod 600 {path}'"
-            )
+            raise SecretReadable(_("{path} holds a secret (the password in {keys}) and is readable by others "
+                                   "(mode {mode}): run 'chmod 600 {path}'").format(
+                path=path, keys=", ".join(secrets), mode=f"{mode:04o}"))
     return values
 
 
@@ -268,12 +271,16 @@ def _suggestion(key: str, known: set[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(key, sorted(known), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(known))})"
+    if close:
+        return _(" (did you mean '{key}'?)").format(key=close[0])
+    return _(" (known: {keys})").format(keys=", ".join(sorted(known)))
 
 
 def _bad_value(name: str, message: str, given: Any, path: Path | None, file_values: Mapping[str, Any]) -> Invalid:
-    where = f"{name} in {path}" if name in file_values and path is not None else f"{ENV_PREFIX}{name.upper()}"
-    shown = "" if name in ("smtp_url", "database_url", "key") or isinstance(given, dict) else f", not '{given}'"
+    where = (_("{name} in {path}").format(name=name, path=path) if name in file_values and path is not None
+             else f"{ENV_PREFIX}{name.upper()}")
+    secret = name in ("smtp_url", "database_url", "key") or isinstance(given, dict)
+    shown = "" if secret else _(", not '{given}'").format(given=given)
     return Invalid(f"{where}: {message}{shown}")
 
 

@@ -34,10 +34,10 @@ def config_path_from(env: Mapping[str, str]) -> Path | None:
             return None
         path = Path(named).expanduser()
         if not path.is_file():
-            raise BadConfig(
-                f"INDSATS_CONFIG names {path}, which does not exist "
-                "(set INDSATS_CONFIG to an empty value to use no config file)"
-            )
+            from indsats.i18n import _
+
+            raise BadConfig(_("INDSATS_CONFIG names {path}, which does not exist (set INDSATS_CONFIG to an empty "
+                              "value to use no config file)").format(path=path))
         return path
     from platformdirs import user_config_dir
 
@@ -57,5 +57,7 @@ def server_address(env: Mapping[str, str]) -> str | None:
     try:
         value = tomllib.loads(path.read_text(encoding="utf-8")).get("server")
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BadConfig(f"{path}: cannot read the config file: {exc}") from None
+        from indsats.i18n import _
+
+        raise BadConfig(_("{path}: cannot read the config file: {error}").format(path=path, error=exc)) from None
     return str(value) if value else None

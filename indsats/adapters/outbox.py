@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from indsats.adapters.delivery import NO_RECIPIENTS, explain, failed
 from indsats.engine.ports import DeliveryResult
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,7 +24,7 @@ class OutboxNotifier:
         self._path = Path(path)
 
     def describe(self) -> str:
-        return f"outbox {self._path}"
+        return _("outbox {file}").format(file=self._path)
 
     def probe(self) -> str | None:
         """Why the outbox cannot be written now, or None (for ``indsats health``)."""

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 import click
 
 from indsats.errors import IndsatsError, Invalid
-from indsats.i18n import _
+from indsats.i18n import N_, _
 
 if TYPE_CHECKING:
     from indsats.config import Settings
@@ -208,9 +209,41 @@ def translate_help(command: click.Command) -> None:
                 setattr(obj, attribute, _(inspect.cleandoc(text)))
         if isinstance(obj, click.Command):
             obj._help_option = None  # click makes its --help option once, in the language of that moment
+            if "options_metavar" not in originals:
+                originals["options_metavar"] = obj.options_metavar
+            if originals["options_metavar"]:
+                obj.options_metavar = metavar_words(originals["options_metavar"])
             objects.extend(obj.params)
         if isinstance(obj, click.Group):
+            if "subcommand_metavar" not in originals:
+                originals["subcommand_metavar"] = obj.subcommand_metavar
+            obj.subcommand_metavar = metavar_words(originals["subcommand_metavar"])
             objects.extend(obj.commands.values())
+        if isinstance(obj, click.Parameter) and "make_metavar" not in obj.__dict__:
+            obj.make_metavar = _translated_metavar(obj)  # type: ignore[method-assign]
+
+
+# The words of click's metavars (``[OPTIONS]``, ``CASE``, ``FILE|-``, ``INTEGER RANGE``), each a message.
+_METAVAR_WORD = re.compile(r"[A-Z][A-Z_]*(?: RANGE)?")
+
+
+def metavar_words(metavar: str) -> str:
+    """A metavar in the current language, word by word: ``[OPTIONS]`` → ``[TILVALG]``, ``FIELD=FILE|-`` →
+    ``FELT=FIL|-``; a word without a translation stays as it is."""
+    from indsats.i18n import _
+
+    return _METAVAR_WORD.sub(lambda m: _(m.group()), metavar)
+
+
+def _translated_metavar(param: click.Parameter) -> Any:
+    """``param.make_metavar`` that says click's metavar (its own, or the name upper-cased) in the current
+    language, in usage lines, option lists and "Missing argument" errors alike."""
+    make = type(param).make_metavar
+
+    def make_metavar(ctx: click.Context) -> str:
+        return metavar_words(make(param, ctx))
+
+    return make_metavar
 
 
 # Here rather than in indsats.logs, so that registering the options does not import logging for every command.
@@ -242,13 +275,21 @@ def start_logging(obj: Obj, level: str | None, fmt: str | None) -> None:
     configure_logging(level=(level or obj.settings.log_level).upper(), fmt=fmt or obj.settings.log_format)
 
 
+# The help of each ``--NAME-file`` option (one message each, so that the catalogs carry them).
+READ_FROM_FILE = {
+    "subject": N_("Read the subject from FILE (- is stdin): out of ps and the shell history."),
+    "note": N_("Read the note from FILE (- is stdin): out of ps and the shell history."),
+    "reason": N_("Read the reason from FILE (- is stdin): out of ps and the shell history."),
+}
+
+
 def text_option(name: str, help: str, *, file_help: str | None = None, metavar: str = "TEXT") -> Any:
     """``--NAME TEXT`` and ``--NAME-file FILE|-`` (``-`` reads stdin): personal text kept out of argv, where
     ``ps`` shows it to every local user and the shell history keeps it. Read with ``text_from``."""
 
     def decorate(command: Any) -> Any:
         command = click.option(f"--{name}-file", f"{name.replace('-', '_')}_file", metavar="FILE|-",
-                               help=file_help or f"Read the {name} from FILE (- is stdin): out of ps and the shell history.")(command)
+                               help=file_help or READ_FROM_FILE[name])(command)
         return click.option(f"--{name}", name.replace("-", "_"), metavar=metavar, help=help)(command)
 
     return decorate
@@ -267,10 +308,11 @@ def text_from(value: str | None, file: str | None, option: str, *, required: boo
     empty file: ``Invalid`` (exit 5)."""
     given = value_name or f"--{option}"
     if value is not None and file is not None:
-        raise click.UsageError(f"give {given} or --{option}-file, not both")
+        raise click.UsageError(_("give {given} or --{option}-file, not both").format(given=given, option=option))
     if file is None:
         if value is None and required:
-            raise click.UsageError(f"give --{option}-file FILE|- (or {given})")
+            raise click.UsageError(_("give --{option}-file FILE|- (or {given})").format(option=option,
+                                                                                     given=metavar_words(given)))
         return value
     from indsats.commands.render import printable, read_input
 
@@ -296,7 +338,7 @@ def output_option(help: str) -> Any:
 def one_output(given: str | None, output: str | None, argument: str) -> str:
     """The file to write: the argument ``argument`` (the older spelling) or ``-o/--output``; exactly one."""
     if given is not None and output is not None:
-        raise click.UsageError(f"give {argument} or -o/--output, not both")
+        raise click.UsageError(_("give {argument} or -o/--output, not both").format(argument=metavar_words(argument)))
     if given is None and output is None:
-        raise click.UsageError(f"give -o/--output FILE|- (or {argument})")
+        raise click.UsageError(_("give -o/--output FILE|- (or {argument})").format(argument=metavar_words(argument)))
     return output if output is not None else str(given)

@@ -32,13 +32,14 @@ def open_(obj: Obj, plan_id: str, subject: str | None, subject_file: str | None,
     from indsats.commands.render import echo_json, local
 
     if subject_file == "-" and note_file == "-":
-        raise click.UsageError("only one of --subject-file and --note-file can read stdin")
+        raise click.UsageError(_("only one of --subject-file and --note-file can read stdin"))
     subject = text_from(subject, subject_file, "subject", required=True)
     note = text_from(note, note_file, "note")
     if source is not None:  # a usage error, as when the sources were fixed (the use case checks them too)
         sources = obj.run("plans.sources", plan_id=plan_id)
         if source not in sources:
-            raise click.BadParameter(f"'{source}' is not one of {', '.join(sources)}", param_hint="'--source'")
+            raise click.BadParameter(_("'{source}' is not one of {sources}").format(source=source, sources=", ".join(sources)),
+                                     param_hint="'--source'")
     out = obj.run("open", plan_id=plan_id, subject_ref=subject, source=source, minor=minor, note=note,
                   reporter=reporter, flags=list(flags))
     if as_json:
@@ -64,10 +65,11 @@ def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], 
 
     files = [(pair.partition("=")[0].strip(), pair.partition("=")[2]) for pair in set_files]
     if [f for _, f in files].count("-") + (note_file == "-") > 1:
-        raise click.UsageError("only one of --set-file and --note-file can read stdin (-)")
+        raise click.UsageError(_("only one of --set-file and --note-file can read stdin (-)"))
     for name, file in files:
         if not name or not file:
-            raise click.UsageError(f"bad --set-file '{name}={file}': use FIELD=FILE (or FIELD=-)")
+            raise click.UsageError(_("bad --set-file '{name}={file}': use FIELD=FILE (or FIELD=-)").format(name=name,
+                                                                                                    file=file))
     note = text_from(note, note_file, "note")
     values = [f"{name}={text_from(None, file, 'set')}" for name, file in files]
     out = obj.run("advance", case_id=case_id, trigger=trigger, assignments=[*assignments, *values], note=note)
@@ -206,7 +208,7 @@ def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool, views: bool) ->
     for e in obj.run("history.read", case_id=case_id, views=views):
         move = e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
         detail = "; ".join(f"{d.label}: {d.text}" for d in e.details)
-        who = f"{e.actor} for {e.acting_for}" if e.acting_for else (e.actor or "")
+        who = _("{actor} for {login}").format(actor=e.actor, login=e.acting_for) if e.acting_for else (e.actor or "")
         rows.append([e.seq, local(e.at), e.kind, who, e.trigger or "", move or "", e.note or "", detail])
     columns = ["#", _("at"), _("event"), _("actor"), _("trigger"), _("state"), _("note"), _("details")]
     if as_csv:
@@ -267,26 +269,31 @@ def verify(obj: Obj, seals: str | None, as_json: bool) -> None:
     else:
         for problem in report.problems:
             click.echo(problem)
-        verdict = "OK" if report.ok else f"{len(report.problems)} problem(s)"
+        verdict = _("OK") if report.ok else _("{n} problem(s)").format(n=len(report.problems))
         if report.ok and not report.complete:
-            verdict = "OK as far as checked"
-        click.echo(f"Checked {report.cases} cases, {report.events} events, {report.org_events} organisation events: {verdict}")
+            verdict = _("OK as far as checked")
+        click.echo(_("Checked {cases} cases, {events} events, {org_events} organisation events: {verdict}").format(
+            cases=report.cases, events=report.events, org_events=report.org_events, verdict=verdict))
         if report.unchecked_payloads or report.unchecked_subject_refs:
-            click.echo(f"Not checked without the encryption key: {report.unchecked_payloads} encrypted payload(s), "
-                       f"{report.unchecked_subject_refs} subject reference(s).")
+            click.echo(_("Not checked without the encryption key: {payloads} encrypted payload(s), {refs} subject "
+                         "reference(s).").format(payloads=report.unchecked_payloads,
+                                                 refs=report.unchecked_subject_refs))
         if report.seal is None:
-            click.echo("No seal yet: nothing proves the chains were not recomputed ('indsats seal').")
+            click.echo(_("No seal yet: nothing proves the chains were not recomputed ('indsats seal')."))
         else:
-            click.echo(f"Checked against seal {report.seal} of {local(report.sealed_at)}; not yet sealed: "
-                       f"{report.unsealed_events} event(s) in {report.unsealed_cases} case(s), "
-                       f"{report.unsealed_org_events} organisation event(s).")
+            click.echo(_("Checked against seal {seal} of {at}; not yet sealed: {events} event(s) in {cases} case(s), "
+                         "{org_events} organisation event(s).").format(
+                seal=report.seal, at=local(report.sealed_at), events=report.unsealed_events,
+                cases=report.unsealed_cases, org_events=report.unsealed_org_events))
         if report.seal_file_seals < report.seals_in_database:
-            click.echo(f"The seal file holds {report.seal_file_seals} of the {report.seals_in_database} seal(s): keep "
-                       "copies of it elsewhere (a newest seal removed from the database is seen only there).")
+            click.echo(_("The seal file holds {held} of the {all} seal(s): keep copies of it elsewhere (a newest seal "
+                         "removed from the database is seen only there).").format(
+                held=report.seal_file_seals, all=report.seals_in_database))
         if not report.seals_checked:
-            click.echo("Seal signatures not checked: no public key (INDSATS_SEAL_PUBLIC_KEY_FILE).")
+            click.echo(_("Seal signatures not checked: no public key (INDSATS_SEAL_PUBLIC_KEY_FILE)."))
     if not report.ok:
-        raise IntegrityBroken(f"verify found {len(report.problems)} problem(s); the first: {report.problems[0]}")
+        raise IntegrityBroken(_("verify found {n} problem(s); the first: {problem}").format(
+            n=len(report.problems), problem=report.problems[0]))
 
 
 @click.command()

@@ -48,3 +48,38 @@ def plurals(n: int) -> tuple[str, ...]:
         ngettext("{value!r} is not {choice}.", "{value!r} is not one of {choices}.", n),
         ngettext("{value!r} does not match the format {format}.", "{value!r} does not match the formats {formats}.", n),
     )
+
+
+# The words of the metavars in usage lines and option lists (``commands.base.metavar_words`` says them word by
+# word): click's own (``[OPTIONS]``, ``COMMAND [ARGS]...``, a type's name) and indsats' arguments and options.
+METAVARS = (
+    N_("OPTIONS"),
+    N_("COMMAND"),
+    N_("ARGS"),
+    N_("TEXT"),
+    N_("INTEGER"),
+    N_("INTEGER RANGE"),
+    N_("FLOAT"),
+    N_("FILE"),
+    N_("DIRECTORY"),
+    N_("PATH"),
+    N_("CASE"),
+    N_("TRIGGER"),
+    N_("FIELD"),
+    N_("VALUE"),
+    N_("LOGIN"),
+    N_("ROLE"),
+    N_("PLAN"),
+    N_("DATE"),
+    N_("TIME"),
+    N_("DURATION"),
+    N_("START"),
+    N_("REF"),
+    N_("NAME"),
+    N_("SECONDS"),
+    N_("DAYS"),
+    N_("ADDRESS"),
+    N_("HOST"),
+    N_("PORT"),
+    N_("URL"),
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from indsats.i18n import N_, _
 from indsats.commands.base import Obj, json_option, one_output, output_option, pass_obj
 from indsats.errors import Invalid
 
@@ -13,7 +14,7 @@ from indsats.errors import Invalid
 
 @click.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-@output_option("The new database file (mode 0600).")
+@output_option(N_("The new database file (mode 0600)."))
 @json_option
 @pass_obj
 def backup(obj: Obj, file: str | None, output: str | None, as_json: bool) -> None:
@@ -21,7 +22,7 @@ def backup(obj: Obj, file: str | None, output: str | None, as_json: bool) -> Non
     For PostgreSQL use pg_dump."""
     file = one_output(file, output, "FILE")
     if file == "-":
-        raise click.UsageError("a backup is a database file: give -o FILE, not -")
+        raise click.UsageError(_("a backup is a database file: give -o FILE, not -"))
     obj.context()  # on the database itself: refused through a server
     result = obj.run("backup", target=file)
     if as_json:
@@ -29,7 +30,8 @@ def backup(obj: Obj, file: str | None, output: str | None, as_json: bool) -> Non
 
         echo_json({"database": str(result.database), "file": str(result.target), "size_bytes": result.size_bytes})
         return
-    click.echo(f"Backed up {result.database} to {result.target} ({result.size_bytes:,} bytes).")
+    click.echo(_("Backed up {database} to {file} ({size:,} bytes).").format(
+        database=result.database, file=result.target, size=result.size_bytes))
 
 
 # -- privacy ---------------------------------------------------------------------------------------
@@ -56,7 +58,7 @@ def keys_new(path: str, as_json: bool) -> None:
 
         echo_json({"file": path})
         return
-    click.echo(f"Wrote a new key to {path}.")
+    click.echo(_("Wrote a new key to {file}.").format(file=path))
 
 
 @keys.command("rotate")
@@ -74,7 +76,7 @@ def keys_rotate(obj: Obj, new_key_file: str | None, resume: bool, as_json: bool)
     obj.context()  # on the database itself: refused through a server, before any key file is written
     settings = obj.settings
     if new_key_file is None and settings.key:
-        raise Invalid("the key comes from INDSATS_KEY: give --new-key-file for the new one")
+        raise Invalid(_("the key comes from INDSATS_KEY: give --new-key-file for the new one"))
     fixed = settings.key.encode("ascii") if settings.key else None
     store = KeyFiles(settings.key_file, pending=Path(new_key_file) if new_key_file else None, fixed=fixed)
     done = rotate_keys(obj.context(), actor=obj.actor, store=store, resume=resume)
@@ -84,13 +86,15 @@ def keys_rotate(obj: Obj, new_key_file: str | None, resume: bool, as_json: bool)
         echo_json({"cases": done.cases, "events": done.events, "fingerprint": done.fingerprint,
                    "resumed": done.resumed, "key_file": new_key_file or str(settings.key_file)})
         return
-    what = "Finished the interrupted rotation" if done.resumed else "Rotated"
-    click.echo(f"{what}: {done.cases} case(s), {done.events} event(s) re-encrypted; the data is under key "
-               f"{done.fingerprint}.")
+    said = (_("Finished the interrupted rotation: {cases} case(s), {events} event(s) re-encrypted; the data is "
+              "under key {key}.") if done.resumed else
+            _("Rotated: {cases} case(s), {events} event(s) re-encrypted; the data is under key {key}."))
+    click.echo(said.format(cases=done.cases, events=done.events, key=done.fingerprint))
     if new_key_file is None:
-        click.echo(f"The key is in {settings.key_file}; the old one is kept beside it (it opens only old backups).")
+        click.echo(_("The key is in {file}; the old one is kept beside it (it opens only old backups).").format(
+            file=settings.key_file))
     else:
-        click.echo(f"Now set INDSATS_KEY_FILE={new_key_file}.")
+        click.echo(_("Now set INDSATS_KEY_FILE={file}.").format(file=new_key_file))
 
 
 @click.command()
@@ -103,7 +107,7 @@ def audit(obj: Obj, case_id: str | None, login: str | None, as_json: bool) -> No
     from indsats.commands.render import echo_json, local, table
 
     if (case_id is None) == (login is None):
-        raise click.UsageError("give either CASE or --user LOGIN")
+        raise click.UsageError(_("give either CASE or --user LOGIN"))
     if case_id is not None:
         entries = obj.run("audit.case", case_id=case_id)
     else:
@@ -111,9 +115,14 @@ def audit(obj: Obj, case_id: str | None, login: str | None, as_json: bool) -> No
     if as_json:
         echo_json(entries)
         return
-    table(f"Access log: {case_id or login}", ["at", "case", "who", "role", "what"],
-          [[local(e.at), e.case_id, e.login if not e.os_login else f"{e.login} (OS login {e.os_login})", e.role,
-            e.action] for e in entries])
+    table(_("Access log: {of}").format(of=case_id or login), _log_columns(),
+          [[local(e.at), e.case_id,
+            e.login if not e.os_login else _("{login} (OS login {os_login})").format(login=e.login, os_login=e.os_login),
+            e.role, e.action] for e in entries])
+
+
+def _log_columns() -> list[str]:
+    return [_("at"), _("case"), _("who"), _("role"), _("what")]
 
 
 @click.group()
@@ -123,7 +132,8 @@ def access() -> None:
 
 @access.command("sample")
 @click.option("--size", default=20, show_default=True, type=click.IntRange(min=1), help="How many entries.")
-@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1), help="From the last DAYS days.")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1), metavar="DAYS",
+              help="From the last DAYS days.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_obj
 def access_sample_cmd(obj: Obj, size: int, days: int, as_json: bool) -> None:
@@ -134,7 +144,7 @@ def access_sample_cmd(obj: Obj, size: int, days: int, as_json: bool) -> None:
     if as_json:
         echo_json(entries)
         return
-    table(f"Access-log sample: {len(entries)} of the last {days} day(s)", ["at", "case", "who", "role", "what"],
+    table(_("Access-log sample: {n} of the last {days} day(s)").format(n=len(entries), days=days), _log_columns(),
           [[local(e.at), e.case_id, e.login, e.role, e.action] for e in entries])
 
 
@@ -149,7 +159,7 @@ def access_review_cmd(obj: Obj, as_json: bool) -> None:
     if as_json:
         echo_json(grants)
         return
-    table("Who can see which open case", ["case", "login", "role", "why"],
+    table(_("Who can see which open case"), [_("case"), _("login"), _("role"), _("why")],
           [[g.case_id, g.login, g.role, g.reason] for g in grants])
 
 
@@ -160,7 +170,7 @@ def archive() -> None:
 
 @archive.command("export")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
-@output_option("Write the archive to FILE (JSON, 0600; - is stdout).")
+@output_option(N_("Write the archive to FILE (JSON, 0600; - is stdout)."))
 @click.option("--before", metavar="DATE", help="Cases whose retention ran out before this date (default: now).")
 @json_option
 @pass_obj
@@ -173,7 +183,8 @@ def archive_export_cmd(obj: Obj, path: str | None, output: str | None, before: s
 
         echo_json({"file": path, "cases": list(result.cases)})
         return
-    click.echo(f"Archived {len(result.cases)} case(s) to {'stdout' if path == '-' else path}.", err=path == "-")
+    click.echo(_("Archived {n} case(s) to {file}.").format(n=len(result.cases), file=_("stdout") if path == "-" else path),
+               err=path == "-")
 
 
 def _export_target(path: str | None, output: str | None, as_json: bool) -> str:
@@ -182,7 +193,7 @@ def _export_target(path: str | None, output: str | None, as_json: bool) -> str:
 
     target = one_output(path, output, "PATH")
     if target == "-" and as_json:
-        raise click.UsageError("-o - writes the export to stdout: leave out --json (or give -o FILE)")
+        raise click.UsageError(_("-o - writes the export to stdout: leave out --json (or give -o FILE)"))
     folder_of(target)
     return target
 
@@ -199,12 +210,13 @@ def purge(obj: Obj, dry_run: bool, as_json: bool) -> None:
 
         echo_json({"dry_run": dry_run, "cases": list(result.cases), "refused": list(result.refused)})
         return
+    listed = ", ".join(result.cases) or "-"
     if dry_run:
-        click.echo(f"Would purge {len(result.cases)} case(s): {', '.join(result.cases) or '-'}")
+        click.echo(_("Would purge {n} case(s): {cases}").format(n=len(result.cases), cases=listed))
         if result.refused:
-            click.echo(f"Due but not archived (purge will refuse): {', '.join(result.refused)}")
+            click.echo(_("Due but not archived (purge will refuse): {cases}").format(cases=", ".join(result.refused)))
     else:
-        click.echo(f"Purged {len(result.cases)} case(s): {', '.join(result.cases) or '-'}")
+        click.echo(_("Purged {n} case(s): {cases}").format(n=len(result.cases), cases=listed))
 
 
 @click.group()
@@ -217,7 +229,7 @@ def subject() -> None:
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.option("--subject-file", metavar="FILE|-",
               help="Read REF from FILE (- is stdin) instead of the command line: out of ps and the shell history.")
-@output_option("Write the export to FILE (JSON, 0600; - is stdout).")
+@output_option(N_("Write the export to FILE (JSON, 0600; - is stdout)."))
 @click.option("--with-names", is_flag=True, help="Name employees (default: their roles only).")
 @json_option
 @pass_obj
@@ -237,4 +249,5 @@ def subject_export(obj: Obj, ref: str | None, path: str | None, subject_file: st
 
         echo_json({"file": target, "cases": list(result.cases)})  # the cases' ids; the reference stays out of stdout
         return
-    click.echo(f"Wrote {len(result.cases)} case(s) to {'stdout' if target == '-' else target}.", err=target == "-")
+    click.echo(_("Wrote {n} case(s) to {file}.").format(n=len(result.cases), file=_("stdout") if target == "-" else target),
+               err=target == "-")

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from indsats.i18n import _
 from indsats.commands.base import Obj, pass_obj
 
 
@@ -28,13 +29,14 @@ def db_status(obj: Obj, as_json: bool) -> None:
                    "state": status.state.value, "ok": status.ok})
     else:
         advice = {
-            "current": "up to date",
-            "older": "older: run 'indsats init' to upgrade",
-            "newer": "written by a newer indsats: upgrade indsats",
-            "uninitialised": "not initialised: run 'indsats init'",
-            "missing": "no database file: run 'indsats init'",
+            "current": _("up to date"),
+            "older": _("older: run 'indsats init' to upgrade"),
+            "newer": _("written by a newer indsats: upgrade indsats"),
+            "uninitialised": _("not initialised: run 'indsats init'"),
+            "missing": _("no database file: run 'indsats init'"),
         }[status.state.value]
-        click.echo(f"Database: {status.database}")
-        click.echo(f"Schema revision: {status.current or '-'} (expected {status.expected}): {advice}")
+        click.echo(_("Database: {database}").format(database=status.database))
+        click.echo(_("Schema revision: {current} (expected {expected}): {advice}").format(
+            current=status.current or "-", expected=status.expected, advice=advice))
     if not status.ok:
         sys.exit(7)

@@ -13,7 +13,13 @@ import sys
 
 import click
 
+from indsats.i18n import N_, _
 from indsats.commands.base import Obj, pass_obj
+
+
+# The checks' names as a person reads them (``--json`` keeps the names).
+CHECKS = {"database": N_("database"), "key": N_("key"), "smtp": N_("SMTP"), "last_sweep": N_("last sweep"),
+          "oldest_due": N_("oldest due")}
 
 
 @click.command()
@@ -30,8 +36,11 @@ def health(obj: Obj, as_json: bool, max_due_age: int) -> None:
         echo_json({"healthy": found.healthy, "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in found.checks},
                    "last_sweep": found.last_sweep, "oldest_due": found.oldest_due})
     else:
+        marks = {True: _("ok"), False: _("FAIL")}
+        names = {c.name: _(CHECKS.get(c.name, c.name)) for c in found.checks}
+        mark_width, name_width = max(map(len, marks.values())), max(map(len, names.values()), default=0)
         for c in found.checks:
-            click.echo(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<11} {c.detail}")
-        click.echo("healthy" if found.healthy else "unhealthy")
+            click.echo(f"{marks[c.ok]:<{mark_width}} {names[c.name]:<{name_width}}  {c.detail}")
+        click.echo(_("healthy") if found.healthy else _("unhealthy"))
     if not found.healthy:
         sys.exit(7)

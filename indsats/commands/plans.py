@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from indsats.i18n import N_, _, ngettext
 from indsats.commands.base import Obj, json_option, pass_obj
 from indsats.errors import Invalid
 
@@ -24,16 +25,17 @@ def plans_list(obj: Obj, as_json: bool) -> None:
 
     listed = obj.run("plans.list")
     for message in listed.rejected:
-        click.echo(f"Warning: not offered: {message}", err=True)
+        click.echo(_("Warning: not offered: {message}").format(message=message), err=True)
     found = listed.plans
     if as_json:
         echo_json(found)
         return
     table(
-        "Plans",
-        ["id", "title", "version", "approved", "revise by", "status", "file"],
+        _("Plans"),
+        [_("id"), _("title"), _("version"), _("approved"), _("revise by"), _("status"), _("file")],
         [
-            [p.id, p.title, p.version, p.approved_on or "", p.revision_due or "", "REVISION OVERDUE" if p.revision_overdue else "ok", p.path]
+            [p.id, p.title, p.version, p.approved_on or "", p.revision_due or "",
+             _("REVISION OVERDUE") if p.revision_overdue else _("ok"), p.path]
             for p in found
         ],
     )
@@ -51,9 +53,11 @@ def plans_show(obj: Obj, plan_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(plan.document)
         return
-    click.echo(f"{plan.title}  ({plan.id}, version {plan.version})")
-    table("States", ["state", "label", "who must act", "deadline", "escalate after / repeat"], plan.states)
-    table("Triggers", ["trigger", "from", "to", "who may fire", "fields (* required)"], plan.triggers)
+    click.echo(_("{title}  ({id}, version {version})").format(title=plan.title, id=plan.id, version=plan.version))
+    table(_("States"), [_("state"), _("label"), _("who must act"), _("deadline"), _("escalate after / repeat")],
+          plan.states)
+    table(_("Triggers"), [_("trigger"), _("from"), _("to"), _("who may fire"), _("fields (* required)")],
+          plan.triggers)
 
 
 @plans.command("validate")
@@ -65,8 +69,7 @@ def plans_validate(obj: Obj, path: str, as_json: bool) -> None:
     (when a database is reachable) whether the registered users can carry a case through it. Errors exit 5."""
     result = obj.run("plans.validate", source=path, text=_plan_text(path))
     lines = [
-        f"{path}{f':{f.line}' if f.line else ''}: {f.severity.value}: {f.location}: {f.message}"
-        for f in result.findings
+        f"{path}{f':{f.line}' if f.line else ''}: {severity(f)}: {f.location}: {f.message}" for f in result.findings
     ]
     _show_findings(lines, result.findings, as_json, lambda valid: {
         "file": path, "valid": valid, "plan_id": result.plan_id, "plan_version": result.plan_version,
@@ -75,9 +78,22 @@ def plans_validate(obj: Obj, path: str, as_json: bool) -> None:
     if as_json:
         return
     if not result.users_checked:
-        click.echo(f"Registered users not checked: {result.users_skipped_because}.")
-    warnings = f", {len(lines)} warning(s)" if lines else ""
-    click.echo(f"{path}: plan '{result.plan_id}' is valid (version {result.plan_version}){warnings}.")
+        click.echo(_("Registered users not checked: {why}.").format(why=result.users_skipped_because))
+    if lines:
+        said = ngettext("{path}: plan '{plan_id}' is valid (version {version}), {n} warning.",
+                        "{path}: plan '{plan_id}' is valid (version {version}), {n} warnings.", len(lines))
+    else:
+        said = _("{path}: plan '{plan_id}' is valid (version {version}).")
+    click.echo(said.format(path=path, plan_id=result.plan_id, version=result.plan_version, n=len(lines)))
+
+
+# How a finding's severity reads (``--json`` keeps "error" and "warning").
+SEVERITY = {"error": N_("error"), "warning": N_("warning")}
+
+
+def severity(finding: Any) -> str:
+    """How bad a finding is, in the reader's words."""
+    return _(SEVERITY.get(finding.severity.value, finding.severity.value))
 
 
 def _show_findings(lines: list[str], findings: Any, as_json: bool, document: Any) -> None:
@@ -91,7 +107,7 @@ def _show_findings(lines: list[str], findings: Any, as_json: bool, document: Any
         for line in lines:
             click.echo(line)
     if errors:
-        raise Invalid(f"{len(errors)} problem(s): {errors[0]}")
+        raise Invalid(_("{n} problem(s): {first}").format(n=len(errors), first=errors[0]))
 
 
 @plans.command("check")
@@ -103,13 +119,14 @@ def _show_findings(lines: list[str], findings: Any, as_json: bool, document: Any
 def plans_check(obj: Obj, plan_id: str, with_org: bool, as_json: bool) -> None:
     """Check a plan on offer; with --org, against the registered users and their grants. Errors exit 5."""
     result = obj.run("plans.check", plan_id=plan_id, org=with_org)
-    lines = [f"{plan_id}: {f.severity.value}: {f.location}: {f.message}" for f in result.findings]
+    lines = [f"{plan_id}: {severity(f)}: {f.location}: {f.message}" for f in result.findings]
     _show_findings(lines, result.findings, as_json, lambda valid: {
         "plan_id": plan_id, "valid": valid, "organisation_checked": with_org,
         "findings": [_finding(None, f) for f in result.findings]})
     if as_json:
         return
-    click.echo(f"{plan_id}: no problems" + ("" if with_org else " (organisation not checked: add --org)") + ".")
+    click.echo((_("{plan_id}: no problems.") if with_org else
+                _("{plan_id}: no problems (organisation not checked: add --org).")).format(plan_id=plan_id))
 
 
 @plans.command("export")
@@ -178,7 +195,7 @@ def _write_out(text: str, output: str | None, *, as_json: bool, plan_id: str, fm
                    "text": None if to_file else text})
         return
     if write_output(text, output):
-        click.echo(f"Wrote {output}.")
+        click.echo(_("Wrote {file}.").format(file=output))
 
 
 def _finding(path: str | None, f: Any) -> dict[str, object]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from indsats.i18n import _
+from indsats.i18n import N_, _
 from indsats.commands.base import Obj, json_option, pass_obj
 from indsats.errors import MailUnavailable
 
@@ -69,9 +69,8 @@ def _fail_if_unreachable(result: Any, via: str) -> None:
     """Exit 7 when something was due and not one message got through because the server could not be reached."""
     attempted = result.sent + result.retrying + result.failed
     if attempted and not result.sent and result.unreachable == attempted:
-        raise MailUnavailable(
-            f"the mail server {via} is unreachable: {attempted} message(s) not delivered, kept for the next sweep"
-        )
+        raise MailUnavailable(_("the mail server {via} is unreachable: {n} message(s) not delivered, kept for the "
+                                "next sweep").format(via=via, n=attempted))
 
 
 # -- calendar --------------------------------------------------------------------------------------
@@ -103,12 +102,23 @@ def calendar_due(obj: Obj, start: str, duration: tuple[str, ...], statutory: boo
         echo_json({"start": found.start, "duration": found.duration, "statutory": statutory, "due": found.due,
                    "at_closing": found.at_closing})
         return
+    from indsats.engine.plans.wording import duration_text
+
     due = found.due
-    closing = " at closing" if found.at_closing else ""
-    rule = f"{found.duration}{' (statutory)' if statutory else ''}"
-    click.echo(
-        f"{local(due)} ({to_local(due).strftime('%A')}{closing}) — {rule} from {local(found.start)}, Europe/Copenhagen"
-    )
+    day = _(WEEKDAYS[to_local(due).weekday()])
+    when = _("{day} at closing").format(day=day) if found.at_closing else day
+    rule = duration_text(found.duration) + (" " + _("(statutory)") if statutory else "")
+    click.echo(_("{due} ({when}) — {rule} from {start}, Europe/Copenhagen").format(
+        due=local(due), when=when, rule=rule, start=local(found.start)))
+
+
+# The days of the week (Monday first) and why a day is closed, as a person reads them (``--json`` keeps the ids).
+WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
+            N_("Sunday"))
+SHORT_WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+CLOSED_BECAUSE = {"public holiday": N_("public holiday"),
+                  "closed for deadlines by Danish law": N_("closed for deadlines by Danish law"),
+                  "closed by configuration": N_("closed by configuration")}
 
 
 @calendar.command("closed")
@@ -123,5 +133,6 @@ def calendar_closed(obj: Obj, year: int, as_json: bool) -> None:
     if as_json:
         echo_json(days)
         return
-    table(f"Closed days {year}", ["date", "weekday", "name", "why"],
-          [[d.date.isoformat(), d.date.strftime("%a"), d.name, d.reason.value] for d in days])
+    table(_("Closed days {year}").format(year=year), [_("date"), _("weekday"), _("name"), _("why")],
+          [[d.date.isoformat(), _(SHORT_WEEKDAYS[d.date.weekday()]), d.name,
+            _(CLOSED_BECAUSE.get(d.reason.value, d.reason.value))] for d in days])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from indsats.i18n import _
 from indsats.commands.base import Obj, pass_obj
 
 
@@ -18,7 +19,7 @@ def seal(obj: Obj, show: bool, to: str | None, as_json: bool) -> None:
     from indsats.commands.render import echo_json, local
 
     if show and to:
-        raise click.UsageError("--show prints the latest seal; --to is for writing one")
+        raise click.UsageError(_("--show prints the latest seal; --to is for writing one"))
     done = obj.run("seal", show=show, copy=to is not None)
     if to is not None and done.copy is not None:
         from pathlib import Path
@@ -31,14 +32,20 @@ def seal(obj: Obj, show: bool, to: str | None, as_json: bool) -> None:
         if as_json:
             echo_json(None)
         else:
-            click.echo("No seal yet: run 'indsats seal'.")
+            click.echo(_("No seal yet: run 'indsats seal'."))
         return
     content = found.content
     if as_json:
         echo_json({**content, "signature": found.signature})
         return
-    verb = "Latest seal" if show else "Sealed"
-    click.echo(f"{verb} {found.seq} at {local(found.at)}: {content['cases']} case(s), {content['events']} event(s), "
-               f"{content['org']['seq']} organisation event(s); root {content['root'][:16]}…, key {content['key_id']}.")
+    said = (_("Latest seal {seq} at {at}: {cases} case(s), {events} event(s), {org} organisation event(s); "
+              "root {root}…, key {key}.") if show else
+            _("Sealed {seq} at {at}: {cases} case(s), {events} event(s), {org} organisation event(s); "
+              "root {root}…, key {key}."))
+    click.echo(said.format(seq=found.seq, at=local(found.at), cases=content["cases"], events=content["events"],
+                           org=content["org"]["seq"], root=content["root"][:16], key=content["key_id"]))
     if not show and done.appended_to is not None:
-        click.echo(f"Appended to {done.appended_to}" + (f" and {to}." if to else "."))
+        if to:
+            click.echo(_("Appended to {file} and {copy}.").format(file=done.appended_to, copy=to))
+        else:
+            click.echo(_("Appended to {file}.").format(file=done.appended_to))

@@ -95,11 +95,11 @@ def report(obj: Obj, plan_id: str | None, since: str | None, until: str | None, 
     from indsats.commands.render import echo_json, table
 
     if output is not None and html_file is not None:
-        raise click.UsageError("give -o/--output FILE (or its older spelling --html FILE), not both")
+        raise click.UsageError(_("give -o/--output FILE (or its older spelling --html FILE), not both"))
     html_file = output if output is not None else html_file
 
     if html_file == "-" and as_json:
-        raise click.UsageError("-o - writes the page to stdout: leave out --json (or give -o FILE)")
+        raise click.UsageError(_("-o - writes the page to stdout: leave out --json (or give -o FILE)"))
     if html_file is not None:
         from indsats.commands.render import folder_of
 

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from indsats.commands.base import Obj, json_option, pass_obj
+from indsats.i18n import _
 
 
 # -- setup and users ---------------------------------------------------------------------------------
@@ -24,19 +25,20 @@ def init(obj: Obj, as_json: bool) -> None:
     ctx = obj.context()
     result = init_database(ctx, actor=obj.actor)
     say = _quiet if as_json else click.echo
-    say(f"Database ready: {result.database} (schema {result.revision})")
+    say(_("Database ready: {database} (schema {revision})").format(database=result.database, revision=result.revision))
     if not obj.settings.key and not obj.settings.key_file.exists():
         may_make_key(ctx)  # an existing database is under its own key: never make a new one for it
     made = ensure_key_file(obj.settings)
     if made is not None:
-        say(f"Made an encryption key at {made} (0600). Keep a copy apart from the database: without it,")
-        say("subject references and notes cannot be read.")
+        say(_("Made an encryption key at {file} (0600). Keep a copy apart from the database: without it, "
+              "subject references and notes cannot be read.").format(file=made))
     record_key(ctx)
     signing = ensure_signing_key(obj.settings)
     if signing is not None:
-        say(f"Made the seal signing key at {signing} (0600) and its public key beside it ('indsats seal').")
+        say(_("Made the seal signing key at {file} (0600) and its public key beside it ('indsats seal').").format(
+            file=signing))
     if result.admin is not None:
-        say(f"Registered '{result.admin.login}' as admin (first user).")
+        say(_("Registered '{login}' as admin (first user).").format(login=result.admin.login))
     if as_json:
         from indsats.commands.render import echo_json
 
@@ -78,7 +80,7 @@ def users_add(obj: Obj, login: str, name: str, role: str | None, email: str | No
               unit: str | None, as_json: bool) -> None:
     """Register a user (grant plan roles with 'indsats users grant')."""
     user = obj.run("users.add", login=login, name=name, role=role, email=email, reports_to=reports_to, unit=unit)
-    _user_out(user, as_json, f"Added {user.login} ({user.held}).")
+    _user_out(user, as_json, _("Added {login} ({held}).").format(login=user.login, held=user.held))
 
 
 @users.command("list")
@@ -99,12 +101,17 @@ def users_list(obj: Obj, as_json: bool) -> None:
         span = f" {u.deputy_from or '…'}–{u.deputy_until or '…'}" if (u.deputy_from or u.deputy_until) else ""
         return u.deputy + span
 
+    def active(u: Any) -> str:
+        if u.active:
+            return _("yes")
+        if u.handed_over_to:
+            return _("no (handed over to {login})").format(login=u.handed_over_to)
+        return _("no")
+
     table(
-        "Users",
-        ["login", "name", "roles", "e-mail", "reports to", "unit", "deputy", "active"],
-        [[u.login, u.name, u.held, u.email, u.reports_to, u.unit, deputy(u),
-          "yes" if u.active else (f"no (handed over to {u.handed_over_to})" if u.handed_over_to else "no")]
-         for u in found],
+        _("Users"),
+        [_("login"), _("name"), _("roles"), _("e-mail"), _("reports to"), _("unit"), _("deputy"), _("active")],
+        [[u.login, u.name, u.held, u.email, u.reports_to, u.unit, deputy(u), active(u)] for u in found],
     )
 
 
@@ -118,7 +125,7 @@ def users_list(obj: Obj, as_json: bool) -> None:
 def users_grant(obj: Obj, login: str, role: str, plan_id: str | None, unit: str | None, as_json: bool) -> None:
     """Grant LOGIN the plan role ROLE."""
     user = obj.run("users.grant", login=login, role=role, plan_id=plan_id, unit=unit)
-    _user_out(user, as_json, f"{user.login} now holds: {user.held}.")
+    _user_out(user, as_json, _("{login} now holds: {held}.").format(login=user.login, held=user.held))
 
 
 @users.command("revoke")
@@ -142,8 +149,8 @@ def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None, handover_
                    "cases": [{"case_id": d.case_id, "duties": list(d.duties)} for d in done.cases]})
         return
     for duty in done.cases:
-        click.echo(f"{duty.case_id}: handed over to {done.handed_over_to} ({', '.join(duty.duties)})")
-    click.echo(f"{done.user.login} now holds: {done.user.held}.")
+        click.echo(_handed_over(duty, done.handed_over_to))
+    click.echo(_("{login} now holds: {held}.").format(login=done.user.login, held=done.user.held))
 
 
 @users.command("edit")
@@ -161,10 +168,10 @@ def users_edit(obj: Obj, login: str, name: str | None, email: str | None, report
     from indsats.errors import Invalid
 
     if reports_to is not None and no_reports_to:
-        raise Invalid("give --reports-to LOGIN or --no-reports-to, not both")
+        raise Invalid(_("give --reports-to LOGIN or --no-reports-to, not both"))
     extra = {"reports_to": None} if no_reports_to else ({"reports_to": reports_to} if reports_to is not None else {})
     user = obj.run("users.edit", login=login, name=name, email=email, unit=unit, **extra)
-    _user_out(user, as_json, f"Changed {user.login}.")
+    _user_out(user, as_json, _("Changed {login}.").format(login=user.login))
 
 
 @users.command("deactivate")
@@ -184,10 +191,11 @@ def users_deactivate(obj: Obj, login: str, handover_to: str | None, as_json: boo
                    "reports_moved": list(done.reports_moved)})
         return
     for duty in done.cases:
-        click.echo(f"{duty.case_id}: handed over to {done.handed_over_to} ({', '.join(duty.duties)})")
+        click.echo(_handed_over(duty, done.handed_over_to))
     if done.reports_moved:
-        click.echo(f"Now reporting to {done.handed_over_to}: {', '.join(done.reports_moved)}")
-    click.echo(f"Deactivated {login}.")
+        click.echo(_("Now reporting to {login}: {logins}").format(login=done.handed_over_to,
+                                                                 logins=", ".join(done.reports_moved)))
+    click.echo(_("Deactivated {login}.").format(login=login))
 
 
 @users.command("reactivate")
@@ -197,7 +205,7 @@ def users_deactivate(obj: Obj, login: str, handover_to: str | None, as_json: boo
 def users_reactivate(obj: Obj, login: str, as_json: bool) -> None:
     """Let a deactivated user act and receive reminders again."""
     user = obj.run("users.reactivate", login=login)
-    _user_out(user, as_json, f"Reactivated {login}.")
+    _user_out(user, as_json, _("Reactivated {login}.").format(login=login))
 
 
 @users.command("deputy")
@@ -213,7 +221,15 @@ def users_deputy(obj: Obj, login: str, deputy: str | None, start: str | None, en
     """Name a deputy for LOGIN (an absent leader), or clear it."""
     user = obj.run("users.deputy", login=login, deputy=deputy, start=start, end=end, clear=clear)
     if clear:
-        _user_out(user, as_json, f"{login} has no deputy.")
+        _user_out(user, as_json, _("{login} has no deputy.").format(login=login))
         return
-    _user_out(user, as_json,
-              f"{user.deputy} stands in for {login} from {user.deputy_from or 'now'} until {user.deputy_until or 'cleared'}.")
+    start_text = user.deputy_from or _("now")
+    end_text = user.deputy_until or _("cleared")
+    _user_out(user, as_json, _("{deputy} stands in for {login} from {start} until {end}.").format(
+        deputy=user.deputy, login=login, start=start_text, end=end_text))
+
+
+def _handed_over(duty: Any, to: str | None) -> str:
+    """One case handed over: its id, to whom, and the duties that went with it."""
+    return _("{case_id}: handed over to {login} ({duties})").format(case_id=duty.case_id, login=to,
+                                                                   duties=", ".join(duty.duties))

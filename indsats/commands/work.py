@@ -23,7 +23,8 @@ def assign(obj: Obj, case_id: str, login: str, note: str | None, note_file: str 
 
         echo_json(out)
         return
-    click.echo(f"{out.case_id}: {login} is the caseworker (event {out.event_seq}).")
+    click.echo(_("{case_id}: {login} is the caseworker (event {seq}).").format(case_id=out.case_id, login=login,
+                                                                                seq=out.event_seq))
 
 
 @click.command()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indsats.errors import Invalid, NotAllowed
-from indsats.i18n import _
+from indsats.i18n import N_, _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.service import Outcome
@@ -64,20 +64,23 @@ def plans_show(call: Call, *, plan_id: str) -> PlanDetail:
     from indsats.engine.plans.service import get_plan
     from indsats.usecases import require_registered
 
+    from indsats.engine.plans.wording import duration_text
+
     require_registered(call.ctx, call.actor)
     plan = get_plan(call.ctx, plan_id)
     return PlanDetail(
         id=plan.id, title=plan.title, version=plan.version, document=plan.model_dump(mode="json", by_alias=True),
         states=[
-            [name, s.label + (" (final)" if s.final else ""), s.responsible.describe() if s.responsible else "",
-             s.deadline or "", f"{s.reminder.escalate_after} / {s.reminder.repeat}" if s.reminder else ""]
+            [name, s.label + (" " + _("(final)") if s.final else ""), s.responsible.describe() if s.responsible else "",
+             duration_text(s.deadline),
+             f"{duration_text(s.reminder.escalate_after)} / {duration_text(s.reminder.repeat)}" if s.reminder else ""]
             for name, s in plan.states.items()
         ],
         triggers=[
-            [t.trigger, ", ".join(t.source), t.dest or "(recorded, state unchanged)",
-             " or ".join(a.describe() for a in t.allowed),
-             ", ".join(f"{n}{'*' if f.required else ''}" for n, f in t.fields.items())
-             + (" note*" if t.note_required else "")]
+            [t.trigger, ", ".join(t.source), t.dest or _("(recorded, state unchanged)"),
+             _(" or ").join(a.describe() for a in t.allowed),
+             ", ".join([*(f"{n}{'*' if f.required else ''}" for n, f in t.fields.items()),
+                        *(["note*"] if t.note_required else [])])]
             for t in plan.transitions
         ],
     )
@@ -388,8 +391,10 @@ def health(call: Call, *, max_due_age: int = 900) -> Health:
     oldest: datetime | None = None
     try:
         status = schema_status(ctx.db)
-        checks.append(Check(name="database", ok=status.ok, detail=(
-            f"{status.database}: schema {status.current or '-'} (expected {status.expected}, {status.state.value})")))
+        checks.append(Check(name="database", ok=status.ok, detail=_(
+            "{database}: schema {current} (expected {expected}, {state})").format(
+            database=status.database, current=status.current or "-", expected=status.expected,
+            state=_(SCHEMA_STATES.get(status.state.value, status.state.value)))))
     except IndsatsError as exc:
         status = None
         checks.append(Check(name="database", ok=False, detail=exc.message))
@@ -399,7 +404,7 @@ def health(call: Call, *, max_due_age: int = 900) -> Health:
         except IndsatsError as exc:
             checks.append(Check(name="key", ok=False, detail=exc.message))
     else:
-        checks.append(Check(name="key", ok=False, detail="not checked: the database is not usable"))
+        checks.append(Check(name="key", ok=False, detail=_("not checked: the database is not usable")))
     try:
         problem = probe_mail(settings)
         checks.append(Check(name="smtp", ok=problem is None, detail=problem or build_notifier(settings).describe()))
@@ -407,21 +412,27 @@ def health(call: Call, *, max_due_age: int = 900) -> Health:
         checks.append(Check(name="smtp", ok=False, detail=exc.message))
     beat = read_heartbeat(settings.data_dir)
     checks.append(Check(name="last_sweep", ok=True, detail=(
-        f"{local(beat.at)} by {beat.worker}: {beat.summary}" if beat else "no sweep recorded here yet")))
+        _("{at} by {worker}: {summary}").format(at=local(beat.at), worker=beat.worker, summary=beat.summary)
+        if beat else _("no sweep recorded here yet"))))
     if status is not None and status.ok:
         try:
             backlog = due_backlog(ctx)
             oldest = backlog.oldest_due_at
             ok = backlog.oldest_age_seconds <= max_due_age
-            detail = (f"{backlog.due} due; the oldest since {local(oldest)} ({backlog.oldest_age_seconds:.0f} s)"
-                      if oldest else "none due")
+            detail = (_("{n} due; the oldest since {at} ({seconds:.0f} s)").format(
+                n=backlog.due, at=local(oldest), seconds=backlog.oldest_age_seconds) if oldest else _("none due"))
             checks.append(Check(name="oldest_due", ok=ok, detail=detail))
         except IndsatsError as exc:
             checks.append(Check(name="oldest_due", ok=False, detail=exc.message))
     else:
-        checks.append(Check(name="oldest_due", ok=False, detail="not checked: the database is not usable"))
+        checks.append(Check(name="oldest_due", ok=False, detail=_("not checked: the database is not usable")))
     return Health(healthy=all(c.ok for c in checks), checks=checks, last_sweep=beat.at if beat else None,
                   oldest_due=oldest)
+
+
+# A schema state as ``health`` says it (``--json`` and ``db status --json`` keep the value).
+SCHEMA_STATES = {"current": N_("current"), "older": N_("older"), "newer": N_("newer"),
+                 "uninitialised": N_("uninitialised"), "missing": N_("missing")}
 
 
 def db_status(call: Call) -> Any:

@@ -22,6 +22,7 @@ from indsats.engine.org.users import require_admin
 from indsats.engine.privacy.crypto import SEALED, Cipher, key_fingerprint, new_key
 from indsats.engine.privacy.fingerprints import WrongKey, adopt_key
 from indsats.errors import Invalid, NotAllowed
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -141,6 +142,6 @@ def check_key(ctx: Context) -> str:
     with ctx.db.unit_of_work() as uow:
         token = uow.repo.any_subject_ref()
     if token is None:
-        return "present (nothing encrypted yet to match it against)"
+        return _("present (nothing encrypted yet to match it against)")
     cipher.open(token)
-    return "present and opens the stored data"
+    return _("present and opens the stored data")
