@@ -88,6 +88,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with oidc_provider(here / "provider.log", USERS) as issuer, \
             oidc_provider(here / "other.log", USERS) as other_issuer:
         env = server_env(db_url, TEST_KEY.decode(), issuer, secret, config)
+        env["INDSATS_LANGUAGE"] = "da"  # the installation's default: these tests read the Danish pages
         with running(indsats_server(here, f"{HOST}:{port}"), f"{base}/logged-out", here / "server.log", env=env):
             yield World(base=base, issuer=issuer, other_issuer=other_issuer, db_url=db_url, emils=emils,
                         with_lea=with_lea, idas=idas)
@@ -277,7 +278,7 @@ def test_my_tasks_lists_exactly_the_cases_waiting_for_me(world: World) -> None:
 def test_a_case_page_tells_its_history_in_the_plan_s_words(world: World) -> None:
     client, _ = log_in(world.base, "u-sup")
     page = client.get(f"/cases/{world.with_lea}").text
-    assert "Rykket videre (notify_leader)" in page
+    assert "Rykket videre (Nærmeste leder er underrettet)" in page
     assert "Mistanke registreret → Nærmeste leder underrettet" in page
 
 
@@ -286,7 +287,7 @@ def test_the_stuck_csv_export_is_in_the_access_log(world: World) -> None:
     answer = client.get("/stuck.csv", params={"role": "leder"})
     assert answer.headers["content-type"].startswith("text/csv")
     rows = answer.text.splitlines()
-    assert rows[0].startswith("sag,plan,tilstand") and [r.split(",")[0] for r in rows[1:]] == [world.with_lea]
+    assert rows[0].startswith("sag,plan,trin") and [r.split(",")[0] for r in rows[1:]] == [world.with_lea]
     assert ("sup", "viewed (stuck-export, web)", "web") in viewed_via(world, world.with_lea)
 
 

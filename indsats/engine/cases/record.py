@@ -10,14 +10,14 @@ their details, the read logged like any other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log.events import Event, EventKind
 from indsats.engine.plans.schema import FieldType
 from indsats.engine.time.clock import to_local
-from indsats.i18n import _
+from indsats.i18n import N_, _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -26,8 +26,43 @@ if TYPE_CHECKING:
 # Payload keys that are not details: the note has its own column, the planned reminders (a state's, the case
 # deadlines', those a change of chain cancelled) are for verify, the deputy's principal is shown with the actor.
 NOT_DETAILS = frozenset({"note", "reminders", "case_deadlines", "cancelled_reminders", "acting_for", "fields"})
-# A payload key's words, where its name is not already them.
-KEY_WORDS = {"subject_ref": "subject", "os_login": "OS login", "plan_id": "plan", "plan_version": "plan version"}
+# A payload key's words (translated where shown); a key not named here is shown as its name.
+KEY_WORDS = {
+    "subject_ref": N_("subject"), "os_login": N_("OS login"), "plan_id": N_("plan"), "plan_version": N_("plan version"),
+    "source": N_("source"), "minor": N_("minor"), "unit": N_("unit"), "deadline": N_("deadline"),
+    "flags": N_("flags"), "reporter": N_("reporter"), "assignee": N_("assignee"),
+    "held_reminders": N_("held reminders"), "from": N_("from"), "to": N_("to"), "duties": N_("duties"),
+    "levels": N_("levels"), "archive": N_("archive"), "command": N_("command"), "via": N_("via"),
+    "reminder_id": N_("reminder id"), "level": N_("level"), "kind": N_("kind"), "recipients": N_("recipients"),
+    "attempts": N_("attempts"), "error": N_("error"),
+}
+# What each kind of event is called where a person reads it (``show``, ``history``, the web view's case page).
+KIND_WORDS = {
+    EventKind.opened: N_("Opened"),
+    EventKind.advanced: N_("Moved on"),
+    EventKind.recorded: N_("Recorded"),
+    EventKind.note: N_("Note"),
+    EventKind.assigned: N_("Caseworker named"),
+    EventKind.handed_over: N_("Handed over"),
+    EventKind.rechained: N_("Escalations re-planned"),
+    EventKind.reminder_sent: N_("Reminder sent"),
+    EventKind.escalated: N_("Escalated"),
+    EventKind.delivery_failed: N_("Reminder not delivered"),
+    EventKind.viewed: N_("Viewed"),
+    EventKind.paused: N_("Paused"),
+    EventKind.resumed: N_("Resumed"),
+    EventKind.archived: N_("Archived"),
+    EventKind.purged: N_("Personal data deleted"),
+}
+
+
+def kind_text(kind: EventKind | str) -> str:
+    """The words for a kind of event, in the reader's language (an unknown kind: its name)."""
+    try:
+        words = KIND_WORDS.get(EventKind(kind))
+    except ValueError:
+        words = None
+    return str(kind.value if isinstance(kind, EventKind) else kind) if words is None else _(words)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,9 +83,11 @@ class Entry:
     actor: str | None
     kind: str
     trigger: str | None
+    # What a person reads for the event: the plan's label of its trigger, or (no trigger) the kind in words.
     trigger_label: str | None
     note: str | None
     fields: list[Detail]
+    kind_label: str = ""  # the kind in words ("Notat", "Oprettet")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +104,12 @@ class HistoryRow:
     to_state: str | None
     note: str | None
     details: list[Detail]
+    # The same in words, in the reader's language: the kind, the plan's labels of the trigger and the states.
+    kind_label: str = ""
+    trigger_label: str | None = None
+    from_label: str | None = None
+    to_label: str | None = None
+    fields: list[Detail] = field(default_factory=list)  # the trigger's fields only (the first of ``details``)
 
 
 def yes_no(value: bool) -> str:
@@ -138,7 +181,9 @@ def event_details(plan: Plan, event: Event) -> list[Detail]:
     for key, value in payload.items():
         if key in NOT_DETAILS or value is None or value == "" or value == []:
             continue
-        details.append(Detail(name=key, label=KEY_WORDS.get(key, key.replace("_", " ")), text=plain_text(value)))
+        words = KEY_WORDS.get(key)
+        details.append(Detail(name=key, label=key.replace("_", " ") if words is None else _(words),
+                              text=plain_text(value)))
     return details
 
 
@@ -151,13 +196,46 @@ def case_record(plan: Plan, events: list[Event]) -> list[Entry]:
         fields = payload.get("fields") or {}
         if not note and not fields:
             continue
-        transition = plan.transition(event.trigger) if event.trigger else None
+        kind = kind_text(event.kind)
         entries.append(Entry(
             seq=event.seq, at=event.at, actor=event.actor, kind=event.kind.value, trigger=event.trigger,
-            trigger_label=transition.label if transition is not None else None, note=note or None,
-            fields=field_details(plan, event.trigger, fields),
+            trigger_label=trigger_text(plan, event.trigger) if event.trigger else kind, note=note or None,
+            fields=field_details(plan, event.trigger, fields), kind_label=kind,
         ))
     return entries
+
+
+def trigger_text(plan: Plan, trigger: str) -> str:
+    """The plan's label of a trigger (one it no longer has: its id)."""
+    transition = plan.transition(trigger)
+    return trigger if transition is None else transition.label
+
+
+def state_text(plan: Plan, state: str | None) -> str | None:
+    """The plan's label of a state (one it no longer has: its id)."""
+    if state is None:
+        return None
+    found = plan.states.get(state)
+    return state if found is None else found.label
+
+
+def history_rows(plan: Plan, events: list[Event], *, views: bool = False) -> list[HistoryRow]:
+    """The events as ``history`` shows them to people: ``viewed`` rows only if ``views``, each with its details
+    and its words (kind, trigger and states under the plan's labels)."""
+    rows = []
+    for e in events:
+        if e.kind is EventKind.viewed and not views:
+            continue
+        payload = e.payload or {}
+        rows.append(HistoryRow(
+            seq=e.seq, at=e.at, kind=e.kind.value, actor=e.actor, acting_for=payload.get("acting_for"),
+            trigger=e.trigger, from_state=e.from_state, to_state=e.to_state, note=payload.get("note") or None,
+            details=event_details(plan, e), kind_label=kind_text(e.kind),
+            trigger_label=trigger_text(plan, e.trigger) if e.trigger else None,
+            from_label=state_text(plan, e.from_state), to_label=state_text(plan, e.to_state),
+            fields=field_details(plan, e.trigger, payload.get("fields") or {}),
+        ))
+    return rows
 
 
 def read_history(ctx: Context, *, actor: str, case_id: str, views: bool = False,
@@ -167,10 +245,4 @@ def read_history(ctx: Context, *, actor: str, case_id: str, views: bool = False,
     from indsats.engine.cases.views import read_events
 
     plan, events = read_events(ctx, actor=actor, case_id=case_id, via=via)
-    return [
-        HistoryRow(seq=e.seq, at=e.at, kind=e.kind.value, actor=e.actor, acting_for=(e.payload or {}).get("acting_for"),
-                   trigger=e.trigger, from_state=e.from_state, to_state=e.to_state,
-                   note=(e.payload or {}).get("note") or None, details=event_details(plan, e))
-        for e in events
-        if views or e.kind is not EventKind.viewed
-    ]
+    return history_rows(plan, events, views=views)

@@ -17,7 +17,7 @@ from indsats.engine.plans.fields import describe_type
 from indsats.engine.reminders.planning import ReminderStatus, is_working_time, time_between
 from indsats.engine.org.users import require_actor
 from indsats.engine.cases.visibility import may_see, organisation, require_visible
-from indsats.engine.cases.record import Entry, case_record
+from indsats.engine.cases.record import Entry, HistoryRow, case_record, history_rows
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
@@ -163,6 +163,18 @@ def show_case(ctx: Context, *, actor: str, case_id: str, via: str | None = None)
 
 def case_page(ctx: Context, *, actor: str, case_id: str, via: str) -> tuple[CaseView, list[Event]]:
     """``show`` and ``history`` together, as one page shows them: one ``viewed`` event (command ``page``)."""
+    view, events, _plan = _page(ctx, actor=actor, case_id=case_id, via=via)
+    return view, events
+
+
+def case_page_history(ctx: Context, *, actor: str, case_id: str, via: str) -> tuple[CaseView, list[HistoryRow]]:
+    """``case_page`` with the history as people read it (``history_rows`` under the case's pinned plan, no
+    ``viewed`` rows)."""
+    view, events, plan = _page(ctx, actor=actor, case_id=case_id, via=via)
+    return view, history_rows(plan, events)
+
+
+def _page(ctx: Context, *, actor: str, case_id: str, via: str) -> tuple[CaseView, list[Event], Plan]:
     cipher = ctx.keys.cipher()
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
@@ -175,7 +187,7 @@ def case_page(ctx: Context, *, actor: str, case_id: str, via: str) -> tuple[Case
         log_view(repo, case, me.login, "page", ctx.clock.now(), via=via, os_login=ctx.os_login)
         view = _view(ctx, repo, plan, case, me, subject_ref, events)
         uow.commit()
-    return view, events
+    return view, events, plan
 
 
 def _view(

@@ -23,9 +23,10 @@ from datetime import timedelta
 from enum import Enum
 
 from indsats.errors import Invalid
-from indsats.i18n import _
+from indsats.i18n import N_, _
 
-ACCEPTED_FORMS = (
+# Translated where shown: the Danish text gives the Danish forms (both are accepted in either language).
+ACCEPTED_FORMS = N_(
     "'4 working hours', '1 working day', '6 hverdage', '30 working minutes', "
     "'24 hours', '2 days', '90 minutes', '1 week', '1 month' or ISO 8601 such as 'PT4H' or 'P6D'"
 )
@@ -164,7 +165,7 @@ def parse_duration(text: str) -> Duration:
         return _checked(shown, int(number) * factor, iso_unit, working=False)
     match = _PATTERN.match(text)
     if match is None:
-        raise Invalid(_("bad duration '{shown}': use {ACCEPTED_FORMS}").format(shown=shown, ACCEPTED_FORMS=ACCEPTED_FORMS))
+        raise Invalid(_("bad duration '{shown}': use {ACCEPTED_FORMS}").format(shown=shown, ACCEPTED_FORMS=_(ACCEPTED_FORMS)))
     number, working, word = match.groups()
     word = word.lower()
     danish = _DANISH_WORKING_WORDS.get(word)
@@ -178,7 +179,7 @@ def parse_duration(text: str) -> Duration:
     else:
         unit = _ELAPSED_WORDS.get(word)
     if unit is None:
-        raise Invalid(_("bad duration '{shown}': use {ACCEPTED_FORMS}").format(shown=shown, ACCEPTED_FORMS=ACCEPTED_FORMS))
+        raise Invalid(_("bad duration '{shown}': use {ACCEPTED_FORMS}").format(shown=shown, ACCEPTED_FORMS=_(ACCEPTED_FORMS)))
     return _checked(shown, int(number), unit, working=working is not None or danish is not None)
 
 

@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from indsats.engine.org.users import whoami
 from indsats.errors import IndsatsError, NotAllowed
+from indsats.i18n import N_, _, language
 from indsats.server.problems import status_of
 from indsats.server.web.api import api_app
 from indsats.server.web.auth import SESSION_HOURS, AcceptLogin, BearerIdentity, NotLoggedIn, auth_routes, csrf_token
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     import httpx
+    import jinja2
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,21 +58,22 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
     (b"x-frame-options", b"DENY"),
 ]
-# Messages for refused logins and errors: (heading, text).
+# Messages for refused logins and errors: (heading, text), translated when shown.
 MESSAGES = {
-    "login_expired": ("Login udløbet", "Login-forsøget kunne ikke genkendes eller er udløbet. Prøv igen."),
-    "login_denied": ("Login afvist", "Identitetsudbyderen gennemførte ikke login."),
-    "login_refused": ("Login afvist", "Svaret fra identitetsudbyderen kunne ikke godkendes."),
-    "not_registered": ("Ingen adgang", "Du er logget ind hos kommunen, men er ikke registreret som aktiv bruger "
-                                       "i indsats. Kontakt en administrator."),
-    "csrf": ("Anmodningen blev afvist", "Formularen kom ikke fra denne side. Genindlæs siden og prøv igen."),
-    3: ("Ikke fundet", "Siden eller sagen findes ikke, eller du har ikke adgang til den."),
-    4: ("Ingen adgang", "Din rolle giver ikke adgang til dette."),
-    5: ("Ugyldig forespørgsel", "Forespørgslen kunne ikke bruges."),
-    6: ("Konflikt", "Sagen blev ændret samtidig. Prøv igen."),
-    7: ("Databasen er ikke tilgængelig", "Prøv igen om lidt."),
-    8: ("Integritetsfejl", "Hændelsesloggen er brudt; kontakt en administrator."),
+    "login_expired": (N_("Login expired"), N_("The login attempt could not be recognised or has expired. Try again.")),
+    "login_denied": (N_("Login refused"), N_("The identity provider did not complete the login.")),
+    "login_refused": (N_("Login refused"), N_("The answer from the identity provider could not be accepted.")),
+    "not_registered": (N_("No access"), N_("You are logged in at the municipality, but you are not registered as an "
+                                           "active user of indsats. Contact an administrator.")),
+    "csrf": (N_("The request was refused"), N_("The form did not come from this page. Reload the page and try again.")),
+    3: (N_("Not found"), N_("The page or the case does not exist, or you do not have access to it.")),
+    4: (N_("No access"), N_("Your role does not give access to this.")),
+    5: (N_("Invalid request"), N_("The request could not be used.")),
+    6: (N_("Conflict"), N_("The case was changed at the same time. Try again.")),
+    7: (N_("The database is not available"), N_("Try again in a moment.")),
+    8: (N_("Integrity failure"), N_("The event log is broken; contact an administrator.")),
 }
+ERROR = (N_("Error"), N_("An error occurred."))
 
 
 class SecurityHeaders:
@@ -116,17 +119,18 @@ def create_app(
 
     client = http or httpx_module.AsyncClient(timeout=10.0)
     provider = Provider(oidc, client)
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters["local"] = _local
+    templates = Jinja2Templates(env=template_environment())
 
     def render(request: Request, name: str, values: dict[str, Any], status: int = 200) -> Response:
-        values = {"me": None, **values, "csrf": csrf_token(request) if "login" in request.session else ""}
+        values = {"me": None, **values, "csrf": csrf_token(request) if "login" in request.session else "",
+                  "lang": language()}
         return templates.TemplateResponse(request, name, values, status_code=status)
 
     def message(request: Request, key: str | int, status: int, me: User | None = None) -> Response:
-        heading, text = MESSAGES.get(key, ("Fejl", "Der opstod en fejl."))
-        link = None if me is not None else {"href": "/login", "text": "Log ind"}
-        return render(request, "message.html", {"me": me, "heading": heading, "text": text, "link": link}, status)
+        heading, text = MESSAGES.get(key, ERROR)
+        link = None if me is not None else {"href": "/login", "text": _("Log in")}
+        return render(request, "message.html", {"me": me, "heading": _(heading), "text": _(text), "link": link},
+                      status)
 
     async def login_of(request: Request) -> tuple[str, User]:
         login = session_login(request)
@@ -160,7 +164,8 @@ def create_app(
 
     async def unavailable(request: Request, exc: Exception) -> Response:
         return render(request, "message.html", {
-            "heading": "Login er ikke tilgængeligt", "text": "Kommunens login svarer ikke lige nu. Prøv igen om lidt.",
+            "heading": _("Login is not available"),
+            "text": _("The municipality's login is not answering right now. Try again in a moment."),
         }, 503)
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -168,8 +173,8 @@ def create_app(
 
     async def logged_out(request: Request) -> Response:
         return render(request, "message.html", {
-            "heading": "Du er logget ud", "text": "Din session i indsats er afsluttet.",
-            "link": {"href": "/login", "text": "Log ind igen"},
+            "heading": _("You are logged out"), "text": _("Your session in indsats has ended."),
+            "link": {"href": "/login", "text": _("Log in again")},
         })
 
     @asynccontextmanager
@@ -212,6 +217,22 @@ class _PathDispatch:
             await self.other(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def template_environment() -> jinja2.Environment:
+    """The pages' templates, autoescaped, with Jinja2's i18n extension over indsats' own catalogs: ``_()`` in
+    a template is ``indsats.i18n._``, so a page speaks the installation's language (``lang`` says which), as
+    the command line does. Babel's Jinja2 extractor finds the messages (``[tool.babel]`` in pyproject.toml)."""
+    import jinja2
+
+    from indsats import i18n
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+                             autoescape=jinja2.select_autoescape(), extensions=["jinja2.ext.i18n"])
+    # The callables, not one catalog: each page is rendered in the language of the moment (i18n.use).
+    env.install_gettext_callables(gettext=i18n._, ngettext=i18n.ngettext, newstyle=False)  # type: ignore[attr-defined]
+    env.filters["local"] = _local
+    return env
 
 
 def new_session_key() -> str:

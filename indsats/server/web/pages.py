@@ -17,13 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import Route
 
-from indsats.engine.cases.views import case_page
+from indsats.engine.cases.views import case_page_history
 from indsats.engine.cases.tasks import my_tasks
-from indsats.engine.log.events import EventKind
 from indsats.engine.supervision import export_stuck, step_report, stuck_cases
 from indsats.engine.time.clock import parse_time
 from indsats.engine.time.durations import parse_duration
 from indsats.errors import Invalid, NotAllowed
+from indsats.i18n import N_, _
 from indsats.server.web.chart import median_chart
 
 if TYPE_CHECKING:
@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from indsats.engine.context import Context
 
 VIA = "web"
-CSV_COLUMNS = ["sag", "plan", "tilstand", "skal handle", "rolle", "frist", "overskredet med", "niveau",
-               "påmindelser", "seneste aktivitet", "fejlede", "årsag"]
+# The CSV's header, in the reader's language (a spreadsheet's columns, read by people).
+CSV_COLUMNS = [N_("case"), N_("plan"), N_("state"), N_("must act"), N_("role"), N_("deadline"), N_("overdue by"),
+               N_("level"), N_("reminders"), N_("last activity"), N_("failed"), N_("reason")]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,12 +121,12 @@ def page_routes(
         found = await run_in_threadpool(export_stuck, context(), actor=login, via=VIA, **filters.arguments())
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow([_(column) for column in CSV_COLUMNS])
         writer.writerows(
             [_cell(v) for v in (
                 s.case_id, s.plan_id, s.state_label, ", ".join(f"{p.name} ({p.login})" for p in s.must_act),
                 ", ".join(sorted({p.role for p in s.must_act})), _local(s.deadline), s.overdue_text or "",
-                s.escalation_level, s.reminders_sent, _local(s.last_activity_at), s.failed_reminders, s.reason.value,
+                s.escalation_level, s.reminders_sent, _local(s.last_activity_at), s.failed_reminders, s.reason.text(),
             )]
             for s in found
         )
@@ -149,10 +150,8 @@ def page_routes(
     async def case(request: Request) -> Response:
         login, me = await login_of(request)
         case_id = request.path_params["case_id"]
-        view, events = await run_in_threadpool(case_page, context(), actor=login, case_id=case_id, via=VIA)
-        history = [e for e in events if e.kind is not EventKind.viewed]
-        return render(request, "case.html", {"me": me, "case": view, "history": history,
-                                             "labels": _state_labels(context(), view.plan_id)})
+        view, history = await run_in_threadpool(case_page_history, context(), actor=login, case_id=case_id, via=VIA)
+        return render(request, "case.html", {"me": me, "case": view, "history": history})
 
     return [
         Route("/", tasks, methods=["GET"]),
@@ -170,13 +169,8 @@ def parse_day(text: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise Invalid(f"bad date '{text.strip()}' for {name}: use YYYY-MM-DD, e.g. 2026-03-02") from None
-
-
-def _state_labels(ctx: Context, plan_id: str) -> dict[str, str]:
-    """The plan's names for its states (the current version's; an id it no longer has is shown as is)."""
-    found = ctx.catalog.files().get(plan_id)
-    return {} if found is None else {name: state.label for name, state in found.plan.states.items()}
+        raise Invalid(_("bad date '{text}' for {option}: use YYYY-MM-DD, e.g. 2026-03-02").format(
+            text=text.strip(), option=name)) from None
 
 
 def _local(value: Any) -> str:
