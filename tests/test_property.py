@@ -208,6 +208,31 @@ class CaseLife(RuleBasedStateMachine):
                 if top is not None and plan.states[case.state].reminder is not None and not gave_up:
                     assert per_level[top] == 1, f"{case.id}: the top of the chain has gone silent"
 
+    @invariant()
+    def each_case_deadline_has_exactly_the_pending_reminders_it_implies(self) -> None:
+        with self.ctx.db.unit_of_work() as uow:
+            repo = uow.repo
+            for case in repo.list_cases(is_open=None):
+                plan = self.ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
+                rows = repo.reminders_for(case.id)
+                for deadline in repo.case_deadlines_for(case.id):
+                    name = deadline["name"]
+                    own = [r for r in rows if r.deadline == name]
+                    live = [r for r in own if r.status in ("pending", "held")]
+                    # Met, or the case closed and the duty does not outlive the closing: nothing more to remind.
+                    if deadline["met_at"] is not None or (not case.is_open and not plan.outlives_closing(name)):
+                        assert live == [], f"{case.id}: {name} is over but still has reminders {live}"
+                        continue
+                    chain = [r for r in own if r.kind not in AHEAD]
+                    per_level = Counter(r.level for r in live if r.kind not in AHEAD)
+                    assert all(n == 1 for n in per_level.values()), f"{case.id}: {name} twice at one level {per_level}"
+                    top = max((r.level for r in chain), default=None)
+                    below_top = Counter(r.level for r in chain if r.level != top)
+                    assert all(n == 1 for n in below_top.values()), f"{case.id}: {name} below the top twice"
+                    gave_up = any(r.status == "failed" for r in chain)
+                    if top is not None and not gave_up:
+                        assert per_level[top] == 1, f"{case.id}: {name}'s top has gone silent"
+
 
 CaseLife.TestCase.settings = settings(
     max_examples=50, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
