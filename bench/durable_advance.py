@@ -2,7 +2,7 @@
 transition, reminder rows rewritten) on a SQLite file in WAL mode, against stdlib ``sqlite3`` doing the
 same writes on the same schema: update the case with a version check, insert the sealed event, cancel
 the pending reminders and insert the new ones (the notice, the reminder, its escalations and the warning),
-complete the state visit left and begin the one entered, start the case deadlines that start there.
+complete the state visit left (counted into its day row) and begin the one entered, start the case deadlines that start there.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bench import world
+from indsats.storage.visit_days import UPSERT_VISIT_DAY
 from bench.harness import Options, Row, interleave, median, profile_call
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ class Reference:
 
     def walk(self, case_ids: list[str]) -> None:
         now = world.db_time(world.MONDAY)
+        day = world.MONDAY.astimezone(ZoneInfo("Europe/Copenhagen")).date().toordinal()
         con = self.con
         for case_id in case_ids:
             version = 1
@@ -83,8 +86,14 @@ class Reference:
                 con.execute("UPDATE reminders SET status = 'cancelled', claimed_by = NULL, lease_until = NULL"
                             " WHERE case_id = ? AND status = 'pending' AND kind != 'acute'", (case_id,))
                 # Time in state: the visit left is completed, the one entered begins (none in a final state).
-                con.execute("UPDATE state_visits SET left_at = ?, time_us = ? - paused_us, on_time = ?"
-                            " WHERE case_id = ? AND left_at IS NULL", (now, 3_600_000_000, 1, case_id))
+                left = con.execute("UPDATE state_visits SET left_at = ?, time_us = ? - paused_us, on_time = ?"
+                                   " WHERE case_id = ? AND left_at IS NULL"
+                                   " RETURNING plan_id, state, entered_at, time_us, paused_us, pauses",
+                                   (now, 3_600_000_000, 1, case_id)).fetchall()
+                # ... and counted into the report's day row (plan, state, day entered, day left, time bucket).
+                con.executemany(UPSERT_VISIT_DAY, [
+                    (plan, state, day, day, (time_us.bit_length() - 4) * 8 + (time_us >> (time_us.bit_length() - 4)),
+                     1, 1, paused_us, int(pauses > 0)) for plan, state, _, time_us, paused_us, pauses in left])
                 if not final:
                     con.execute("INSERT INTO state_visits (case_id, entry_seq, plan_id, state, entered_at, deadline_at,"
                                 " left_at, time_us, on_time, paused_us, pauses)"

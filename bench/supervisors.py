@@ -5,7 +5,8 @@ RSS must not grow with the list (it streams).
 
 The world goes straight into the schema (``executemany``): 30 % of the cases open, spread over the open states
 with deadlines ±30 days around the clock (as in ``bench.stuck``); each case's visits to the states it passed, with
-a time in state, on time or late; the plan's case deadline for those that reached the specialist; and escalations.
+a time in state, on time or late; the plan's case deadline for those that reached the specialist; and escalations;
+then the report's day rows from them (``indsats.storage.visit_days.fill_in``, as migration 0008 fills them in).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench import world
+from indsats.storage.visit_days import fill_in
 from bench.harness import ROOT, Options, Row, child_env, median
 
 if TYPE_CHECKING:
@@ -128,6 +130,8 @@ def build(con: sqlite3.Connection, n: int, version: str) -> dict[str, int]:
     counts["case_deadlines"] += len(deadlines)
     counts["escalations"] += len(escalations)
     flush()
+    # The report's day rows, filled in by the statements migration 0008 fills them in with.
+    fill_in(lambda sql: con.execute(sql), lambda sql, rows: con.executemany(sql, rows) and None)
     con.execute("COMMIT")
     con.execute("ANALYZE")
     counts["cases"] = n

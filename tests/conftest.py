@@ -40,7 +40,7 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PLAN = "radikalisering"
 # Monday 2 March 2026, 09:00 in Copenhagen (08:00 UTC): an ordinary working morning.
 MONDAY_MORNING = datetime(2026, 3, 2, 9, 0, tzinfo=LOCAL_TZ)
-TABLES = "users, grants, plans, case_counters, cases, events, reminders, org_events, seals, seal_heads, key_fingerprints, case_deadlines"
+TABLES = "users, grants, plans, case_counters, cases, events, reminders, org_events, seals, seal_heads, key_fingerprints, case_deadlines, visit_days, escalation_days"
 
 # The organisation of `org`: login → (role, reports_to). Built in this order (leaders first).
 ORGANISATION: dict[str, tuple[str, str | None]] = {

@@ -32,6 +32,7 @@ from indsats.engine.cases.case import Case
 from indsats.engine.reminders.reminder import Reminder
 from indsats.errors import IndsatsError
 from indsats.storage.repositories.base import by_columns, dumps, event_row
+from indsats.storage.visit_days import LEAVE_VISIT, UPSERT_ESCALATION_DAY_OF_CASE, UPSERT_VISIT_DAY, escalation_day_params, visit_day_values
 
 if TYPE_CHECKING:
     from indsats.storage.database import Database
@@ -394,6 +395,7 @@ class HotRepository(_RepositoryBase):
     def insert_event(self, values: Row) -> None:
         payload = values.get("payload")
         self._insert("events", [{**values, "payload": None if payload is None else dumps(payload)}])
+        self._count_escalations([values])
 
     def events_for(self, case_id: str) -> list[Row]:
         return [event_row(r) for r in self._uow.rows("events", "SELECT * FROM events WHERE case_id = ? ORDER BY seq",
@@ -439,8 +441,11 @@ class HotRepository(_RepositoryBase):
         self._insert("state_visits", rows)
 
     def leave_visit(self, case_id: str, *, left_at: datetime, working_us: int, on_time: bool) -> None:
-        self._uow.execute("UPDATE state_visits SET left_at = ?, time_us = ? - paused_us, on_time = ?"
-                          " WHERE case_id = ? AND left_at IS NULL", [left_at, working_us, on_time, case_id]).close()
+        left = self._uow.rows("state_visits", LEAVE_VISIT, [left_at, working_us, on_time, case_id])
+        if left:  # counted into its day, once (the step report)
+            self._uow.executemany(UPSERT_VISIT_DAY, [list(visit_day_values(
+                r["plan_id"], r["state"], r["entered_at"], left_at, r["time_us"], on_time, r["paused_us"], r["pauses"]))
+                for r in left])
 
     def meet_case_deadline(self, case_id: str, name: str, at: datetime) -> bool:
         cursor = self._uow.execute("UPDATE case_deadlines SET met_at = ? WHERE case_id = ? AND name = ? AND met_at IS NULL",
@@ -503,6 +508,13 @@ class HotRepository(_RepositoryBase):
     def insert_events(self, rows: Iterable[Row]) -> None:
         values = [{**r, "payload": None if r.get("payload") is None else dumps(r["payload"])} for r in rows]
         self._insert("events", values)
+        self._count_escalations(values)
+
+    def _count_escalations(self, rows: list[Row]) -> None:
+        """Escalations being written are counted into their day, in the same transaction (the step report)."""
+        found = escalation_day_params(rows)
+        if found:
+            self._uow.executemany(UPSERT_ESCALATION_DAY_OF_CASE, [list(p) for p in found])
 
     def held_reminders(self, reminder_ids: Iterable[int], *, worker: str) -> set[int]:
         ids = sorted(set(reminder_ids))

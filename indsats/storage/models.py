@@ -275,3 +275,27 @@ state_visits = Table(
     # Visits not left (or left after a window's end): whether they were late at the end, from this alone.
     Index("ix_state_visits_left_at_entered_at", "left_at", "entered_at", "pauses", "deadline_at", "plan_id", "state"),
 )
+
+# The step report's figures per local day, kept as visits are left and escalations sent (see
+# ``indsats.storage.visit_days``): a report over whole days sums these rows instead of every visit.
+visit_days = Table(
+    "visit_days",
+    metadata,
+    Column("plan_id", String(64), primary_key=True),
+    Column("state", String(64), primary_key=True),
+    Column("entry_day", Integer, primary_key=True),  # local day entered (ordinal)
+    Column("left_day", Integer, primary_key=True),  # local day left (ordinal)
+    Column("bucket", Integer, primary_key=True),  # of the time in state (``visit_days.time_bucket``)
+    Column("visits", Integer, nullable=False),
+    Column("on_time", Integer, nullable=False),
+    Column("paused_us", BigInteger, nullable=False),
+    Column("paused_visits", Integer, nullable=False),  # visits paused at least once
+)
+escalation_days = Table(
+    "escalation_days",
+    metadata,
+    Column("plan_id", String(64), primary_key=True),
+    Column("state", String(64), primary_key=True),  # the state escalated
+    Column("day", Integer, primary_key=True),  # local day sent (ordinal)
+    Column("escalations", Integer, nullable=False),
+)

@@ -2,9 +2,10 @@
 state, share on time, breaches, escalations, paused time; and how the plan's case deadlines fared.
 
 Added up in SQL from ``state_visits`` (time in state counted once, when each state is left: see
-``indsats.engine.cases.visits``): a visit counts when it entered and left within the window; one still in its
-state at the window's end is a breach when its deadline had passed. Only the few such visits that were paused
-are replayed from their events (which pauses fell inside the window moves their deadline).
+``indsats.engine.cases.visits``) and the day rows kept with them (``indsats.storage.visit_days``): a visit
+counts when it entered and left within the window; one still in its state at the window's end is a breach when
+its deadline had passed. Only the few such visits that were paused are replayed from their events (which pauses
+fell inside the window moves their deadline).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class _Figures:
     paused_visits: int = 0
     breaches_open: int = 0
     escalations: int = 0
+    buckets: list[tuple[int, int]] = field(default_factory=list)  # (time bucket, passed visits), in time order
     times: tuple[timedelta | None, timedelta | None] = (None, None)  # median, p90
 
 
@@ -132,7 +134,7 @@ def step_report(
         for key, n in repo.escalation_counts(**window).items():
             figures.setdefault(key, _Figures()).escalations += n
         for (p, state), f in figures.items():
-            f.times = _median_and_p90(repo, p, state, f.passed, start, bound)
+            f.times = _median_and_p90(repo, p, state, f, start, bound)
         open_now = repo.count_open_by_state(plan_id=plan_id)
         pinned_plans = [ctx.catalog.pinned(repo, p, v) for p, v in repo.pinned_versions()]
         names = {name for plan in pinned_plans for name in plan.case_deadlines}
@@ -146,18 +148,19 @@ def step_report(
     )
 
 
-def _median_and_p90(repo: Repository, plan_id: str, state: str, n: int, start: datetime | None,
+def _median_and_p90(repo: Repository, plan_id: str, state: str, f: _Figures, start: datetime | None,
                     bound: datetime) -> tuple[timedelta | None, timedelta | None]:
-    """The median (the mean of the middle two of an even count) and the nearest-rank 90th percentile."""
+    """The median (the mean of the middle two of an even count) and the nearest-rank 90th percentile, exact:
+    the visits at those ranks, read within their time buckets."""
+    n = f.passed
     if n == 0:
         return None, None
-    window: dict[str, Any] = {"start": start, "bound": bound}
-    middle = repo.visit_times_at(plan_id, state, offset=(n - 1) // 2, count=1 if n % 2 else 2, **window)
-    as_spans = [timedelta(microseconds=t) for t in middle]
-    median = as_spans[0] if n % 2 else (as_spans[0] + as_spans[1]) / 2
-    rank = math.ceil(0.9 * n)  # 1-based, from the shortest; read from the longest end, the shorter walk
-    (p90,) = repo.visit_times_at(plan_id, state, offset=n - rank, descending=True, **window)
-    return median, timedelta(microseconds=p90)
+    rank = math.ceil(0.9 * n)  # 1-based, from the shortest
+    middle = [(n - 1) // 2] if n % 2 else [(n - 1) // 2, n // 2]
+    *halves, p90 = [timedelta(microseconds=t) for t in repo.visit_times_at_ranks(
+        plan_id, state, [*middle, rank - 1], start=start, bound=bound, buckets=f.buckets)]
+    median = halves[0] if n % 2 else (halves[0] + halves[1]) / 2
+    return median, p90
 
 
 def _late_paused_visits(ctx: Context, repo: Repository, case_ids: list[str], start: datetime | None,

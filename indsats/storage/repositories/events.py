@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 
 from indsats.storage.models import cases, events
 from indsats.storage.repositories.base import Queries, Row, dumps, event_row
+from indsats.storage.visit_days import UPSERT_ESCALATION_DAY_OF_CASE, escalation_day_params
 
 _INSERT_EVENT = insert(events)
 
@@ -66,6 +67,7 @@ class EventRepository(Queries):
     def insert_event(self, values: Row) -> None:
         payload = values.get("payload")
         self.conn.execute(_INSERT_EVENT, {**values, "payload": None if payload is None else dumps(payload)})
+        self._count_escalations([values])
 
     def events_for(self, case_id: str) -> list[Row]:
         query = select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
@@ -113,3 +115,11 @@ class EventRepository(Queries):
         values = [{**r, "payload": None if r.get("payload") is None else dumps(r["payload"])} for r in rows]
         if values:
             self.conn.execute(insert(events), values)
+            self._count_escalations(values)
+
+    def _count_escalations(self, rows: list[Row]) -> None:
+        """Escalations being written are counted into their day, in the same transaction (the step report)."""
+        found = escalation_day_params(rows)
+        if found:
+            sql = UPSERT_ESCALATION_DAY_OF_CASE
+            self.conn.exec_driver_sql(sql.replace("?", "%s") if self.is_postgresql else sql, found)
