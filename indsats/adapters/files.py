@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import errno
 import os
 from pathlib import Path
 from typing import Any
 
+from indsats.i18n import N_, _
 from indsats.errors import IndsatsError, Invalid
 
 
@@ -30,9 +32,11 @@ def create_private(
     try:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise error(f"{path} {exists}") from None
+        said = _(exists)
+        raise error(f"{path} {said}") from None
     except OSError as exc:
-        raise error(f"cannot create {name}{path}: {exc.strerror}") from None
+        raise error(_("cannot create {name}{path}: {error}").format(name=_(name) if name else "", path=path,
+                                                                    error=os_reason(exc))) from None
 
 
 def private_json_text(data: Any) -> str:
@@ -61,7 +65,7 @@ def write_private_text(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
     except OSError as exc:
         path.unlink(missing_ok=True)
-        raise Invalid(f"cannot write {path}: {exc.strerror}; nothing was kept") from None
+        raise Invalid(_("cannot write {path}: {error}; nothing was kept").format(path=path, error=os_reason(exc))) from None
 
 
 def replace_text(path: Path, text: str) -> None:
@@ -75,7 +79,7 @@ def replace_text(path: Path, text: str) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise Invalid(f"cannot write {path}: {exc.strerror}") from None
+        raise Invalid(_("cannot write {path}: {error}").format(path=path, error=os_reason(exc))) from None
 
 
 class PrivateFileWriter:
@@ -94,3 +98,23 @@ class CapturedFiles:
 
     def write_private_json(self, path: Path, document: Any) -> None:
         self.files.append((str(path), private_json_text(document)))
+
+
+# The operating system's reasons a person is most likely to read, as the C library says them in English.
+_OS_REASONS = {
+    errno.ENOENT: N_("No such file or directory"),
+    errno.EACCES: N_("Permission denied"),
+    errno.EPERM: N_("Operation not permitted"),
+    errno.EEXIST: N_("File exists"),
+    errno.EISDIR: N_("Is a directory"),
+    errno.ENOTDIR: N_("Not a directory"),
+    errno.ENOSPC: N_("No space left on device"),
+    errno.EROFS: N_("Read-only file system"),
+    errno.EADDRINUSE: N_("Address already in use"),
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why an operating-system call failed, in the reader's language where the reason is a common one."""
+    known = _OS_REASONS.get(exc.errno) if exc.errno is not None else None
+    return _(known) if known else (exc.strerror or str(exc))

@@ -6,7 +6,8 @@ import os
 import stat
 from pathlib import Path
 
-from indsats.adapters.files import create_private
+from indsats.i18n import N_, _
+from indsats.adapters.files import create_private, os_reason
 from indsats.errors import Invalid, NotAllowed
 
 
@@ -17,15 +18,16 @@ def read_key(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise NotAllowed(f"cannot read the key file {path}: {exc.strerror}") from None
+        raise NotAllowed(_("cannot read the key file {path}: {error}").format(path=path, error=os_reason(exc))) from None
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise NotAllowed(
-            f"the key file {path} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}): chmod 600 {path}"
+            _("the key file {path} is readable by others (mode {mode:04o}): chmod 600 {path}").format(
+                path=path, mode=stat.S_IMODE(info.st_mode))
         )
     try:
         return path.read_bytes().strip()
     except OSError as exc:
-        raise NotAllowed(f"cannot read the key file {path}: {exc.strerror}") from None
+        raise NotAllowed(_("cannot read the key file {path}: {error}").format(path=path, error=os_reason(exc))) from None
 
 
 def write_key(path: Path, key: bytes) -> None:
@@ -33,8 +35,8 @@ def write_key(path: Path, key: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
-        raise Invalid(f"cannot create the key file {path}: {exc.strerror}") from None
-    fd = create_private(path, exists="exists already; a key file is never overwritten", name="the key file ")
+        raise Invalid(_("cannot create the key file {path}: {error}").format(path=path, error=os_reason(exc))) from None
+    fd = create_private(path, exists=N_("exists already; a key file is never overwritten"), name=N_("the key file "))
     with os.fdopen(fd, "wb") as handle:
         handle.write(key + b"\n")
         handle.flush()
@@ -48,7 +50,8 @@ def read_public_key(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise NotAllowed(f"cannot read the public key file {path}: {getattr(exc, 'strerror', exc)}") from None
+        raise NotAllowed(_("cannot read the public key file {path}: {error}").format(
+            path=path, error=os_reason(exc) if isinstance(exc, OSError) else exc)) from None
 
 
 def write_public_key(path: Path, text: str) -> None:
@@ -57,9 +60,9 @@ def write_public_key(path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
-        raise Invalid(f"{path} exists already; a key file is never overwritten") from None
+        raise Invalid(_("{path} exists already; a key file is never overwritten").format(path=path)) from None
     except OSError as exc:
-        raise Invalid(f"cannot write the key file {path}: {exc.strerror}") from None
+        raise Invalid(_("cannot write the key file {path}: {error}").format(path=path, error=os_reason(exc))) from None
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(text + "\n")
         handle.flush()

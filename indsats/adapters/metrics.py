@@ -10,6 +10,8 @@ an ASGI app may mount it instead (``metrics.asgi_app()``).
 
 from __future__ import annotations
 
+from indsats.adapters.files import os_reason
+from indsats.i18n import _
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +56,7 @@ class Metrics:
         try:
             self._server, _thread = start_http_server(port, addr=address, registry=self.registry)
         except OSError as exc:
-            raise StorageUnavailable(f"cannot serve metrics on {address}:{port}: {exc.strerror}") from None
+            raise StorageUnavailable(_("cannot serve metrics on {address}:{port}: {error}").format(address=address, port=port, error=os_reason(exc))) from None
         self.port = port
 
     def stop(self) -> None:

@@ -33,7 +33,7 @@ class OutboxNotifier:
             folder = folder.parent
         target = self._path if self._path.exists() else folder
         if not os.access(target, os.W_OK):
-            return f"cannot write outbox {self._path}: {target} is not writable"
+            return _("cannot write outbox {file}: {target} is not writable").format(file=self._path, target=target)
         return None
 
     def deliver(self, messages: Sequence[Message]) -> list[DeliveryResult]:
@@ -44,7 +44,7 @@ class OutboxNotifier:
             try:
                 self._append(payload.encode("utf-8"))
             except OSError as exc:
-                error = f"cannot write outbox {self._path}: {explain(exc)}"
+                error = _("cannot write outbox {file}: {error}").format(file=self._path, error=explain(exc))
         results: list[DeliveryResult] = []
         for message in messages:
             if not message.to:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from indsats.adapters.files import os_reason
+from indsats.i18n import _
 from indsats.engine.ports import PlanText
 from indsats.errors import Invalid
 
@@ -23,9 +25,9 @@ def read_plan_text(path: Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise Invalid(f"{path}: not a text file (plans are UTF-8 YAML)") from None
+        raise Invalid(_("{path}: not a text file (plans are UTF-8 YAML)").format(path=path)) from None
     except OSError as exc:
-        raise Invalid(f"{path}: cannot read the plan: {exc.strerror}") from None
+        raise Invalid(_("{path}: cannot read the plan: {error}").format(path=path, error=os_reason(exc))) from None
 
 
 def load_plan(path: Path) -> Plan:
@@ -45,7 +47,7 @@ class PlanFolders:
         found: list[PlanText] = []
         for directory in self.dirs:
             if not directory.is_dir():
-                raise Invalid(f"plans directory {directory} does not exist")
+                raise Invalid(_("plans directory {directory} does not exist").format(directory=directory))
             for path in sorted(directory.glob("*.yaml")):
                 found.append(PlanText(source=str(path), text=read_plan_text(path)))
         return found

@@ -10,6 +10,7 @@ is down, because reminders are rows: the next sweep catches up. Times of day are
 
 from __future__ import annotations
 
+from indsats.i18n import _
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,10 +49,10 @@ def parse_at(text: str) -> tuple[str | None, int, int]:
     parts = text.strip().lower().split()
     day = parts[0] if len(parts) == 2 else None
     if len(parts) not in (1, 2) or (day is not None and day not in WEEKDAYS):
-        raise ValueError(f"'{text}' is not HH:MM or DAY HH:MM (DAY one of {', '.join(WEEKDAYS)})")
-    hour_text, _, minute_text = parts[-1].partition(":")
+        raise ValueError(_("'{text}' is not HH:MM or DAY HH:MM (DAY one of {listed})").format(text=text, listed=', '.join(WEEKDAYS)))
+    hour_text, _colon, minute_text = parts[-1].partition(":")
     if not (hour_text.isdigit() and minute_text.isdigit() and int(hour_text) < 24 and int(minute_text) < 60):
-        raise ValueError(f"'{text}' is not HH:MM or DAY HH:MM")
+        raise ValueError(_("'{text}' is not HH:MM or DAY HH:MM").format(text=text))
     return day, int(hour_text), int(minute_text)
 
 

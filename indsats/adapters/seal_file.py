@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from indsats.adapters.files import os_reason
+from indsats.i18n import _
 from indsats.errors import Invalid
 
 
@@ -30,7 +32,7 @@ class SealFile:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
-            raise Invalid(f"cannot append to the seal file {self.path}: {exc.strerror}") from None
+            raise Invalid(_("cannot append to the seal file {path}: {error}").format(path=self.path, error=os_reason(exc))) from None
 
     def read(self) -> list[dict[str, Any]]:
         try:
@@ -38,7 +40,7 @@ class SealFile:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise Invalid(f"cannot read the seal file {self.path}: {exc.strerror}") from None
+            raise Invalid(_("cannot read the seal file {path}: {error}").format(path=self.path, error=os_reason(exc))) from None
         records: list[dict[str, Any]] = []
         for line in text.splitlines():
             if not line.strip():

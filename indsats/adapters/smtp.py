@@ -22,6 +22,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from indsats.i18n import N_, _
 from indsats.adapters.delivery import NO_RECIPIENTS, explain, failed, one_line, reply_text
 from indsats.engine.ports import DeliveryResult, Message
 from indsats.errors import Invalid
@@ -79,17 +80,18 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     scheme = parts.scheme.lower()
     # The scheme is everything before the first ':', so it cannot contain the password.
     if scheme not in ("smtp", "smtps"):
-        raise _bad_url(f"the scheme is '{scheme}', not smtp:// or smtps://" if scheme else "no scheme")
+        raise _bad_url(_("the scheme is '{scheme}', not smtp:// or smtps://").format(scheme=scheme) if scheme
+                       else _("no scheme"))
     if parts.path not in ("", "/") or parts.fragment:
-        raise _bad_url("unexpected text after the host", encoding_hint=True)
+        raise _bad_url(_("unexpected text after the host"), encoding_hint=True)
     if not parts.hostname:
-        raise _bad_url("no host name", encoding_hint=True)
+        raise _bad_url(_("no host name"), encoding_hint=True)
     try:
         port = parts.port
     except ValueError:
         port = 0
     if port is not None and not 1 <= port <= 65535:
-        raise _bad_url("the port must be a number from 1 to 65535", encoding_hint=True)
+        raise _bad_url(_("the port must be a number from 1 to 65535"), encoding_hint=True)
     tls = TlsMode.implicit if scheme == "smtps" else TlsMode.plain
     timeout = DEFAULT_TIMEOUT
     cafile: str | None = None
@@ -97,45 +99,45 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     try:
         options = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
-        raise _bad_url("the query must look like ?starttls=true&timeout=30", encoding_hint=True) from None
+        raise _bad_url(_("the query must look like ?starttls=true&timeout=30"), encoding_hint=True) from None
     seen: set[str] = set()
     for key, value in options:
         key = key.lower()
         if key in seen:
-            raise _bad_url(f"'{key}' is given twice")
+            raise _bad_url(_("'{key}' is given twice").format(key=key))
         seen.add(key)
         if key == "starttls":
             starttls = _parse_flag(value.lower(), "starttls")
             if starttls and tls is TlsMode.implicit:
-                raise _bad_url("starttls applies only to smtp:// (smtps:// is encrypted from the start)")
+                raise _bad_url(_("starttls applies only to smtp:// (smtps:// is encrypted from the start)"))
             if starttls:
                 tls = TlsMode.starttls
         elif key == "timeout":
             timeout = _parse_timeout(value)
         elif key == "cafile":
             if not value:
-                raise _bad_url("cafile needs the path of a PEM file")
+                raise _bad_url(_("cafile needs the path of a PEM file"))
             cafile = value
         elif key == "insecure":
             insecure = _parse_flag(value.lower(), "insecure")
         else:
-            raise _bad_url("unknown option in the query (known: starttls, cafile, insecure, timeout)", encoding_hint=True)
+            raise _bad_url(_("unknown option in the query (known: starttls, cafile, insecure, timeout)"), encoding_hint=True)
     user = password = None
     try:
         if parts.username:
             user = unquote(parts.username, errors="strict")
             password = unquote(parts.password or "", errors="strict")
         elif parts.password:
-            raise _bad_url("a password without a user name")
+            raise _bad_url(_("a password without a user name"))
     except UnicodeDecodeError:
-        raise _bad_url("the user name or password is not valid percent-encoded UTF-8") from None
+        raise _bad_url(_("the user name or password is not valid percent-encoded UTF-8")) from None
     if insecure and tls is not TlsMode.plain:
-        raise _bad_url("insecure applies only to plain smtp:// without starttls")
+        raise _bad_url(_("insecure applies only to plain smtp:// without starttls"))
     if user is not None and tls is TlsMode.plain and not insecure:
-        raise Invalid(
+        raise Invalid(_(
             "bad SMTP URL: the user name and password would travel in clear text over plain smtp://: "
             "use smtps:// or ?starttls=true (or, on a network you trust, say ?insecure=true)"
-        )
+        ))
     return SmtpSettings(
         host=parts.hostname,
         port=port or (465 if tls is TlsMode.implicit else 25),
@@ -153,7 +155,7 @@ def _parse_flag(value: str, name: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise _bad_url(f"{name} must be true or false")
+    raise _bad_url(_("{name} must be true or false").format(name=name))
 
 
 def _parse_timeout(value: str) -> float:
@@ -162,17 +164,15 @@ def _parse_timeout(value: str) -> float:
     except ValueError:
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds > 0):
-        raise _bad_url("timeout must be a positive number of seconds")
+        raise _bad_url(_("timeout must be a positive number of seconds"))
     return seconds
 
 
 def _bad_url(reason: str, *, encoding_hint: bool = False) -> Invalid:
     if encoding_hint:
-        reason += " (percent-encode '/', '?', '#' and '@' in the user name and password, e.g. %2F)"
-    return Invalid(
-        f"bad SMTP URL: {reason}; expected smtp://[user:password@]host[:port][?starttls=true]"
-        " or smtps://[user:password@]host[:port]"
-    )
+        reason += " " + _("(percent-encode '/', '?', '#' and '@' in the user name and password, e.g. %2F)")
+    return Invalid(_("bad SMTP URL: {reason}; expected smtp://[user:password@]host[:port][?starttls=true] or "
+                     "smtps://[user:password@]host[:port]").format(reason=reason))
 
 
 class _BatchFailed(Exception):
@@ -187,11 +187,11 @@ class SmtpNotifier:
     """Delivers each batch over one SMTP connection."""
 
     def __init__(self, settings: SmtpSettings, mail_from: str) -> None:
-        _, address = parseaddr(mail_from)
+        _name, address = parseaddr(mail_from)
         if "@" not in address:
-            raise Invalid("the sender address (mail from) must be an e-mail address, e.g. indsats@kommune.dk")
+            raise Invalid(_("the sender address (mail from) must be an e-mail address, e.g. indsats@kommune.dk"))
         if settings.cafile is not None and not os.path.isfile(settings.cafile):
-            raise Invalid(f"the SMTP URL's cafile {settings.cafile} does not exist")
+            raise Invalid(_("the SMTP URL's cafile {cafile} does not exist").format(cafile=settings.cafile))
         self._settings = settings
         self._mail_from = mail_from
         self._envelope_from = address
@@ -210,10 +210,13 @@ class SmtpNotifier:
         try:
             code, reply = connection.noop()
         except (smtplib.SMTPException, OSError) as exc:
-            return f"{self.describe()} did not answer NOOP: {explain(exc)}"
+            return _("{server} did not answer NOOP: {error}").format(server=self.describe(), error=explain(exc))
         finally:
             _close_quietly(connection)
-        return None if code == 250 else f"{self.describe()} answered NOOP with {code} {reply_text(reply)}"
+        if code == 250:
+            return None
+        return _("{server} answered NOOP with {code} {reply}").format(server=self.describe(), code=code,
+                                                                     reply=reply_text(reply))
 
     def deliver(self, messages: Sequence[Message]) -> list[DeliveryResult]:
         if not messages:
@@ -227,7 +230,7 @@ class SmtpNotifier:
         try:
             for message in messages:
                 if lost is not None:
-                    results.append(failed(message, f"not sent: the connection was lost earlier ({lost})"))
+                    results.append(failed(message, _("not sent: the connection was lost earlier ({lost})").format(lost=lost)))
                     continue
                 result, lost = self._send(connection, message)
                 results.append(result)
@@ -252,19 +255,19 @@ class SmtpNotifier:
             else:
                 connection = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         except expected as exc:
-            raise _BatchFailed(f"cannot connect to {self.describe()}: {explain(exc)}", unreachable=True) from None
-        step = "STARTTLS with"
+            raise _BatchFailed(_("cannot connect to {server}: {error}").format(server=self.describe(), error=explain(exc)), unreachable=True) from None
+        step = N_("STARTTLS with {server} failed: {why}")
         try:
             if settings.tls is TlsMode.starttls:
                 connection.starttls(context=ssl.create_default_context(cafile=settings.cafile))
-            step = "login to"
+            step = N_("login to {server} failed: {why}")
             if settings.user is not None:
                 connection.login(settings.user, settings.password or "")
         except expected as exc:
             _close_quietly(connection)
             # smtplib encodes credentials as ASCII, and its UnicodeError would quote a password character.
-            why = "the user name or password is not ASCII" if isinstance(exc, UnicodeError) else explain(exc)
-            raise _BatchFailed(f"{step} {self.describe()} failed: {why}") from None
+            why = _("the user name or password is not ASCII") if isinstance(exc, UnicodeError) else explain(exc)
+            raise _BatchFailed(_(step).format(server=self.describe(), why=why)) from None
         return connection
 
     def _send(self, connection: smtplib.SMTP, message: Message) -> tuple[DeliveryResult, str | None]:
@@ -276,11 +279,11 @@ class SmtpNotifier:
         try:
             mail = self._build(message)
         except (ValueError, TypeError) as exc:  # e.g. a line break in the subject
-            return failed(message, f"cannot build the e-mail: {explain(exc)}", permanent=True), None
+            return failed(message, _("cannot build the e-mail: {error}").format(error=explain(exc)), permanent=True), None
         try:
             refused = connection.send_message(mail, from_addr=self._envelope_from, to_addrs=list(message.to))
         except smtplib.SMTPServerDisconnected as exc:
-            reason = f"server disconnected: {explain(exc)}"
+            reason = _("server disconnected: {error}").format(error=explain(exc))
             return failed(message, reason), reason
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]

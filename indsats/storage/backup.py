@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from indsats.adapters.files import create_private
 from indsats.errors import Invalid, StorageUnavailable
+from indsats.i18n import N_
 from indsats.storage.driver_errors import translated
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def copy_sqlite(db: Database, target: Path) -> int:
         where = db.display()
         raise Invalid(f"backup copies a SQLite file; {where} is not one: use pg_dump for PostgreSQL")
     db.require_file()
-    os.close(create_private(target, exists="already exists; a backup never overwrites a file: choose a new name"))
+    os.close(create_private(target, exists=N_("already exists; a backup never overwrites a file: choose a new name")))
     try:
         with translated(db), db.engine.connect() as conn:
             source = conn.connection.driver_connection

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from indsats.adapters.files import create_private
 from indsats.errors import StorageUnavailable
+from indsats.i18n import N_
 from indsats.storage.driver_errors import translate, translated
 from indsats.storage.hot import Driver, HotUnitOfWork, LendingEngine, OrgSnapshot, ThreadConnections, sqlite_connect
 from indsats.storage.unit_of_work import UnitOfWork
@@ -125,7 +126,7 @@ class Database:
         except OSError as exc:
             raise StorageUnavailable(f"cannot create the database file {path}: {exc.strerror}") from None
         try:
-            os.close(create_private(path, name="the database file ", error=StorageUnavailable))
+            os.close(create_private(path, name=N_("the database file "), error=StorageUnavailable))
         except StorageUnavailable:
             if not path.exists():
                 raise
