@@ -62,7 +62,7 @@ def test_history_leaves_out_the_reads_unless_views_and_writes_values_as_a_person
     ok(invoke(["show", decided], user="lea"))
     plain = ok(invoke(["history", decided], user="lea")).stdout
     rows = [line.split("\t") for line in plain.splitlines()[1:]]
-    assert [r[2] for r in rows] == ["opened", "advanced", "advanced", "advanced", "advanced"]
+    assert [r[2] for r in rows] == ["Opened", "Moved on", "Moved on", "Moved on", "Moved on"]
     assert not [w for w in PYTHON_LITERALS if w in plain]
     assess = next(r for r in rows if r[4] == "assess")[7]
     assert "Sammenfatning af vurderingen: Samtale med borgeren" in assess
@@ -73,7 +73,7 @@ def test_history_leaves_out_the_reads_unless_views_and_writes_values_as_a_person
     assert "minor: no" in opened and "deadline: 2026-" in opened and "+00:00" not in opened
     with_views = ok(invoke(["history", decided, "--views"], user="lea")).stdout
     kinds = [line.split("\t")[2] for line in with_views.splitlines()[1:]]
-    assert kinds.count("viewed") == 2  # the show and the history before this one
+    assert kinds.count("Viewed") == 2  # the show and the history before this one
     assert "command: show" in with_views
     every = json.loads(ok(invoke(["history", decided, "--json"], user="lea")).stdout)
     assert [e["kind"] for e in every].count("viewed") == 3  # --json is the log as stored

@@ -209,7 +209,7 @@ def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool, views: bool) ->
         move = e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
         detail = "; ".join(f"{d.label}: {d.text}" for d in e.details)
         who = _("{actor} for {login}").format(actor=e.actor, login=e.acting_for) if e.acting_for else (e.actor or "")
-        rows.append([e.seq, local(e.at), e.kind, who, e.trigger or "", move or "", e.note or "", detail])
+        rows.append([e.seq, local(e.at), e.kind_label or e.kind, who, e.trigger or "", move or "", e.note or "", detail])
     columns = ["#", _("at"), _("event"), _("actor"), _("trigger"), _("state"), _("note"), _("details")]
     if as_csv:
         csv_out(columns, rows)

@@ -118,11 +118,20 @@ def audit(obj: Obj, case_id: str | None, login: str | None, as_json: bool) -> No
     table(_("Access log: {of}").format(of=case_id or login), _log_columns(),
           [[local(e.at), e.case_id,
             e.login if not e.os_login else _("{login} (OS login {os_login})").format(login=e.login, os_login=e.os_login),
-            e.role, e.action] for e in entries])
+            e.role, _action_text(e.action)] for e in entries])
 
 
 def _log_columns() -> list[str]:
     return [_("at"), _("case"), _("who"), _("role"), _("what")]
+
+
+def _action_text(action: str) -> str:
+    """An access-log entry's action ('viewed (show)', 'advanced assess') in words: the kind of event in the
+    reader's language, the trigger or command as its id."""
+    from indsats.engine.cases.record import kind_text
+
+    kind, _space, rest = action.partition(" ")
+    return f"{kind_text(kind)} {rest}".strip()
 
 
 @click.group()
@@ -145,7 +154,7 @@ def access_sample_cmd(obj: Obj, size: int, days: int, as_json: bool) -> None:
         echo_json(entries)
         return
     table(_("Access-log sample: {n} of the last {days} day(s)").format(n=len(entries), days=days), _log_columns(),
-          [[local(e.at), e.case_id, e.login, e.role, e.action] for e in entries])
+          [[local(e.at), e.case_id, e.login, e.role, _action_text(e.action)] for e in entries])
 
 
 @access.command("review")

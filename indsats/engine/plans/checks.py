@@ -13,6 +13,7 @@ from datetime import date
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from indsats.i18n import _
 from indsats.engine.time.durations import parse_duration
 from indsats.engine.org.people import CaseFacts, Organisation
 from indsats.engine.plans.schema import INSTALLATION_ROLES, Relation
@@ -70,7 +71,7 @@ def reachable(plan: Plan) -> set[str]:
     seen = {plan.initial}
     queue = deque([plan.initial])
     out: dict[str, list[str]] = {}
-    for source, dest, _ in edges(plan):
+    for source, dest, _trigger in edges(plan):
         out.setdefault(source, []).append(dest)
     while queue:
         for dest in out.get(queue.popleft(), []):
@@ -85,27 +86,27 @@ def check_structure(plan: Plan) -> list[Finding]:
     seen = reachable(plan)
     for name in plan.states:
         if name not in seen:
-            found.append(_error(f"states.{name}", f"'{name}' cannot be reached from '{plan.initial}'"))
+            found.append(_error(f"states.{name}", _("'{name}' cannot be reached from '{initial}'").format(name=name, initial=plan.initial)))
     leaving = {source for source, dest, _ in edges(plan) if dest != source}
     for name, state in plan.states.items():
         if not state.final and name not in leaving:
             found.append(
-                _error(f"states.{name}", f"'{name}' is not final but no trigger leads out of it (a case would stay forever)")
+                _error(f"states.{name}", _("'{name}' is not final but no trigger leads out of it (a case would stay forever)").format(name=name))
             )
     if not any(plan.states[s].final for s in seen if s in plan.states):
-        found.append(_error("initial", f"no final state can be reached from '{plan.initial}'"))
+        found.append(_error("initial", _("no final state can be reached from '{initial}'").format(initial=plan.initial)))
     for index, t in enumerate(plan.transitions):
         for n, actor in enumerate(t.allowed):
             if actor.role is not None and actor.role not in plan.roles:
                 found.append(
-                    _error(f"transitions.{index}.allowed.{n}", f"'{t.trigger}' may be fired only by role '{actor.role}', which is not a role of the plan")
+                    _error(f"transitions.{index}.allowed.{n}", _("'{trigger}' may be fired only by role '{role}', which is not a role of the plan").format(trigger=t.trigger, role=actor.role))
                 )
     return found
 
 
 def _duration_finding(location: str, text: Any) -> list[Finding]:
     if not isinstance(text, str):
-        return [_error(location, "a duration is text such as '1 working day' or '24 hours'")]
+        return [_error(location, _("a duration is text such as '1 working day' or '24 hours'"))]
     try:
         parse_duration(text)
     except Invalid as exc:
@@ -142,7 +143,7 @@ def check_durations(data: Any) -> list[Finding]:
 def unavoidable_states(plan: Plan) -> list[str]:
     """The open states every path from ``initial`` to a final state passes through (``initial`` included)."""
     out: dict[str, list[str]] = {}
-    for source, dest, _ in edges(plan):
+    for source, dest, _trigger in edges(plan):
         out.setdefault(source, []).append(dest)
     finals = set(plan.final_states)
     found = []
@@ -212,16 +213,16 @@ def check_users(
         actor = state.responsible
         if actor is not None and actor.relation is None and actor.role and not org.holders(actor.role):
             found.append(
-                _error(f"states.{name}.responsible", f"no active user has role '{actor.role}', so nobody must act in '{name}'")
+                _error(f"states.{name}.responsible", _("no active user has role '{role}', so nobody must act in '{name}'").format(role=actor.role, name=name))
             )
     for index, t in enumerate(plan.transitions):
         roles_only = [a.role for a in t.allowed if a.relation is None and a.role]
         if roles_only and len(roles_only) == len(t.allowed) and not any(org.holders(r) for r in roles_only):
             found.append(
-                _warning(f"transitions.{index}.allowed", f"no active user has role {' or '.join(repr(r) for r in roles_only)}, so nobody may fire '{t.trigger}'")
+                _warning(f"transitions.{index}.allowed", _("no active user has role {listed}, so nobody may fire '{trigger}'").format(listed=_(" or ").join(repr(r) for r in roles_only), trigger=t.trigger))
             )
     if ceiling is not None and not org.holders(ceiling):
-        found.append(_error("escalation.ceiling", f"no active user has the ceiling role '{ceiling}'; escalations have nowhere to end"))
+        found.append(_error("escalation.ceiling", _("no active user has the ceiling role '{ceiling}'; escalations have nowhere to end").format(ceiling=ceiling)))
     unavoidable = unavoidable_states(plan)
     for login, user in sorted(directory.by_login.items()):
         opens = sorted(org.roles_of(login, user.get("unit")) & set(plan.may_open))
@@ -237,18 +238,18 @@ def check_users(
         what = ", ".join(opens)
         if org.leader_of(login) is None:
             needs = [n for n in plan.states if n in stops or _needs_leader(plan, n)]
-            where = ", ".join(f"'{s}'" for s in needs) or "escalation"
-            message = f"active {what} '{login}' has no reports-to: a case they open has nobody to act in {where}"
+            where = ", ".join(f"'{s}'" for s in needs) or _("escalation")
+            message = _("active {what} '{login}' has no reports-to: a case they open has nobody to act in {where}").format(what=what, login=login, where=where)
             found.append((_error if stops else _warning)(f"users.{login}", message))
             continue
         if stops:
             where = ", ".join(f"'{s}'" for s in stops)
-            found.append(_error(f"users.{login}", f"a case '{login}' opens has nobody to act in {where}"))
+            found.append(_error(f"users.{login}", _("a case '{login}' opens has nobody to act in {where}").format(login=login, where=where)))
         chain = org.chain_above(login, ceiling, user.get("unit"))
         if ceiling is not None and (not chain or not org.has_role(chain[-1], ceiling)):
-            end = f"'{chain[-1]}'" if chain else "them"
+            end = f"'{chain[-1]}'" if chain else _("them")
             found.append(
-                _warning(f"users.{login}", f"the escalation chain above '{login}' stops at {end} and never reaches a {ceiling}")
+                _warning(f"users.{login}", _("the escalation chain above '{login}' stops at {end} and never reaches a {ceiling}").format(login=login, end=end, ceiling=ceiling))
             )
     return found
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from indsats.i18n import _
 from indsats.errors import Invalid
 
 if TYPE_CHECKING:
@@ -111,4 +112,4 @@ def graph(plan: Plan, fmt: str) -> str:
         return mermaid(plan)
     if fmt == "dot":
         return dot(plan)
-    raise Invalid(f"unknown graph format '{fmt}' (formats: {', '.join(FORMATS)})")
+    raise Invalid(_("unknown graph format '{fmt}' (formats: {listed})").format(fmt=fmt, listed=', '.join(FORMATS)))

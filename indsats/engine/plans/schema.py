@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from indsats.i18n import N_, _
 from indsats.engine.time.durations import Duration, parse_duration
 from indsats.engine.log.canonical import canonical_json  # noqa: F401 - moved to engine/log; importable here as before
 from indsats.errors import Invalid
@@ -31,7 +32,7 @@ class Strict(BaseModel):
 
 def _duration(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError("a duration is text such as '1 working day' or '24 hours'")
+        raise ValueError(_("a duration is text such as '1 working day' or '24 hours'"))
     try:
         return str(parse_duration(value))
     except Invalid as exc:  # pydantic reports ValueErrors with their location; let it
@@ -67,7 +68,7 @@ class Actor(Strict):
     @model_validator(mode="after")
     def _one_given(self) -> Actor:
         if self.role is None and self.relation is None:
-            raise ValueError("give a role, a relation or both")
+            raise ValueError(_("give a role, a relation or both"))
         return self
 
     def describe(self, roles: Mapping[str, str] | None = None) -> str:
@@ -90,9 +91,9 @@ class FieldSpec(Strict):
     @model_validator(mode="after")
     def _choices(self) -> FieldSpec:
         if self.type is FieldType.choice and not self.options:
-            raise ValueError("a choice field needs options")
+            raise ValueError(_("a choice field needs options"))
         if self.type is not FieldType.choice and self.options:
-            raise ValueError(f"only choice fields take options (this one is {self.type.value})")
+            raise ValueError(_("only choice fields take options (this one is {value})").format(value=self.type.value))
         return self
 
 
@@ -156,11 +157,11 @@ class State(Strict):
     @model_validator(mode="after")
     def _open_states_need_an_owner(self) -> State:
         if not self.final and (self.responsible is None or self.deadline is None):
-            raise ValueError("a state that is not final needs 'responsible' and 'deadline'")
+            raise ValueError(_("a state that is not final needs 'responsible' and 'deadline'"))
         if self.final and self.reminder is not None:
-            raise ValueError("a final state has no reminders")
+            raise ValueError(_("a final state has no reminders"))
         if (self.statutory or self.published or self.warn_before) and self.deadline is None:
-            raise ValueError("'statutory', 'published' and 'warn_before' qualify a deadline: give 'deadline' too")
+            raise ValueError(_("'statutory', 'published' and 'warn_before' qualify a deadline: give 'deadline' too"))
         return self
 
 
@@ -304,24 +305,24 @@ class Plan(Strict):
         found: list[tuple[tuple[str | int, ...], str]] = []
         for role in self.roles:
             if role in INSTALLATION_ROLES:
-                found.append((("roles", role), f"'{role}' is the installation's own role, not a plan's"))
+                found.append((("roles", role), _("'{role}' is the installation's own role, not a plan's").format(role=role)))
         for key in ("may_open", "sees_all"):
             for n, role in enumerate(getattr(self, key)):
                 if role not in self.roles:
-                    found.append(((key, n), f"'{role}' is not a role of the plan"))
+                    found.append(((key, n), _("'{role}' is not a role of the plan").format(role=role)))
         if self.acute_alert is not None:
             for n, role in enumerate(self.acute_alert.also):
                 if role not in self.roles:
-                    found.append((("acute_alert", "also", n), f"'{role}' is not a role of the plan"))
+                    found.append((("acute_alert", "also", n), _("'{role}' is not a role of the plan").format(role=role)))
         if any(t.marks_acute for t in self.transitions) and self.acute_alert is None:
-            found.append((("acute_alert",), "a trigger marks cases acute, so the plan needs the alert's text"))
+            found.append((("acute_alert",), _("a trigger marks cases acute, so the plan needs the alert's text")))
         if self.initial not in self.states:
-            found.append((("initial",), f"'{self.initial}' is not a state"))
+            found.append((("initial",), _("'{initial}' is not a state").format(initial=self.initial)))
         elif self.states[self.initial].final:
-            found.append((("initial",), f"'{self.initial}' is final"))
+            found.append((("initial",), _("'{initial}' is final").format(initial=self.initial)))
         ceiling = self.escalation.ceiling
         if ceiling is not None and ceiling not in self.roles:
-            found.append((("escalation", "ceiling"), f"'{ceiling}' is not a role of the plan"))
+            found.append((("escalation", "ceiling"), _("'{ceiling}' is not a role of the plan").format(ceiling=ceiling)))
         triggers = [t.trigger for t in self.transitions]
         for index, t in enumerate(self.transitions):
             at = ("transitions", index)
@@ -329,42 +330,42 @@ class Plan(Strict):
                 if source == "*":
                     continue
                 if source not in self.states:
-                    found.append(((*at, "from"), f"'{source}' is not a state"))
+                    found.append(((*at, "from"), _("'{source}' is not a state").format(source=source)))
                 elif self.states[source].final:
-                    found.append(((*at, "from"), f"'{source}' is final; nothing leaves a final state"))
+                    found.append(((*at, "from"), _("'{source}' is final; nothing leaves a final state").format(source=source)))
             if t.dest is not None and t.dest not in self.states:
-                found.append(((*at, "to"), f"'{t.dest}' is not a state"))
+                found.append(((*at, "to"), _("'{dest}' is not a state").format(dest=t.dest)))
             if triggers.count(t.trigger) > 1 and (t.dest is None or "*" in t.source):
-                found.append(((*at, "trigger"), f"'{t.trigger}' is defined more than once"))
+                found.append(((*at, "trigger"), _("'{trigger}' is defined more than once").format(trigger=t.trigger)))
             for n, actor in enumerate(t.allowed):
                 if actor.role is not None and actor.role not in self.roles:
-                    found.append(((*at, "allowed", n), f"role '{actor.role}' is not a role of the plan"))
+                    found.append(((*at, "allowed", n), _("role '{role}' is not a role of the plan").format(role=actor.role)))
             for n, req in enumerate(t.requires):
                 if req.trigger not in triggers:
-                    found.append(((*at, "requires", n), f"'{req.trigger}' is not a trigger of the plan"))
+                    found.append(((*at, "requires", n), _("'{trigger}' is not a trigger of the plan").format(trigger=req.trigger)))
                 if req.when is not None and req.when not in self.flags:
-                    found.append(((*at, "requires", n, "when"), f"'{req.when}' is not a flag of the plan"))
+                    found.append(((*at, "requires", n, "when"), _("'{when}' is not a flag of the plan").format(when=req.when)))
             for n, name in enumerate(t.not_by):
                 if name != "opener" and name not in triggers:
-                    found.append(((*at, "not_by", n), f"'{name}' is neither 'opener' nor a trigger of the plan"))
+                    found.append(((*at, "not_by", n), _("'{name}' is neither 'opener' nor a trigger of the plan").format(name=name)))
             if t.after_close and t.dest is not None:
-                found.append(((*at, "after_close"), "only a trigger that changes no state may be recorded after closing"))
+                found.append(((*at, "after_close"), _("only a trigger that changes no state may be recorded after closing")))
         for name, state in self.states.items():
             responsible = state.responsible
             where = ("states", name, "responsible")
             if responsible is not None and responsible.role is not None and responsible.role not in self.roles:
-                found.append((where, f"role '{responsible.role}' is not a role of the plan"))
+                found.append((where, _("role '{role}' is not a role of the plan").format(role=responsible.role)))
             if responsible is not None and responsible.relation is Relation.on_case:
-                found.append((where, "'on_case' names nobody in particular"))
+                found.append((where, _("'on_case' names nobody in particular")))
         for name, deadline in self.case_deadlines.items():
             place = ("case_deadlines", name)
             if deadline.start != "opened" and deadline.start not in triggers:
-                found.append(((*place, "from"), f"'{deadline.start}' is neither 'opened' nor a trigger of the plan"))
+                found.append(((*place, "from"), _("'{start}' is neither 'opened' nor a trigger of the plan").format(start=deadline.start)))
             if deadline.met_by not in triggers:
-                found.append(((*place, "met_by"), f"'{deadline.met_by}' is not a trigger of the plan"))
+                found.append(((*place, "met_by"), _("'{met_by}' is not a trigger of the plan").format(met_by=deadline.met_by)))
             who = deadline.responsible
             if who is not None and who.role is not None and who.role not in self.roles:
-                found.append(((*place, "responsible"), f"role '{who.role}' is not a role of the plan"))
+                found.append(((*place, "responsible"), _("role '{role}' is not a role of the plan").format(role=who.role)))
         return found
 
     # -- reading the plan (no Machine needed) ------------------------------------------------------
@@ -404,6 +405,46 @@ def plan_version(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+# Pydantic's words for the schema errors a plan author meets most, in the reader's language (pydantic speaks
+# English only); another error keeps pydantic's message.
+SCHEMA_MESSAGES = {
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+    "string_type": N_("Input should be a valid string"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "dict_type": N_("Input should be a valid dictionary"),
+    "model_type": N_("Input should be a valid dictionary"),
+    "list_type": N_("Input should be a valid list"),
+    "date_type": N_("Input should be a valid date"),
+    "date_from_datetime_parsing": N_("Input should be a valid date in the format YYYY-MM-DD"),
+    "date_parsing": N_("Input should be a valid date in the format YYYY-MM-DD"),
+    "string_too_short": N_("String should have at least {min_length} characters"),
+    "too_short": N_("List should have at least {min_length} items"),
+    "literal_error": N_("Input should be {expected}"),
+    "enum": N_("Input should be {expected}"),
+    "string_pattern_mismatch": N_("String should match pattern '{pattern}'"),
+    "greater_than_equal": N_("Input should be greater than or equal to {ge}"),
+    "greater_than": N_("Input should be greater than {gt}"),
+}
+
+
+def schema_message(error: Any) -> str:
+    """One pydantic error's message as the plan author reads it (a validator's own message: as it raised it)."""
+    if error["type"] == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    words = SCHEMA_MESSAGES.get(error["type"])
+    if words is None:
+        return str(error["msg"])
+    context = {k: str(v).replace(" or ", _(" or ")) for k, v in (error.get("ctx") or {}).items()}
+    try:
+        return _(words).format(**context)
+    except (KeyError, IndexError, ValueError):
+        return str(error["msg"])
+
+
 def plan_problems(data: dict[str, Any], text: str) -> tuple[Plan | None, list[tuple[tuple[str | int, ...], str]]]:
     """The plan in ``data`` (loaded from ``text``) and every problem found in it, as (location, message) pairs:
     each schema error pydantic collected (then no plan), else each cross-reference problem. For ``plans
@@ -411,7 +452,7 @@ def plan_problems(data: dict[str, Any], text: str) -> tuple[Plan | None, list[tu
     try:
         plan = Plan.model_validate({**data, "version": plan_version(text)})
     except ValidationError as exc:
-        return None, [(tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+        return None, [(tuple(e["loc"]), schema_message(e)) for e in exc.errors()]
     return plan, plan.problems()
 
 
@@ -433,11 +474,11 @@ def parse_plan(text: str, source: str = "<plan>", *, complete: bool = True) -> P
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else "?"
-        raise Invalid(f"{source}:{line}: not valid YAML: {exc.problem}") from None
+        raise Invalid(_("{source}:{line}: not valid YAML: {problem}").format(source=source, line=line, problem=exc.problem)) from None
     except yaml.YAMLError as exc:
-        raise Invalid(f"{source}:1: not valid YAML: {exc}") from None
+        raise Invalid(_("{source}:1: not valid YAML: {error}").format(source=source, error=exc)) from None
     if not isinstance(data, dict):
-        raise Invalid(f"{source}:1: a plan is a mapping of sections (id, title, states, transitions, …)")
+        raise Invalid(_("{source}:1: a plan is a mapping of sections (id, title, states, transitions, …)").format(source=source))
     try:
         plan = Plan.model_validate({**data, "version": plan_version(text)})
     except ValidationError as exc:
@@ -445,15 +486,15 @@ def parse_plan(text: str, source: str = "<plan>", *, complete: bool = True) -> P
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or "(plan)"
         line = line_of(lines_of(text), loc) or 1
-        message = err["msg"].removeprefix("Value error, ")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = schema_message(err)
+        more = _(" (and {n} more)").format(n=exc.error_count() - 1) if exc.error_count() > 1 else ""
         raise Invalid(f"{source}:{line}: {field}: {message}{more}") from None
     except Invalid as exc:  # a duration that does not parse, raised inside a validator
         raise Invalid(f"{source}: {exc.message}") from None
     problems = plan.problems()
     if problems:
         loc, message = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        more = _(" (and {n} more)").format(n=len(problems) - 1) if len(problems) > 1 else ""
         field = ".".join(str(p) for p in loc)
         raise Invalid(f"{source}:{line_of(lines_of(text), loc) or 1}: {field}: {message}{more}")
     if complete:
@@ -462,7 +503,7 @@ def parse_plan(text: str, source: str = "<plan>", *, complete: bool = True) -> P
         errors = [f for f in check_structure(plan) if f.severity is Severity.error]
         if errors:
             first = errors[0]
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            more = _(" (and {n} more)").format(n=len(errors) - 1) if len(errors) > 1 else ""
             line = line_of(lines_of(text), first.path()) or 1
             raise Invalid(f"{source}:{line}: {first.location}: {first.message}{more}")
     return plan

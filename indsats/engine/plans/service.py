@@ -7,6 +7,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from indsats.engine.time.clock import to_local
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -130,7 +131,7 @@ def validate(ctx: Context | None, draft: PlanText) -> Validation:
     bad_durations = check_durations(data)
     if bad_durations:
         return Validation(plan=None, findings=placed(bad_durations, lines), users_checked=False,
-                          users_skipped_because="the plan did not load")
+                          users_skipped_because=_("the plan did not load"))
     if not isinstance(data, dict):
         parse_plan(text, draft.source, complete=False)  # not YAML, or not a mapping: Invalid, with the line
     plan, problems = plan_problems(data, text)
@@ -139,11 +140,11 @@ def validate(ctx: Context | None, draft: PlanText) -> Validation:
         found = [Finding(severity=Severity.error, location=".".join(str(p) for p in loc) or "(plan)", message=message)
                  for loc, message in problems]
         return Validation(plan=None, findings=placed(found, lines), users_checked=False,
-                          users_skipped_because="the plan did not load")
+                          users_skipped_because=_("the plan did not load"))
     users = grants = None
     skipped = None
     if ctx is None:
-        skipped = "no database configured"
+        skipped = _("no database configured")
     else:
         try:
             with ctx.db.unit_of_work() as uow:
@@ -167,4 +168,4 @@ def check_organisation(ctx: Context, *, plan_id: str, org: bool) -> Validation:
             users, grants = uow.repo.list_users(), uow.repo.list_grants()
     findings = check_plan(plan, users, grants, to_local(ctx.clock.now()).date())
     return Validation(plan=plan, findings=findings, users_checked=org,
-                      users_skipped_because=None if org else "not asked (--org)")
+                      users_skipped_because=None if org else _("not asked (--org)"))

@@ -9,6 +9,7 @@ anything is built from them.
 
 from __future__ import annotations
 
+from indsats.i18n import _
 import re
 from typing import Any
 
@@ -81,7 +82,7 @@ def check_nodes(root: yaml.Node) -> None:
             if sizes[key] > MAX_VALUES:
                 raise PlanYamlError(
                     node.start_mark.line + 1,
-                    f"YAML aliases expand to more than {MAX_VALUES:,} values here; a plan never needs that many",
+                    _("YAML aliases expand to more than {n:,} values here; a plan never needs that many").format(n=MAX_VALUES),
                 )
             continue
         if key in sizes:
@@ -110,7 +111,7 @@ def _check_keys(node: yaml.MappingNode) -> None:
             continue
         line = key.start_mark.line + 1
         if key.value in first:
-            raise PlanYamlError(line, f"'{key.value}' is written twice (first on line {first[key.value]})")
+            raise PlanYamlError(line, _("'{key}' is written twice (first on line {first})").format(key=key.value, first=first[key.value]))
         first[key.value] = line
 
 

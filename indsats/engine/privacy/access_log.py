@@ -16,6 +16,7 @@ from indsats.engine.org.people import CaseFacts, Organisation, deputy_active
 from indsats.engine.org.users import User, require_actor
 from indsats.engine.cases.visibility import SEES_EVERY_PLAN, case_not_found, organisation
 from indsats.errors import Invalid, NotAllowed, NotFound
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -64,7 +65,7 @@ def audit_user(ctx: Context, *, actor: str, login: str) -> list[AccessEntry]:
         repo = uow.repo
         _require_auditor(repo, actor)
         if repo.get_user(login) is None:
-            raise NotFound(f"no user '{login}'")
+            raise NotFound(_("no user '{login}'").format(login=login))
         return [_entry(repo, row) for row in repo.events_by_actor(login, [EventKind.viewed.value])]
 
 
@@ -78,30 +79,32 @@ def access_review(ctx: Context, *, actor: str) -> list[Grant]:
         for case in repo.list_cases(is_open=True):
             plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
             reasons: dict[str, list[str]] = {}
-            reasons.setdefault(case.opened_by, []).append("opened it")
+            reasons.setdefault(case.opened_by, []).append(_("opened it"))
             for login in sorted(repo.case_actors(case.id, ACTING)):
-                reasons.setdefault(login, []).append("acted on it")
+                reasons.setdefault(login, []).append(_("acted on it"))
             org = organisation(repo, plan, ctx.clock)
             facts = CaseFacts.of(case)
             if case.assignee:
-                reasons.setdefault(case.assignee, []).append("caseworker")
+                reasons.setdefault(case.assignee, []).append(_("caseworker"))
             spec = plan.states[case.state].responsible
             owners = [] if spec is None else org.responsible(spec, facts)
             for owner in owners:
-                reasons.setdefault(owner, []).append("must act now")
-            for base, why in [*((o, "leader above who must act") for o in owners), (case.opened_by, "leader above the opener")]:
+                reasons.setdefault(owner, []).append(_("must act now"))
+            above_owner, above_opener = _("leader above who must act"), _("leader above the opener")
+            for base, why in [*((o, above_owner) for o in owners), (case.opened_by, above_opener)]:
                 for leader in org.chain_above(base):
                     if why not in reasons.get(leader, []):
                         reasons.setdefault(leader, []).append(why)
             for user in everyone:
                 if user["role"] in SEES_EVERY_PLAN:
-                    reasons.setdefault(user["login"], []).append(f"role {user['role']}")
+                    reasons.setdefault(user["login"], []).append(_("role {role}").format(role=user["role"]))
                 for role in sorted(org.roles_of(user["login"], case.unit) & set(plan.sees_all)):
-                    reasons.setdefault(user["login"], []).append(f"role {role} in plan {plan.id}")
+                    reasons.setdefault(user["login"], []).append(
+                        _("role {role} in plan {plan_id}").format(role=role, plan_id=plan.id))
             for login in list(reasons):  # a deputy standing in sees what the person sees
                 row = repo.get_user(login)
                 if row is not None and deputy_active(row, org.today) and row["deputy"] not in reasons:
-                    reasons.setdefault(row["deputy"], []).append(f"deputy for {login}")
+                    reasons.setdefault(row["deputy"], []).append(_("deputy for {login}").format(login=login))
 
             grants.extend(
                 Grant(case_id=case.id, login=login, role=_role_in(repo, org, login, case.unit), reason="; ".join(why))
@@ -115,7 +118,7 @@ def sample_access(
 ) -> list[AccessEntry]:
     """A random sample of ``size`` reads and changes from the last ``days`` days, oldest first."""
     if size < 1 or days < 1:
-        raise Invalid("the sample needs a size and a number of days of at least 1")
+        raise Invalid(_("the sample needs a size and a number of days of at least 1"))
     with ctx.db.unit_of_work() as uow:
         _require_auditor(uow.repo, actor)
         return draw_sample(uow.repo, since=ctx.clock.now() - timedelta(days=days), size=size, rng=rng)
@@ -141,7 +144,8 @@ def _role_in(repo: Repository, org: Organisation, login: str, unit: str | None) 
 def _require_auditor(repo: Repository, actor: str) -> User:
     me = require_actor(repo, actor)
     if me.installation_role not in AUDITORS:
-        raise NotAllowed(f"only {' or '.join(AUDITORS)} may read the access log ('{actor}' is {me.what})")
+        raise NotAllowed(_("only {roles} may read the access log ('{actor}' is {what})").format(
+            roles=_(" or ").join(AUDITORS), actor=actor, what=me.what))
     return me
 
 
