@@ -102,3 +102,27 @@ def test_advance_on_the_command_line_imports_no_sqlalchemy_yaml_or_holidays(
            "INDSATS_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+
+
+def test_stuck_on_the_command_line_reads_its_first_page_without_sqlalchemy(
+    invoke: Callable[..., Result], cli_org: Any, cli_db_url: str, tmp_path: Path
+) -> None:
+    """The supervisor's list as people run it, a first page of overdue cases (50 by default; here 1 of 2, so the
+    list goes on past the page): the hot path's statements, no SQLAlchemy."""
+    ids = []
+    for ref in ("REF-1", "REF-2"):
+        opened = invoke(["open", "radikalisering", "--subject", ref], user="emil")
+        assert opened.exit_code == 0, opened.output
+        ids.append(opened.stdout.splitlines()[-1])
+    code = (
+        "import sys\nfrom indsats.cli import main\n"
+        "try:\n    main(['stuck', '--at', '2030-01-07T09:00', '--limit', '1'])\nexcept SystemExit as e:\n"
+        "    code = e.code\n"
+        "print(code, sorted(m for m in ('sqlalchemy', 'yaml', 'holidays') if m in sys.modules))\n"
+    )
+    env = {"INDSATS_USER": "sup", "INDSATS_DATABASE_URL": cli_db_url, "INDSATS_CONFIG": "", "INDSATS_LANGUAGE": "en",
+           "INDSATS_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1] == "0 []", out.stdout + out.stderr
+    assert [line.split("\t")[0] for line in lines[1:-1]] == ids[:1], out.stdout  # the earlier deadline first

@@ -365,6 +365,44 @@ class HotRepository(_RepositoryBase):
         found = self._uow.rows("cases", sql, [case_id])
         return Case.from_row(found[0]) if found else None
 
+    def pinned_versions(self) -> list[tuple[str, str]]:
+        cursor = self._uow.execute("SELECT id, version FROM plans ORDER BY id")
+        found = [(str(i), str(v)) for i, v in cursor.fetchall()]
+        cursor.close()
+        return found
+
+    # -- the stuck list (its first page needs no more: a supervisor's command without SQLAlchemy) --------
+
+    def overdue_cases(self, *, at: datetime, plan_id: str | None = None, unit: str | None = None,
+                      after: tuple[datetime, str] | None = None, limit: int | None = None) -> list[Case]:
+        """As ``CaseRepository.overdue_cases`` (see there for the keyset's shape)."""
+        sql = "SELECT * FROM cases WHERE is_open = ? AND deadline < ?"
+        params: list[Any] = [True, at]
+        if after is not None:
+            sql += " AND deadline >= ? AND (deadline > ? OR id > ?)"
+            params += [after[0], after[0], after[1]]
+        if plan_id is not None:
+            sql += " AND plan_id = ?"
+            params.append(plan_id)
+        if unit is not None:
+            sql += " AND unit = ?"
+            params.append(unit)
+        sql += " ORDER BY deadline, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [Case.from_row(r) for r in self._uow.rows("cases", sql, params)]
+
+    def failed_reminder_counts(self, case_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(case_ids)
+        if not ids:
+            return {}
+        cursor = self._uow.execute(f"SELECT case_id, count(*) FROM reminders WHERE case_id IN ({', '.join('?' * len(ids))})"
+                                   " AND status = 'failed' GROUP BY case_id", ids)
+        found = {str(case_id): int(n) for case_id, n in cursor.fetchall()}
+        cursor.close()
+        return found
+
     def plan_text(self, plan_id: str, version: str) -> str | None:
         cursor = self._uow.execute("SELECT text FROM plans WHERE id = ? AND version = ?", [plan_id, version])
         row = cursor.fetchone()

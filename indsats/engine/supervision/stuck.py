@@ -125,8 +125,9 @@ def _stuck_rows(
     overdue_by: Duration | None,
     limit: int | None,
 ) -> Iterator[StuckCase | None]:
-    """``iter_stuck``'s rows in one read transaction, after a ``None`` once the actor has been checked."""
-    with ctx.db.unit_of_work() as uow:
+    """``iter_stuck``'s rows in one read transaction, after a ``None`` once the actor has been checked (on the hot
+    path: a first page of overdue cases needs no SQLAlchemy; what it lacks, the full repository answers)."""
+    with ctx.db.unit_of_work(hot=True) as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
         _require_overseer(ctx, repo, me)
