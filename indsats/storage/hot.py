@@ -25,6 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,9 @@ class Driver:
     def __init__(self, *, sqlite: bool) -> None:
         self.sqlite = sqlite
         self._sql: dict[str, str] = {}
+        self._bound: dict[datetime, Any] = {}
+        self._readers: dict[tuple[str, tuple[str, ...]], list[tuple[int, Any]]] = {}
+        self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, list[int]]] = {}
 
     def sql(self, text: str) -> str:
         """The statement in the driver's parameter style (written with ``?``)."""
@@ -81,16 +85,44 @@ class Driver:
         if kind is datetime:
             if value.tzinfo is None:
                 raise ValueError("naive datetime passed to the database")
-            utc = value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
-            if self.sqlite:
-                return utc.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
-            return utc.replace(tzinfo=None)
+            if value.tzinfo is not timezone.utc:
+                return self._bind_time(value.astimezone(timezone.utc))
+            # A command binds the same few UTC instants many times (its time, the deadline, the reminders').
+            found = self._bound.get(value)
+            if found is None:
+                found = self._bound[value] = self._bind_time(value)
+                if len(self._bound) > 4096:
+                    self._bound.clear()
+            return found
         if kind is date and self.sqlite:
             return value.isoformat()
         return value
 
+    def _bind_time(self, utc: datetime) -> Any:
+        return utc.isoformat(" ", "microseconds")[:26] if self.sqlite else utc.replace(tzinfo=None)
+
+    def insert(self, table: str, columns: tuple[str, ...]) -> tuple[str, list[int]]:
+        """The ``INSERT`` of these columns in the driver's style, and the indexes of the columns whose values
+        ``bind`` converts (the table's times and dates, as ``TYPES`` has them), made once per column set."""
+        key = (table, columns)
+        found = self._inserts.get(key)
+        if found is None:
+            kinds = TYPES.get(table, {})
+            sql = self.sql(f"INSERT INTO {table} ({', '.join(_quoted(c) for c in columns)})"
+                           f" VALUES ({', '.join('?' * len(columns))})")
+            found = self._inserts[key] = (sql, [i for i, c in enumerate(columns)
+                                                if kinds.get(c) in ("datetime", "date")])
+        return found
+
     def reader(self, table: str, columns: list[str]) -> list[tuple[int, Any]]:
         """(index, converter) for the columns of ``table`` whose driver value needs converting."""
+        key = (table, tuple(columns))
+        found = self._readers.get(key)
+        if found is None:
+            found = self._readers[key] = self._reader(table, columns)
+        return found
+
+    def _reader(self, table: str, columns: list[str]) -> list[tuple[int, Any]]:
         kinds = TYPES.get(table, {})
         found: list[tuple[int, Any]] = []
         for i, name in enumerate(columns):
@@ -104,6 +136,7 @@ class Driver:
         return found
 
 
+@lru_cache(maxsize=4096)  # a datetime is immutable: the same text read again is the same time
 def _sqlite_time(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
 
@@ -450,6 +483,13 @@ class HotRepository(_RepositoryBase):
         cursor.close()
         return found
 
+    def fired_triggers(self, case_id: str) -> set[str]:
+        cursor = self._uow.execute('SELECT DISTINCT "trigger" FROM events WHERE case_id = ? AND "trigger" IS NOT NULL',
+                                   [case_id])
+        found = {str(r[0]) for r in cursor.fetchall()}
+        cursor.close()
+        return found
+
     def cancel_pending(self, case_id: str, *, closing: bool = False, outliving: Iterable[str] = ()) -> int:
         sql = ("UPDATE reminders SET status = 'cancelled', claimed_by = NULL, lease_until = NULL"
                " WHERE case_id = ? AND status IN ('pending', 'held') AND kind != 'acute'")
@@ -580,9 +620,22 @@ class HotRepository(_RepositoryBase):
         return {(r["case_id"], r["name"]): r for r in rows}
 
     def _insert(self, table: str, rows: list[Row]) -> None:
-        for columns, group in by_columns(rows, "").items():
-            sql = f"INSERT INTO {table} ({', '.join(_quoted(c) for c in columns)}) VALUES ({', '.join('?' * len(columns))})"
-            self._uow.executemany(sql, [[row[c] for c in columns] for row in group])
+        """Insert rows, one ``executemany`` per set of columns (rows built alike share one statement)."""
+        groups: dict[tuple[str, ...], list[Row]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row), []).append(row)
+        uow = self._uow
+        driver, bind = uow.driver, uow.driver.bind
+        for columns, group in groups.items():
+            sql, typed = driver.insert(table, columns)
+            values = [list(row.values()) for row in group]
+            if typed:
+                for row_values in values:
+                    for i in typed:
+                        row_values[i] = bind(row_values[i])
+            cursor = uow.raw.cursor()
+            cursor.executemany(sql, values)
+            cursor.close()
 
 
 def _quoted(column: str) -> str:

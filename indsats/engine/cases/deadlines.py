@@ -52,7 +52,7 @@ def deadlines_starting(
     fresh = [n for n in names if n not in started]
     if fresh and started_by != OPENED:
         # A duty already done before its deadline would start (its ``met_by`` recorded earlier) never runs.
-        fired = {e["trigger"] for e in repo.events_for(case_id)}
+        fired = repo.fired_triggers(case_id)
         fresh = [n for n in fresh if plan.case_deadlines[n].met_by not in fired]
     found = []
     for name in fresh:

@@ -376,7 +376,7 @@ def case_flags(case: Case) -> list[str]:
 def _require_prerequisites(repo: Repository, transition: Transition, case: Case) -> None:
     flags = case_flags(case)
     needed = [r for r in transition.requires if r.when is None or r.when in flags]
-    recorded = {e["trigger"] for e in repo.events_for(case.id)} if needed else set()
+    recorded = repo.fired_triggers(case.id) if needed else set()
     for requirement in needed:
         if requirement.trigger not in recorded:
             raise Invalid(

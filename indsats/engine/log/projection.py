@@ -11,6 +11,7 @@ Events from before those keys existed leave the columns they would prove uncheck
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log.events import VERSIONED, Event, EventKind
@@ -31,7 +32,16 @@ def planned_reminders(planned: list[Any]) -> list[list[Any]]:
 
 def to_iso(value: datetime | None) -> str | None:
     """A time as the events record it: UTC, whole seconds, ISO 8601."""
-    return None if value is None else value.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+    if value is None:
+        return None
+    if value.tzinfo is timezone.utc:  # one UTC instant is written alike every time: remembered
+        return _utc_iso(value)
+    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+@lru_cache(maxsize=4096)
+def _utc_iso(value: datetime) -> str:
+    return value.replace(microsecond=0).isoformat()
 
 
 def replay(plan: Plan, events: list[Event]) -> dict[str, Any]:

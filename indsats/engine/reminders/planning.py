@@ -103,8 +103,21 @@ class DeadlineRule:
         return self.duration.working
 
 
+# (plan id, version, state, case deadline) → its rule: read off the plan once per plan version.
+_RULES: dict[tuple[str, str, str, str | None], DeadlineRule | None] = {}
+
+
 def rule_of(plan: Plan, state: str, case_deadline: str | None = None) -> DeadlineRule | None:
     """The rule of a case deadline (by name), else of ``state``'s deadline; None when there is none."""
+    key = (plan.id, plan.version, state, case_deadline)
+    try:
+        return _RULES[key]
+    except KeyError:
+        rule = _RULES[key] = _read_rule(plan, state, case_deadline)
+        return rule
+
+
+def _read_rule(plan: Plan, state: str, case_deadline: str | None) -> DeadlineRule | None:
     spec = plan.case_deadlines[case_deadline] if case_deadline is not None else plan.states[state]
     text = spec.within if case_deadline is not None else spec.deadline  # type: ignore[union-attr]
     if not text:

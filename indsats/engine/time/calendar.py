@@ -65,6 +65,8 @@ class WorkingCalendar:
         self._closed_by_year: dict[int, dict[date, ClosedDay]] = {}
         # Per year: the open time of the days before each day of the year (index 0 = 1 January), and the whole year.
         self._open_before_by_year: dict[int, list[timedelta]] = {}
+        # Per day: its open interval (or None), computed once (the calendar's settings never change).
+        self._openings: dict[date, tuple[datetime, datetime] | None] = {}
         self._legal: WorkingCalendar | None = None
 
     @property
@@ -96,6 +98,13 @@ class WorkingCalendar:
 
     def opening(self, d: date) -> tuple[datetime, datetime] | None:
         """The open interval of ``d`` as UTC instants (a half day closes early), or None if closed."""
+        try:
+            return self._openings[d]
+        except KeyError:
+            found = self._openings[d] = self._opening(d)
+            return found
+
+    def _opening(self, d: date) -> tuple[datetime, datetime] | None:
         hours = self.config.hours[d.weekday()]
         if hours is None or d in self._closed_in(d.year):
             return None

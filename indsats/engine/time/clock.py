@@ -44,6 +44,8 @@ class FixedClock:
 
 def as_utc(value: datetime) -> datetime:
     """Convert an aware datetime to UTC; naive datetimes are a bug and are rejected."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()} (times must carry a zone)")
     return value.astimezone(UTC)

@@ -28,6 +28,11 @@ class EventRepository(Queries):
         )
         return set(self.conn.execute(query).scalars())
 
+    def fired_triggers(self, case_id: str) -> set[str]:
+        """The triggers ever fired on a case (its events' ``trigger``s)."""
+        query = select(events.c.trigger).where(events.c.case_id == case_id, events.c.trigger.is_not(None)).distinct()
+        return set(self.conn.execute(query).scalars())
+
     def state_events(
         self,
         *,
