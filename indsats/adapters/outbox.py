@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from indsats.engine.ports import Message
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False), its encoder made once
+
+
 class OutboxNotifier:
     """Appends each message as one JSON line to a file (mode 0600), for hosts without SMTP."""
 
@@ -38,7 +41,7 @@ class OutboxNotifier:
 
     def deliver(self, messages: Sequence[Message]) -> list[DeliveryResult]:
         writable = [message for message in messages if message.to]
-        payload = "".join(json.dumps(_outbox_record(m), ensure_ascii=False) + "\n" for m in writable)
+        payload = "".join(_JSON.encode(_outbox_record(m)) + "\n" for m in writable)
         error = None
         if writable:
             try:

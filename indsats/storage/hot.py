@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from indsats.engine.cases.case import Case
 from indsats.engine.reminders.reminder import Reminder
 from indsats.errors import IndsatsError
-from indsats.storage.repositories.base import by_columns, dumps, event_row
+from indsats.storage.repositories.base import dumps, event_row
 from indsats.storage.visit_days import LEAVE_VISIT, UPSERT_ESCALATION_DAY_OF_CASE, UPSERT_VISIT_DAY, escalation_day_params, visit_day_values
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ TYPES: dict[str, dict[str, str]] = {
 }
 # Times on SQLite are text as SQLAlchemy's DateTime writes them ("%Y-%m-%d %H:%M:%S.%f"): text order is time order.
 _BUSY = ("SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT")
+_BOUND = frozenset({datetime, date})  # the value types ``Driver.bind`` converts (any other passes as it is)
 
 
 class Driver:
@@ -228,7 +229,7 @@ class HotUnitOfWork:
     def executemany(self, sql: str, rows: list[list[Any]]) -> None:
         bind = self.driver.bind
         cursor = self.raw.cursor()
-        cursor.executemany(self.driver.sql(sql), [[bind(v) for v in row] for row in rows])
+        cursor.executemany(self.driver.sql(sql), [[bind(v) if type(v) in _BOUND else v for v in row] for row in rows])
         cursor.close()
 
     def rows(self, table: str, sql: str, params: Iterable[Any] = ()) -> list[Row]:
@@ -579,7 +580,7 @@ class HotRepository(_RepositoryBase):
         return {r["id"]: r for r in rows}
 
     def update_case_heads(self, rows: Iterable[Row]) -> None:
-        for columns, group in by_columns(rows, "id").items():
+        for columns, group in _by_columns(rows, "id").items():
             sql = f"UPDATE cases SET {', '.join(f'{_quoted(c)} = ?' for c in columns)} WHERE id = ?"
             self._uow.executemany(sql, [[*(r[c] for c in columns), r["id"]] for r in group])
 
@@ -606,7 +607,7 @@ class HotRepository(_RepositoryBase):
         return found
 
     def mark_reminders(self, rows: Iterable[Row], *, worker: str) -> None:
-        for columns, group in by_columns(rows, "id").items():
+        for columns, group in _by_columns(rows, "id").items():
             sql = (f"UPDATE reminders SET {', '.join(f'{_quoted(c)} = ?' for c in columns)}"
                    " WHERE id = ? AND claimed_by = ? AND status = 'pending'")
             self._uow.executemany(sql, [[*(r[c] for c in columns), r["id"], worker] for r in group])
@@ -636,6 +637,18 @@ class HotRepository(_RepositoryBase):
             cursor = uow.raw.cursor()
             cursor.executemany(sql, values)
             cursor.close()
+
+
+def _by_columns(rows: Iterable[Row], key: str) -> dict[tuple[str, ...], list[Row]]:
+    """Rows grouped by the columns they set besides ``key``, in the order they set them (rows built alike,
+    as a batch's are, share a group without sorting each row's columns)."""
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    found: dict[tuple[str, ...], list[Row]] = {}
+    for columns, group in groups.items():
+        found.setdefault(tuple(c for c in columns if c != key), []).extend(group)
+    return found
 
 
 def _quoted(column: str) -> str:

@@ -10,6 +10,10 @@ import json
 from typing import Any
 
 
+# One encoder, made once: ``json.dumps`` with these options builds a new one on every call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces, non-ASCII kept as is, anything else (dates) as ``str``."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)

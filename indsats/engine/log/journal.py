@@ -64,8 +64,11 @@ def stored_row(event: Event, cipher: Cipher | None, sensitive: frozenset[str] = 
 def needs_key(payload: dict[str, Any] | None, sensitive: frozenset[str] = frozenset()) -> bool:
     if not payload:
         return False
-    fields = payload.get("fields") or {}
-    return any(k in payload for k in PROTECTED_KEYS) or any(k in sensitive for k in fields)
+    for key in PROTECTED_KEYS:
+        if key in payload:
+            return True
+    fields = payload.get("fields") if sensitive else None
+    return bool(fields) and any(k in sensitive for k in fields)
 
 
 def append_many(

@@ -267,6 +267,10 @@ class Sections(Strict):
     andre_opmaerksomhedspunkter: str = ""
 
 
+# (plan id, version) → each trigger's first transition: read off the plan once per plan version.
+_FIRST_BY_TRIGGER: dict[tuple[str, str], dict[str, Transition]] = {}
+
+
 class Plan(Strict):
     """A versioned plan. ``version`` is the content hash of the file; cases pin it."""
 
@@ -375,7 +379,14 @@ class Plan(Strict):
         return [name for name, s in self.states.items() if s.final]
 
     def transition(self, trigger: str) -> Transition | None:
-        return next((t for t in self.transitions if t.trigger == trigger), None)
+        key = (self.id, self.version)
+        found = _FIRST_BY_TRIGGER.get(key)
+        if found is None:
+            found = {}
+            for t in self.transitions:
+                found.setdefault(t.trigger, t)
+            _FIRST_BY_TRIGGER[key] = found
+        return found.get(trigger)
 
     def transitions_from(self, state: str) -> list[Transition]:
         """The transitions a case in ``state`` may take (from a final state, only those ``after_close``)."""

@@ -24,6 +24,8 @@ from indsats.errors import NotAllowed
 # Payload keys that are always protected; a plan adds its ``sensitive: true`` fields.
 PROTECTED_KEYS = ("subject_ref", "note", "reporter")
 SEALED = "sealed"
+# What a sealed token holds: ``json.dumps(secret, sort_keys=True, ensure_ascii=False)``, its encoder made once.
+_SECRET_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 def new_key() -> bytes:
@@ -118,7 +120,7 @@ class Cipher:
             stored["fields"] = {k: v for k, v in fields.items() if k not in sensitive}
             if not stored["fields"]:
                 del stored["fields"]
-        stored[SEALED] = self.seal(json.dumps(secret, sort_keys=True, ensure_ascii=False))
+        stored[SEALED] = self.seal(_SECRET_JSON.encode(secret))
         return stored
 
     def open_payload(self, stored: dict[str, Any] | None) -> dict[str, Any] | None:

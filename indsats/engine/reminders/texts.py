@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from indsats.engine.plans.wording import duration_text, relation_text
 from indsats.engine.time.clock import to_local
-from indsats.i18n import N_, _
+from indsats.i18n import N_, _, language
 
 if TYPE_CHECKING:
     from indsats.engine.plans.schema import Actor, Plan
@@ -79,6 +79,31 @@ class DeadlineText:
     met_by: str | None = None  # the trigger that meets a case deadline
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Frame:
+    """What a message says that depends only on the plan version, the state, the kind, the deadline it is
+    about, who is responsible, whether it is late and the language: worked out once, reused by every message."""
+
+    commands: tuple[str, ...]  # each " TRIGGER --set FIELD=…" of a command that moves the case on
+    no_commands: str
+    time_kind: str
+    late_short: str
+    late_long: str
+    label: str
+    responsible_role: str
+    deadline_format: str
+    no_deadline: str
+    deadline_rule: str
+    action_card: str
+    subject: str
+    intro: str
+    published: str | None  # the published-deadline paragraph, where it is added
+    body: str
+
+
+_FRAMES: dict[tuple[object, ...], _Frame] = {}
+
+
 def render(
     *,
     plan: Plan,
@@ -93,6 +118,35 @@ def render(
     about: DeadlineText | None = None,
 ) -> RenderedMessage:
     """Render one notice, warning, reminder, escalation or acute alert."""
+    who = None if responsible is None else (responsible.role, responsible.relation)
+    key = (language(), plan.id, plan.version, state, kind, who, overdue, about)
+    frame = _FRAMES.get(key)
+    if frame is None:
+        if len(_FRAMES) > 4096:
+            _FRAMES.clear()
+        frame = _FRAMES[key] = _frame(plan, state, kind, responsible, overdue, about)
+    commands = "\n".join(f"  indsats advance {case_id} {c}" for c in frame.commands) or frame.no_commands
+    values = dict(
+        case_id=case_id,
+        plan_title=plan.title,
+        state_label=frame.label,
+        level=level,
+        lateness=frame.late_short.format(lateness=lateness),
+        lateness_long=frame.late_long.format(lateness=lateness, time_kind=frame.time_kind),
+        responsible_role=frame.responsible_role,
+        deadline=to_local(deadline).strftime(frame.deadline_format) if deadline else frame.no_deadline,
+        deadline_rule=frame.deadline_rule,
+        action_card=frame.action_card,
+        commands=commands,
+    )
+    intro = frame.intro.format(**values)
+    if frame.published is not None:
+        intro += "\n\n" + frame.published
+    return RenderedMessage(subject=frame.subject.format(**values), body=frame.body.format(intro=intro, **values))
+
+
+def _frame(plan: Plan, state: str, kind: str, responsible: Actor | None, overdue: bool,
+           about: DeadlineText | None) -> _Frame:
     s = plan.states[state]
     about = about or DeadlineText(rule=s.deadline, working=_working(plan, state), published=s.published)
     commands = []
@@ -102,37 +156,34 @@ def render(
         if about.met_by is None and (t.dest is None or t.dest == state):
             continue
         sets = "".join(f" --set {name}=…" for name, f in t.fields.items() if f.required)
-        commands.append(f"  indsats advance {case_id} {t.trigger}{sets}")
-    time_kind = _("working time") if about.working else _("calendar time")
-    late_short = (_("{lateness} past the deadline") if overdue else _("{lateness} to the deadline")).format(
-        lateness=lateness)
-    late_long = (_("exceeded by {lateness} ({time_kind})") if overdue else _("in {lateness}")).format(
-        lateness=lateness, time_kind=time_kind)
+        commands.append(f"{t.trigger}{sets}")
     label = s.label if about.label is None else _("{label} (a deadline for the case; step now: {state})").format(
         label=about.label, state=s.label)
-    values = dict(
-        case_id=case_id,
-        plan_title=plan.title,
-        state_label=label,
-        level=level,
-        lateness=late_short,
-        lateness_long=late_long,
-        responsible_role=_who(plan, responsible),
-        deadline=to_local(deadline).strftime(_("%d-%m-%Y at %H:%M")) if deadline else _("none"),
-        deadline_rule=duration_text(about.rule),
-        action_card="\n".join(f"  [ ] {item}" for item in s.action_card) or _("  (no action card)"),
-        commands="\n".join(commands) or _("  (none)"),
-    )
     if kind == "acute":
         alert = plan.acute_alert
         subject = alert.subject if alert else _("ACUTE: case {case_id}")
         intro = alert.text if alert else ""
-        return RenderedMessage(subject=subject.format(**values),
-                               body=_(BODY).format(intro=intro.format(**values), **values))
-    intro = _(INTRO[kind]).format(**values)
-    if about.published and kind in ("warning", "reminder", "escalation"):
-        intro += "\n\n" + _(PUBLISHED)
-    return RenderedMessage(subject=_(SUBJECTS[kind]).format(**values), body=_(BODY).format(intro=intro, **values))
+        published = None
+    else:
+        subject, intro = _(SUBJECTS[kind]), _(INTRO[kind])
+        published = _(PUBLISHED) if about.published and kind in ("warning", "reminder", "escalation") else None
+    return _Frame(
+        commands=tuple(commands),
+        no_commands=_("  (none)"),
+        time_kind=_("working time") if about.working else _("calendar time"),
+        late_short=_("{lateness} past the deadline") if overdue else _("{lateness} to the deadline"),
+        late_long=_("exceeded by {lateness} ({time_kind})") if overdue else _("in {lateness}"),
+        label=label,
+        responsible_role=_who(plan, responsible),
+        deadline_format=_("%d-%m-%Y at %H:%M"),
+        no_deadline=_("none"),
+        deadline_rule=duration_text(about.rule),
+        action_card="\n".join(f"  [ ] {item}" for item in s.action_card) or _("  (no action card)"),
+        subject=subject,
+        intro=intro,
+        published=published,
+        body=_(BODY),
+    )
 
 
 def _who(plan: Plan, actor: Actor | None) -> str:

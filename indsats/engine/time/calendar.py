@@ -67,6 +67,7 @@ class WorkingCalendar:
         self._open_before_by_year: dict[int, list[timedelta]] = {}
         # Per day: its open interval (or None), computed once (the calendar's settings never change).
         self._openings: dict[date, tuple[datetime, datetime] | None] = {}
+        self._local_dates: dict[datetime, date] = {}
         self._legal: WorkingCalendar | None = None
 
     @property
@@ -386,7 +387,14 @@ class WorkingCalendar:
         return datetime.combine(d, wall_time, tzinfo=self.config.tz).astimezone(UTC)
 
     def _local_date(self, instant: datetime) -> date:
-        return instant.astimezone(self.config.tz).date()
+        if instant.tzinfo is not UTC:
+            return instant.astimezone(self.config.tz).date()
+        found = self._local_dates.get(instant)  # a UTC instant falls on one local day: remembered
+        if found is None:
+            if len(self._local_dates) > 4096:
+                self._local_dates.clear()
+            found = self._local_dates[instant] = instant.astimezone(self.config.tz).date()
+        return found
 
 
 def _public_holidays(year: int) -> list[tuple[date, str]]:

@@ -28,8 +28,11 @@ def by_columns(rows: Iterable[Row], key: str) -> dict[tuple[str, ...], list[Row]
     return groups
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)  # made once
+
+
 def dumps(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODER.encode(payload)
 
 
 def event_row(row: Any) -> Row:
