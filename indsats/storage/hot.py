@@ -229,21 +229,25 @@ class HotUnitOfWork:
     def executemany(self, sql: str, rows: list[list[Any]]) -> None:
         bind = self.driver.bind
         cursor = self.raw.cursor()
-        cursor.executemany(self.driver.sql(sql), [[bind(v) if type(v) in _BOUND else v for v in row] for row in rows])
+        bound = [[bind(v) if type(v) in _BOUND else v for v in row] for row in rows]
+        if len(bound) == 1:  # psycopg's executemany is a pipeline of its own: one row is one statement
+            cursor.execute(self.driver.sql(sql), bound[0])
+        else:
+            cursor.executemany(self.driver.sql(sql), bound)
         cursor.close()
 
     def rows(self, table: str, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         """The rows of a query over one table, as dicts typed as the table types them."""
         cursor = self.execute(sql, params)
         columns = [d[0] for d in cursor.description]
-        convert = self.driver.reader(table, columns)
+        convert = [(i, columns[i], fn) for i, fn in self.driver.reader(table, columns)]
         found = []
         for values in cursor.fetchall():
-            row = dict(zip(columns, values, strict=True))
-            for i, fn in convert:
+            row = dict(zip(columns, values))  # the driver gives one value per described column
+            for i, name, fn in convert:
                 value = values[i]
                 if value is not None:
-                    row[columns[i]] = fn(value)
+                    row[name] = fn(value)
             found.append(row)
         cursor.close()
         return found
@@ -635,7 +639,10 @@ class HotRepository(_RepositoryBase):
                     for i in typed:
                         row_values[i] = bind(row_values[i])
             cursor = uow.raw.cursor()
-            cursor.executemany(sql, values)
+            if len(values) == 1:  # psycopg's executemany is a pipeline of its own: one row is one statement
+                cursor.execute(sql, values[0])
+            else:
+                cursor.executemany(sql, values)
             cursor.close()
 
 
