@@ -243,7 +243,7 @@ class HotUnitOfWork:
         convert = [(i, columns[i], fn) for i, fn in self.driver.reader(table, columns)]
         found = []
         for values in cursor.fetchall():
-            row = dict(zip(columns, values))  # the driver gives one value per described column
+            row = dict(zip(columns, values, strict=False))  # the driver gives one value per described column
             for i, name, fn in convert:
                 value = values[i]
                 if value is not None:

@@ -68,7 +68,7 @@ def needs_key(payload: dict[str, Any] | None, sensitive: frozenset[str] = frozen
         if key in payload:
             return True
     fields = payload.get("fields") if sensitive else None
-    return bool(fields) and any(k in sensitive for k in fields)
+    return any(k in sensitive for k in fields) if fields else False
 
 
 def append_many(
