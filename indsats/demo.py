@@ -1,7 +1,8 @@
 """``indsats demo``: the whole story of one case on a temporary SQLite database, narrated.
 
 It runs the real service functions on a real database, with a clock the demo moves forward, so a
-stall, a reminder and an escalation happen in seconds rather than days.
+stall, a reminder and an escalation happen in seconds rather than days. It is told in the installation's
+language (Danish by default), with the plan's own labels for its states and triggers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 import click
 
 from indsats.errors import IndsatsError
+from indsats.i18n import N_, _
 
+PLAN = "radikalisering"
 START = datetime.fromisoformat("2026-03-02T09:15:00+01:00")  # a Monday morning in Copenhagen
 
 
@@ -27,9 +30,15 @@ def run_demo(keep: str | None = None, *, narrate_to_stderr: bool = False) -> dic
         return _story(Path(tmp), narrate_to_stderr, kept=False)
 
 
+# The kinds of message a sweep sends, as the narration names them.
+DELIVERY_WORDS = {"notice": N_("notice"), "warning": N_("warning"), "reminder": N_("reminder"),
+                  "escalation": N_("escalation"), "acute": N_("acute")}
+
+
 def _story(folder: Path, to_stderr: bool, *, kept: bool) -> dict[str, object]:
     from indsats.engine.privacy import access_log as audit
     from indsats.engine.cases import service as cases
+    from indsats.engine.cases.record import kind_text, state_text, trigger_text
     from indsats.engine.org import users
     from indsats.engine.cases import views
     from indsats.engine.time.calendar import WorkingCalendar
@@ -40,6 +49,7 @@ def _story(folder: Path, to_stderr: bool, *, kept: bool) -> dict[str, object]:
     from indsats.engine.privacy.crypto import Keyring, new_key
     from indsats.adapters.outbox import OutboxNotifier
     from indsats.engine.org.setup import init_database
+    from indsats.engine.plans.wording import duration_text
     from indsats.engine.reminders.sweep import sweep
     from indsats.engine.log.verify import verify
     from indsats.commands.render import local
@@ -53,6 +63,7 @@ def _story(folder: Path, to_stderr: bool, *, kept: bool) -> dict[str, object]:
         keys=Keyring.fixed(new_key()),
     )
     notifier = OutboxNotifier(outbox)
+    plan = ctx.catalog.get(PLAN).plan
 
     def say(text: str) -> None:
         click.echo(click.style("▸ ", fg="cyan") + text, err=to_stderr)
@@ -64,70 +75,88 @@ def _story(folder: Path, to_stderr: bool, *, kept: bool) -> dict[str, object]:
         try:
             action()  # type: ignore[operator]
         except IndsatsError as exc:
-            say(f"{description} → refused (exit {exc.exit_code}): {exc.message}")
+            say(_("{what} → refused (exit {code}): {message}").format(what=description, code=exc.exit_code,
+                                                                     message=exc.message))
 
-    click.echo(click.style("indsats demo — the radicalisation plan, one case from concern to decision\n", bold=True),
-               err=to_stderr)
+    def moved(trigger: str, state: str) -> str:
+        return _("{trigger} → {state}").format(trigger=trigger_text(plan, trigger), state=state_text(plan, state))
+
+    click.echo(click.style(_("indsats demo — the radicalisation plan, one case from concern to decision") + "\n",
+                           bold=True), err=to_stderr)
     init_database(ctx, actor="admin")
-    say(f"{at()} A new SQLite database at {db_path}; 'admin' registered as the first admin.")
-    for login, name, role, leader in [
-        ("sol", "Socialchef (eksempel)", "socialchef", None),
-        ("lea", "Leder (eksempel)", "leder", "sol"),
-        ("emil", "Medarbejder (eksempel)", "medarbejder", "lea"),
-        ("fie", "Fagspecialist (eksempel)", "fagspecialist", None),
+    say(_("{at} A new SQLite database at {path}; 'admin' registered as the first admin.").format(
+        at=at(), path=db_path))
+    example = _("example")
+    for login, title, role, leader in [
+        ("sol", "Socialchef", "socialchef", None),
+        ("lea", "Leder", "leder", "sol"),
+        ("emil", "Medarbejder", "medarbejder", "lea"),
+        ("fie", "Fagspecialist", "fagspecialist", None),
     ]:
-        users.add_user(ctx, actor="admin", login=login, name=name, role=role, email=f"{login}@example.org",
-                       reports_to=leader)
-    say("The admin registers sol (socialchef), lea (leder, reports to sol), emil (medarbejder, reports to lea), "
-        "fie (fagspecialist).")
+        users.add_user(ctx, actor="admin", login=login, name=f"{title} ({example})", role=role,
+                       email=f"{login}@example.org", reports_to=leader)
+    say(_("The admin registers sol (socialchef), lea (leder, reports to sol), emil (medarbejder, reports to lea), "
+          "fie (fagspecialist)."))
 
-    out = cases.open_case(ctx, actor="emil", plan_id="radikalisering", subject_ref="CITIZEN-REF-0001",
-                          source="parent", note="A parent is worried about their son's new friends.")
+    out = cases.open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="CITIZEN-REF-0001",
+                          source="parent", note=_("A parent is worried about their son's new friends."))
     case = out.case_id
-    say(f"{at()} emil opens {case} after a parent's concern: state '{out.state}', deadline {local(out.deadline)} "
-        "(4 working hours).")
-    attempt("lea tries 'notify_leader' for emil", lambda: cases.advance(ctx, actor="lea", case_id=case,
-                                                                           trigger="notify_leader"))
+    say(_("{at} emil opens {case} after a parent's concern: state '{state}', deadline {deadline} ({rule}).").format(
+        at=at(), case=case, state=state_text(plan, out.state), deadline=local(out.deadline),
+        rule=duration_text(plan.states[out.state].deadline)))
+    attempt(_("lea tries '{trigger}' for emil").format(trigger=trigger_text(plan, "notify_leader")),
+            lambda: cases.advance(ctx, actor="lea", case_id=case, trigger="notify_leader"))
 
     clock.set(datetime.fromisoformat("2026-03-03T13:00:00+01:00"))
-    say(f"{at()} Nobody acted. The reminder job runs its sweep:")
+    say(_("{at} Nobody acted. The reminder job runs its sweep:").format(at=at()))
     result = sweep(ctx, notifier, worker="demo", mail_from="indsats@example.org")
     for d in result.deliveries:
-        say(f"    {d.kind} (level {d.level}) to {', '.join(d.recipients)}")
+        words = DELIVERY_WORDS.get(d.kind)
+        say("    " + _("{kind} (level {level}) to {recipients}").format(
+            kind=d.kind if words is None else _(words), level=d.level, recipients=", ".join(d.recipients)))
     first = json.loads(outbox.read_text(encoding="utf-8").splitlines()[-1])
-    say(f"    e-mail subject: “{first['subject']}” (no citizen data in it)")
+    say("    " + _("e-mail subject: “{subject}” (no citizen data in it)").format(subject=first["subject"]))
 
     cases.advance(ctx, actor="emil", case_id=case, trigger="notify_leader")
-    say(f"{at()} emil tells his leader: notify_leader → leader_notified.")
+    say(_("{at} emil tells his leader: {moved}.").format(at=at(), moved=moved("notify_leader", "leader_notified")))
     clock.advance(minutes=30)
     cases.advance(ctx, actor="lea", case_id=case, trigger="notify_specialist")
-    say(f"{at()} lea contacts the specialist: notify_specialist → specialist_notified.")
+    say(_("{at} lea contacts the specialist: {moved}.").format(
+        at=at(), moved=moved("notify_specialist", "specialist_notified")))
     cases.advance(ctx, actor="sol", case_id=case, trigger="inform_socialchef", values={"socialchef_informed": "yes"})
-    say(f"{at()} sol, lea's own leader, records that the head of social services was told (state unchanged).")
+    say(_("{at} sol, lea's own leader, records that the head of social services was told (state unchanged).").format(
+        at=at()))
 
     clock.set(datetime.fromisoformat("2026-03-05T10:00:00+01:00"))
-    attempt("fie assesses without a summary",
+    attempt(_("fie assesses without a summary"),
             lambda: cases.advance(ctx, actor="fie", case_id=case, trigger="assess"))
     cases.advance(ctx, actor="fie", case_id=case, trigger="assess",
-                  values={"summary": "Individual assessment with the Infohus.", "signs": "relations:moderate",
+                  values={"summary": _("Individual assessment with the Infohus."), "signs": "relations:moderate",
                           "infohus": "yes"})
-    say(f"{at()} fie records the assessment (signs by category and strength; no verdict computed).")
+    say(_("{at} fie records the assessment (signs by category and strength; no verdict computed).").format(at=at()))
     clock.advance(hours=3)
     out = cases.advance(ctx, actor="lea", case_id=case, trigger="decide",
-                        values={"police_report": "no", "rationale": "No criminal offence suspected.",
+                        values={"police_report": "no", "rationale": _("No criminal offence suspected."),
                                 "follow_up": "concern_conversation"})
-    say(f"{at()} lea decides: no police report; follow-up: a concern conversation. The case is {out.state}.")
+    say(_("{at} lea decides: no police report; follow-up: a concern conversation. The case is now: {state}.").format(
+        at=at(), state=state_text(plan, out.state)))
 
     history = views.case_history(ctx, actor="lea", case_id=case)
-    say(f"History: {len(history)} events — " + ", ".join(e.kind.value for e in history))
+    say(_("History: {count} events — {kinds}").format(count=len(history),
+                                                      kinds=", ".join(kind_text(e.kind) for e in history)))
     stored = db_path.read_bytes() + b"".join(p.read_bytes() for p in folder.glob("demo.db-*"))
-    say("The citizen reference and the notes are encrypted at rest: "
-        + ("found in the database file!" if b"CITIZEN-REF-0001" in stored else "not found in the database file."))
+    say(_("The citizen reference and the notes are encrypted at rest: found in the database file!")
+        if b"CITIZEN-REF-0001" in stored else
+        _("The citizen reference and the notes are encrypted at rest: not found in the database file."))
     log = audit.audit_case(ctx, actor="admin", case_id=case)
-    say("Access log (admin): " + "; ".join(f"{e.login} {e.action}" for e in log if e.action.startswith("viewed")))
+    reads = [_("{login} read it ({command})").format(login=e.login, command=e.action.removeprefix("viewed (")[:-1])
+             for e in log if e.action.startswith("viewed")]
+    say(_("Access log (admin): {reads}").format(reads="; ".join(reads)))
     report = verify(ctx)
-    say(f"verify: {report.cases} case(s), {report.events} events, hash chain and projection "
-        + ("OK" if report.ok else "BROKEN"))
-    click.echo(click.style("\nDone. Try it yourself: see the README's tour of the CLI.", bold=True), err=to_stderr)
+    say((_("verify: {cases} case(s), {events} events, hash chain and projection OK") if report.ok else
+         _("verify: {cases} case(s), {events} events, hash chain and projection BROKEN")).format(
+        cases=report.cases, events=report.events))
+    click.echo(click.style("\n" + _("Done. Try it yourself: see the README's tour of the CLI."), bold=True),
+               err=to_stderr)
     return {"database": str(db_path) if kept else None, "case_id": case, "state": out.state,
             "events": len(history), "verified": report.ok}
