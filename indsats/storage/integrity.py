@@ -25,6 +25,8 @@ from indsats.storage.models import (
 )
 
 from indsats.storage.repositories.base import Queries, Row, dumps, event_row
+# The reminder columns a case's events prove (verify's ``reminder_breaks`` and ``case_deadline_breaks``).
+_CHECKED_REMINDER_COLUMNS = ("id", "case_id", "state", "entry_seq", "level", "kind", "due_at", "status", "deadline")
 GENESIS = "0" * 64  # the previous hash of a chain's first event (as in indsats.engine.log.events)
 
 
@@ -115,33 +117,62 @@ class IntegrityQueries(Queries):
     # -- verify's streams ----------------------------------------------------------------------------
 
     def iter_case_pages(self, size: int = 1000) -> Iterator[list[Row]]:
-        """Every case, a page at a time, in id order."""
-        page: list[Row] = []
-        for row in self._pages(cases, cases.c.id, size):
-            page.append(row)
-            if len(page) >= size:
-                yield page
-                page = []
-        if page:
+        """Every case, a page at a time, in id order (bytewise on PostgreSQL too: ``COLLATE "C"``)."""
+        key = 'id COLLATE "C"' if self.is_postgresql else "id"
+        page = self._driver_rows("cases", f"SELECT * FROM cases ORDER BY {key} LIMIT ?", [size])  # noqa: S608
+        while page:
             yield page
+            if len(page) < size:
+                return
+            page = self._driver_rows(  # noqa: S608 (no value in the text)
+                "cases", f"SELECT * FROM cases WHERE {key} > ? ORDER BY {key} LIMIT ?", [page[-1]["id"], size])
 
     def events_of(self, case_ids: list[str]) -> dict[str, list[Row]]:
         found: dict[str, list[Row]] = {c: [] for c in case_ids}
-        query = select(events).where(events.c.case_id.in_(case_ids)).order_by(events.c.case_id, events.c.seq)
-        for row in self.conn.execute(query).mappings():
+        rows = self._driver_rows(  # noqa: S608 (only placeholders in the text)
+            "events", f"SELECT * FROM events WHERE case_id IN ({', '.join('?' * len(case_ids))}) ORDER BY case_id, seq",
+            case_ids)
+        for row in rows:
             found[row["case_id"]].append(event_row(row))
         return found
 
     def reminders_of(self, case_ids: list[str]) -> dict[str, list[Row]]:
+        """The reminder rows of these cases, by id, with the columns verify checks (not the sweep's own)."""
         found: dict[str, list[Row]] = {c: [] for c in case_ids}
-        query = select(reminders).where(reminders.c.case_id.in_(case_ids)).order_by(reminders.c.id)
-        for row in self.conn.execute(query).mappings():
-            found[row["case_id"]].append(dict(row))
+        rows = self._driver_rows(  # noqa: S608 (only placeholders in the text)
+            "reminders", f"SELECT {', '.join(_CHECKED_REMINDER_COLUMNS)} FROM reminders "
+            f"WHERE case_id IN ({', '.join('?' * len(case_ids))}) ORDER BY id", case_ids)
+        for row in rows:
+            found[row["case_id"]].append(row)
         return found
 
     def seal_heads_of(self, case_ids: list[str]) -> dict[str, Row]:
-        query = select(seal_heads).where(seal_heads.c.case_id.in_(case_ids))
-        return {r["case_id"]: dict(r) for r in self.conn.execute(query).mappings()}
+        rows = self._driver_rows(  # noqa: S608 (only placeholders in the text)
+            "seal_heads", f"SELECT * FROM seal_heads WHERE case_id IN ({', '.join('?' * len(case_ids))})", case_ids)
+        return {r["case_id"]: r for r in rows}
+
+    def _driver_rows(self, table: str, sql: str, params: list[Any]) -> list[Row]:
+        """A query over one table on the driver connection of this transaction, its rows typed as SQLAlchemy
+        would type them (``hot.TYPES``): verify reads every row, and SQLAlchemy's row layer cost more than
+        checking them."""
+        from indsats.storage.hot import Driver
+
+        driver = Driver(sqlite=not self.is_postgresql)
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(driver.sql(sql), params)
+            columns = [d[0] for d in cursor.description]
+            convert = [(columns[i], fn) for i, fn in driver.reader(table, columns)]
+            found = []
+            for values in cursor.fetchall():
+                row = dict(zip(columns, values, strict=True))
+                for name, fn in convert:
+                    if row[name] is not None:
+                        row[name] = fn(row[name])
+                found.append(row)
+            return found
+        finally:
+            cursor.close()
 
     def orphans(self) -> dict[str, list[str]]:
         """Case ids that events, reminders or sealed heads name but no case row holds (at most 100 each)."""
