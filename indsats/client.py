@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from indsats.errors import (
     StorageUnavailable,
 )
 
+# What indsats.server.stream writes (kept here too: the client imports nothing of the server's).
+STREAM_MEDIA_TYPE, STREAM_END, STREAM_PROBLEM = "application/x-ndjson", "__end__", "__problem__"
 TIMEOUT_SECONDS = 300.0  # a report over years of cases takes a while; a dead server is seen at once
 ERRORS: dict[int, type[IndsatsError]] = {
     cls.exit_code: cls for cls in (NotFound, NotAllowed, Invalid, Conflict, StorageUnavailable, IntegrityBroken)
@@ -49,63 +52,160 @@ def request(path: str, target: str, body: bytes, timeout: float = TIMEOUT_SECOND
     :raises ConnectionError: nothing answers on ``path``.
     :raises EOFError: the server closed the connection before a whole answer.
     """
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    answer = _Answer(path, target, body, timeout)
     try:
+        return answer.status, answer.read()
+    finally:
+        answer.close()
+
+
+class _Answer:
+    """One request on its own connection, and the answer's head; its body read whole or line by line."""
+
+    def __init__(self, path: str, target: str, body: bytes, timeout: float) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
         try:
-            sock.connect(path)
-        except OSError as exc:
-            raise ConnectionError(exc.strerror or str(exc)) from None
-        head = (f"POST {target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode("ascii")
+            try:
+                self.sock.connect(path)
+            except OSError as exc:
+                raise ConnectionError(exc.strerror or str(exc)) from None
+            head = (f"POST {target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode("ascii")
+            try:
+                self.sock.sendall(head + body)
+                self.file = self.sock.makefile("rb")
+                status_line = self.file.readline().split()
+                headers: dict[bytes, bytes] = {}
+                while (line := self.file.readline()) not in (b"\r\n", b"\n"):
+                    if not line:
+                        raise EOFError
+                    name, _, value = line.partition(b":")
+                    headers[name.strip().lower()] = value.strip()
+            except OSError:
+                raise EOFError from None
+            if len(status_line) < 2 or not status_line[1].isdigit():
+                raise EOFError
+        except BaseException:
+            self.sock.close()
+            raise
+        self.status = int(status_line[1])
+        self.media_type = headers.get(b"content-type", b"").split(b";")[0].decode("ascii", "replace")
+        self.chunked = headers.get(b"transfer-encoding", b"").lower() == b"chunked"
+        length = headers.get(b"content-length")
+        self.length = int(length) if length is not None and length.isdigit() else None
+
+    def read(self) -> bytes:
+        """The whole body."""
         try:
-            sock.sendall(head + body)
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
+            if self.chunked:
+                return b"".join(self._chunks())
+            content = self.file.read() if self.length is None else self.file.read(self.length)
         except OSError:
             raise EOFError from None
-    finally:
-        sock.close()
-    answer = b"".join(chunks)
-    header, sep, content = answer.partition(b"\r\n\r\n")
-    status_line = header.split(b"\r\n", 1)[0].split()
-    if not sep or len(status_line) < 2 or not status_line[1].isdigit():
-        raise EOFError
-    length = next((int(line.split(b":", 1)[1]) for line in header.split(b"\r\n")[1:]
-                   if line.lower().startswith(b"content-length:")), None)
-    if length is not None and len(content) < length:
-        raise EOFError
-    return int(status_line[1]), content if length is None else content[:length]
+        if self.length is not None and len(content) < self.length:
+            raise EOFError
+        return content
+
+    def lines(self) -> Iterator[bytes]:
+        """The body's lines as they arrive (the last one without its newline, if the body ends so)."""
+        rest = b""
+        try:
+            for chunk in self._chunks() if self.chunked else iter(lambda: self.file.read1(65536), b""):
+                rest += chunk
+                *whole, rest = rest.split(b"\n")
+                yield from whole
+        except OSError:
+            raise EOFError from None
+        if rest:
+            yield rest
+
+    def _chunks(self) -> Iterator[bytes]:
+        """HTTP/1.1 chunked transfer coding: a hex size line, that many bytes, CRLF; size 0 ends it."""
+        while True:
+            size_line = self.file.readline()
+            if not size_line:
+                raise EOFError
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                return
+            data = self.file.read(size)
+            if len(data) < size or self.file.read(2) != b"\r\n":
+                raise EOFError
+            yield data
+
+    def close(self) -> None:
+        try:
+            if getattr(self, "file", None) is not None:
+                self.file.close()
+        finally:
+            self.sock.close()
 
 
 def call(address: str, use_case: str, args: dict[str, Any]) -> Any:
     """Run ``use_case`` on the server at ``address`` with ``args``; its value, decoded (``indsats.wire``).
 
-    Files the use case wrote (exports) are written here, as the caller, relative to this directory."""
+    Files the use case wrote (exports) are written here, as the caller, relative to this directory. A use
+    case the server streams (``stuck``) comes back as an iterator over its items, read as they arrive."""
     path = parse_address(address)
     _refuse_existing_targets(use_case, args)
     body = json.dumps({"args": wire.encode(args)}, ensure_ascii=False).encode("utf-8")
     try:
-        status, data = request(path, f"/v1/{use_case}", body)
+        answer = _Answer(path, f"/v1/{use_case}", body, TIMEOUT_SECONDS)
     except ConnectionError as exc:
         raise StorageUnavailable(f"cannot reach the server at {address}: {exc}") from None
     except EOFError:
-        raise StorageUnavailable(
-            f"the server at {address} stopped before answering; the command may or may not have been done "
-            "(look with 'indsats show' or 'indsats history')"
-        ) from None
+        raise _stopped(address) from None
+    if answer.status == 200 and answer.media_type == STREAM_MEDIA_TYPE:
+        return _items(answer, address)
+    try:
+        data = answer.read()
+    except EOFError:
+        raise _stopped(address) from None
+    finally:
+        answer.close()
     try:
         document = json.loads(data)
     except ValueError:
         raise StorageUnavailable(f"the server at {address} sent something that is not JSON") from None
-    if status != 200:
+    if answer.status != 200:
         raise _error_of(document, address)
     for target, text in document.get("files", []):
         from indsats.adapters.files import write_private_text
 
         write_private_text(Path(target), text)
     return wire.decode(document["value"])
+
+
+def _items(answer: _Answer, address: str) -> Iterator[Any]:
+    """A streamed list's items, decoded one line at a time (``indsats.server.stream``)."""
+    try:
+        for line in answer.lines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                raise StorageUnavailable(f"the server at {address} sent something that is not JSON") from None
+            if isinstance(item, dict) and len(item) == 1:
+                if STREAM_END in item:
+                    return
+                if STREAM_PROBLEM in item:
+                    raise _error_of(item[STREAM_PROBLEM], address)
+            yield wire.decode(item)
+        raise _stopped(address, part_way=True)
+    except EOFError:
+        raise _stopped(address, part_way=True) from None
+    finally:
+        answer.close()
+
+
+def _stopped(address: str, *, part_way: bool = False) -> StorageUnavailable:
+    if part_way:
+        return StorageUnavailable(f"the server at {address} stopped part way through the list; what was shown is "
+                                  "not all of it")
+    return StorageUnavailable(
+        f"the server at {address} stopped before answering; the command may or may not have been done "
+        "(look with 'indsats show' or 'indsats history')"
+    )
 
 
 def _error_of(problem: Any, address: str) -> IndsatsError:

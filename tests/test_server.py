@@ -180,6 +180,39 @@ def test_commands_print_the_same_through_the_server_as_directly(installation: In
         assert (served.returncode, served.stdout, served.stderr) == (direct.returncode, direct.stdout, direct.stderr), args
 
 
+def test_stuck_all_streams_through_the_server_and_prints_as_directly(installation: Installation) -> None:
+    """``stuck --all`` through the server: the server sends each case as it reads it (JSON lines, then an end
+    line), the client prints each as it arrives, and what it prints is direct mode's, byte for byte."""
+    import sqlite3
+
+    from indsats.client import request
+
+    inst = installation
+    made = inst.direct("open", "radikalisering", "--subject", "REF-7", user="emil")
+    assert made.returncode == 0, made.stderr
+    con = sqlite3.connect(inst.root / "data" / "indsats.db", isolation_level=None)
+    con.row_factory = sqlite3.Row
+    first = dict(con.execute("SELECT * FROM cases").fetchone())
+    copies = [{**first, "id": f"RAD-2026-{n:04d}", "subject_ref": None, "subject_index": None} for n in range(2, 602)]
+    con.executemany(f"INSERT INTO cases ({', '.join(first)}) VALUES ({', '.join('?' * len(first))})",
+                    [list(c.values()) for c in copies])  # 601 stuck cases: more than one batch of lines
+    con.close()
+    at = "2030-01-01T09:00"
+    for args in (["--csv"], ["--json"], [], ["--plan", "radikalisering", "--csv"]):
+        direct, served = inst.direct("stuck", "--all", "--at", at, *args), inst.client("stuck", "--all", "--at", at, *args)
+        assert (served.returncode, served.stdout, served.stderr) == (direct.returncode, direct.stdout, direct.stderr), args
+        assert served.returncode == 0 and served.stdout.count("RAD-2026-") == 601, args
+    for args in (["--at", "notatime"], ["--at", "notatime", "--json"], ["--overdue-by", "soon", "--csv"]):
+        direct, served = inst.direct("stuck", "--all", *args), inst.client("stuck", "--all", *args)
+        assert (served.returncode, served.stdout, served.stderr) == (direct.returncode, direct.stdout, direct.stderr), args
+        assert served.returncode == 5 and served.stderr.count("\n") == 1, args
+    # On the wire: a JSON line per case as it is read, then the end line (a cut-off list has none).
+    status, body = request(str(inst.socket), "/v1/stuck", json.dumps({"args": {"at": at}}).encode())
+    lines = [json.loads(line) for line in body.decode().splitlines()]
+    assert status == 200 and len(lines) == 602 and lines[-1] == {"__end__": True}
+    assert [line["fields"]["case_id"] for line in lines[:2]] == ["RAD-2026-0001", "RAD-2026-0002"]
+
+
 def test_every_command_on_the_data_prints_the_same_through_the_server(installation: Installation) -> None:
     """The commands that came after the seam, each both ways: reads on the same data, changes as pairs on
     twin targets (the output compared with the target's name swapped), errors with their exit codes."""

@@ -97,7 +97,8 @@ def _stuck_table(stuck: list[StuckCase]) -> str:
     for s in stuck:
         who = ", ".join(f"{p.name} ({p.role})" for p in s.must_act)
         cells = [s.case_id, s.plan_id, s.state_label, who, local(s.deadline), s.overdue_text or "",
-                 str(s.escalation_level), str(s.reminders_sent), local(s.last_activity_at), s.reason.text()]
+                 str(s.escalation_level), str(s.reminders_sent), local(s.last_activity_at),
+                 _(str(s.reason.value))]  # its value is its message id (a WireEnum through the server)
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     return _table(head, rows)
 

@@ -71,12 +71,14 @@ def _why(s: Any) -> str:
     """The reason column: why the case is listed, with the pause's reason and since when, or the case deadline."""
     from indsats.commands.render import local
 
+    # A StuckReason here, its value through the server (a WireEnum has no ``text()``): the reason's message
+    # id is its value (``StuckReason.text``), so both read the same.
+    reason = _(str(s.reason.value))
     if s.paused_since is not None:
-        return _("{reason} since {at}: {why}").format(reason=s.reason.text(), at=local(s.paused_since),
-                                                     why=s.pause_reason or "")
+        return _("{reason} since {at}: {why}").format(reason=reason, at=local(s.paused_since), why=s.pause_reason or "")
     if s.case_deadline is not None:
-        return f"{s.reason.text()}: {s.case_deadline}"
-    return s.reason.text()
+        return f"{reason}: {s.case_deadline}"
+    return reason
 
 
 @click.command()

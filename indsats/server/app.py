@@ -4,7 +4,8 @@ kernel named (on the unix socket) or the login of a verified bearer token (over 
 
 A request's body is ``{"args": {...}}`` (values as ``indsats.wire`` encodes them); the answer is
 ``{"value": ..., "files": [[path, text], ...]}`` (files the caller writes on its own side), or a problem
-document (``indsats.server.problems``).
+document (``indsats.server.problems``). A use case marked ``streams`` (``stuck``) answers with its items
+as they are read, a JSON line each (``indsats.server.stream``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _handle(peer: Peer | None, bearer: str | None, body: bytes, name: str, ctx: 
     """Run ``name`` as the caller: the socket's peer (the kernel's word) or else a bearer token's login."""
     from indsats import wire
     from indsats.adapters.files import CapturedFiles
-    from indsats.usecases import Call, run, use_case
+    from indsats.usecases import Call, use_case
 
     started = time.perf_counter()
     login = "?"
@@ -82,12 +83,16 @@ def _handle(peer: Peer | None, bearer: str | None, body: bytes, name: str, ctx: 
             args = _via_api(name, args)
         files = CapturedFiles()
         call = Call(ctx=dataclasses.replace(ctx, files=files), actor=login, settings=settings, served=True)
-        try:
-            value = run(name, call, args)
-        except TypeError as exc:
-            if "argument" not in str(exc):
-                raise
-            raise Invalid(f"bad arguments for '{name}': {exc}") from None
+        if use_case(name).streams:
+            from starlette.responses import StreamingResponse
+
+            from indsats.server.stream import MEDIA_TYPE as STREAM, Producer
+
+            producer = Producer(lambda: _run(name, call, args))
+            producer.start()
+            producer.first()  # an error before the first item is a problem document, as any other
+            return StreamingResponse(producer.body(), media_type=STREAM)
+        value = _run(name, call, args)
         return JSONResponse({"value": wire.encode(value), "files": files.files})
     except Exception as exc:
         if not isinstance(exc, IndsatsError):
@@ -102,6 +107,17 @@ def _handle(peer: Peer | None, bearer: str | None, body: bytes, name: str, ctx: 
         log.info("request", extra={"fields": {
             "uid": None if peer is None else peer.uid, "login": login, "use_case": name, "status": status,
             "ms": round((time.perf_counter() - started) * 1000)}})
+
+
+def _run(name: str, call: Any, args: dict[str, Any]) -> Any:
+    from indsats.usecases import run
+
+    try:
+        return run(name, call, args)
+    except TypeError as exc:
+        if "argument" not in str(exc):
+            raise
+        raise Invalid(f"bad arguments for '{name}': {exc}") from None
 
 
 def _via_api(name: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -32,11 +32,14 @@ class UseCase:
     ``style``: ``"actor"`` calls ``f(ctx, *, actor, **args)`` (the use case checks the actor itself);
     ``"call"`` calls ``f(call, **args)`` with the whole ``Call`` (settings, mode, clock override).
     ``direct_only``: runs only in direct mode (the service user's own tasks: init, backup, the worker, keys).
+    ``streams``: returns an iterator read in pages, which the server sends item by item as it reads them and
+    the client hands on as they arrive (``indsats.server.stream``), so neither holds the list.
     """
 
     target: str  # "module:function"
     style: str = "actor"
     direct_only: bool = False
+    streams: bool = False
 
     def function(self) -> Callable[..., Any]:
         import importlib

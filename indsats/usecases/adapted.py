@@ -30,7 +30,7 @@ def advance(call: Call, *, case_id: str, trigger: str, assignments: list[str], n
 
 def stuck(call: Call, *, at: str | None = None, plan_id: str | None = None, unit: str | None = None,
           role: str | None = None, overdue_by: str | None = None, limit: int | None = None) -> Any:
-    """The stuck list: streamed in this process (one page in memory), a list through the server."""
+    """The stuck list, one case at a time as it is read (one page in memory), here and through the server."""
     from indsats.engine.supervision import iter_stuck
     from indsats.engine.time.clock import parse_time
     from indsats.engine.time.durations import parse_duration
@@ -38,7 +38,7 @@ def stuck(call: Call, *, at: str | None = None, plan_id: str | None = None, unit
     found = iter_stuck(call.ctx, actor=call.actor, at=None if at is None else parse_time(at), plan_id=plan_id,
                        unit=unit, role=role, overdue_by=None if overdue_by is None else parse_duration(overdue_by),
                        limit=limit)
-    return list(found) if call.served else found
+    return found
 
 
 def report(call: Call, *, plan_id: str | None = None, since: str | None = None, until: str | None = None) -> Any:

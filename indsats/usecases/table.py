@@ -44,7 +44,7 @@ USE_CASES: dict[str, UseCase] = {
     "remind": UseCase(_A + "remind", style="call"),
     "calendar.due": UseCase(_A + "calendar_due", style="call"),
     "calendar.closed": UseCase(_A + "calendar_closed", style="call"),
-    "stuck": UseCase(_A + "stuck", style="call"),
+    "stuck": UseCase(_A + "stuck", style="call", streams=True),
     "report": UseCase(_A + "report", style="call"),
     # data protection
     "audit.case": UseCase("indsats.engine.privacy.access_log:audit_case"),
