@@ -13,12 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import cli_start, durable_advance, postgres, server, smtp_sweep, stuck, supervisors, sweep_outbox, verify_scale
+from bench import (
+    cli_start, durable_advance, postgres, served_stuck, server, smtp_sweep, stuck, supervisors, sweep_outbox,
+    verify_scale,
+)
 from bench.harness import ROOT, Options, Row
 from bench.report import command_line, markdown, terminal
 
-BENCHMARKS = {m.NAME: m for m in (durable_advance, cli_start, server, stuck, supervisors, verify_scale, sweep_outbox,
-                                        smtp_sweep, postgres)}
+BENCHMARKS = {m.NAME: m for m in (durable_advance, cli_start, server, stuck, supervisors, served_stuck, verify_scale,
+                                        sweep_outbox, smtp_sweep, postgres)}
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
