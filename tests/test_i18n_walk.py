@@ -42,10 +42,58 @@ calendar Triggers triggers trigger minutes hour week weeks month months minute Y
 CATEGORY approaching task Escalation
 """.split()
 
+# The command line's own interface words in English as it printed them before it spoke Danish (help, outcome
+# lines, tables, errors): ``ENGLISH`` and these; not words Danish writes the same (plan, status, version, login,
+# database, data, e-mail, log, job, pause, note, information, start), ids, names or the plan's text.
+CLI_ENGLISH = sorted(set(ENGLISH) | set("""
+absent Access across act acted Action actions Actions active activity actor Add Added added Address ADDRESS adds
+admins advanced again against Alerting alone already Also another any apart append Appended Approved Archived
+archived ARGS as As asks assesses assignment At attention available away Backed backups bad beside both breaches
+break bug bytes caller came can cannot cards carry CASE Cases Caseworker CATEGORY category certificate chains
+Change change changed Changed changes chart checked Checked Checklist checkpoint cleared client Closed codes
+COMMAND command Commands Communication Compare completely computed Concern concurrently configuration configured
+conflict Contact contained copy Copy could Count Counted Create current Danish DATE Days DAYS Deactivate
+Deactivated deactivated dead Deadline Deadlines declares declaring Default deliver details Did DIRECTORY
+directory do document Done Dry DURATION duration durations duties Else else elsewhere employees empty encrypt
+encrypted Encryption encryption ends entries equipment Errors escalated Escalation escalations Every everyone
+everything Everything example exist exists Exit exit expected failure falls FIELD field Field files filled Final
+finish fired First folder For found Fri friendly From Full full give go Grant Grants grants Hand hand handed
+header healthy heard held his History holding holds holiday holidays HOST How identity if included Input instead
+INTEGER integrity interrupt interrupted invalid itself justified Keep keep keeps kept kernel labels last latest
+leave left level List listens locked longer looked machine Made Management manages many match mean message
+missing Mon month months more most move Moved moved Must must NAME Name named narrated Nearest nearest need
+needed needs Next next No Nobody none notes nothing now object off offset often old oldest One ones Only Open
+Opened option optional Options OPTIONS Organisational Other others otherwise out outbox outside overdue
+overwritten page passed password past path PATH paused Paused percentile personal piped place please point
+points possible Possible present printed prints private problems projection proves public purged radicalisation
+raised ran random RANGE reachability reachable reached Reactivated read Read reads ready receive receives
+recomputed record Recorded records reference references refused Refused Refuses Register register Registered
+registers Remove repeatable repeated replace Replay Requires resolved Resume resumed Resumed Retention retried
+revise right Rotated rotation row rows Run running safe Say says scheduled schema Schema Sealed seconds SECONDS
+secret seen sends serve Serve share shell shifted Short should Show Sign signing since soonest Staffing stands
+started State States stored story Strength STRENGTH strength Subject such Sun Sweep sweeps Take takes Tasks
+tells temporary TEXT than they those through Thu TIME today tour tries TRIGGER triggers Try unavailable
+unchanged unexpected Unhealthy unhealthy unknown unless unreachable upgrade Usage usage use valid VALUE value
+verdict view Viewed waited waits was Wednesday week weekday weekly weeks were What When where whether which
+while Who whose why Why without would Would write Write writing Written wrong Wrote YEAR year yet You you
+yourself YYYY
+""".split()))
+
 # Danish interface words that must not appear when English is asked for.
 DANISH = ["Trin:", "Frist:", "Skal handle:", "Du kan nu:", "arbejdstimer", "arbejdsdage", "over fristen",
           "Påmindelse:", "Fastlåste sager", "Hvem skal handle", "Oprettet:", "påkrævet", "Handlekort:", "Tjekliste:",
           "Denne besked indeholder", "Tid på hvert trin", "Kontaktoplysninger"]
+
+# The command line's Danish interface words (help, outcome lines, tables, errors) that must not appear in English.
+DANISH_CLI = """
+Brug Tilvalg Tilvalget TILVALG KOMMANDO ARGUMENTER Kommandoer Prøv hjælp Fejl Tilføjede Registrerede Databasen
+Deaktiverede Genaktiverede Rettede stedfortræder Kontrollerede forsegling Forseglede hændelse hændelser
+organisationshændelser Skemaversion forventet ajour planen gyldig problemer advarsel lukketid helligdag onsdag
+arbejdsdag arbejdsdage arbejdstimer Handlinger betegnelse påkrævet Værdien angiv HELTAL FIL TEKST SAG HANDLING
+VARIGHED ROLLE DATO SEKUNDER Sikkerhedskopierede Nøglen nøglefilen udbakke Prøvekørsel fastlåste tidspunkt hvorfor
+ugedag titel godkendt revideres Exitkoder Arkiverede personoplysningerne Skrev sager Vis afslut forfaldne
+Sagsbehandler oprettede Oprettet Trin trin frist Frist
+""".split()
 
 
 @pytest.fixture
