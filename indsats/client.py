@@ -28,6 +28,7 @@ from indsats.errors import (
     NotFound,
     StorageUnavailable,
 )
+from indsats.i18n import _
 
 # What indsats.server.stream writes (kept here too: the client imports nothing of the server's).
 STREAM_MEDIA_TYPE, STREAM_END, STREAM_PROBLEM = "application/x-ndjson", "__end__", "__problem__"
@@ -41,7 +42,7 @@ def parse_address(address: str) -> str:
     """The socket path of ``unix:/path``, or ``Invalid``."""
     scheme, sep, rest = address.partition(":")
     if scheme != "unix" or not sep or not rest:
-        raise Invalid(f"bad server address '{address}': use unix:/path/to/indsats.sock")
+        raise Invalid(_("bad server address '{address}': use unix:/path/to/indsats.sock").format(address=address))
     return rest
 
 
@@ -153,7 +154,7 @@ def call(address: str, use_case: str, args: dict[str, Any]) -> Any:
     try:
         answer = _Answer(path, f"/v1/{use_case}", body, TIMEOUT_SECONDS)
     except ConnectionError as exc:
-        raise StorageUnavailable(f"cannot reach the server at {address}: {exc}") from None
+        raise StorageUnavailable(_("cannot reach the server at {address}: {error}").format(address=address, error=exc)) from None
     except EOFError:
         raise _stopped(address) from None
     if answer.status == 200 and answer.media_type == STREAM_MEDIA_TYPE:
@@ -167,7 +168,7 @@ def call(address: str, use_case: str, args: dict[str, Any]) -> Any:
     try:
         document = json.loads(data)
     except ValueError:
-        raise StorageUnavailable(f"the server at {address} sent something that is not JSON") from None
+        raise StorageUnavailable(_("the server at {address} sent something that is not JSON").format(address=address)) from None
     if answer.status != 200:
         raise _error_of(document, address)
     for target, text in document.get("files", []):
@@ -184,7 +185,7 @@ def _items(answer: _Answer, address: str) -> Iterator[Any]:
             try:
                 item = json.loads(line)
             except ValueError:
-                raise StorageUnavailable(f"the server at {address} sent something that is not JSON") from None
+                raise StorageUnavailable(_("the server at {address} sent something that is not JSON").format(address=address)) from None
             if isinstance(item, dict) and len(item) == 1:
                 if STREAM_END in item:
                     return
@@ -200,19 +201,19 @@ def _items(answer: _Answer, address: str) -> Iterator[Any]:
 
 def _stopped(address: str, *, part_way: bool = False) -> StorageUnavailable:
     if part_way:
-        return StorageUnavailable(f"the server at {address} stopped part way through the list; what was shown is "
-                                  "not all of it")
+        return StorageUnavailable(_("the server at {address} stopped part way through the list; what was shown is "
+                                    "not all of it").format(address=address))
     return StorageUnavailable(
-        f"the server at {address} stopped before answering; the command may or may not have been done "
-        "(look with 'indsats show' or 'indsats history')"
+        _("the server at {address} stopped before answering; the command may or may not have been done "
+          "(look with 'indsats show' or 'indsats history')").format(address=address)
     )
 
 
 def _error_of(problem: Any, address: str) -> IndsatsError:
     if not isinstance(problem, dict) or "exit_code" not in problem:
-        return StorageUnavailable(f"the server at {address} answered without a problem document")
+        return StorageUnavailable(_("the server at {address} answered without a problem document").format(address=address))
     cls = ERRORS.get(int(problem["exit_code"]), IndsatsError)
-    return cls(str(problem.get("detail") or problem.get("title") or "the server refused"))
+    return cls(str(problem.get("detail") or problem.get("title") or _("the server refused")))
 
 
 def _refuse_existing_targets(use_case: str, args: dict[str, Any]) -> None:
@@ -220,4 +221,4 @@ def _refuse_existing_targets(use_case: str, args: dict[str, Any]) -> None:
     if use_case in ("archive.export", "subject.export") and isinstance(args.get("path"), str):
         target = Path(args["path"])
         if target.exists():
-            raise Invalid(f"{target} exists already; choose a new file name")
+            raise Invalid(_("{target} exists already; choose a new file name").format(target=target))

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from indsats.errors import IndsatsError, Invalid, NotAllowed
 from indsats.server.peer import EXTENSION, LOGIN_EXTENSION, Peer, login_of
 from indsats.server.problems import MEDIA_TYPE, problem_of
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.config import Settings
@@ -69,16 +70,16 @@ def _handle(peer: Peer | None, bearer: str | None, body: bytes, name: str, ctx: 
         elif isinstance(bearer, str) and bearer:
             login = bearer
         else:
-            raise NotAllowed("the server answers only on its unix socket, where the kernel names the caller, "
-                             "or over --listen to a bearer token")
+            raise NotAllowed(_("the server answers only on its unix socket, where the kernel names the caller, "
+                               "or over --listen to a bearer token"))
         try:
             args = wire.decode(json.loads(body or b"{}").get("args", {}))
         except (ValueError, AttributeError):
-            raise Invalid("the request is not JSON of the form {\"args\": {...}}") from None
+            raise Invalid(_("the request is not JSON of the form {form}").format(form='{"args": {...}}')) from None
         if not isinstance(args, dict):
-            raise Invalid("the request's args must be an object")
+            raise Invalid(_("the request's args must be an object"))
         if use_case(name).direct_only:
-            raise NotAllowed(f"'{name}' runs directly on the database, as the server's service user")
+            raise NotAllowed(_("'{name}' runs directly on the database, as the server's service user").format(name=name))
         if peer is None:
             args = _via_api(name, args)
         files = CapturedFiles()
@@ -117,7 +118,7 @@ def _run(name: str, call: Any, args: dict[str, Any]) -> Any:
     except TypeError as exc:
         if "argument" not in str(exc):
             raise
-        raise Invalid(f"bad arguments for '{name}': {exc}") from None
+        raise Invalid(_("bad arguments for '{name}': {error}").format(name=name, error=exc)) from None
 
 
 def _via_api(name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -133,5 +134,6 @@ def _via_api(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _no_route(request: Request, exc: Exception) -> Response:
-    problem = problem_of(Invalid(f"no such use case: {request.method} {request.url.path}"))
+    problem = problem_of(Invalid(_("no such use case: {method} {path}").format(method=request.method,
+                                                                              path=request.url.path)))
     return JSONResponse(problem, status_code=404, media_type=MEDIA_TYPE)

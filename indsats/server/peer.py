@@ -17,6 +17,7 @@ from typing import Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from indsats.errors import NotAllowed
+from indsats.i18n import _
 
 EXTENSION = "indsats.peer"
 # A bearer token's verified login, set by ``indsats.server.web.auth.BearerIdentity`` on the TCP listener only.
@@ -46,7 +47,7 @@ def login_of(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
-        raise NotAllowed(f"uid {uid} has no login on this machine") from None
+        raise NotAllowed(_("uid {uid} has no login on this machine").format(uid=uid)) from None
 
 
 class _WithPeer:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from indsats.errors import Conflict, IndsatsError, IntegrityBroken, Invalid, NotAllowed, NotFound, StorageUnavailable
+from indsats.i18n import _
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -35,7 +36,7 @@ def problem_of(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, IndsatsError):
         code, detail = exc.exit_code, exc.message
     else:
-        code, detail = 1, f"unexpected {type(exc).__name__} in the server (a bug; see the server's log)"
+        code, detail = 1, _("unexpected {error} in the server (a bug; see the server's log)").format(error=type(exc).__name__)
     status, slug, title = KINDS.get(code, KINDS[1])
     return {"type": f"urn:indsats:problem:{slug}", "title": title, "status": status, "detail": detail,
             "exit_code": code}

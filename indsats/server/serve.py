@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from indsats.errors import StorageUnavailable
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,14 +41,14 @@ def check_private(settings: Settings, db: Path | None, *, web: bool = False) -> 
     SQLite file, if the database is one; ``web``: the web view's secrets too, for ``--listen``)."""
     if db is not None:
         if not db.exists():
-            raise StorageUnavailable(f"no database at {db}: run 'indsats init' first, as this user")
+            raise StorageUnavailable(_("no database at {db}: run 'indsats init' first, as this user").format(db=db))
         for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-            _require_private(path, "the database file")
+            _require_private(path, _("the database file"))
     if not settings.key:
-        _require_private(settings.key_file, "the key file")
+        _require_private(settings.key_file, _("the key file"))
     if web:  # whoever reads these can log in as the client, or sign a session cookie naming anyone
-        for secret, what in ((settings.oidc_client_secret_file, "the OIDC client secret file"),
-                             (settings.session_key_file, "the session key file")):
+        for secret, what in ((settings.oidc_client_secret_file, _("the OIDC client secret file")),
+                             (settings.session_key_file, _("the session key file"))):
             if secret is not None:
                 _require_private(secret, what)
     # A config file holding a secret (a password in a URL) that others may read is refused when the settings
@@ -61,8 +62,8 @@ def _require_private(path: Path, what: str) -> None:
         return
     if mode & 0o077:
         raise StorageUnavailable(
-            f"{what} {path} can be read by others (mode {stat.S_IMODE(mode):04o}): chmod 600 it; only the "
-            "server may read it"
+            _("{what} {path} can be read by others (mode {mode}): chmod 600 it; only the server may read it").format(
+                what=what, path=path, mode=f"{stat.S_IMODE(mode):04o}")
         )
 
 
@@ -77,14 +78,14 @@ def bind_socket(path: Path) -> socket.socket:
         os.chmod(parent, 0o755)
     if path.exists() or path.is_symlink():
         if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise StorageUnavailable(f"{path} exists and is not a socket")
+            raise StorageUnavailable(_("{path} exists and is not a socket").format(path=path))
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.connect(str(path))
         except OSError:
             path.unlink()  # a stale socket: nobody answers on it
         else:
-            raise StorageUnavailable(f"another server answers on {path}")
+            raise StorageUnavailable(_("another server answers on {path}").format(path=path))
         finally:
             probe.close()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -92,7 +93,7 @@ def bind_socket(path: Path) -> socket.socket:
         sock.bind(str(path))
     except OSError as exc:
         sock.close()
-        raise StorageUnavailable(f"cannot listen on {path}: {exc.strerror}") from None
+        raise StorageUnavailable(_("cannot listen on {address}: {why}").format(address=path, why=exc.strerror)) from None
     os.chmod(path, 0o666)
     return sock
 

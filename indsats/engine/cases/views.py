@@ -18,6 +18,7 @@ from indsats.engine.reminders.planning import ReminderStatus, is_working_time, t
 from indsats.engine.org.users import require_actor
 from indsats.engine.cases.visibility import may_see, organisation, require_visible
 from indsats.engine.cases.record import Entry, HistoryRow, case_record, history_rows
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
@@ -349,7 +350,7 @@ def person_in(repo: Repository, org: Organisation, login: str, unit: str | None)
     """A person as the case's plan knows them: name and the plan's roles they hold (for the case's unit)."""
     user = repo.get_user(login)
     if user is None:
-        return Person(login=login, name="(unknown)", role="?")
+        return Person(login=login, name=_("(unknown)"), role="?")
     roles = ", ".join(sorted(org.roles_of(login, unit))) or user["role"] or "?"
     return Person(login=login, name=user["name"], role=roles)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from indsats.engine.org.users import User, record_unchained_users, register_first_admin
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -39,6 +40,6 @@ def may_make_key(ctx: Context) -> None:
         if current is None and not uow.repo.has_sealed_data():
             return
     raise NotAllowed(
-        f"this database is sealed under key {current or '(unrecorded)'}: no new key is made for it; "
-        "point INDSATS_KEY_FILE at that key"
+        _("this database is sealed under key {key}: no new key is made for it; point INDSATS_KEY_FILE at that key")
+        .format(key=current or _("(unrecorded)"))
     )

@@ -22,6 +22,7 @@ from indsats.server.problems import MEDIA_TYPE, problem_of
 from indsats.server.web.auth import NotLoggedIn, bearer_login, unauthorized
 from indsats.server.web.oidc import ProviderUnavailable, TokenRefused
 from indsats.wire import plain
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,7 +97,7 @@ def api_app(context: Callable[[], Context], provider: Provider) -> Starlette:
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
             {"type": "about:blank", "title": "Identity provider unavailable", "status": 503,
-             "detail": "the identity provider did not answer; try again", "exit_code": 7},
+             "detail": _("the identity provider did not answer; try again"), "exit_code": 7},
             status_code=503, media_type="application/problem+json",
         )
 

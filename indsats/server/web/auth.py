@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from indsats.server.peer import LOGIN_EXTENSION
 from indsats.server.web.oidc import TokenRefused
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -60,7 +61,7 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 async def bearer_login(request: Request, provider: Provider) -> str:
     """The login named by a valid ``Authorization: Bearer`` token; ``NotLoggedIn`` or ``TokenRefused``."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _sep, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotLoggedIn
     claims = await provider.verify(token.strip())
@@ -95,7 +96,7 @@ class BearerIdentity:
             await unauthorized(str(exc))(scope, receive, send)
             return
         if not await self.accepts(login):
-            await unauthorized(f"'{login}' is not a registered, active user")(scope, receive, send)
+            await unauthorized(_("'{login}' is not a registered, active user").format(login=login))(scope, receive, send)
             return
         scope = {**scope, "extensions": {**scope.get("extensions", {}), LOGIN_EXTENSION: login}}
         await self.app(scope, receive, send)
@@ -104,7 +105,7 @@ class BearerIdentity:
 def unauthorized(reason: str | None = None) -> JSONResponse:
     """401 as RFC 6750 and RFC 9457 say: the challenge, and a problem document carrying exit code 4."""
     challenge = 'Bearer realm="indsats"' + ("" if reason is None else ', error="invalid_token"')
-    detail = reason or "send Authorization: Bearer <token from the municipality's identity provider>"
+    detail = reason or _("send Authorization: Bearer <token from the municipality's identity provider>")
     return JSONResponse(
         {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": detail, "exit_code": 4},
         status_code=401, headers={"WWW-Authenticate": challenge}, media_type="application/problem+json",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from indsats.errors import Invalid
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     import httpx
@@ -56,14 +57,14 @@ class OidcConfig:
         if settings.oidc_issuer is None:
             return None
         if settings.oidc_client_id is None:
-            raise Invalid("oidc_issuer is set but oidc_client_id is not: both are needed for the web login")
+            raise Invalid(_("oidc_issuer is set but oidc_client_id is not: both are needed for the web login"))
         secret = None
         if settings.oidc_client_secret_file is not None:
             try:
                 secret = settings.oidc_client_secret_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise Invalid(f"{settings.oidc_client_secret_file}: cannot read the OIDC client secret: "
-                              f"{exc.strerror}") from None
+                raise Invalid(_("{path}: cannot read the OIDC client secret: {why}").format(
+                    path=settings.oidc_client_secret_file, why=exc.strerror)) from None
         return cls(
             issuer=settings.oidc_issuer.rstrip("/"), client_id=settings.oidc_client_id, client_secret=secret,
             login_claim=settings.oidc_login_claim, audience=settings.oidc_audience,
@@ -94,7 +95,8 @@ class Provider:
         if self._metadata is None:
             metadata = await self._get_json(f"{self.config.issuer}/.well-known/openid-configuration")
             if str(metadata.get("issuer", "")).rstrip("/") != self.config.issuer:
-                raise TokenRefused(f"the provider at {self.config.issuer} names another issuer in its metadata")
+                raise TokenRefused(_("the provider at {issuer} names another issuer in its metadata").format(
+                    issuer=self.config.issuer))
             self._metadata = metadata
         return self._metadata
 
@@ -116,12 +118,12 @@ class Provider:
             async with self._client(redirect_uri) as client:
                 token = await client.fetch_token(endpoint, code=code, code_verifier=code_verifier)
         except Exception as exc:  # Authlib raises OAuthError, httpx its own: either way the login failed
-            raise TokenRefused(f"the provider refused the code: {type(exc).__name__}") from None
+            raise TokenRefused(_("the provider refused the code: {error}").format(error=type(exc).__name__)) from None
         if "id_token" not in token:
-            raise TokenRefused("the provider returned no ID token")
+            raise TokenRefused(_("the provider returned no ID token"))
         claims = await self.verify(token["id_token"], audience=self.config.client_id)
         if claims.get("nonce") != nonce:
-            raise TokenRefused("the ID token's nonce is not the one this login sent")
+            raise TokenRefused(_("the ID token's nonce is not the one this login sent"))
         return self.login_of(claims)
 
     async def verify(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
@@ -139,7 +141,7 @@ class Provider:
                 except JoseError:
                     continue
             if claims is None:
-                raise TokenRefused("the token's signature matches none of the provider's keys")
+                raise TokenRefused(_("the token's signature matches none of the provider's keys"))
             jwt.JWTClaimsRegistry(
                 leeway=LEEWAY_SECONDS,
                 iss={"essential": True, "value": self.config.issuer},
@@ -147,13 +149,13 @@ class Provider:
                 exp={"essential": True},
             ).validate(claims)
         except JoseError as exc:
-            raise TokenRefused(f"the token is not valid here: {exc.error}") from None
+            raise TokenRefused(_("the token is not valid here: {error}").format(error=exc.error)) from None
         return claims
 
     def login_of(self, claims: dict[str, Any]) -> str:
         login = claims.get(self.config.login_claim)
         if not isinstance(login, str) or not login:
-            raise TokenRefused(f"the token has no '{self.config.login_claim}' claim")
+            raise TokenRefused(_("the token has no '{claim}' claim").format(claim=self.config.login_claim))
         return login
 
     async def _candidates(self, header: dict[str, Any]) -> list[Any]:
@@ -212,7 +214,7 @@ def _header(token: str) -> dict[str, Any]:
         encoded = token.split(".")[0]
         header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     except (ValueError, IndexError):
-        raise TokenRefused("the token is not a JWT") from None
+        raise TokenRefused(_("the token is not a JWT")) from None
     if not isinstance(header, dict) or header.get("alg") not in ALGORITHMS:
-        raise TokenRefused("the token is not signed with an algorithm accepted here")
+        raise TokenRefused(_("the token is not signed with an algorithm accepted here"))
     return header

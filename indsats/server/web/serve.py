@@ -11,6 +11,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from indsats.errors import Invalid, StorageUnavailable
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,7 +29,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise Invalid(f"bad --listen '{text}': use HOST:PORT, e.g. 127.0.0.1:8080")
+        raise Invalid(_("bad --listen '{text}': use HOST:PORT, e.g. 127.0.0.1:8080").format(text=text))
     return host, int(port)
 
 
@@ -40,7 +41,7 @@ def web_app(settings: Settings, context: Context, *, https: bool, v1: ASGIApp | 
 
     oidc = OidcConfig.from_settings(settings)
     if oidc is None:
-        raise Invalid("--listen needs the identity provider: set oidc_issuer and oidc_client_id in the config")
+        raise Invalid(_("--listen needs the identity provider: set oidc_issuer and oidc_client_id in the config"))
     public = settings.public_url
     return create_app(
         lambda: context, oidc, session_key=_session_key(settings.session_key_file) or new_session_key(),
@@ -57,7 +58,7 @@ def http_server(
 
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
-        raise Invalid("--tls-cert and --tls-key go together")
+        raise Invalid(_("--tls-cert and --tls-key go together"))
     app = web_app(settings, context, https=tls_cert is not None, v1=v1)
     config = uvicorn.Config(
         app, ssl_certfile=None if tls_cert is None else str(tls_cert),
@@ -72,7 +73,7 @@ def http_server(
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise StorageUnavailable(f"cannot listen on {listen}: {exc.strerror}") from None
+        raise StorageUnavailable(_("cannot listen on {address}: {why}").format(address=listen, why=exc.strerror)) from None
     return uvicorn.Server(config), sock
 
 
@@ -117,7 +118,7 @@ def _session_key(path: Path | None) -> str | None:
     try:
         key = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise Invalid(f"{path}: cannot read the session key: {exc.strerror}") from None
+        raise Invalid(_("{path}: cannot read the session key: {why}").format(path=path, why=exc.strerror)) from None
     if len(key) < 32:
-        raise Invalid(f"{path}: the session key must be at least 32 characters")
+        raise Invalid(_("{path}: the session key must be at least 32 characters").format(path=path))
     return key
