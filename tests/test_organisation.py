@@ -185,13 +185,12 @@ def test_open_by_someone_with_no_leader_exits_5_and_plans_check_org_names_them(t
 
 def test_a_reminder_with_nobody_to_tell_fails_as_nobody_to_tell_and_shows_in_stuck(town: Invoke) -> None:
     rad = open_rad(town)
-    for user, trigger in [("emil", "notify_leader"), ("lea", "notify_specialist")]:
-        ok(town(["advance", rad, trigger], user=user))
-    # The only specialist's grant narrowed to another unit: nobody must act now (a revoke is refused while
-    # the case needs her through it).
-    ok(town(["users", "grant", "fie", "fagspecialist", "--plan", "radikalisering", "--unit", "nord"]))
+    ok(town(["advance", rad, "notify_leader"], user="emil"))
+    # The employee's leader taken away while the case waits for "the opener's leader": nobody must act now
+    # (revoking, narrowing or handing over a grant that a case needs is refused; a reports-to change is not).
+    ok(town(["users", "edit", "emil", "--no-reports-to"]))
     sweep(town, days=14)
-    stuck = json.loads(ok(town(["stuck", "--json"], user="sol")).stdout)
+    stuck = json.loads(ok(town(["stuck", "--json"], user="fie")).stdout)  # every fagspecialist sees every case
     assert [(s["case_id"], s["failed_reminders"] >= 1) for s in stuck] == [(rad, True)]
     failed = [r for r in json.loads(ok(town(["show", rad, "--json"])).stdout)["reminders"] if r["status"] == "failed"]
     assert failed
@@ -253,6 +252,39 @@ def test_revoking_a_role_that_open_cases_need_is_refused_unless_handed_over_to_s
     ]
     fails(town(["advance", rad, "assess", *ASSESS_RAD], user="fie"), 3)  # no longer sees the case at all
     ok(town(["advance", rad, "assess", *ASSESS_RAD], user="fia"))
+
+
+def test_a_handover_to_someone_without_the_role_a_step_needs_is_refused_and_changes_nothing(town: Invoke) -> None:
+    rad = open_rad(town)
+    ok(town(["advance", rad, "notify_leader"], user="emil"))
+    ok(town(["advance", rad, "notify_specialist"], user="lea"))  # every fagspecialist must act: fie is the only one
+    ok(town(["users", "add", "fia", "--name", "Fia", "--email", "fia@example.org", "--reports-to", "sol"]))
+
+    error = fails(town(["users", "deactivate", "fie", "--handover-to", "fia"]), 5)
+    assert "'fia' would not have to act" in error and f"{rad} (must act)" in error
+    assert json.loads(ok(town(["show", rad, "--json"], user="fie")).stdout)["must_act"][0]["login"] == "fie"
+    assert [e for e in history(town, rad) if e["kind"] == "handed_over"] == []  # nothing was written
+
+    ok(town(["users", "grant", "fia", "fagspecialist", "--plan", "radikalisering"]))
+    ok(town(["users", "deactivate", "fie", "--handover-to", "fia"]))
+    ok(town(["advance", rad, "assess", *ASSESS_RAD], user="fia"))
+
+
+def test_granting_a_role_again_for_a_narrower_unit_is_refused_while_cases_outside_it_need_the_person(
+    town: Invoke,
+) -> None:
+    rad = open_rad(town)  # emil has no unit: nor has the case
+    ok(town(["advance", rad, "notify_leader"], user="emil"))
+    ok(town(["advance", rad, "notify_specialist"], user="lea"))
+
+    error = fails(town(["users", "grant", "fie", "fagspecialist", "--plan", "radikalisering", "--unit", "Nord"]), 5)
+    assert "outside the new unit" in error and f"{rad} (must act)" in error
+    users = {u["login"]: u for u in json.loads(ok(town(["users", "list", "--json"])).stdout)}
+    assert [(g["plan"], g["role"], g["unit"]) for g in users["fie"]["grants"]] == [
+        ("radikalisering", "fagspecialist", None)
+    ]  # the grant was left as it was
+    ok(town(["advance", rad, "assess", *ASSESS_RAD], user="fie"))
+    ok(town(["users", "grant", "fie", "fagspecialist", "--plan", "radikalisering", "--unit", "Nord"]))  # not needed now
 
 
 def test_users_edit_reports_to_changes_who_the_next_escalation_goes_to(town: Invoke, outbox: Path) -> None:

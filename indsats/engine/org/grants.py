@@ -50,11 +50,19 @@ def grant_role(
         me = require_admin(repo, actor)
         require_user(repo, login)
         now = ctx.clock.now()
+        replacing = any(g["role"] == role and g["plan_id"] in plans for g in repo.grants_of(login))
+        before = duties_of(ctx, repo, login) if replacing else []
         for plan in plans:
             repo.delete_grants(login, role, plan)
             grant = dict(login=login, plan_id=plan, role=role, unit=unit or None, granted_at=now)
             repo.insert_grant(grant)
             record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant, os_login=ctx.os_login)
+        # Granting again replaces the grant's unit: a narrower unit must not take the person off open cases.
+        lost = duties_lost(before, duties_of(ctx, repo, login)) if replacing else []
+        if lost:
+            raise Invalid(
+                _("'{login}' is needed through '{role}' on {len} open case(s) outside the new unit: {listed}. Hand them over first: indsats users revoke {login} {role} --handover-to LOGIN, then grant the role again").format(login=login, role=role, len=len(lost), listed=listed(lost))
+            )
         user = load_user(repo, login)
         uow.commit()
     assert user is not None

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from indsats.storage.repository import Repository
 
 _LEADERS = (Relation.opener_leader, Relation.opener_leader_leader)
+MUST_ACT = "must act"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +78,7 @@ def _why(org: Organisation, case: Case, login: str, deadlines: list[str]) -> lis
         if name in plan.case_deadlines and (case.is_open or plan.outlives_closing(name)):
             specs.append(plan.case_deadlines[name].responsible)
     if any(spec is not None and login in org.responsible(spec, facts) for spec in specs):
-        why.append("must act")
+        why.append(MUST_ACT)
     if not case.is_open:
         return why  # a closed case needs only whoever must still act on it
     if case.opened_by == login:
@@ -126,6 +127,16 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
         repo.update_user(login, values)
         record_user(repo, at=at, actor=me.login, kind="user_deactivated", login=login, values=values,
                     os_login=ctx.os_login)
+        if handover_to is not None:
+            # The successor must be able to do what the leaver had to: a duty held through a role alone
+            # (every fagspecialist must act) falls to the successor only if they hold that role for the case.
+            carried = {d.case_id for d in duties_of(ctx, repo, handover_to) if MUST_ACT in d.duties}
+            left = [Duty(case_id=d.case_id, duties=(MUST_ACT,)) for d in duties
+                    if MUST_ACT in d.duties and d.case_id not in carried]
+            if left:
+                raise Invalid(
+                    _("'{handover_to}' would not have to act on {len} case(s) where '{login}' must act: {listed} (grant '{handover_to}' the role those steps need first: indsats users grant {handover_to} ROLE)").format(handover_to=handover_to, login=login, len=len(left), listed=listed(left))
+                )
         for duty in duties:
             record_handover(repo, duty, me.login, login, handover_to, at,  # type: ignore[arg-type]
                             os_login=ctx.os_login)
