@@ -343,6 +343,7 @@ class HotRepository(_RepositoryBase):
         self._uow = uow
         self.is_postgresql = not uow.driver.sqlite
         self._org: OrgSnapshot | None = None
+        self._writing_cipher: Any = None  # what ``writing_cipher`` checked in this transaction (found, not missed)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
