@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from indsats.i18n import N_
 from indsats.adapters.scheduler import Job, parse_at
 from indsats.errors import BadConfig, IndsatsError
 from indsats.logs import scrub
@@ -116,7 +117,7 @@ def build_jobs(
 
         log_check(access_sample_report(ctx, notifier, mail_from=mail_from, size=schedule["access_sample_size"]))
 
-    jobs = [Job(id="sweep", description="deliver due reminders and escalations", run=sweep_job,
+    jobs = [Job(id="sweep", description=N_("deliver due reminders and escalations"), run=sweep_job,
                 every_seconds=schedule["sweep_every"])]
     def seal_job() -> None:
         from indsats.engine.log.seals import write_seal
@@ -124,13 +125,13 @@ def build_jobs(
         found = write_seal(ctx, actor=None)  # the system seals: no admin acting
         log.info("seal", extra={"fields": {"job": "seal", "outcome": "sealed", "seal": found.seq}})
 
-    jobs.append(Job(id="seal", description="sign a seal over every chain head", run=seal_job, at=schedule["seal"]))
+    jobs.append(Job(id="seal", description=N_("sign a seal over every chain head"), run=seal_job, at=schedule["seal"]))
     jobs += [
-        Job(id="verify", description="verify the event log; tell admins of a break", run=verify_job,
+        Job(id="verify", description=N_("verify the event log; tell admins of a break"), run=verify_job,
             at=schedule["verify"]),
-        Job(id="retention", description="count cases due for archive; tell admins", run=retention_job,
+        Job(id="retention", description=N_("count cases due for archive; tell admins"), run=retention_job,
             at=schedule["retention"]),
-        Job(id="access-sample", description="draw the weekly access-log sample for review", run=access_sample_job,
+        Job(id="access-sample", description=N_("draw the weekly access-log sample for review"), run=access_sample_job,
             at=schedule["access_sample"]),
     ]
     return jobs

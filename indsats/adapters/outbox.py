@@ -47,7 +47,7 @@ class OutboxNotifier:
             try:
                 self._append(payload.encode("utf-8"))
             except OSError as exc:
-                error = _("cannot write outbox {file}: {error}").format(file=self._path, error=explain(exc))
+                error = f"cannot write outbox {self._path}: {explain(exc)}"  # stored with the reminder: as written
         results: list[DeliveryResult] = []
         for message in messages:
             if not message.to:

@@ -41,7 +41,9 @@ class Job:
         return CronTrigger(day_of_week=day or "*", hour=hour, minute=minute, timezone=LOCAL_ZONE)
 
     def when(self) -> str:
-        return f"every {self.every_seconds:g} s" if self.every_seconds is not None else f"at {self.at} {LOCAL_ZONE}"
+        if self.every_seconds is not None:
+            return _("every {seconds:g} s").format(seconds=self.every_seconds)
+        return _("at {time} {zone}").format(time=self.at, zone=LOCAL_ZONE)
 
 
 def parse_at(text: str) -> tuple[str | None, int, int]:

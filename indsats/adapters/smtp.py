@@ -22,7 +22,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from indsats.i18n import N_, _
+from indsats.i18n import _
 from indsats.adapters.delivery import NO_RECIPIENTS, explain, failed, one_line, reply_text
 from indsats.engine.ports import DeliveryResult, Message
 from indsats.errors import Invalid
@@ -175,6 +175,8 @@ def _bad_url(reason: str, *, encoding_hint: bool = False) -> Invalid:
                      "smtps://[user:password@]host[:port]").format(reason=reason))
 
 
+# What a delivery failure says (``failed``, ``_BatchFailed``) is stored with the reminder and read in any
+# language later, while the sweep renders mails in the plan's: it stays as written here.
 class _BatchFailed(Exception):
     """The connection could not be set up; every message in the batch fails for now."""
 
@@ -230,7 +232,7 @@ class SmtpNotifier:
         try:
             for message in messages:
                 if lost is not None:
-                    results.append(failed(message, _("not sent: the connection was lost earlier ({lost})").format(lost=lost)))
+                    results.append(failed(message, f"not sent: the connection was lost earlier ({lost})"))
                     continue
                 result, lost = self._send(connection, message)
                 results.append(result)
@@ -255,19 +257,19 @@ class SmtpNotifier:
             else:
                 connection = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         except expected as exc:
-            raise _BatchFailed(_("cannot connect to {server}: {error}").format(server=self.describe(), error=explain(exc)), unreachable=True) from None
-        step = N_("STARTTLS with {server} failed: {why}")
+            raise _BatchFailed(f"cannot connect to {self.describe()}: {explain(exc)}", unreachable=True) from None
+        step = "STARTTLS with"
         try:
             if settings.tls is TlsMode.starttls:
                 connection.starttls(context=ssl.create_default_context(cafile=settings.cafile))
-            step = N_("login to {server} failed: {why}")
+            step = "login to"
             if settings.user is not None:
                 connection.login(settings.user, settings.password or "")
         except expected as exc:
             _close_quietly(connection)
             # smtplib encodes credentials as ASCII, and its UnicodeError would quote a password character.
-            why = _("the user name or password is not ASCII") if isinstance(exc, UnicodeError) else explain(exc)
-            raise _BatchFailed(_(step).format(server=self.describe(), why=why)) from None
+            why = "the user name or password is not ASCII" if isinstance(exc, UnicodeError) else explain(exc)
+            raise _BatchFailed(f"{step} {self.describe()} failed: {why}") from None
         return connection
 
     def _send(self, connection: smtplib.SMTP, message: Message) -> tuple[DeliveryResult, str | None]:
@@ -279,11 +281,11 @@ class SmtpNotifier:
         try:
             mail = self._build(message)
         except (ValueError, TypeError) as exc:  # e.g. a line break in the subject
-            return failed(message, _("cannot build the e-mail: {error}").format(error=explain(exc)), permanent=True), None
+            return failed(message, f"cannot build the e-mail: {explain(exc)}", permanent=True), None
         try:
             refused = connection.send_message(mail, from_addr=self._envelope_from, to_addrs=list(message.to))
         except smtplib.SMTPServerDisconnected as exc:
-            reason = _("server disconnected: {error}").format(error=explain(exc))
+            reason = f"server disconnected: {explain(exc)}"
             return failed(message, reason), reason
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]

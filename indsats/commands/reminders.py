@@ -47,8 +47,8 @@ def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool, metrics_file:
             _("Would send") if dry_run else _("Sent"),
             [_("reminder"), _("case"), _("state"), _("kind"), _("level"), _("to"), _("result")],
             [
-                [d.reminder_id, d.case_id, d.state, d.kind, d.level, ", ".join(d.recipients),
-                 "ok" if d.ok else _("failed: {error}").format(error=d.error)]
+                [d.reminder_id, d.case_id, d.state, _(KINDS.get(d.kind, d.kind)), d.level, ", ".join(d.recipients),
+                 _("ok") if d.ok else _("failed: {error}").format(error=d.error)]
                 for d in result.deliveries
             ],
         )
@@ -111,6 +111,9 @@ def calendar_due(obj: Obj, start: str, duration: tuple[str, ...], statutory: boo
     click.echo(_("{due} ({when}) — {rule} from {start}, Europe/Copenhagen").format(
         due=local(due), when=when, rule=rule, start=local(found.start)))
 
+
+# A delivery's kind as a person reads it (``--json`` keeps the kind).
+KINDS = {"reminder": N_("reminder"), "escalation": N_("escalation")}
 
 # The days of the week (Monday first) and why a day is closed, as a person reads them (``--json`` keeps the ids).
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),

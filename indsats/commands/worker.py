@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from indsats.commands.base import Obj, log_options, metrics_options, pass_obj, start_logging
+from indsats.i18n import _
 
 
 @click.command()
@@ -29,7 +30,8 @@ def worker(obj: Obj, every: float | None, list_jobs: bool, metrics_port: int | N
 
         jobs = build_jobs(ctx, settings, notifier, every=every)
         for job, at in next_runs(jobs, ctx.clock.now(), start_at=ctx.clock.now()):
-            click.echo(f"{job.id:<14} {job.when():<36} next {local(at)}  {job.description}")
+            said, what = _("next {at}").format(at=local(at)), _(job.description)
+            click.echo(f"{job.id:<14} {job.when():<36} {said}  {what}")
         return
     start_logging(obj, log_level, log_format)
     from indsats.adapters.metrics import serve_metrics

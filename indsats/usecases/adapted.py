@@ -385,7 +385,7 @@ def health(call: Call, *, max_due_age: int = 900) -> Health:
     from indsats.storage.schema import schema_status
 
     if call.served:
-        _require_admin(call, "checks the server's health")
+        _require_admin(call, _("checks the server's health"))
     ctx, settings = call.ctx, call.settings
     checks: list[Check] = []
     oldest: datetime | None = None
@@ -441,7 +441,7 @@ def db_status(call: Call) -> Any:
     from indsats.storage.schema import schema_status
 
     if call.served:
-        _require_admin(call, "reads the server's schema status")
+        _require_admin(call, _("reads the server's schema status"))
     return schema_status(call.ctx.db)
 
 

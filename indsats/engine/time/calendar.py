@@ -251,7 +251,7 @@ class WorkingCalendar:
                     return counted_to - remaining
                 remaining -= counted_to - interval[0]
             day -= timedelta(days=1)
-        raise Invalid(f"the calendar has no open day in the {_SEARCH_DAYS} days before {day}: check the calendar settings")
+        raise Invalid(_("the calendar has no open day in the {n} days before {day}: check the calendar settings").format(n=_SEARCH_DAYS, day=day))
 
     def open_day_before(self, day: date, n: int) -> date:
         """The ``n``-th open day before ``day`` (``day`` itself never counts)."""
@@ -263,8 +263,7 @@ class WorkingCalendar:
             else:
                 closed_run += 1
                 if closed_run > _SEARCH_DAYS:
-                    raise Invalid(f"the calendar has no open day in the {_SEARCH_DAYS} days before {day}: "
-                                  "check the calendar settings (hours, closed, half_days)")
+                    raise Invalid(_("the calendar has no open day in the {n} days before {day}: check the calendar settings (hours, closed, half_days)").format(n=_SEARCH_DAYS, day=day))
         return day
 
     def shift(
@@ -337,8 +336,7 @@ class WorkingCalendar:
                 closed_run += 1
                 if closed_run > _SEARCH_DAYS:
                     raise Invalid(
-                        f"the calendar has no open day in the {_SEARCH_DAYS} days before {day}: "
-                        "check the calendar settings (hours, closed, half_days)"
+                        _("the calendar has no open day in the {n} days before {day}: check the calendar settings (hours, closed, half_days)").format(n=_SEARCH_DAYS, day=day)
                     )
             day += timedelta(days=1)
 

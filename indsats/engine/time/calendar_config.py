@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from indsats.engine.time.clock import LOCAL_TZ
 from indsats.errors import Invalid
+from indsats.i18n import _
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -62,18 +63,18 @@ class CalendarConfig:
         pairs = self.half_days.items() if isinstance(self.half_days, Mapping) else self.half_days
         object.__setattr__(self, "half_days", tuple(sorted((str(k), v) for k, v in pairs)))
         if len(self.hours) != 7:
-            raise ValueError(f"hours needs 7 entries (Mon..Sun), not {len(self.hours)}")
+            raise ValueError(_("hours needs 7 entries (Mon..Sun), not {n}").format(n=len(self.hours)))
         for name, hours in zip(WEEKDAYS, self.hours, strict=True):
             if hours is None:
                 continue
             if len(hours) != 2 or not all(isinstance(t, time) for t in hours) or not hours[0] < hours[1]:
-                raise ValueError(f"hours for {name} must be (opening, closing) times, not {hours}")
+                raise ValueError(_("hours for {name} must be (opening, closing) times, not {hours}").format(name=name, hours=hours))
         if all(hours is None for hours in self.hours):
-            raise ValueError("at least one weekday must have opening hours")
+            raise ValueError(_("at least one weekday must have opening hours"))
         for key, closing in self.half_days:
             if month_day(key) is None or not isinstance(closing, time):
                 raise ValueError(
-                    f"half day {key!r} must be 'MM-DD' with a closing time, not {closing!r}"
+                    _("half day {key!r} must be 'MM-DD' with a closing time, not {closing!r}").format(key=key, closing=closing)
                 )
 
     @classmethod
@@ -87,7 +88,7 @@ class CalendarConfig:
         unknown = sorted(str(key) for key in settings if key not in _SETTINGS)
         if unknown:
             raise Invalid(
-                f"unknown calendar setting '{unknown[0]}': the settings are {', '.join(_SETTINGS)}"
+                _("unknown calendar setting '{unknown}': the settings are {listed}").format(unknown=unknown[0], listed=', '.join(_SETTINGS))
             )
         values: dict[str, object] = {}
         if "tz" in settings:
@@ -106,7 +107,7 @@ def _parse_tz(value: object) -> ZoneInfo:
         return ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
         raise Invalid(
-            f"bad calendar setting 'tz' = {value!r}: use a time zone name, e.g. 'Europe/Copenhagen'"
+            _("bad calendar setting 'tz' = {value!r}: use a time zone name, e.g. 'Europe/Copenhagen'").format(value=value)
         ) from None
 
 
@@ -122,16 +123,15 @@ def _parse_clock_time(value: object) -> time | None:
 def _parse_hours(value: object) -> tuple[tuple[time, time] | None, ...]:
     if not isinstance(value, Mapping):
         raise Invalid(
-            f"bad calendar setting 'hours' = {value!r}: use a table such as "
-            "{mon = \"08:00-16:00\", sat = \"closed\"}"
+            _('bad calendar setting \'hours\' = {value!r}: use a table such as {{mon = "08:00-16:00", sat = "closed"}}').format(value=value)
         )
     hours = list(DEFAULT_HOURS)
     for key, text in value.items():
         if key not in WEEKDAYS:
-            raise Invalid(f"unknown day 'hours.{key}': the days are {', '.join(WEEKDAYS)}")
+            raise Invalid(_("unknown day 'hours.{key}': the days are {listed}").format(key=key, listed=', '.join(WEEKDAYS)))
         hours[WEEKDAYS.index(key)] = _parse_interval(f"hours.{key}", text)
     if all(day is None for day in hours):
-        raise Invalid("bad calendar setting 'hours': at least one day must be open")
+        raise Invalid(_("bad calendar setting 'hours': at least one day must be open"))
     return tuple(hours)
 
 
@@ -144,8 +144,7 @@ def _parse_interval(key: str, value: object) -> tuple[time, time] | None:
     times = [_parse_clock_time(part) for part in parts]
     if len(times) != 2 or times[0] is None or times[1] is None or not times[0] < times[1]:
         raise Invalid(
-            f"bad calendar setting '{key}' = {value!r}: use 'HH:MM-HH:MM' with the opening first, "
-            "e.g. '08:00-16:00', or 'closed'"
+            _("bad calendar setting '{key}' = {value!r}: use 'HH:MM-HH:MM' with the opening first, e.g. '08:00-16:00', or 'closed'").format(key=key, value=value)
         )
     return times[0], times[1]
 
@@ -153,7 +152,7 @@ def _parse_interval(key: str, value: object) -> tuple[time, time] | None:
 def _parse_closed(value: object) -> frozenset[date]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise Invalid(
-            f"bad calendar setting 'closed' = {value!r}: use a list of ISO dates, e.g. ['2026-12-23']"
+            _("bad calendar setting 'closed' = {value!r}: use a list of ISO dates, e.g. ['2026-12-23']").format(value=value)
         )
     closed: set[date] = set()
     for index, item in enumerate(value):
@@ -164,7 +163,7 @@ def _parse_closed(value: object) -> frozenset[date]:
             closed.add(date.fromisoformat(item))
         except (TypeError, ValueError):
             raise Invalid(
-                f"bad calendar setting 'closed[{index}]' = {item!r}: use an ISO date, e.g. '2026-12-23'"
+                _("bad calendar setting 'closed[{index}]' = {item!r}: use an ISO date, e.g. '2026-12-23'").format(index=index, item=item)
             ) from None
     return frozenset(closed)
 
@@ -172,19 +171,18 @@ def _parse_closed(value: object) -> frozenset[date]:
 def _parse_half_days(value: object) -> tuple[tuple[str, time], ...]:
     if not isinstance(value, Mapping):
         raise Invalid(
-            f"bad calendar setting 'half_days' = {value!r}: use a table such as {{\"05-01\" = \"12:00\"}}"
+            _('bad calendar setting \'half_days\' = {value!r}: use a table such as {{"05-01" = "12:00"}}').format(value=value)
         )
     half_days: list[tuple[str, time]] = []
     for key, closing in value.items():
         if not isinstance(key, str) or month_day(key) is None:
             raise Invalid(
-                f"bad calendar setting 'half_days.{key}': the key must be a date MM-DD, e.g. '05-01'"
+                _("bad calendar setting 'half_days.{key}': the key must be a date MM-DD, e.g. '05-01'").format(key=key)
             )
         parsed = _parse_clock_time(closing)
         if parsed is None:
             raise Invalid(
-                f"bad calendar setting 'half_days.{key}' = {closing!r}: "
-                "use a closing time HH:MM, e.g. '12:00'"
+                _("bad calendar setting 'half_days.{key}' = {closing!r}: use a closing time HH:MM, e.g. '12:00'").format(key=key, closing=closing)
             )
         half_days.append((key, parsed))
     return tuple(half_days)
