@@ -209,17 +209,21 @@ def test_the_report_from_the_day_rows_is_the_report_from_the_visits(
                                                 "paused": timedelta()}), state
 
 
-def test_the_migration_fills_in_the_day_rows_the_commands_wrote(world: Context, tmp_path: Path) -> None:
-    from alembic import command
-
-    from indsats.storage.migrate import alembic_config
-
+def _copy(world: Context, tmp_path: Path) -> Database:
     copy = tmp_path / "copy.db"
     source = sqlite3.connect(str(world.db.engine.url.database))
     with sqlite3.connect(copy) as target:
         source.backup(target)
     source.close()
-    db = Database(f"sqlite:///{copy}")
+    return Database(f"sqlite:///{copy}")
+
+
+def test_the_migration_fills_in_the_day_rows_the_commands_wrote(world: Context, tmp_path: Path) -> None:
+    from alembic import command
+
+    from indsats.storage.migrate import alembic_config
+
+    db = _copy(world, tmp_path)
     with db.engine.begin() as conn:
         command.downgrade(alembic_config(conn), "0007")
     upgrade(db, calendar=world.calendar)
@@ -227,4 +231,30 @@ def test_the_migration_fills_in_the_day_rows_the_commands_wrote(world: Context, 
     for table, key in (("visit_days", "1, 2, 3, 4, 5"), ("escalation_days", "1, 2, 3")):
         written = _rows(world, f"SELECT * FROM {table} ORDER BY {key}")
         assert written and _rows(again, f"SELECT * FROM {table} ORDER BY {key}") == written, table
+    db.dispose()
+
+
+@pytest.mark.parametrize(("edit", "found"), [
+    ("UPDATE visit_days SET on_time = on_time + 1 WHERE rowid = (SELECT min(rowid) FROM visit_days WHERE on_time = 0)",
+     "visit_days: plan 'radikalisering' state"),
+    ("DELETE FROM visit_days WHERE rowid = (SELECT max(rowid) FROM visit_days)", "(removed)"),
+    ("INSERT INTO visit_days VALUES ('radikalisering', 'assessed', 740000, 740000, 3, 9, 9, 0, 0)",
+     "counts nothing there is (edited)"),
+    ("UPDATE escalation_days SET escalations = escalations + 2 WHERE rowid = (SELECT min(rowid) FROM escalation_days)",
+     "escalation_days: plan 'radikalisering' state"),
+])
+def test_verify_finds_day_rows_that_are_not_what_they_count(world: Context, tmp_path: Path, edit: str,
+                                                            found: str) -> None:
+    from indsats.engine.log.verify import verify
+
+    db = _copy(world, tmp_path)
+    again = Context(db=db, clock=world.clock, catalog=world.catalog, calendar=world.calendar, keys=world.keys)
+    before = verify(again)
+    assert not [p for p in before.problems if "_days" in p], before.problems
+    con = sqlite3.connect(str(db.engine.url.database))
+    with con:
+        assert con.execute(edit).rowcount == 1
+    con.close()
+    after = [p for p in verify(again).problems if p not in before.problems]
+    assert len(after) == 1 and found in after[0], after
     db.dispose()

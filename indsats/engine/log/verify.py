@@ -1,5 +1,6 @@
 """``verify``: replay every chain (each case's and the organisation's) and check every stored row against
-it: the ``cases`` columns, the reminder rows of open cases, the users; then check the log against the
+it: the ``cases`` columns, the reminder rows of open cases, the users, the step report's day rows against the
+visits and escalations they add up; then check the log against the
 latest seal (public key only) and say how much is not sealed yet. Reads in pages, never every case at once.
 """
 
@@ -79,6 +80,7 @@ def verify(ctx: Context, *, seal_file: SealLog | None = None) -> VerifyReport:
         problems.extend(counter_breaks(seals, counters))
         problems.extend(_gap_breaks(repo, seals, counters, counts))
         problems.extend(_key_breaks(repo, cipher))
+        problems.extend(repo.day_row_breaks())  # the step report's sums per day, against what they count
     sealed_org = int((seals.content.get("org") or {}).get("seq", 0))
     return VerifyReport(
         cases=tally["cases"], events=tally["events"], problems=problems, unchecked_payloads=tally["payloads"],

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, case, func, insert, select, true, update
 
 from indsats.storage.models import case_deadlines, cases, escalation_days, events, state_visits, visit_days
 from indsats.storage.repositories.base import Queries, Row
+from indsats.storage.day_rows import day_row_breaks, expected_day_rows
 from indsats.storage.visit_days import (
     UPSERT_VISIT_DAY, bucket_bounds, day_start, local_day, time_bucket, visit_day_values,
 )
@@ -74,6 +75,14 @@ class VisitQueries(Queries):
 
     def resume_visit(self, case_id: str, paused_us: int) -> None:
         self.conn.execute(_RESUME_VISIT, {"cid": case_id, "paused_us": paused_us})
+
+    def day_row_breaks(self) -> list[str]:
+        """Where the step report's day rows are not what the visits and escalation events add up to (verify)."""
+        visits, sent = expected_day_rows(lambda sql: self.conn.exec_driver_sql(sql).yield_per(5000))
+        return [
+            *day_row_breaks("visit_days", visits, self.conn.execute(select(visit_days)), keys=5),
+            *day_row_breaks("escalation_days", sent, self.conn.execute(select(escalation_days)), keys=3),
+        ]
 
     def has_visits(self) -> bool:
         return self.conn.execute(select(state_visits.c.case_id).limit(1)).first() is not None
