@@ -11,8 +11,10 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,6 +213,66 @@ def test_stuck_all_streams_through_the_server_and_prints_as_directly(installatio
     lines = [json.loads(line) for line in body.decode().splitlines()]
     assert status == 200 and len(lines) == 602 and lines[-1] == {"__end__": True}
     assert [line["fields"]["case_id"] for line in lines[:2]] == ["RAD-2026-0001", "RAD-2026-0002"]
+
+
+def _streaming_server(path: Path, lines: list[str]) -> threading.Thread:
+    """A stand-in for ``indsats server`` on ``path`` that answers one request with these JSON lines (chunked,
+    as uvicorn sends a stream) and closes: the client's side of a stream that fails or, when the last line is
+    ``cut``, stops without an end (the server died part way)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, listener:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for line in lines:
+                if line == "cut":
+                    return
+                data = (line + "\n").encode()
+                conn.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+            conn.sendall(b"0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(("last", "code", "message"), [
+    ('{"__problem__": {"status": 503, "exit_code": 7, "detail": "the database went away"}}', 7,
+     "the database went away"),
+    ('{"__problem__": {"status": 403, "exit_code": 4, "detail": "not yours"}}', 4, "not yours"),
+    ("cut", 7, "stopped part way through the list"),
+])
+def test_a_stream_that_fails_part_way_prints_what_came_then_one_error_line(
+    tmp_path: Path, last: str, code: int, message: str
+) -> None:
+    from datetime import datetime, timezone
+
+    from indsats import wire
+    from indsats.engine.cases.views import Person
+    from indsats.engine.supervision.stuck import StuckCase, StuckReason
+
+    at = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+    row = StuckCase(case_id="RAD-2026-0001", plan_id="radikalisering", unit=None, state="suspected",
+                    state_label="Mistanke", must_act=[Person(login="emil", name="Emil", role="medarbejder")],
+                    deadline=at, working_time=True, overdue_by=None, overdue_text="2 h", escalation_level=0,
+                    reminders_sent=0, last_activity_at=at, failed_reminders=0, reason=StuckReason.overdue)
+    path = tmp_path / "s.sock"
+    thread = _streaming_server(path, [json.dumps(wire.encode(row)), last])
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}, "INDSATS_LANGUAGE": "en",
+           "INDSATS_SERVER": f"unix:{path}", "INDSATS_CONFIG": ""}
+    done = subprocess.run([sys.executable, "-m", "indsats", "stuck", "--all", "--json"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    thread.join(timeout=10)
+    assert done.returncode == code
+    assert done.stdout.startswith('[\n  {\n    "case_id": "RAD-2026-0001"'), done.stdout  # the case that came
+    error = json.loads(done.stderr)  # one JSON object, as any error under --json
+    assert error["exit_code"] == code and message in error["error"], done.stderr
 
 
 def test_every_command_on_the_data_prints_the_same_through_the_server(installation: Installation) -> None:
