@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from indsats.engine.plans.wording import duration_text
 from indsats.i18n import _
 from indsats.errors import Invalid
 
@@ -24,7 +25,7 @@ FORMATS = ("mermaid", "dot")
 
 
 def _who(t: Transition) -> str:
-    return " or ".join(a.describe() for a in t.allowed)
+    return _(" or ").join(a.describe() for a in t.allowed)
 
 
 def _moves(plan: Plan) -> list[tuple[str, str, Transition]]:
@@ -46,7 +47,7 @@ def _anywhere(plan: Plan) -> list[Transition]:
 
 def _state_text(plan: Plan, name: str) -> tuple[str, str]:
     state = plan.states[name]
-    detail = "afsluttet" if state.final else f"frist {state.deadline}"
+    detail = _("final") if state.final else _("deadline {rule}").format(rule=duration_text(state.deadline))
     return state.label, detail
 
 
@@ -66,7 +67,7 @@ def mermaid(plan: Plan) -> str:
     anywhere = _anywhere(plan)
     if anywhere:
         lines.append(f"    note right of {plan.initial}")
-        lines.append("        I enhver åben tilstand (registreres uden at skifte tilstand)")
+        lines.append("        " + _("In any open state (recorded without changing state)"))
         for t in anywhere:
             lines.append(f"        {t.trigger} ({quote(_who(t))})")
         lines.append("    end note")
@@ -78,9 +79,10 @@ def _dot_quote(text: str) -> str:
 
 
 def dot(plan: Plan) -> str:
+    title = _("{title} (version {version})").format(title=plan.title, version=plan.version)
     lines = [
         f"digraph {_dot_quote(plan.id)} {{",
-        f"    label={_dot_quote(f'{plan.title} (version {plan.version})')};",
+        f"    label={_dot_quote(title)};",
         "    labelloc=t;",
         "    rankdir=LR;",
         '    node [shape=box, style=rounded, fontname="Helvetica"];',
@@ -98,7 +100,7 @@ def dot(plan: Plan) -> str:
         lines.append(f"    {_dot_quote(source)} -> {_dot_quote(dest)} [label={_dot_quote(text)}];")
     anywhere = _anywhere(plan)
     if anywhere:
-        text = "I enhver åben tilstand\n(registreres uden at skifte tilstand):\n" + "\n".join(
+        text = _("In any open state\n(recorded without changing state):") + "\n" + "\n".join(
             f"{t.trigger} ({_who(t)})" for t in anywhere
         )
         lines.append(f"    __anywhere [shape=note, label={_dot_quote(text)}];")
