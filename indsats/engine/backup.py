@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from indsats.engine.org.users import require_admin
 from indsats.errors import Invalid
+from indsats.i18n import N_
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,6 +29,6 @@ def backup_database(ctx: Context, *, actor: str, target: Path) -> BackupResult:
     if not ctx.db.is_sqlite:
         raise Invalid(f"backup copies a SQLite file; {ctx.db.display()} is PostgreSQL: use pg_dump")
     with ctx.db.unit_of_work() as uow:
-        require_admin(uow.repo, actor, does="may back up the database: it holds every case")
+        require_admin(uow.repo, actor, does=N_("may back up the database: it holds every case"))
     size = copy_sqlite(ctx.db, target)
     return BackupResult(database=ctx.db.display(), target=str(target), size_bytes=size)

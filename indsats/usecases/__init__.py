@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from indsats.errors import NotFound
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,7 +72,7 @@ def use_case(name: str) -> UseCase:
 
     found = USE_CASES.get(name)
     if found is None:
-        raise NotFound(f"no use case '{name}'")
+        raise NotFound(_("no use case '{name}'").format(name=name))
     return found
 
 

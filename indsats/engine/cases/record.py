@@ -34,8 +34,11 @@ KEY_WORDS = {
     "held_reminders": N_("held reminders"), "from": N_("from"), "to": N_("to"), "duties": N_("duties"),
     "levels": N_("levels"), "archive": N_("archive"), "command": N_("command"), "via": N_("via"),
     "reminder_id": N_("reminder id"), "level": N_("level"), "kind": N_("kind"), "recipients": N_("recipients"),
-    "attempts": N_("attempts"), "error": N_("error"),
+    "attempts": N_("attempts"), "error": N_("error"), "paused_at": N_("paused at"),
+    "paused_seconds": N_("paused seconds"), "shifted_reminders": N_("shifted reminders"),
 }
+# Payload keys whose values are words of the log (marked with N_ where they are written): shown translated.
+WORD_VALUES = frozenset({"duties"})
 # What each kind of event is called where a person reads it (``show``, ``history``, the web view's case page).
 KIND_WORDS = {
     EventKind.opened: N_("Opened"),
@@ -182,8 +185,9 @@ def event_details(plan: Plan, event: Event) -> list[Detail]:
         if key in NOT_DETAILS or value is None or value == "" or value == []:
             continue
         words = KEY_WORDS.get(key)
-        details.append(Detail(name=key, label=key.replace("_", " ") if words is None else _(words),
-                              text=plain_text(value)))
+        text = (", ".join(_(str(v)) for v in value) if key in WORD_VALUES and isinstance(value, list)
+                else plain_text(value))
+        details.append(Detail(name=key, label=key.replace("_", " ") if words is None else _(words), text=text))
     return details
 
 

@@ -337,7 +337,7 @@ def _require_allowed(
     if person is not None:
         return person
     who = " or ".join(a.describe() for a in transition.allowed)
-    held = ", ".join(sorted(org.roles_of(me.login, case.unit))) or f"no role in plan '{plan.id}'"
+    held = ", ".join(sorted(org.roles_of(me.login, case.unit))) or _("no role in plan '{plan}'").format(plan=plan.id)
     raise NotAllowed(
         _("'{trigger}' on case {id} may be fired only by {who}; '{login}' holds {held}").format(trigger=transition.trigger, id=case.id, who=who, login=me.login, held=held)
     )
@@ -360,7 +360,7 @@ def _require_separation(repo: Repository, transition: Transition, case: Case, pe
                     if payload.get("acting_for"):
                         earlier.add(payload["acting_for"])
         if people & earlier:
-            did = "opened the case" if rule == "opener" else f"fired '{rule}'"
+            did = _("opened the case") if rule == "opener" else _("fired '{rule}'").format(rule=rule)
             raise NotAllowed(
                 _("'{trigger}' on case {id} may not be fired by whoever {did} (separation of duties: not_by {rule})").format(trigger=transition.trigger, id=case.id, did=did, rule=rule)
             )
@@ -403,11 +403,13 @@ def _require_someone_to_act(org: Organisation, plan: Plan, facts: CaseFacts) -> 
         if spec is None or org.responsible(spec, facts):
             continue
         if spec.relation in (Relation.opener_leader, Relation.opener_leader_leader) and org.leader_of(facts.opener) is None:
-            why = f"'{facts.opener}' has no active leader registered (an admin sets one: indsats users edit {facts.opener} --reports-to LOGIN)"
+            why = _("'{login}' has no active leader registered (an admin sets one: indsats users edit {login} "
+                    "--reports-to LOGIN)").format(login=facts.opener)
         elif spec.role is not None:
-            why = f"nobody holds the role '{spec.role}' in plan '{plan.id}'" + (f" for unit '{facts.unit}'" if facts.unit else "")
+            why = (_("nobody holds the role '{role}' in plan '{plan}' for unit '{unit}'") if facts.unit else
+                   _("nobody holds the role '{role}' in plan '{plan}'")).format(role=spec.role, plan=plan.id, unit=facts.unit)
         else:
-            why = f"nobody stands as {spec.describe()} to '{facts.opener}'"
+            why = _("nobody stands as {who} to '{login}'").format(who=spec.describe(), login=facts.opener)
         raise Invalid(_("a case opened now would stop in '{name}' with nobody to act: {why}; nothing was written").format(name=name, why=why))
 
 

@@ -102,7 +102,7 @@ def revoke_role(
         gone = sorted(p for p in held if plan_id is None or p == plan_id)
         before = duties_of(ctx, repo, login)
         if not repo.delete_grants(login, role, plan_id):
-            where = f" in plan '{plan_id}'" if plan_id else ""
+            where = _(" in plan '{plan}'").format(plan=plan_id) if plan_id else ""
             raise NotFound(_("'{login}' holds no role '{role}'{where}").format(login=login, role=role, where=where))
         now = ctx.clock.now().replace(microsecond=0)
         for plan in gone:

@@ -21,7 +21,7 @@ from indsats.engine.org.rechain import rechain
 from indsats.engine.org.users import User, load_user, record_user, require_admin, require_other_active, require_user
 from indsats.engine.plans.schema import Relation
 from indsats.errors import Conflict, Invalid
-from indsats.i18n import _
+from indsats.i18n import N_, _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
@@ -30,7 +30,10 @@ if TYPE_CHECKING:
     from indsats.storage.repository import Repository
 
 _LEADERS = (Relation.opener_leader, Relation.opener_leader_leader)
-MUST_ACT = "must act"
+# Why a person is needed on a case: kept in these words (the handover's event records them), shown translated.
+MUST_ACT, OPENED_IT, CASEWORKER = N_("must act"), N_("opened it"), N_("caseworker")
+LEADER_DUTIES = {Relation.opener_leader: N_("the opener leader"),
+                 Relation.opener_leader_leader: N_("the opener leader leader")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +41,7 @@ class Duty:
     """Why a person is needed on an open case."""
 
     case_id: str
-    duties: tuple[str, ...]  # "must act", "caseworker", "opened it", "opener's leader", …
+    duties: tuple[str, ...]  # "must act", "caseworker", "opened it", "the opener leader", … (English: ``_()`` to show)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,12 +85,12 @@ def _why(org: Organisation, case: Case, login: str, deadlines: list[str]) -> lis
     if not case.is_open:
         return why  # a closed case needs only whoever must still act on it
     if case.opened_by == login:
-        why.append("opened it")
+        why.append(OPENED_IT)
     if case.assignee == login:
-        why.append("caseworker")
+        why.append(CASEWORKER)
     for relation in _leader_relations(plan):
         if login in org.relation_holders(relation, facts):
-            why.append(f"the {relation.value.replace('_', ' ')}")
+            why.append(LEADER_DUTIES.get(relation, f"the {relation.value.replace('_', ' ')}"))
     return why
 
 
@@ -149,8 +152,9 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
 
 def listed(duties: list[Duty], most: int = 20) -> str:
     """The cases and why, for a refusal: "RAD-2026-0001 (must act); … and N more"."""
-    shown = "; ".join(f"{d.case_id} ({', '.join(d.duties)})" for d in duties[:most])
-    return shown + (f" and {len(duties) - most} more" if len(duties) > most else "")
+    shown = "; ".join("{case_id} ({words})".format(case_id=d.case_id, words=", ".join(map(_, d.duties)))
+                      for d in duties[:most])
+    return shown + (_(" and {count} more").format(count=len(duties) - most) if len(duties) > most else "")
 
 
 def duties_lost(before: list[Duty], after: list[Duty]) -> list[Duty]:

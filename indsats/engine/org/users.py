@@ -15,7 +15,7 @@ from indsats.engine.log.org_chain import record_org_change
 from indsats.engine.org.rechain import rechain
 from indsats.engine.plans.schema import INSTALLATION_ROLES
 from indsats.errors import Invalid, NotAllowed, NotFound
-from indsats.i18n import _
+from indsats.i18n import N_, _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -35,7 +35,7 @@ class Grant:
     unit: str | None = None
 
     def describe(self) -> str:
-        where = "every plan" if self.plan == EVERY_PLAN else self.plan
+        where = _("every plan") if self.plan == EVERY_PLAN else self.plan
         return f"{self.role} ({where}{', ' + self.unit if self.unit else ''})"
 
 
@@ -80,12 +80,12 @@ class User:
     def held(self) -> str:
         """What the user holds, for a person to read: the installation role, then each grant."""
         parts = ([self.installation_role] if self.installation_role else []) + [g.describe() for g in self.grants]
-        return "; ".join(parts) or "no role yet"
+        return "; ".join(parts) or _("no role yet")
 
     @property
     def what(self) -> str:
         """What to call the user in a refusal: their role(s), or that they hold none."""
-        return self.role or "holds no role"
+        return self.role or _("holds no role")
 
 
 def load_user(repo: Repository, login: str) -> User | None:
@@ -106,11 +106,12 @@ def require_actor(repo: Repository, login: str) -> User:
     return user
 
 
-def require_admin(repo: Repository, actor: str, *, does: str = "manages users") -> User:
-    """The acting user, if an admin; else ``NotAllowed``: "only an admin <does> ('<actor>' is <role>)"."""
+def require_admin(repo: Repository, actor: str, *, does: str = N_("manages users")) -> User:
+    """The acting user, if an admin; else ``NotAllowed``: "only an admin <does> ('<actor>' is <role>)"
+    (``does``: marked with ``N_``, translated here)."""
     me = require_actor(repo, actor)
     if not me.is_admin:
-        raise NotAllowed(_("only an admin {does} ('{actor}' is {what})").format(does=does, actor=actor, what=me.what))
+        raise NotAllowed(_("only an admin {does} ('{actor}' is {what})").format(does=_(does), actor=actor, what=me.what))
     return me
 
 

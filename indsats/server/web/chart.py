@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
+from indsats.i18n import _
+
 if TYPE_CHECKING:
     from indsats.engine.supervision import PlanSteps
 
@@ -19,9 +21,9 @@ _LABEL, _BAR, _ROW = 230, 420, 30
 def median_chart(plan: PlanSteps) -> Markup:
     rows = []
     values = [
-        (s.label, _hours(s.median), _hours(s.p90), s.median_text or "ingen afsluttede") for s in plan.states
+        (s.label, _hours(s.median), _hours(s.p90), s.median_text or _("none completed")) for s in plan.states
     ]
-    top = max((max(m, p) for _, m, p, _ in values), default=0.0) or 1.0
+    top = max((max(m, p) for _label, m, p, _text in values), default=0.0) or 1.0
     for i, (label, median, p90, text) in enumerate(values):
         y = 6 + i * _ROW
         width = _BAR * median / top
@@ -35,7 +37,8 @@ def median_chart(plan: PlanSteps) -> Markup:
             f'y="{y + 17}">{escape(text)}</text>'
         )
     height = 12 + _ROW * len(values)
-    summary = f"Median arbejdstid i hver tilstand for {plan.title}; stregen viser 90-procent-fraktilen"
+    summary = _("Median working time in each state for {plan}; the line shows the 90th percentile").format(
+        plan=plan.title)
     return Markup(
         f'<svg class="chart" viewBox="0 0 {_LABEL + _BAR + 130} {height}" role="img" '
         f'aria-label="{escape(summary)}"><title>{escape(summary)}</title>{"".join(rows)}</svg>'
