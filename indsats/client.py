@@ -71,7 +71,9 @@ class _Answer:
                 self.sock.connect(path)
             except OSError as exc:
                 raise ConnectionError(exc.strerror or str(exc)) from None
+            # Accept: a use case that streams (stuck) comes as JSON lines, read as they arrive.
             head = (f"POST {target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    f"Accept: application/json, {STREAM_MEDIA_TYPE}\r\n"
                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode("ascii")
             try:
                 self.sock.sendall(head + body)

@@ -4,8 +4,9 @@ kernel named (on the unix socket) or the login of a verified bearer token (over 
 
 A request's body is ``{"args": {...}}`` (values as ``indsats.wire`` encodes them); the answer is
 ``{"value": ..., "files": [[path, text], ...]}`` (files the caller writes on its own side), or a problem
-document (``indsats.server.problems``). A use case marked ``streams`` (``stuck``) answers with its items
-as they are read, a JSON line each (``indsats.server.stream``).
+document (``indsats.server.problems``). A use case marked ``streams`` (``stuck``) answers a request that
+accepts ``application/x-ndjson`` (the CLI's client) with its items as they are read, a JSON line each
+(``indsats.server.stream``); any other request gets the one ``value``, as before.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.routing import Route
 from indsats.errors import IndsatsError, Invalid, NotAllowed
 from indsats.server.peer import EXTENSION, LOGIN_EXTENSION, Peer, login_of
 from indsats.server.problems import MEDIA_TYPE, problem_of
+from indsats.server.stream import MEDIA_TYPE as STREAM_MEDIA_TYPE
 from indsats.i18n import _
 
 if TYPE_CHECKING:
@@ -45,8 +47,9 @@ def build_app(ctx: Context, settings: Settings) -> Starlette:
             extensions = request.scope.get("extensions") or {}
             peer, bearer = extensions.get(EXTENSION), extensions.get(LOGIN_EXTENSION)
             body = await request.body()
+            lines = STREAM_MEDIA_TYPE in request.headers.get("accept", "")  # the client takes a stream
             # The engine's database calls block: they run in Starlette's thread pool, not on the event loop.
-            return await run_in_threadpool(_handle, peer, bearer, body, name, ctx, settings)
+            return await run_in_threadpool(_handle, peer, bearer, body, name, ctx, settings, lines)
 
         return handle
 
@@ -55,7 +58,7 @@ def build_app(ctx: Context, settings: Settings) -> Starlette:
 
 
 def _handle(peer: Peer | None, bearer: str | None, body: bytes, name: str, ctx: Context,
-            settings: Settings) -> Response:
+            settings: Settings, lines: bool = False) -> Response:
     """Run ``name`` as the caller: the socket's peer (the kernel's word) or else a bearer token's login."""
     from indsats import wire
     from indsats.adapters.files import CapturedFiles
@@ -84,16 +87,19 @@ def _handle(peer: Peer | None, bearer: str | None, body: bytes, name: str, ctx: 
             args = _via_api(name, args)
         files = CapturedFiles()
         call = Call(ctx=dataclasses.replace(ctx, files=files), actor=login, settings=settings, served=True)
-        if use_case(name).streams:
+        streams = use_case(name).streams
+        if streams and lines:
             from starlette.responses import StreamingResponse
 
-            from indsats.server.stream import MEDIA_TYPE as STREAM, Producer
+            from indsats.server.stream import Producer
 
             producer = Producer(lambda: _run(name, call, args))
             producer.start()
             producer.first()  # an error before the first item is a problem document, as any other
-            return StreamingResponse(producer.body(), media_type=STREAM)
+            return StreamingResponse(producer.body(), media_type=STREAM_MEDIA_TYPE)
         value = _run(name, call, args)
+        if streams:
+            value = list(value)  # a caller that did not ask for lines gets the one value, as always
         return JSONResponse({"value": wire.encode(value), "files": files.files})
     except Exception as exc:
         if not isinstance(exc, IndsatsError):

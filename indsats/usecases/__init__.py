@@ -33,8 +33,9 @@ class UseCase:
     ``style``: ``"actor"`` calls ``f(ctx, *, actor, **args)`` (the use case checks the actor itself);
     ``"call"`` calls ``f(call, **args)`` with the whole ``Call`` (settings, mode, clock override).
     ``direct_only``: runs only in direct mode (the service user's own tasks: init, backup, the worker, keys).
-    ``streams``: returns an iterator read in pages, which the server sends item by item as it reads them and
-    the client hands on as they arrive (``indsats.server.stream``), so neither holds the list.
+    ``streams``: returns an iterator read in pages, which the server sends item by item as it reads them (to a
+    client that accepts JSON lines, as the CLI's does) and the client hands on as they arrive
+    (``indsats.server.stream``), so neither holds the list.
     """
 
     target: str  # "module:function"
