@@ -8,6 +8,7 @@ import sys
 import click
 
 from indsats.errors import IndsatsError
+from indsats.i18n import _
 
 
 @click.command()
@@ -30,7 +31,7 @@ def main(db: str | None, listen: str, tls_cert: str | None, tls_key: str | None)
         serve_http(settings, ctx, listen, tls_cert=Path(tls_cert) if tls_cert else None,
                    tls_key=Path(tls_key) if tls_key else None, v1=build_app(ctx, settings))
     except IndsatsError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
+        click.echo(_("Error: {message}").format(message=exc.message), err=True)
         sys.exit(exc.exit_code)
 
 

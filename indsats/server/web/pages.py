@@ -132,7 +132,7 @@ def page_routes(
         )
         return Response(
             buffer.getvalue(), media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="fastlaaste-sager.csv"'},
+            headers={"Content-Disposition": 'attachment; filename="{name}"'.format(name=_("stuck-cases.csv"))},
         )
 
     async def report(request: Request) -> Response:
