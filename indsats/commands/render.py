@@ -173,11 +173,14 @@ def read_input(path: str, what: str = "file") -> str:
             with open(path, "rb") as handle:
                 data = handle.read()
     except OSError as exc:
-        raise Invalid(_("cannot read the {what} {printable}: {strerror}").format(what=what, printable=printable(path), strerror=exc.strerror)) from None
+        from indsats.adapters.files import os_reason
+
+        raise Invalid(_("cannot read the {what} {printable}: {strerror}").format(
+            what=_(what), printable=printable(path), strerror=os_reason(exc))) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise Invalid(_("the {what} {printable} is not UTF-8 text").format(what=what, printable=printable(path))) from None
+        raise Invalid(_("the {what} {printable} is not UTF-8 text").format(what=_(what), printable=printable(path))) from None
 
 
 def folder_of(output: str) -> Path:
@@ -206,5 +209,8 @@ def write_output(text: str | bytes, output: str | None) -> bool:
         else:
             target.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise Invalid(_("cannot write {printable}: {strerror}").format(printable=printable(output), strerror=exc.strerror)) from None
+        from indsats.adapters.files import os_reason
+
+        raise Invalid(_("cannot write {printable}: {strerror}").format(printable=printable(output),
+                                                                     strerror=os_reason(exc))) from None
     return True
