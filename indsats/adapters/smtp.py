@@ -22,7 +22,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from indsats.i18n import _
+from indsats.i18n import N_, _
 from indsats.adapters.delivery import NO_RECIPIENTS, explain, failed, one_line, reply_text
 from indsats.engine.ports import DeliveryResult, Message
 from indsats.errors import Invalid
@@ -180,9 +180,10 @@ def _bad_url(reason: str, *, encoding_hint: bool = False) -> Invalid:
 class _BatchFailed(Exception):
     """The connection could not be set up; every message in the batch fails for now."""
 
-    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
+    def __init__(self, reason: str, *, unreachable: bool = False, said: str | None = None) -> None:
         super().__init__(reason)
         self.unreachable = unreachable
+        self.said = said or reason  # the same for a person reading it now (``indsats health``), in their language
 
 
 class SmtpNotifier:
@@ -206,7 +207,7 @@ class SmtpNotifier:
         try:
             connection = self._connect()
         except _BatchFailed as exc:
-            return str(exc)
+            return exc.said
         import smtplib
 
         try:
@@ -257,19 +258,22 @@ class SmtpNotifier:
             else:
                 connection = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         except expected as exc:
-            raise _BatchFailed(f"cannot connect to {self.describe()}: {explain(exc)}", unreachable=True) from None
-        step = "STARTTLS with"
+            raise _BatchFailed(f"cannot connect to {self.describe()}: {explain(exc)}", unreachable=True,
+                               said=_("cannot connect to {server}: {error}").format(server=self.describe(),
+                                                                                    error=explain(exc))) from None
+        step = N_("STARTTLS with")
         try:
             if settings.tls is TlsMode.starttls:
                 connection.starttls(context=ssl.create_default_context(cafile=settings.cafile))
-            step = "login to"
+            step = N_("login to")
             if settings.user is not None:
                 connection.login(settings.user, settings.password or "")
         except expected as exc:
             _close_quietly(connection)
             # smtplib encodes credentials as ASCII, and its UnicodeError would quote a password character.
             why = "the user name or password is not ASCII" if isinstance(exc, UnicodeError) else explain(exc)
-            raise _BatchFailed(f"{step} {self.describe()} failed: {why}") from None
+            said = _("{step} {server} failed: {why}").format(step=_(step), server=self.describe(), why=why)
+            raise _BatchFailed(f"{step} {self.describe()} failed: {why}", said=said) from None
         return connection
 
     def _send(self, connection: smtplib.SMTP, message: Message) -> tuple[DeliveryResult, str | None]:
