@@ -523,6 +523,7 @@ def test_a_code_exchanged_with_another_login_s_pkce_verifier_is_refused(world: W
     base = f"http://{HOST}:{port}"
     with node_oidc_provider(tmp_path / "node.log", f"{base}/auth/callback") as issuer:
         env = server_env(world.db_url, TEST_KEY.decode(), issuer, secret, config)
+        env["INDSATS_LANGUAGE"] = "da"  # as the module's other servers: the page is read in Danish
         with running(indsats_server(tmp_path, f"{HOST}:{port}"), f"{base}/logged-out", tmp_path / "s.log", env=env), \
                 httpx.Client(base_url=base) as victim, httpx.Client(base_url=base) as attacker:
             to_provider = {who: httpx.URL(c.get("/login", params={"next": "/stuck"}).headers["location"])
