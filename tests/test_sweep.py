@@ -194,7 +194,7 @@ def test_the_leaders_leader_with_the_assessment_still_due_on_a_decided_case_leav
     ctx: Context, case_in: Callable[..., str]
 ) -> None:
     case_id = case_in("decided")
-    with pytest.raises(Invalid, match=f"{case_id} \\(must act\\)"):
+    with pytest.raises(Invalid, match=f"{case_id} \\(skal handle\\)"):
         deactivate_user(ctx, actor="admin", login="sol")
 
     deactivate_user(ctx, actor="admin", login="sol", handover_to="leo")  # Lea now reports to Leo
