@@ -25,6 +25,7 @@ PROBLEM = "__problem__"
 _BATCH = 256  # items per message from the producing thread to the event loop
 _QUEUED = 8  # messages waiting at most: what the server holds beyond the page being read
 _POLL = 0.25  # seconds between looks at whether the client went away, while the queue is full
+_STALLED = 300.0  # seconds with nothing taken from a full queue: the client is gone (as the client's own timeout)
 
 
 class Producer(threading.Thread):
@@ -92,13 +93,17 @@ class Producer(threading.Thread):
             self.stopped.set()
 
     def _put(self, message: tuple[str, Any]) -> bool:
-        """Queue ``message``, waiting while the queue is full; False once the client went away."""
-        while not self.stopped.is_set():
+        """Queue ``message``, waiting while the queue is full; False once the client went away (or nothing was
+        taken for ``_STALLED`` seconds: the read transaction is not held for a reader that never comes)."""
+        for _ in range(int(_STALLED / _POLL)):
+            if self.stopped.is_set():
+                return False
             try:
                 self.messages.put(message, timeout=_POLL)
                 return True
             except queue.Full:
                 continue
+        self.stopped.set()
         return False
 
 
