@@ -195,15 +195,23 @@ def test_stuck_all_streams_through_the_server_and_prints_as_directly(installatio
     con = sqlite3.connect(inst.root / "data" / "indsats.db", isolation_level=None)
     con.row_factory = sqlite3.Row
     first = dict(con.execute("SELECT * FROM cases").fetchone())
-    copies = [{**first, "id": f"RAD-2026-{n:04d}", "subject_ref": None, "subject_index": None} for n in range(2, 602)]
+    copies = [{**first, "id": f"RAD-2026-{n:04d}", "subject_ref": None, "subject_index": None} for n in range(2, 1002)]
     con.executemany(f"INSERT INTO cases ({', '.join(first)}) VALUES ({', '.join('?' * len(first))})",
-                    [list(c.values()) for c in copies])  # 601 stuck cases: more than one batch of lines
+                    [list(c.values()) for c in copies])  # 1,001 stuck cases: several batches of lines
     con.close()
     at = "2030-01-01T09:00"
+    # A client that goes away after the first case (| head -1): the server still stops on SIGTERM (a worker
+    # thread left waiting on the abandoned stream kept it from exiting).
+    cut = subprocess.run([sys.executable, "-c", "import os; from indsats.client import call; "
+                          f"print(next(iter(call('unix:{inst.socket}', 'stuck', {{'at': '{at}'}}))).case_id); os._exit(0)"],
+                         env=inst.base_env, capture_output=True, text=True, timeout=60)
+    assert cut.stdout == "RAD-2026-0001\n", cut.stderr
+    assert "server stopped" in inst.stop()  # within the stop's timeout
+    inst.start("--no-worker")
     for args in (["--csv"], ["--json"], [], ["--plan", "radikalisering", "--csv"]):
         direct, served = inst.direct("stuck", "--all", "--at", at, *args), inst.client("stuck", "--all", "--at", at, *args)
         assert (served.returncode, served.stdout, served.stderr) == (direct.returncode, direct.stdout, direct.stderr), args
-        assert served.returncode == 0 and served.stdout.count("RAD-2026-") == 601, args
+        assert served.returncode == 0 and served.stdout.count("RAD-2026-") == 1001, args
     for args in (["--at", "notatime"], ["--at", "notatime", "--json"], ["--overdue-by", "soon", "--csv"]):
         direct, served = inst.direct("stuck", "--all", *args), inst.client("stuck", "--all", *args)
         assert (served.returncode, served.stdout, served.stderr) == (direct.returncode, direct.stdout, direct.stderr), args
@@ -211,7 +219,7 @@ def test_stuck_all_streams_through_the_server_and_prints_as_directly(installatio
     # On the wire: a JSON line per case as it is read, then the end line (a cut-off list has none).
     status, body = request(str(inst.socket), "/v1/stuck", json.dumps({"args": {"at": at}}).encode())
     lines = [json.loads(line) for line in body.decode().splitlines()]
-    assert status == 200 and len(lines) == 602 and lines[-1] == {"__end__": True}
+    assert status == 200 and len(lines) == 1002 and lines[-1] == {"__end__": True}
     assert [line["fields"]["case_id"] for line in lines[:2]] == ["RAD-2026-0001", "RAD-2026-0002"]
 
 

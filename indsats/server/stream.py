@@ -85,12 +85,22 @@ class Producer(threading.Thread):
 
         try:
             while True:
-                kind, value = await to_thread.run_sync(self.messages.get, abandon_on_cancel=True)
+                kind, value = await to_thread.run_sync(self._next, abandon_on_cancel=True)
                 if kind == "done":
                     return
                 yield value
         finally:
             self.stopped.set()
+
+    def _next(self) -> tuple[str, Any]:
+        """The next message; never waits on a producer that is gone or told to stop (a worker thread blocked
+        here for good would keep the server from exiting)."""
+        while True:
+            try:
+                return self.messages.get(timeout=_POLL)
+            except queue.Empty:
+                if self.stopped.is_set() or not self.is_alive():
+                    return ("done", None)
 
     def _put(self, message: tuple[str, Any]) -> bool:
         """Queue ``message``, waiting while the queue is full; False once the client went away (or nothing was
