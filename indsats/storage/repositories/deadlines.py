@@ -6,7 +6,7 @@ that starts or meets them. A paused case's reminders are ``held``: never claimed
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, insert, or_, select, true, update
@@ -59,8 +59,9 @@ class DeadlineQueries(Queries):
     def overdue_case_deadlines(
         self, *, at: datetime, plan_id: str | None = None, unit: str | None = None, only_otherwise_fine: bool = False,
         outliving: Iterable[tuple[str, str]] = (),
-    ) -> list[tuple[Case, str, datetime]]:
-        """Running case deadlines of open cases due before ``at``, earliest first: (case, name, due_at).
+    ) -> Iterator[tuple[Case, str, datetime]]:
+        """Running case deadlines of open cases due before ``at``, earliest first: (case, name, due_at), read
+        as they are used (the stuck list streams them: there may be as many as cases).
 
         :param only_otherwise_fine: leave out paused cases, those past their state's deadline and those with a
             failed reminder (the stuck list shows them already), and list each case once, by its earliest.
@@ -84,17 +85,15 @@ class DeadlineQueries(Queries):
         if unit is not None:
             query = query.where(cases.c.unit == unit)
         query = query.order_by(case_deadlines.c.due_at, cases.c.id)
-        found = []
         listed: set[str] = set()
-        for row in self.conn.execute(query).mappings():
+        for row in self.conn.execute(query.execution_options(yield_per=500)).mappings():
             values = dict(row)
             name, due_at = values.pop("cd_name"), values.pop("cd_due_at")
             values.pop("cd_started_at")
             if only_otherwise_fine and values["id"] in listed:
                 continue
             listed.add(values["id"])
-            found.append((Case.from_row(values), name, due_at))
-        return found
+            yield Case.from_row(values), name, due_at
 
     def case_deadlines_of_plan(self, *, plan_id: str | None = None) -> list[Row]:
         """Every case deadline started, with its case's plan (id, version), for the report."""
