@@ -136,6 +136,12 @@ def copy(path: Path, n: int) -> int:
         if number % 20000 == 0:
             flush()
     flush()
+    # The step report's day rows add up every case's visits and escalations: fill them in again for the copies.
+    from indsats.storage.visit_days import fill_in
+
+    con.execute("DELETE FROM visit_days")
+    con.execute("DELETE FROM escalation_days")
+    fill_in(con.execute, con.executemany)
     for _, create in indexes:
         con.execute(create)
     year = prefix.rsplit("-", 1)[1]
