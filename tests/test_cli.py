@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conftest import ORGANISATION
+from indsats.adapters.plan_files import PlanFolders
+from indsats.engine.plans.catalog import PlanCatalog
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -154,11 +156,14 @@ def test_open_prints_the_case_id_as_the_last_line(invoke: Invoke, world: None) -
     assert open_case(invoke).endswith("-0002")
 
 
+STATE_LABELS = {name: state.label for name, state in PlanCatalog(PlanFolders()).get("radikalisering").plan.states.items()}
+
+
 def test_the_whole_walk_by_the_right_people(invoke: Invoke, world: None) -> None:
     case_id = open_case(invoke)
     for actor, trigger, args, state in STEPS:
         result = ok(invoke(["advance", case_id, trigger, *args], user=actor))
-        assert f"→ {state}" in result.stdout
+        assert f"→ {STATE_LABELS[state]}" in result.stdout  # the plan's label of the state, as a person reads it
     assert "(closed)" in result.stdout
     view = show_json(invoke, case_id, "emil")
     assert (view["state"], view["is_open"], view["possible"]) == ("decided", False, [])
@@ -208,7 +213,7 @@ def test_acute_is_recorded_with_a_note_and_shown(invoke: Invoke, world: None) ->
     case_id = open_case(invoke)
     fails(invoke(["advance", case_id, "acute"], user="emil"), 5)
     result = ok(invoke(["advance", case_id, "acute", "--note", "112 ringet op"], user="emil"))
-    assert "still in 'suspected'" in result.stdout
+    assert "still in 'Mistanke registreret'" in result.stdout
     view = show_json(invoke, case_id, "emil")
     assert (view["state"], view["acute"]) == ("suspected", True)
     assert "ACUTE" in ok(invoke(["show", case_id], user="emil")).stdout

@@ -45,7 +45,8 @@ def open_(obj: Obj, plan_id: str, subject: str | None, subject_file: str | None,
     if as_json:
         echo_json(out)
         return
-    click.echo(_("Opened in '{state}'; deadline {at}.").format(state=out.state, at=local(out.deadline)), err=False)
+    click.echo(_("Opened in '{state}'; deadline {at}.").format(state=out.state_label or out.state, at=local(out.deadline)),
+               err=False)
     click.echo(out.case_id)
 
 
@@ -78,10 +79,10 @@ def advance(obj: Obj, case_id: str, trigger: str, assignments: tuple[str, ...], 
         return
     if out.state != out.from_state:
         tail = _("; deadline {at}").format(at=local(out.deadline)) if out.deadline else " " + _("(closed)")
-        click.echo(f"{out.case_id}: {out.from_state} → {out.state}{tail}")
+        click.echo(f"{out.case_id}: {out.from_label or out.from_state} → {out.state_label or out.state}{tail}")
     else:
         click.echo(_("{case_id}: '{trigger}' recorded; still in '{state}'").format(
-            case_id=out.case_id, trigger=trigger, state=out.state))
+            case_id=out.case_id, trigger=out.trigger_label or trigger, state=out.state_label or out.state))
 
 
 @click.command()
@@ -206,10 +207,12 @@ def history(obj: Obj, case_id: str, as_json: bool, as_csv: bool, views: bool) ->
         return
     rows = []
     for e in obj.run("history.read", case_id=case_id, views=views):
-        move = e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
+        to_state, from_state = e.to_label or e.to_state, e.from_label or e.from_state
+        move = to_state if e.from_state in (None, e.to_state) else f"{from_state} → {to_state}"
         detail = "; ".join(f"{d.label}: {d.text}" for d in e.details)
         who = _("{actor} for {login}").format(actor=e.actor, login=e.acting_for) if e.acting_for else (e.actor or "")
-        rows.append([e.seq, local(e.at), e.kind_label or e.kind, who, e.trigger or "", move or "", e.note or "", detail])
+        rows.append([e.seq, local(e.at), e.kind_label or e.kind, who, e.trigger or "", move or "",
+                     e.note or "", detail])
     columns = ["#", _("at"), _("event"), _("actor"), _("trigger"), _("state"), _("note"), _("details")]
     if as_csv:
         csv_out(columns, rows)

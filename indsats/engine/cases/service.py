@@ -58,6 +58,10 @@ class Outcome:
     is_open: bool
     deadline: datetime | None
     event_seq: int
+    # What a person reads: the plan's labels of the states and the trigger (the ids above are for scripts).
+    from_label: str | None = None
+    state_label: str | None = None
+    trigger_label: str | None = None
 
 
 def open_case(
@@ -164,7 +168,8 @@ def open_case(
         write_started(repo, case_id, plan.initial, 1, at, starting)
         uow.commit()
     return Outcome(
-        case_id=case_id, trigger=None, from_state=None, state=plan.initial, is_open=True, deadline=deadline, event_seq=1
+        case_id=case_id, trigger=None, from_state=None, state=plan.initial, is_open=True, deadline=deadline, event_seq=1,
+        state_label=plan.states[plan.initial].label,
     )
 
 
@@ -281,6 +286,9 @@ def advance(
         is_open=not plan.states[dest].final,
         deadline=deadline,
         event_seq=event.seq,
+        from_label=plan.states[case.state].label,
+        state_label=plan.states[dest].label,
+        trigger_label=transition.label or trigger,
     )
 
 
