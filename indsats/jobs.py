@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from indsats.i18n import N_
+from indsats.i18n import N_, _
 from indsats.adapters.scheduler import Job, parse_at
 from indsats.errors import BadConfig, IndsatsError
 from indsats.logs import scrub
@@ -56,7 +56,8 @@ def schedule_from(table: Mapping[str, Any], *, every: float | None = None) -> di
     """The ``[schedule]`` table over the defaults, checked; ``every`` (the --every flag) over both."""
     unknown = sorted(set(table) - set(DEFAULT_SCHEDULE))
     if unknown:
-        raise BadConfig(f"unknown key '{unknown[0]}' in [schedule] (known: {', '.join(DEFAULT_SCHEDULE)})")
+        raise BadConfig(_("unknown key '{key}' in [schedule] (known: {known})").format(
+            key=unknown[0], known=", ".join(DEFAULT_SCHEDULE)))
     schedule = {**DEFAULT_SCHEDULE, **table}
     if every is not None:
         schedule["sweep_every"] = every

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from indsats.engine.org.users import require_admin
 from indsats.errors import Invalid
-from indsats.i18n import N_
+from indsats.i18n import N_, _
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,7 +27,7 @@ def backup_database(ctx: Context, *, actor: str, target: Path) -> BackupResult:
     from indsats.storage.backup import copy_sqlite
 
     if not ctx.db.is_sqlite:
-        raise Invalid(f"backup copies a SQLite file; {ctx.db.display()} is PostgreSQL: use pg_dump")
+        raise Invalid(_("backup copies a SQLite file; {where} is PostgreSQL: use pg_dump").format(where=ctx.db.display()))
     with ctx.db.unit_of_work() as uow:
         require_admin(uow.repo, actor, does=N_("may back up the database: it holds every case"))
     size = copy_sqlite(ctx.db, target)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from indsats.adapters.files import create_private
 from indsats.errors import Invalid, StorageUnavailable
-from indsats.i18n import N_
+from indsats.i18n import N_, _
 from indsats.storage.driver_errors import translated
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def copy_sqlite(db: Database, target: Path) -> int:
     source_path = db.path
     if source_path is None:
         where = db.display()
-        raise Invalid(f"backup copies a SQLite file; {where} is not one: use pg_dump for PostgreSQL")
+        raise Invalid(_("backup copies a SQLite file; {where} is not one: use pg_dump for PostgreSQL").format(where=where))
     db.require_file()
     os.close(create_private(target, exists=N_("already exists; a backup never overwrites a file: choose a new name")))
     try:
@@ -51,7 +51,8 @@ def copy_sqlite(db: Database, target: Path) -> int:
         return target.stat().st_size
     except sqlite3.Error as exc:
         _remove(target)
-        raise StorageUnavailable(f"the backup to {target} failed: {exc}; nothing was kept") from None
+        raise StorageUnavailable(_("the backup to {target} failed: {error}; nothing was kept").format(
+            target=target, error=exc)) from None
     except BaseException:
         _remove(target)
         raise

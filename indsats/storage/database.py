@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from indsats.adapters.files import create_private
 from indsats.errors import StorageUnavailable
-from indsats.i18n import N_
+from indsats.i18n import N_, _
 from indsats.storage.driver_errors import translate, translated
 from indsats.storage.hot import Driver, HotUnitOfWork, LendingEngine, OrgSnapshot, ThreadConnections, sqlite_connect
 from indsats.storage.unit_of_work import UnitOfWork
@@ -124,7 +124,8 @@ class Database:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageUnavailable(f"cannot create the database file {path}: {exc.strerror}") from None
+            raise StorageUnavailable(_("cannot create the database file {path}: {reason}").format(
+                path=path, reason=exc.strerror)) from None
         try:
             os.close(create_private(path, name=N_("the database file "), error=StorageUnavailable))
         except StorageUnavailable:
@@ -139,9 +140,9 @@ class Database:
         try:
             found = path.exists()
         except PermissionError:  # a directory we may not enter: the server's files are not ours to open
-            raise StorageUnavailable(f"cannot open the database {path}: permission denied") from None
+            raise StorageUnavailable(_("cannot open the database {path}: permission denied").format(path=path)) from None
         if not found:
-            raise StorageUnavailable(f"no database at {path}: run 'indsats init' first (or set --db)")
+            raise StorageUnavailable(_("no database at {path}: run 'indsats init' first (or set --db)").format(path=path))
 
     def unit_of_work(self, *, write: bool = False, read_first: bool = False, hot: bool = False) -> UnitOfWork:
         """One transaction. ``hot``: its statements on the driver connection (``hot.py``), SQLAlchemy only for

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from indsats.errors import StorageUnavailable
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -105,4 +106,4 @@ def require_current(db: Database, current: str | None) -> None:
             f"{expected_revision()}): upgrade indsats"
         )
     if state is SchemaState.uninitialised:
-        raise StorageUnavailable(f"the database {where} is not initialised: run 'indsats init'")
+        raise StorageUnavailable(_("the database {where} is not initialised: run 'indsats init'").format(where=where))

@@ -26,6 +26,7 @@ from indsats.engine.org.users import require_actor, require_admin
 from indsats.engine.log.canonical import canonical_json
 from indsats.engine.time.clock import parse_time
 from indsats.errors import IntegrityBroken, NotAllowed
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -202,6 +203,7 @@ def latest_seal(ctx: Context, *, actor: str) -> Seal | None:
     with ctx.db.unit_of_work() as uow:
         me = require_actor(uow.repo, actor)
         if me.role not in ("admin", "supervisor"):
-            raise NotAllowed(f"only an admin or a supervisor may read seals ('{actor}' is {me.role})")
+            raise NotAllowed(_("only an admin or a supervisor may read seals ('{login}' is {role})").format(login=actor,
+                                                                                                   role=me.role))
         row = uow.repo.latest_seal()
     return Seal.from_row(row) if row else None

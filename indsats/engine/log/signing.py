@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable
 
 from indsats.errors import NotAllowed
+from indsats.i18n import _
 
 
 def new_signing_key() -> bytes:
@@ -35,7 +36,7 @@ def _raw(text: bytes, what: str) -> bytes:
     except (ValueError, TypeError):
         raw = b""
     if len(raw) != 32:
-        raise NotAllowed(f"the {what} is malformed (expected 32 url-safe base64 bytes)")
+        raise NotAllowed(_("the {what} is malformed (expected 32 url-safe base64 bytes)").format(what=what))
     return raw
 
 

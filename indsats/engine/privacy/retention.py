@@ -22,6 +22,7 @@ from indsats.engine.privacy.crypto import open_payload
 from indsats.engine.log.events import Draft, EventKind
 from indsats.engine.org.users import require_admin
 from indsats.errors import Invalid
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
@@ -46,7 +47,8 @@ def retention_years(plan: Plan) -> int | None:
         return None
     match = RULE.match(plan.retention)
     if match is None:
-        raise Invalid(f"plan '{plan.id}': retention '{plan.retention}' is not 'N years after closing'")
+        raise Invalid(_("plan '{plan}': retention '{retention}' is not 'N years after closing'").format(
+            plan=plan.id, retention=plan.retention))
     return int(match.group(1))
 
 

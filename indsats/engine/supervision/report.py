@@ -20,6 +20,7 @@ from indsats.engine.org.users import require_actor
 from indsats.engine.reminders.planning import deadline_for, shifted
 from indsats.engine.time.clock import LOCAL_TZ, as_utc, localize
 from indsats.errors import Invalid, NotAllowed
+from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
@@ -113,14 +114,16 @@ def step_report(
     start = None if since is None else _local_midnight(since)
     end = now if until is None else min(now, _local_midnight(until + timedelta(days=1)))
     if start is not None and start >= end:
-        raise Invalid(f"the report window is empty: --since {since} is not before --until {until or 'now'}")
+        raise Invalid(_("the report window is empty: --since {since} is not before --until {until}").format(
+            since=since, until=until or _("now")))
     if plan_id is not None:
         ctx.catalog.get(plan_id)  # an unknown plan is NotFound, not an empty report
     with ctx.db.unit_of_work() as uow:
         repo = uow.repo
         me = require_actor(repo, actor)
         if me.installation_role not in REPORT_ROLES:
-            raise NotAllowed(f"only a supervisor or an admin may read the step report ('{me.login}' is {me.role})")
+            raise NotAllowed(_("only a supervisor or an admin may read the step report ('{login}' is {role})").format(
+                login=me.login, role=me.role))
         # The window's end is exclusive, but a report "until now" includes what happened at this instant.
         bound = end + timedelta(microseconds=1) if end == now else end
         window: dict[str, Any] = {"start": start, "bound": bound, "plan_id": plan_id}

@@ -108,7 +108,7 @@ def iter_stuck(
     :param limit: at most this many cases.
     """
     if limit is not None and limit < 1:
-        raise Invalid(f"limit must be at least 1, not {limit}")
+        raise Invalid(_("limit must be at least 1, not {limit}").format(limit=limit))
     at = ctx.clock.now() if at is None else as_utc(at)
     rows = _stuck_rows(ctx, actor, at, plan_id, unit, role, overdue_by, limit)
     next(rows)  # who is asking is checked here: NotAllowed before the first case, not at it
@@ -250,7 +250,7 @@ def _require_overseer(ctx: Context, repo: Repository, me: User) -> None:
         overseeing = {*plan.sees_all, *([plan.escalation.ceiling] if plan.escalation.ceiling else [])}
         if organisation(repo, plan, ctx.clock).roles_of(me.login, me.unit) & overseeing:
             return
-    raise NotAllowed(f"'{me.login}' cannot list stuck cases: that is for supervisors and leaders")
+    raise NotAllowed(_("'{login}' cannot list stuck cases: that is for supervisors and leaders").format(login=me.login))
 
 
 def _stuck(
