@@ -185,8 +185,12 @@ def event_details(plan: Plan, event: Event) -> list[Detail]:
         if key in NOT_DETAILS or value is None or value == "" or value == []:
             continue
         words = KEY_WORDS.get(key)
-        text = (", ".join(_(str(v)) for v in value) if key in WORD_VALUES and isinstance(value, list)
-                else plain_text(value))
+        if key in WORD_VALUES and isinstance(value, list):
+            text = ", ".join(_(str(v)) for v in value)
+        elif key == "source" and isinstance(value, str) and value in plan.sources:
+            text = plan.sources[value].label  # the plan's word for where the concern came from
+        else:
+            text = plain_text(value)
         details.append(Detail(name=key, label=key.replace("_", " ") if words is None else _(words), text=text))
     return details
 
