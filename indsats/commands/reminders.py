@@ -47,7 +47,7 @@ def remind(obj: Obj, at: str | None, dry_run: bool, as_json: bool, metrics_file:
             _("Would send") if dry_run else _("Sent"),
             [_("reminder"), _("case"), _("state"), _("kind"), _("level"), _("to"), _("result")],
             [
-                [d.reminder_id, d.case_id, d.state, _(KINDS.get(d.kind, d.kind)), d.level, ", ".join(d.recipients),
+                [d.reminder_id, d.case_id, d.state_label or d.state, _(KINDS.get(d.kind, d.kind)), d.level, ", ".join(d.recipients),
                  _("ok") if d.ok else _("failed: {error}").format(error=d.error)]
                 for d in result.deliveries
             ],

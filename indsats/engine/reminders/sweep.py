@@ -63,6 +63,7 @@ class Delivery:
     recipients: list[str]  # logins
     ok: bool
     error: str | None = None
+    state_label: str | None = None  # the plan's label of the state, as a person reads it
 
 
 @dataclass(kw_only=True)
@@ -412,6 +413,7 @@ def _delivery(p: _Prepared, *, ok: bool, error: str | None = None) -> Delivery:
         reminder_id=p.row.id,
         case_id=p.row.case_id,
         state=p.row.state,
+        state_label=p.plan.states[p.row.state].label if p.row.state in p.plan.states else None,
         kind=p.row.kind,
         level=p.row.level,
         recipients=p.recipients,
