@@ -185,10 +185,11 @@ def test_open_by_someone_with_no_leader_exits_5_and_plans_check_org_names_them(t
 
 def test_a_reminder_with_nobody_to_tell_fails_as_nobody_to_tell_and_shows_in_stuck(town: Invoke) -> None:
     rad = open_rad(town)
-    ok(town(["advance", rad, "notify_leader"], user="emil"))
-    # The employee's leader taken away while the case waits for "the opener's leader": nobody must act now
-    # (revoking, narrowing or handing over a grant that a case needs is refused; a reports-to change is not).
+    # The employee's leader taken away while the case is still his own (refused once it waits for "the
+    # opener's leader": no organisation change may leave a case with nobody to act, test_nobody_left.py);
+    # he then tells a leader he no longer has, and nobody must act.
     ok(town(["users", "edit", "emil", "--no-reports-to"]))
+    ok(town(["advance", rad, "notify_leader"], user="emil"))
     sweep(town, days=14)
     stuck = json.loads(ok(town(["stuck", "--json"], user="fie")).stdout)  # every fagspecialist sees every case
     assert [(s["case_id"], s["failed_reminders"] >= 1) for s in stuck] == [(rad, True)]

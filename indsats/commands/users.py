@@ -164,7 +164,8 @@ def users_revoke(obj: Obj, login: str, role: str, plan_id: str | None, handover_
 @pass_obj
 def users_edit(obj: Obj, login: str, name: str | None, email: str | None, reports_to: str | None,
                no_reports_to: bool, unit: str | None, as_json: bool) -> None:
-    """Change a user; the next reminder or escalation follows the change."""
+    """Change a user; the next reminder or escalation follows the change. A new leader (or none) is refused
+    (exit 5) while it would leave a case with nobody to act."""
     from indsats.errors import Invalid
 
     if reports_to is not None and no_reports_to:

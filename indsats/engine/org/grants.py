@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from indsats.engine.org.coverage import require_someone_left, who_can_act
 from indsats.engine.org.handover import Duty, duties_lost, duties_of, listed, record_handover
 from indsats.engine.org.rechain import rechain
 from indsats.engine.org.users import (
@@ -52,6 +53,7 @@ def grant_role(
         now = ctx.clock.now()
         replacing = any(g["role"] == role and g["plan_id"] in plans for g in repo.grants_of(login))
         before = duties_of(ctx, repo, login) if replacing else []
+        served = who_can_act(ctx, repo) if replacing else frozenset()
         for plan in plans:
             repo.delete_grants(login, role, plan)
             grant = dict(login=login, plan_id=plan, role=role, unit=unit or None, granted_at=now)
@@ -63,6 +65,10 @@ def grant_role(
             raise Invalid(
                 _("'{login}' is needed through '{role}' on {len} open case(s) outside the new unit: {listed}. Hand them over first: indsats users revoke {login} {role} --handover-to LOGIN, then grant the role again").format(login=login, role=role, len=len(lost), listed=listed(lost))
             )
+        if replacing:
+            require_someone_left(ctx, repo, served, fix=_(
+                "Hand them over first: indsats users revoke {login} {role} --handover-to LOGIN, then grant the role "
+                "again").format(login=login, role=role))
         user = load_user(repo, login)
         uow.commit()
     assert user is not None
@@ -101,6 +107,7 @@ def revoke_role(
             )
         gone = sorted(p for p in held if plan_id is None or p == plan_id)
         before = duties_of(ctx, repo, login)
+        served = who_can_act(ctx, repo)
         if not repo.delete_grants(login, role, plan_id):
             where = _(" in plan '{plan}'").format(plan=plan_id) if plan_id else ""
             raise NotFound(_("'{login}' holds no role '{role}'{where}").format(login=login, role=role, where=where))
@@ -132,6 +139,12 @@ def revoke_role(
             for duty in lost:
                 record_handover(repo, duty, me.login, login, handover_to, now, reassign=False,
                                 extra={"role": role}, os_login=ctx.os_login)
+        # Beyond the person's own duties: a step the plan gives "a leder, the opener's leader" falls back to
+        # whoever stands there even without the role, who could then not act.
+        require_someone_left(ctx, repo, served, fix=_(
+            "Change who the plan names there first ('indsats users edit LOGIN --reports-to LOGIN', "
+            "'indsats assign'), or let those cases move on"))
+        if lost and handover_to is not None:
             rechain(ctx, repo, actor=me.login, at=now)
         user = load_user(repo, login)
         uow.commit()

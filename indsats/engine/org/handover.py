@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log import journal
 from indsats.engine.log.events import Draft, EventKind
+from indsats.engine.org.coverage import require_someone_left, who_can_act
 from indsats.engine.org.people import CaseFacts, Organisation, organisation
 from indsats.engine.org.rechain import rechain
 from indsats.engine.org.users import User, load_user, record_user, require_admin, require_other_active, require_user
@@ -117,6 +118,7 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
             raise Invalid(
                 _("'{login}' is needed on {len} open case(s): {listed}. Hand them over: indsats users deactivate {login} --handover-to LOGIN").format(login=login, len=len(duties), listed=listed(duties))
             )
+        before = who_can_act(ctx, repo)
         at = ctx.clock.now().replace(microsecond=0)
         moved = []
         if handover_to is not None:
@@ -140,6 +142,12 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
                 raise Invalid(
                     _("'{handover_to}' would not have to act on {len} case(s) where '{login}' must act: {listed} (grant '{handover_to}' the role those steps need first: indsats users grant {handover_to} ROLE)").format(handover_to=handover_to, login=login, len=len(left), listed=listed(left))
                 )
+        # Beyond the person's own duties: nobody else's case may be left with nobody to act (a chain through them).
+        require_someone_left(ctx, repo, before, fix=(
+            _("Hand them over: indsats users deactivate {login} --handover-to LOGIN").format(login=login)
+            if handover_to is None else
+            _("Choose a successor who can act there, or grant '{handover_to}' the role those steps need first")
+            .format(handover_to=handover_to)))
         for duty in duties:
             record_handover(repo, duty, me.login, login, handover_to, at,  # type: ignore[arg-type]
                             os_login=ctx.os_login)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.log.org_chain import record_org_change
+from indsats.engine.org.coverage import require_someone_left, who_can_act
 from indsats.engine.org.rechain import rechain
 from indsats.engine.plans.schema import INSTALLATION_ROLES
 from indsats.errors import Invalid, NotAllowed, NotFound
@@ -275,7 +276,11 @@ def edit_user(
     reports_to: str | None = _UNCHANGED,
     unit: str | None = None,
 ) -> User:
-    """Change a user's name, e-mail, leader (None: no leader) or unit. The next reminder follows the change."""
+    """Change a user's name, e-mail, leader (None: no leader) or unit. The next reminder follows the change.
+
+    A new leader (or none) is refused (``Invalid``) when it would leave a case with nobody who can act on it
+    (``coverage``); one that only shortens the chain escalations climb is not.
+    """
     values: dict[str, Any] = {}
     if name is not None:
         if not name.strip():
@@ -290,13 +295,21 @@ def edit_user(
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_admin(repo, actor)
-        require_user(repo, login)
+        row = require_user(repo, login)
         if reports_to is not _UNCHANGED:
             _check_leader(repo, login, reports_to)
             values["reports_to"] = reports_to
         if not values:
             raise Invalid(_("nothing to change: give --name, --email, --reports-to, --no-reports-to or --unit"))
+        # Who acts on a case can follow the reports-to chain (the opener's leader, the leader's leader):
+        # a new leader, or none, may not leave a case with nobody who can act on it.
+        new_leader = "reports_to" in values and values["reports_to"] != row["reports_to"]
+        before = who_can_act(ctx, repo) if new_leader else frozenset()
         repo.update_user(login, values)
+        if new_leader:
+            require_someone_left(ctx, repo, before, fix=_(
+                "Give '{login}' a leader who can act there (indsats users edit {login} --reports-to LOGIN), or "
+                "let those cases move on first").format(login=login))
         at = ctx.clock.now().replace(microsecond=0)
         record_user(repo, at=at, actor=me.login, kind="user_changed", login=login, values=values,
                     os_login=ctx.os_login)

@@ -1,0 +1,124 @@
+"""Nobody left to act: no organisation change may leave a case with nobody who can act on it.
+
+What needs someone on a case is its state (while the case is open) and each of its running case deadlines
+that names who must meet it (a closed case's too, while such a duty outlives the closing). Someone can act
+there when a person the plan names as responsible (``Organisation.responsible``: whoever the sweep reminds)
+may also fire a trigger that moves the case on from that state, or the trigger that meets that deadline.
+
+Every change that can take that away (``users edit --reports-to/--no-reports-to``, ``users deactivate``,
+``users revoke``, ``users grant`` for a narrower unit) reads ``who_can_act`` before it writes and calls
+``require_someone_left`` before it commits: if a case that had someone has nobody now, the change is
+refused (``Invalid``: exit 5, the cases by id with the state or deadline and whom the plan names there,
+nothing written). A case that had nobody already is shown by ``stuck``; it never blocks the change that
+could mend it. A change that only shortens the chain escalations climb (a leader taken from someone who
+still acts) is not refused: ``rechain`` re-plans those escalations.
+
+>>> before = who_can_act(ctx, repo)                            # doctest: +SKIP
+>>> repo.update_user("emil", {"reports_to": None})             # doctest: +SKIP
+>>> require_someone_left(ctx, repo, before, fix="…")           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from indsats.engine.org.people import CaseFacts, organisation
+from indsats.errors import Invalid
+from indsats.i18n import _
+
+if TYPE_CHECKING:
+    from indsats.engine.cases.case import Case
+    from indsats.engine.context import Context
+    from indsats.engine.org.people import Organisation
+    from indsats.engine.plans.schema import Actor
+    from indsats.storage.repository import Repository
+
+
+@dataclass(frozen=True, kw_only=True)
+class Need:
+    """Where a case needs someone: its state, or one of its running case deadlines (``deadline``)."""
+
+    case_id: str
+    state: str
+    deadline: str | None
+    who: str  # whom the plan names there, as a person reads it (role labels, relations in words)
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        return (self.case_id, self.state, self.deadline)
+
+    def text(self) -> str:
+        if self.deadline is not None:
+            return _("{case_id}, case deadline '{deadline}' ({who})").format(
+                case_id=self.case_id, deadline=self.deadline, who=self.who)
+        return _("{case_id} in '{state}' ({who})").format(case_id=self.case_id, state=self.state, who=self.who)
+
+
+Served = frozenset[tuple[str, str, str | None]]
+
+
+def who_can_act(ctx: Context, repo: Repository) -> Served:
+    """Every need of every case that somebody can act on now (``Need.key``): what a change must keep."""
+    return frozenset(need.key for need, able in _needs(ctx, repo) if able)
+
+
+def left_without(ctx: Context, repo: Repository, before: Served) -> list[Need]:
+    """The needs someone could act on ``before`` that nobody can act on now, by case id."""
+    return sorted((need for need, able in _needs(ctx, repo) if not able and need.key in before),
+                  key=lambda n: (n.case_id, n.deadline or ""))
+
+
+def require_someone_left(ctx: Context, repo: Repository, before: Served, *, fix: str) -> None:
+    """Refuse (``Invalid``, naming the cases) a change that left a case with nobody to act; ``fix`` says what
+    the admin can do instead (translated by the caller)."""
+    lost = left_without(ctx, repo, before)
+    if lost:
+        raise Invalid(_("after this change nobody could act on {count} case(s): {listed}; nothing was written. {fix}")
+                      .format(count=len({n.case_id for n in lost}), listed=listed(lost), fix=fix))
+
+
+def listed(needs: list[Need], most: int = 20) -> str:
+    shown = "; ".join(n.text() for n in needs[:most])
+    return shown + (_(" and {count} more").format(count=len(needs) - most) if len(needs) > most else "")
+
+
+def _needs(ctx: Context, repo: Repository) -> Iterator[tuple[Need, bool]]:
+    running: dict[str, list[str]] = defaultdict(list)
+    for row in repo.case_deadlines_of_plan():
+        if row["met_at"] is None:
+            running[row["case_id"]].append(row["name"])
+    closed = [c for c in repo.get_cases(running).values() if not c.is_open]
+    orgs: dict[tuple[str, str], Organisation] = {}
+    for case in [*repo.list_cases(is_open=True), *closed]:
+        key = (case.plan_id, case.plan_version)
+        if key not in orgs:
+            orgs[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
+        yield from _case_needs(orgs[key], case, sorted(running.get(case.id, [])))
+
+
+def _case_needs(org: Organisation, case: Case, deadlines: list[str]) -> Iterator[tuple[Need, bool]]:
+    plan = org.plan
+    facts = CaseFacts.of(case)
+    state = plan.states.get(case.state)
+    if case.is_open and state is not None and state.responsible is not None:
+        # The triggers that move the case on from here; a state left only by "any state" triggers needs
+        # only someone who must act.
+        onward = [a for t in plan.transitions if case.state in t.source and t.dest for a in t.allowed]
+        yield _need(org, case, state.responsible, onward, facts, deadline=None)
+    for name in deadlines:
+        spec = plan.case_deadlines[name].responsible if name in plan.case_deadlines else None
+        if spec is None or not (case.is_open or plan.outlives_closing(name)):
+            continue  # without its own responsible, a deadline falls to whoever must act in the state (above)
+        met_by = plan.transition(plan.case_deadlines[name].met_by)
+        yield _need(org, case, spec, list(met_by.allowed) if met_by else [], facts, deadline=name)
+
+
+def _need(org: Organisation, case: Case, spec: Actor, allowed: list[Actor], facts: CaseFacts, *,
+          deadline: str | None) -> tuple[Need, bool]:
+    owners = org.responsible(spec, facts)
+    able = any(any(org.matches_as(a, o, facts) for a in allowed) for o in owners) if allowed else bool(owners)
+    need = Need(case_id=case.id, state=case.state, deadline=deadline, who=spec.describe(org.plan.roles))
+    return need, able
