@@ -96,6 +96,21 @@ def test_the_danish_translations_keep_the_placeholders_of_their_message() -> Non
     assert wrong == []
 
 
+def test_a_plans_state_is_trin_in_danish_wherever_a_person_reads_it() -> None:
+    """The CLI says "Trin" (trinnet, trin) for a plan's state; the web view and the report say the same, never
+    "Tilstand" (which Danish keeps for a server's health or a file's mode)."""
+    state = re.compile(r"\bstates?\b", re.IGNORECASE)
+    other = []
+    for m in catalog("da"):
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        if any(state.search(re.sub(r"\{[^{}]*\}", "", text)) for text in ids if text):
+            other += [(ids[0], text) for text in strings if "tilstand" in text.lower()]
+    assert other == []
+    da = gettext.translation("indsats", localedir=LOCALE, languages=["da"])
+    assert {da.gettext(word) for word in ("State", "States", "state")} == {"Trin", "trin"}
+
+
 def _translated(message) -> bool:  # type: ignore[no-untyped-def]
     strings = message.string if isinstance(message.string, tuple) else (message.string,)
     return all(strings)

@@ -159,7 +159,7 @@ def test_the_login_asks_for_a_code_with_an_s256_pkce_challenge_and_a_nonce(world
 def test_a_supervisor_logs_in_and_lands_on_the_page_asked_for(world: World) -> None:
     client, callback = log_in(world.base, "u-sup", next_page="/report")
     assert (callback.status_code, callback.headers["location"]) == (303, "/report")
-    assert "Tid i hver tilstand" in client.get("/report").text
+    assert "Tid på hvert trin" in client.get("/report").text
 
 
 def test_the_login_never_redirects_off_the_site(world: World) -> None:

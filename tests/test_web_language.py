@@ -21,7 +21,7 @@ from web_support import server_files
 USERS = {"u-sup": "sup", "u-emil": "emil", "u-ida": "ida", "u-lea": "lea", "u-fie": "fie", "u-stranger": "stranger"}
 # The web view's own Danish words, which must not be on an English page.
 DANISH_PAGE = ["Mine opgaver", "Fastlåste sager", "Logget ind som", "Log ud", "Historik", "Hændelse", "Skal handle",
-               "Rykket videre", "Oprettet", "Tid i hver tilstand", "Ingen adgang", "Filtrene kunne ikke bruges",
+               "Rykket videre", "Oprettet", "Tid på hvert trin", "Ingen adgang", "Filtrene kunne ikke bruges",
                "Tider vises i dansk tid", "Hent listen som CSV", "overskredet med", "Du er logget ud"]
 
 
