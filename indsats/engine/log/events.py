@@ -104,15 +104,24 @@ class Draft:
 
 def seal(draft: Draft, *, seq: int, prev_hash: str) -> Event:
     """Make ``draft`` the next event of its case's chain, after the event whose hash is ``prev_hash``."""
+    return seal_with_text(draft, seq=seq, prev_hash=prev_hash)[0]
+
+
+def seal_with_text(draft: Draft, *, seq: int, prev_hash: str) -> tuple[Event, str | None]:
+    """``seal``, and the payload's canonical JSON its digest was taken over (None without a payload): the
+    form the payload is stored in, so a writer need not encode it again."""
     # Microseconds are dropped: every database stores at least second precision identically.
-    if draft.at.microsecond:
-        draft = replace(draft, at=draft.at.replace(microsecond=0))
-    payload_digest = digest(draft.payload)
-    return Event(
+    at = draft.at
+    if at.microsecond:
+        at = at.replace(microsecond=0)
+        draft = replace(draft, at=at)
+    text = None if draft.payload is None else canonical_json(draft.payload)
+    payload_digest = hashlib.sha256((text or "{}").encode("utf-8")).hexdigest()
+    event = Event(
         case_id=draft.case_id,
         seq=seq,
         kind=draft.kind,
-        at=draft.at,
+        at=at,
         actor=draft.actor,
         trigger=draft.trigger,
         from_state=draft.from_state,
@@ -122,6 +131,7 @@ def seal(draft: Draft, *, seq: int, prev_hash: str) -> Event:
         prev_hash=prev_hash,
         hash=chain_hash(prev_hash, seq, draft, payload_digest),
     )
+    return event, text
 
 
 def chain_breaks(events: list[Event]) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.privacy.crypto import PROTECTED_KEYS
-from indsats.engine.log.events import Draft, Event, seal
+from indsats.engine.log.events import Draft, Event, seal, seal_with_text
 from indsats.engine.privacy.fingerprints import writing_cipher
 from indsats.errors import NotAllowed
 
@@ -94,8 +94,13 @@ def append_many(
     for draft in drafts:
         head = heads.get(draft.case_id)
         assert head is not None, f"case {draft.case_id} vanished inside its own transaction"
-        event = seal(draft, seq=head["last_seq"] + 1, prev_hash=head["last_hash"])
-        rows.append(stored_row(event, cipher))
+        event, text = seal_with_text(draft, seq=head["last_seq"] + 1, prev_hash=head["last_hash"])
+        if needs_key(draft.payload):
+            rows.append(stored_row(event, cipher))
+        else:  # stored as its digest's canonical JSON, not encoded a second time
+            row = event.as_row()
+            row["payload"] = text
+            rows.append(row)
         changes = {"last_seq": event.seq, "last_hash": event.hash, **(case_changes(draft, head) if case_changes else {})}
         head.update(changes)
         moved.setdefault(draft.case_id, {"id": draft.case_id}).update(changes)

@@ -23,6 +23,7 @@ from indsats.engine.time.clock import to_local
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
+    from indsats.engine.reminders.reminder import RemindedCase
     from indsats.engine.plans.schema import Plan
     from indsats.engine.ports import Clock, Directory
 
@@ -39,7 +40,7 @@ class CaseFacts:
     on_case: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def of(cls, case: Case, on_case: Iterable[str] = ()) -> CaseFacts:
+    def of(cls, case: Case | RemindedCase, on_case: Iterable[str] = ()) -> CaseFacts:
         return cls(opener=case.opened_by, unit=case.unit, assignee=case.assignee, on_case=frozenset(on_case))
 
 

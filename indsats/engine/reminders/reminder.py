@@ -13,6 +13,25 @@ from indsats.engine.row_value import RowValue
 
 
 @dataclass(frozen=True, kw_only=True)
+class RemindedCase(RowValue):
+    """What the sweep reads of a reminder's case: its plan, where it stands and who is on it (the columns of
+    ``cases`` it needs, not the whole row)."""
+
+    id: str
+    plan_id: str
+    plan_version: str
+    state: str
+    is_open: bool
+    deadline: datetime | None
+    opened_by: str
+    unit: str | None
+    assignee: str | None
+
+
+REMINDED_CASE_COLUMNS = ("id", "plan_id", "plan_version", "state", "is_open", "deadline", "opened_by", "unit", "assignee")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Reminder(RowValue):
     """A due message about a stalled state (level 0), an escalation one leader up (level n), or an acute alert."""
 

@@ -37,8 +37,7 @@ from indsats.engine.reminders.planning import (
 )
 
 if TYPE_CHECKING:
-    from indsats.engine.reminders.reminder import Reminder
-    from indsats.engine.cases.case import Case
+    from indsats.engine.reminders.reminder import RemindedCase, Reminder
     from indsats.engine.context import Context
     from indsats.engine.ports import Notifier
     from indsats.engine.plans.schema import Actor, Plan
@@ -85,14 +84,22 @@ class SweepResult:
         else:
             self.deliveries_not_listed += 1
 
+    def listing(self) -> bool:
+        """Is the next delivery one of those listed (else it is only counted: no need to build it)?"""
+        if len(self.deliveries) < DELIVERIES_LISTED:
+            return True
+        self.deliveries_not_listed += 1
+        return False
+
 
 @dataclass(frozen=True, kw_only=True)
 class _Prepared:
     row: Reminder
-    case: Case
+    case: RemindedCase
     plan: Plan
     deadline: datetime | None  # what the row is about: the state's deadline, or its case deadline's
     recipients: list[str]
+    recipients_json: str  # as the reminder row records them
     addresses: tuple[str, ...]
     top: bool
     problem: str | None  # a permanent reason not to send (nobody, or no address at all)
@@ -117,18 +124,19 @@ def sweep(
             rows = uow.repo.due_reminders(now=now)
             prepared, _duplicates = _prepare(ctx, uow.repo, rows)
         for p in _coalesce(prepared)[0]:
-            result.add_delivery(_delivery(p, ok=True))
+            if result.listing():
+                result.add_delivery(_delivery(p, ok=True))
         result.claimed = len(rows)
         return result
     while True:
         with ctx.db.unit_of_work(write=True, hot=True) as uow:
             rows = uow.repo.claim_due(now=now, limit=batch_size, worker=worker, lease_until=now + lease)
+            if rows:  # read what the messages need in the claim's transaction: one commit fewer a batch
+                prepared, obsolete = _prepare(ctx, uow.repo, rows)
             uow.commit()
         if not rows:
             return result
         result.claimed += len(rows)
-        with ctx.db.unit_of_work(hot=True) as uow:
-            prepared, obsolete = _prepare(ctx, uow.repo, rows)
         to_send, duplicates = _coalesce(prepared)
         sendable = [p for p in to_send if p.problem is None]
         messages = [_message(ctx, p, mail_from, now) for p in sendable]
@@ -144,7 +152,7 @@ def sweep(
 def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list[_Prepared], list[Reminder]]:
     prepared: list[_Prepared] = []
     obsolete: list[Reminder] = []
-    cases = repo.get_cases(row.case_id for row in rows)
+    cases = repo.reminded_cases(row.case_id for row in rows)
     # Case deadlines run while the case moves: they are obsolete once met or the case closed (unless the
     # duty outlives the decision: its ``met_by`` may be recorded after closing), not on a move.
     running = repo.running_case_deadlines({row.case_id for row in rows if row.deadline})
@@ -184,6 +192,7 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
                 plan=plan,
                 deadline=running[(row.case_id, name)]["due_at"] if name and not moved_on else case.deadline,
                 recipients=audience.recipients,
+                recipients_json=audience.recipients_json,
                 addresses=audience.addresses,
                 top=row.level >= audience.levels,
                 problem=audience.problem,
@@ -196,6 +205,7 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
 @dataclass(frozen=True, kw_only=True)
 class _Audience:
     recipients: list[str]
+    recipients_json: str
     addresses: tuple[str, ...]
     levels: int
     problem: str | None
@@ -233,7 +243,7 @@ def _audience(
     elif not addresses:
         problem = warning
     return _Audience(
-        recipients=recipients, addresses=tuple(sorted(set(addresses))), levels=levels, problem=problem, warning=warning
+        recipients=recipients, recipients_json=json.dumps(recipients), addresses=tuple(sorted(set(addresses))), levels=levels, problem=problem, warning=warning
     )
 
 
@@ -318,6 +328,7 @@ def _record_batch(
         worker=worker,
     )
     marks: list[dict[str, Any]] = []
+    sent: list[tuple[int, str, str | None]] = []
     drafts: list[Draft] = []
     repeats: list[dict[str, Any]] = []
     for row in obsolete:
@@ -329,13 +340,14 @@ def _record_batch(
         if p.row.id not in held:  # our lease ran out and another worker took the row: it was sent twice at most
             result.lost_claims += 1
             continue
-        _record(ctx, p, outcomes[p.row.id], now, result, marks, drafts, repeats)
+        _record(ctx, p, outcomes[p.row.id], now, result, marks, sent, drafts, repeats)
     for p in duplicates:
         if p.row.id in held:
             marks.append({"id": p.row.id, "status": ReminderStatus.sent.value, "sent_at": now, "claimed_by": None,
-                          "lease_until": None, "recipients": json.dumps(p.recipients),
+                          "lease_until": None, "recipients": p.recipients_json,
                           "last_error": "coalesced into another message"})
             result.coalesced += 1
+    repo.mark_sent(sent, sent_at=now, worker=worker)
     repo.mark_reminders(marks, worker=worker)
     journal.append_many(repo, drafts, case_changes=_counted)
     repo.insert_reminders(repeats)
@@ -348,6 +360,7 @@ def _record(
     now: datetime,
     result: SweepResult,
     marks: list[dict[str, Any]],
+    sent: list[tuple[int, str, str | None]],
     drafts: list[Draft],
     repeats: list[dict[str, Any]],
 ) -> None:
@@ -355,11 +368,8 @@ def _record(
     row = p.row
     attempts = row.attempts + 1
     if outcome.ok:
-        marks.append(
-            {"id": row.id, "status": ReminderStatus.sent.value, "sent_at": now, "attempts": attempts,
-             "claimed_by": None, "lease_until": None, "recipients": json.dumps(p.recipients),
-             "last_error": "; ".join(filter(None, (outcome.error, p.warning))) or None}
-        )
+        warning = p.warning if outcome.error is None else "; ".join(filter(None, (outcome.error, p.warning))) or None
+        sent.append((row.id, p.recipients_json, warning))
         kind = EventKind.reminder_sent if row.level == 0 else EventKind.escalated
         drafts.append(_draft(p, kind, now, {"reminder_id": row.id, "level": row.level, "kind": row.kind,
                                             "recipients": p.recipients}))
@@ -369,7 +379,8 @@ def _record(
                 repeats.append(pending_row(case_id=row.case_id, state=row.state, entry_seq=row.entry_seq,
                                            level=row.level, kind=row.kind, due_at=again, deadline=row.deadline))
         result.sent += 1
-        result.add_delivery(_delivery(p, ok=True))
+        if result.listing():
+            result.add_delivery(_delivery(p, ok=True))
         return
     give_up = outcome.permanent or attempts >= p.plan.escalation.max_attempts
     values: dict[str, Any] = {"id": row.id, "attempts": attempts, "claimed_by": None, "lease_until": None,
@@ -390,7 +401,8 @@ def _record(
         result.failed += 1
     else:
         result.retrying += 1
-    result.add_delivery(_delivery(p, ok=False, error=outcome.error))
+    if result.listing():
+        result.add_delivery(_delivery(p, ok=False, error=outcome.error))
 
 
 def _draft(p: _Prepared, kind: EventKind, now: datetime, payload: dict[str, Any]) -> Draft:

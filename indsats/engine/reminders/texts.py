@@ -101,9 +101,6 @@ class _Frame:
     body: str
 
 
-_FRAMES: dict[tuple[object, ...], _Frame] = {}
-
-
 def render(
     *,
     plan: Plan,
@@ -120,21 +117,54 @@ def render(
     """Render one notice, warning, reminder, escalation or acute alert."""
     who = None if responsible is None else (responsible.role, responsible.relation)
     key = (language(), plan.id, plan.version, state, kind, who, overdue, about)
-    frame = _FRAMES.get(key)
-    if frame is None:
-        if len(_FRAMES) > 4096:
-            _FRAMES.clear()
-        frame = _FRAMES[key] = _frame(plan, state, kind, responsible, overdue, about)
+    found = _TEMPLATES.get(key)
+    if found is None:
+        if len(_TEMPLATES) > 4096:
+            _TEMPLATES.clear()
+        found = _TEMPLATES[key] = _templates(_frame(plan, state, kind, responsible, overdue, about), plan.title)
+    subject, body, deadline_format, no_deadline = found
+    values = {
+        "case_id": case_id,
+        "level": level,
+        "lateness": lateness,
+        "deadline": to_local(deadline).strftime(deadline_format) if deadline else no_deadline,
+    }
+    return RenderedMessage(subject=subject.format_map(values), body=body.format_map(values))
+
+
+# What differs from one message to the next of a frame; everything else is written into its templates.
+_VARIABLE = ("case_id", "level", "lateness", "deadline")
+_MARK = {name: f"\x00{name}\x00" for name in _VARIABLE}
+_TEMPLATES: dict[tuple[object, ...], tuple[str, str, str, str]] = {}
+
+
+def _templates(frame: _Frame, plan_title: str) -> tuple[str, str, str, str]:
+    """The frame's subject and body as format strings over ``_VARIABLE`` alone: rendered once with a marker
+    in place of each variable, then every other brace escaped and each marker made a field again."""
+    subject, body = _compose(frame, plan_title, **_MARK)
+
+    def template(text: str) -> str:
+        text = text.replace("{", "{{").replace("}", "}}")
+        for name, mark in _MARK.items():
+            text = text.replace(mark, "{" + name + "}")
+        return text
+
+    return template(subject), template(body), frame.deadline_format, frame.no_deadline
+
+
+def _compose(frame: _Frame, plan_title: str, *, case_id: str, level: object, lateness: str,
+             deadline: str) -> tuple[str, str]:
+    """A message's subject and body from its frame and the values that differ per message."""
     commands = "\n".join(f"  indsats advance {case_id} {c}" for c in frame.commands) or frame.no_commands
     values = dict(
         case_id=case_id,
-        plan_title=plan.title,
+        plan_title=plan_title,
         state_label=frame.label,
         level=level,
         lateness=frame.late_short.format(lateness=lateness),
         lateness_long=frame.late_long.format(lateness=lateness, time_kind=frame.time_kind),
         responsible_role=frame.responsible_role,
-        deadline=to_local(deadline).strftime(frame.deadline_format) if deadline else frame.no_deadline,
+        deadline=deadline,
         deadline_rule=frame.deadline_rule,
         action_card=frame.action_card,
         commands=commands,
@@ -142,7 +172,7 @@ def render(
     intro = frame.intro.format(**values)
     if frame.published is not None:
         intro += "\n\n" + frame.published
-    return RenderedMessage(subject=frame.subject.format(**values), body=frame.body.format(intro=intro, **values))
+    return frame.subject.format(**values), frame.body.format(intro=intro, **values)
 
 
 def _frame(plan: Plan, state: str, kind: str, responsible: Actor | None, overdue: bool,

@@ -27,7 +27,7 @@ from indsats.engine.time.calendar_config import DEFAULT_HOURS, WEEKDAYS, Calenda
 from indsats.engine.time.clock import UTC, as_utc
 from indsats.engine.time.durations import Duration, DurationUnit
 from indsats.errors import Invalid
-from indsats.i18n import _
+from indsats.i18n import _, language
 
 __all__ = ["WEEKDAYS", "CalendarConfig", "ClosedDay", "ClosedReason", "WorkingCalendar", "add_months"]
 
@@ -317,13 +317,14 @@ class WorkingCalendar:
     @staticmethod
     def describe(td: timedelta) -> str:
         """A span in hours and minutes, e.g. "10 h 30 min", "45 min", "-2 h" (seconds are dropped)."""
-        minutes = abs(td) // timedelta(minutes=1)
-        if minutes == 0:
-            return _("{minutes} min").format(minutes=0)
-        hours, minutes = divmod(minutes, 60)
-        parts = ([_("{hours} h").format(hours=hours)] if hours else []) + (
-            [_("{minutes} min").format(minutes=minutes)] if minutes else [])
-        return ("-" if td < timedelta() else "") + " ".join(parts)
+        minutes = abs(td) // _MINUTE
+        key = (language(), minutes, td < _ZERO)
+        found = _DESCRIBED.get(key)  # a sweep describes the same few spans thousands of times
+        if found is None:
+            if len(_DESCRIBED) > 4096:
+                _DESCRIBED.clear()
+            found = _DESCRIBED[key] = _describe(minutes, negative=td < _ZERO)
+        return found
 
     def _intervals_from(self, day: date) -> Iterator[tuple[datetime, datetime]]:
         closed_run = 0
@@ -411,3 +412,17 @@ def add_months(day: date, months: int) -> date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, _gregorian.monthrange(year, month)[1]))
+
+
+_MINUTE = timedelta(minutes=1)
+_ZERO = timedelta()
+_DESCRIBED: dict[tuple[str, int, bool], str] = {}
+
+
+def _describe(minutes: int, *, negative: bool) -> str:
+    if minutes == 0:
+        return _("{minutes} min").format(minutes=0)
+    hours, minutes = divmod(minutes, 60)
+    parts = ([_("{hours} h").format(hours=hours)] if hours else []) + (
+        [_("{minutes} min").format(minutes=minutes)] if minutes else [])
+    return ("-" if negative else "") + " ".join(parts)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
 
 from indsats.engine.cases.case import Case
+from indsats.engine.reminders.reminder import REMINDED_CASE_COLUMNS, RemindedCase
 from indsats.storage.models import case_counters, cases, reminders
 from indsats.storage.repositories.base import Queries, Row, by_columns
 
@@ -188,6 +189,14 @@ class CaseRepository(Queries):
         if lock and self.is_postgresql:
             query = query.with_for_update()
         return {r["id"]: Case.from_row(r) for r in self.conn.execute(query).mappings()}
+
+    def reminded_cases(self, case_ids: Iterable[str]) -> dict[str, RemindedCase]:
+        """What the sweep reads of these cases (``RemindedCase``), by id."""
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        query = select(*(cases.c[name] for name in REMINDED_CASE_COLUMNS)).where(cases.c.id.in_(ids))
+        return {r["id"]: RemindedCase.from_row(r) for r in self.conn.execute(query).mappings()}
 
     def lock_case_heads(self, case_ids: Iterable[str]) -> dict[str, Row]:
         """The chain heads and reminder counters of these cases, by id, locked in id order (PostgreSQL)."""

@@ -117,7 +117,8 @@ class EventRepository(Queries):
         self.conn.execute(update(events).where(events.c.case_id == case_id).values(payload=None))
 
     def insert_events(self, rows: Iterable[Row]) -> None:
-        values = [{**r, "payload": None if r.get("payload") is None else dumps(r["payload"])} for r in rows]
+        # A payload may come already in its stored form (the canonical JSON ``seal_with_text`` gives).
+        values = [r if isinstance(r.get("payload"), str | None) else {**r, "payload": dumps(r["payload"])} for r in rows]
         if values:
             self.conn.execute(insert(events), values)
             self._count_escalations(values)

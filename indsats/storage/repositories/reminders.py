@@ -142,6 +142,13 @@ class ReminderRepository(Queries):
             query = query.with_for_update()
         return set(self.conn.execute(query).scalars())
 
+    def mark_sent(self, rows: Iterable[tuple[int, str, str | None]], *, sent_at: datetime, worker: str) -> None:
+        """Mark reminders held by ``worker`` sent at ``sent_at``: each row is (id, recipients as JSON, last error)."""
+        self.mark_reminders(
+            ({"id": rid, "status": "sent", "sent_at": sent_at, "attempts": reminders.c.attempts + 1,
+              "claimed_by": None, "lease_until": None, "recipients": recipients, "last_error": error}
+             for rid, recipients, error in rows), worker=worker)
+
     def mark_reminders(self, rows: Iterable[Row], *, worker: str) -> None:
         """Update several reminders held by ``worker``: each row holds ``id`` and the columns to set.
 
