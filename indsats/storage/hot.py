@@ -37,6 +37,7 @@ from indsats.storage.visit_days import LEAVE_VISIT, UPSERT_ESCALATION_DAY_OF_CAS
 
 if TYPE_CHECKING:
     from indsats.storage.database import Database
+    from indsats.storage.repositories.cases import OverdueRow
     from indsats.storage.repository import Repository
 
     _RepositoryBase = Repository
@@ -367,6 +368,9 @@ class HotRepository(_RepositoryBase):
             self._org = cached[1]
         return self._org
 
+    def organisation_key(self) -> object | None:
+        return self._snapshot()  # replaced when the organisation's version changes
+
     def get_user(self, login: str) -> Row | None:
         found = self._snapshot().users.get(login)
         return None if found is None else dict(found)
@@ -431,6 +435,36 @@ class HotRepository(_RepositoryBase):
             sql += " LIMIT ?"
             params.append(limit)
         return [Case.from_row(r) for r in self._uow.rows("cases", sql, params)]
+
+    def overdue_rows(self, *, at: datetime, plan_id: str | None = None, unit: str | None = None,
+                     after: tuple[datetime, Any] | None = None, limit: int | None = None) -> list[OverdueRow]:
+        """As ``CaseRepository.overdue_rows``: only the columns the stuck list shows, converted here. On SQLite the
+        cases of one deadline come by rowid, as ``ix_cases_open_deadline`` holds them: no sort of each deadline's
+        cases by id (``USE TEMP B-TREE FOR RIGHT PART OF ORDER BY``), a fifth of the statement's time."""
+        sqlite = self._uow.driver.sqlite
+        place = "rowid" if sqlite else "id"
+        sql = ("SELECT id, plan_id, plan_version, state, opened_by, unit, assignee, escalation_level, reminders_sent,"
+               " (SELECT count(*) FROM reminders WHERE reminders.case_id = cases.id AND reminders.status = 'failed'),"
+               f" deadline, last_activity_at, {place} FROM cases WHERE is_open = ? AND deadline < ? AND paused_at IS NULL")
+        params: list[Any] = [True, at]
+        if after is not None:
+            sql += f" AND deadline >= ? AND (deadline > ? OR {place} > ?)"
+            params += [after[0], after[0], after[1]]
+        if plan_id is not None:
+            sql += " AND plan_id = ?"
+            params.append(plan_id)
+        if unit is not None:
+            sql += " AND unit = ?"
+            params.append(unit)
+        sql += f" ORDER BY deadline, {place}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        cursor = self._uow.execute(sql, params)
+        time = _sqlite_time if sqlite else _aware
+        found = [(*r[:10], time(r[10]), time(r[11]), r[12]) for r in cursor.fetchall()]
+        cursor.close()
+        return found  # the columns as OverdueRow types them
 
     def failed_reminder_counts(self, case_ids: Iterable[str]) -> dict[str, int]:
         ids = list(case_ids)

@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
+import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
 
 from indsats.engine.cases.views import Person, log_view, person_in
-from indsats.engine.cases.visibility import may_see, organisation
+from indsats.engine.cases.visibility import SEES_EVERY_PLAN, may_see, organisation
 from indsats.engine.org.people import CaseFacts, Organisation
 from indsats.engine.org.users import require_actor
-from indsats.engine.reminders.planning import is_working_time, rule_of, time_between
-from indsats.engine.time.clock import as_utc
+from indsats.engine.reminders.planning import is_working_time, rule_of
+from indsats.engine.time.clock import as_utc, to_local
 from indsats.errors import Invalid, NotAllowed
-from indsats.i18n import N_, _
+from indsats.i18n import N_, _, language
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -26,7 +28,9 @@ if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
     from indsats.engine.context import Context
     from indsats.engine.org.users import User
+    from indsats.engine.plans.schema import Actor, Plan
     from indsats.engine.time.durations import Duration
+    from indsats.storage.repositories.cases import OverdueRow
     from indsats.storage.repository import Repository
 
 _BATCH = 500
@@ -132,12 +136,8 @@ def _stuck_rows(
         me = require_actor(repo, actor)
         _require_overseer(ctx, repo, me)
         yield None
-        plans: dict[tuple[str, str], Organisation] = {}
-        people: dict[tuple[str, str, str, str | None], Person] = {}  # the same few people act on most cases
-
-        def check(case: Case, failed: int, case_deadline: tuple[str, datetime] | None = None,
-                  late_only: Duration | None = overdue_by) -> StuckCase | None:
-            return _stuck(ctx, repo, plans, people, me, case, at, role, late_only, failed, case_deadline)
+        lister = _Lister(ctx, repo, me, at, role, overdue_by)
+        check = lister.of_case
 
         def others() -> Iterator[StuckCase | None]:
             """After the overdue ones: failed reminders, case deadlines passed, paused (each case once)."""
@@ -152,10 +152,10 @@ def _stuck_rows(
             paused = repo.paused_cases(plan_id=plan_id, unit=unit)
             failed_counts = repo.failed_reminder_counts(c.id for c in paused)
             for case in paused:
-                yield check(case, failed_counts.get(case.id, 0), late_only=None)
+                yield check(case, failed_counts.get(case.id, 0), late_only=False)
 
         listed = 0
-        for item in itertools.chain(_overdue(ctx, repo, at, plan_id, unit, limit, check), others()):
+        for item in itertools.chain(_overdue(ctx, repo, lister, at, plan_id, unit, limit), others()):
             if item is None:
                 continue
             yield item
@@ -167,59 +167,109 @@ def _stuck_rows(
 def _overdue(
     ctx: Context,
     repo: Repository,
+    lister: _Lister,
     at: datetime,
     plan_id: str | None,
     unit: str | None,
     limit: int | None,
-    check: Callable[[Case, int], StuckCase | None],
 ) -> Iterator[StuckCase]:
     """The open cases past their state's deadline, most overdue first (ties: earliest deadline, then id).
 
     Pages come in deadline order, and how overdue a case is falls as its deadline rises for one way of counting
     (working time, or elapsed). A case found is held until no case still unread can be more overdue: at most a
     page when every pinned plan counts its deadlines alike, more where working and elapsed deadlines mix.
+    Whoever sees every case reads the pages as the list shows them (``overdue_rows``); anyone else reads whole
+    cases, which need-to-know decides on one at a time.
     """
-    bound = _overdue_bound(ctx, repo, at)
+    bound, alike = _overdue_bound(ctx, repo, lister)
     waiting: list[tuple[timedelta, datetime, str, StuckCase]] = []
-    after: tuple[datetime, str] | None = None
+    push, pop = heapq.heappush, heapq.heappop
     # With a limit, the first page is only as large as the limit: most cases are usually kept.
     size = _BATCH if limit is None else min(limit, _BATCH)
-    while True:
-        page = repo.overdue_cases(at=at, plan_id=plan_id, unit=unit, after=after, limit=size)
-        failed = repo.failed_reminder_counts(c.id for c in page)
-        for case in page:
-            if case.paused_at is not None:
-                continue  # listed as paused, at the end
-            item = check(case, failed.get(case.id, 0))
-            if item is not None:
-                assert item.deadline is not None and item.overdue_by is not None  # found past its deadline
-                heapq.heappush(waiting, (-item.overdue_by, item.deadline, item.case_id, item))
-        if len(page) < size:
-            break
-        last = page[-1]
-        assert last.deadline is not None  # an overdue case has a deadline
-        after = (last.deadline, last.id)
-        size = _BATCH
-        most_still_unread = bound(last.deadline)
-        while waiting and -waiting[0][0] >= most_still_unread:
-            yield heapq.heappop(waiting)[-1]
+    if lister.sees_every_case:
+        # Pages of rows as the list shows them; one deadline's cases come in the order of the index, not by id,
+        # so a case is let out only when it comes before every case still unread: more overdue than the last
+        # one read could be, or as overdue with an earlier deadline. One row more than a page lets a page out.
+        # Where every deadline counts alike, a page comes nearly in the list's order: sorted, not heaped.
+        page_after: tuple[datetime, Any] | None = None
+        while True:
+            rows = repo.overdue_rows(at=at, plan_id=plan_id, unit=unit, after=page_after, limit=size + 1)
+            if alike:
+                waiting += lister.overdue(rows)
+                waiting.sort()
+            else:
+                for entry in lister.overdue(rows):
+                    push(waiting, entry)
+            if len(rows) <= size:
+                break
+            last = rows[-1]
+            page_after = (last[10], last[12])
+            size = _BATCH
+            less_unread, last_deadline = -bound(last[10]), last[10]
+            if alike:
+                out = 0
+                for entry in waiting:
+                    if entry[0] > less_unread or (entry[0] == less_unread and entry[1] >= last_deadline):
+                        break
+                    out += 1
+                yield from [entry[-1] for entry in waiting[:out]]
+                del waiting[:out]
+            else:
+                while waiting and (waiting[0][0] < less_unread or (
+                        waiting[0][0] == less_unread and waiting[0][1] < last_deadline)):
+                    yield pop(waiting)[-1]
+        if alike:
+            yield from [entry[-1] for entry in waiting]
+            return
+    else:
+        after: tuple[datetime, str] | None = None
+        while True:
+            page = repo.overdue_cases(at=at, plan_id=plan_id, unit=unit, after=after, limit=size)
+            failed = repo.failed_reminder_counts(c.id for c in page)
+            for case in page:
+                if case.paused_at is not None:
+                    continue  # listed as paused, at the end
+                found = lister.of_case(case, failed.get(case.id, 0))
+                if found is not None:
+                    assert found.deadline is not None and found.overdue_by is not None  # found past its deadline
+                    push(waiting, (-found.overdue_by, found.deadline, found.case_id, found))
+            if len(page) < size:
+                break
+            deadline = page[-1].deadline
+            assert deadline is not None  # an overdue case has a deadline
+            after = (deadline, page[-1].id)
+            size = _BATCH
+            most_still_unread = bound(deadline)
+            while waiting and -waiting[0][0] >= most_still_unread:
+                yield pop(waiting)[-1]
     while waiting:
-        yield heapq.heappop(waiting)[-1]
+        yield pop(waiting)[-1]
 
 
-def _overdue_bound(ctx: Context, repo: Repository, at: datetime) -> Callable[[datetime], timedelta]:
-    """How overdue at most, at ``at``, a case with a deadline at or after the given one can be: working time
-    since it, unless a pinned plan has a state whose deadline counts elapsed time."""
-    elapsed = False
-    for plan_id, version in repo.pinned_versions():
-        plan = ctx.catalog.pinned(repo, plan_id, version)
-        rules = [rule_of(plan, name) for name, state in plan.states.items() if not state.final]
-        if any(rule is not None and not rule.working for rule in rules):
-            elapsed = True
-            break
+def _overdue_bound(ctx: Context, repo: Repository, lister: _Lister) -> tuple[Callable[[datetime], timedelta], bool]:
+    """How overdue at most, at the list's time, a case with a deadline at or after the given one can be: working
+    time since it, unless a pinned plan has a state whose deadline counts elapsed time; and whether every pinned
+    plan's deadlines count alike (all working time, or all elapsed)."""
+    pinned = tuple(repo.pinned_versions())
+    counting = _COUNTING.get(pinned)
+    if counting is None:
+        working = elapsed = False
+        for plan_id, version in pinned:
+            plan = ctx.catalog.pinned(repo, plan_id, version)
+            for name, state in plan.states.items():
+                rule = None if state.final else rule_of(plan, name)
+                if rule is not None:
+                    working, elapsed = working or rule.working, elapsed or not rule.working
+        counting = _COUNTING[pinned] = (working, elapsed)
+    working, elapsed = counting
     if elapsed:
-        return lambda deadline: at - deadline
-    return lambda deadline: ctx.calendar.working_time_between(deadline, at)
+        at = lister.at
+        return (lambda deadline: at - deadline), not working
+    return lister.working_time_to_at, True
+
+
+# The pinned plan versions -> whether any of their open states' deadlines count working time, and elapsed time.
+_COUNTING: dict[tuple[tuple[str, str], ...], tuple[bool, bool]] = {}
 
 
 def export_stuck(ctx: Context, *, actor: str, via: str, **filters: Any) -> list[StuckCase]:
@@ -253,77 +303,181 @@ def _require_overseer(ctx: Context, repo: Repository, me: User) -> None:
     raise NotAllowed(_("'{login}' cannot list stuck cases: that is for supervisors and leaders").format(login=me.login))
 
 
-def _stuck(
-    ctx: Context,
-    repo: Repository,
-    plans: dict[tuple[str, str], Organisation],
-    people: dict[tuple[str, str, str, str | None], Person],
-    me: User,
-    case: Case,
-    at: datetime,
-    role: str | None,
-    overdue_by: Duration | None,
-    failed: int,
-    case_deadline: tuple[str, datetime] | None = None,
-) -> StuckCase | None:
-    key = (case.plan_id, case.plan_version)
-    if key not in plans:
-        plans[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
-    org = plans[key]
-    plan = org.plan
-    if not may_see(repo, me, case, plan, org):
-        return None
-    state = plan.states[case.state]
-    name = None if case_deadline is None else case_deadline[0]
-    spec = state.responsible
-    if name is not None and name in plan.case_deadlines:
-        if not case.is_open and not plan.outlives_closing(name):
+@dataclass(frozen=True, kw_only=True)
+class _StateView:
+    """What a listed case shows of its plan, state and case deadline (read once per plan version)."""
+
+    plan: Plan
+    label: str
+    spec: Actor | None  # who must act: the state's, or the case deadline's reminders' recipients
+    working: bool  # counted in working time
+    case_deadline_label: str | None
+
+
+# (plan id, version, state, case deadline) -> its view: a pinned version never changes.
+_VIEWS: dict[tuple[str, str, str, str | None], _StateView] = {}
+# Who must act, resolved against one organisation (its ``organisation_key``, kept only while that is current),
+# per (day, language, role asked for), per (plan id, version, state, case deadline, opener, unit, assignee):
+# the people, or None when none of them is in the role asked for. Most of a million cases share a few of these.
+_OwnersKey = tuple[str, str, str, "str | None", str, "str | None", "str | None"]
+_RESOLVED: weakref.WeakKeyDictionary[object, dict[tuple[date, str, str | None], dict[_OwnersKey, list[Person] | None]]]
+_RESOLVED = weakref.WeakKeyDictionary()
+_MAX_RESOLVED = 100_000  # openers × units × states kept at most, per organisation and day
+_resolving = threading.Lock()
+
+
+class _Lister:
+    """One list's rows: each plan's organisation, who must act and the people named (kept beside the organisation
+    they were resolved against), each deadline's day, worked out once rather than per case."""
+
+    def __init__(self, ctx: Context, repo: Repository, me: User, at: datetime, role: str | None,
+                 overdue_by: Duration | None) -> None:
+        self.ctx, self.repo, self.me, self.at = ctx, repo, me, at
+        self.role, self.overdue_by = role, overdue_by
+        self.sees_every_case = me.installation_role in SEES_EVERY_PLAN  # need-to-know has nothing to decide
+        self.working_time_to_at = ctx.calendar.working_time_to(at)
+        self.describe = _DESCRIBERS.get(language()) or _DESCRIBERS.setdefault(language(), ctx.calendar.describer())
+        self.today = to_local(ctx.clock.now()).date()  # as ``organisation`` has it (deputies' dates are local)
+        self._orgs: dict[tuple[str, str], Organisation] = {}
+        self._people: dict[tuple[str, str, str, str | None], Person] = {}  # the same few people act on most cases
+        self._owners: dict[_OwnersKey, list[Person] | None] = {}
+        key = repo.organisation_key()
+        if key is not None:
+            with _resolving:
+                per_day = _RESOLVED.get(key)
+                if per_day is None:
+                    per_day = _RESOLVED[key] = {}
+                asked = (self.today, language(), role)
+                found = per_day.get(asked)
+                if found is None:
+                    for earlier in [k for k in per_day if k[0] != self.today]:
+                        del per_day[earlier]  # resolved on another day: deputies' dates may differ today
+                    found = per_day[asked] = {}
+                elif len(found) > _MAX_RESOLVED:
+                    found.clear()
+                self._owners = found
+
+    def overdue(self, rows: list[OverdueRow]) -> list[tuple[timedelta, datetime, str, StuckCase]]:
+        """The unpaused open cases past their state's deadline (as ``overdue_rows`` reads them) that pass the
+        filters, for one who sees every case, each after its place in the list (how much overdue, negated; the
+        deadline; the id). The list's hot loop: what repeats is looked up, not worked out."""
+        found: list[tuple[timedelta, datetime, str, StuckCase]] = []
+        append, owners_of, must_act = found.append, self._owners, self._must_act
+        at, overdue_by, add = self.at, self.overdue_by, self.ctx.calendar.add
+        since, describe, new, overdue = self.working_time_to_at, self.describe, _new, StuckReason.overdue
+        for case_id, plan_id, version, state, opener, unit, assignee, level, sent, failed, deadline, activity, _place in rows:
+            view = _VIEWS.get((plan_id, version, state, None)) or self._view(plan_id, version, state, None)
+            owners = owners_of.get((plan_id, version, state, None, opener, unit, assignee), _UNKNOWN)
+            if owners is _UNKNOWN:
+                owners = must_act(view, (plan_id, version, state, None, opener, unit, assignee))
+            if owners is None or (overdue_by is not None and add(deadline, overdue_by) > at):
+                continue
+            late = since(deadline) if view.working else at - deadline
+            item = new(StuckCase)
+            item.__dict__.update(
+                case_id=case_id, plan_id=plan_id, unit=unit, state=state, state_label=view.label, must_act=[*owners],
+                deadline=deadline, working_time=view.working, overdue_by=late, overdue_text=describe(late),
+                escalation_level=level, reminders_sent=sent, last_activity_at=activity, failed_reminders=failed,
+                reason=overdue, paused_since=None, pause_reason=None, case_deadline=None,
+            )
+            append((-late, deadline, case_id, item))
+        return found
+
+    def of_case(self, case: Case, failed: int, case_deadline: tuple[str, datetime] | None = None,
+                late_only: bool = True) -> StuckCase | None:
+        """The case as the list shows it, if ``me`` may see it and it passes the filters (``late_only``: the
+        ``overdue_by`` filter applies)."""
+        name = None if case_deadline is None else case_deadline[0]
+        view = _VIEWS.get((case.plan_id, case.plan_version, case.state, name)) or self._view(
+            case.plan_id, case.plan_version, case.state, name)
+        plan = view.plan
+        if not self.sees_every_case and not may_see(self.repo, self.me, case, plan,
+                                                    self._org(case.plan_id, case.plan_version)):
             return None
-        spec = plan.case_deadlines[name].responsible or spec  # whoever the case deadline's reminders go to
-    must_act: list[Person] = []
-    if spec is not None:
-        owners = org.responsible(spec, CaseFacts.of(case))
-        for login in owners:
-            known = (*key, login, case.unit)
-            if known not in people:
-                people[known] = person_in(repo, org, login, case.unit)
-            must_act.append(people[known])
-    if role is not None and not (
-        any(role in p.role.split(", ") for p in must_act) or (spec is not None and spec.role == role)
-    ):
-        return None
-    deadline = case.deadline if case_deadline is None else case_deadline[1]
-    working = is_working_time(plan, case.state, name)
-    paused_since = case.paused_at
-    late: timedelta | None = None
-    if deadline is not None and deadline < at and paused_since is None:
-        late = time_between(plan, case.state, deadline, at, ctx.calendar, name)
-    if overdue_by is not None and (late is None or deadline is None or ctx.calendar.add(deadline, overdue_by) > at):
-        return None
-    if paused_since is not None:
-        reason = StuckReason.paused
-    elif late is not None:
-        reason = StuckReason.overdue if name is None else StuckReason.case_deadline
-    else:
-        reason = StuckReason.delivery_failed
-    sealed_reason = case.pause_reason
-    return StuckCase(
-        case_id=case.id,
-        plan_id=case.plan_id,
-        unit=case.unit,
-        state=case.state,
-        state_label=state.label,
-        must_act=must_act,
-        deadline=deadline,
-        working_time=working,
-        overdue_by=late,
-        overdue_text=None if late is None else ctx.calendar.describe(late),
-        escalation_level=case.escalation_level,
-        reminders_sent=case.reminders_sent,
-        last_activity_at=case.last_activity_at,
-        failed_reminders=failed,
-        reason=reason,
-        paused_since=paused_since,
-        pause_reason=None if sealed_reason is None else ctx.keys.cipher().open(sealed_reason),
-        case_deadline=None if name is None else plan.case_deadlines[name].label,
-    )
+        if name is not None and name in plan.case_deadlines and not case.is_open and not plan.outlives_closing(name):
+            return None
+        key = (case.plan_id, case.plan_version, case.state, name, case.opened_by, case.unit, case.assignee)
+        owners = self._owners.get(key, _UNKNOWN)
+        if owners is _UNKNOWN:
+            owners = self._must_act(view, key)
+        if owners is None:
+            return None
+        at = self.at
+        deadline = case.deadline if case_deadline is None else case_deadline[1]
+        paused_since = case.paused_at
+        late: timedelta | None = None
+        if deadline is not None and deadline < at and paused_since is None:
+            late = self.working_time_to_at(deadline) if view.working else at - deadline
+        overdue_by = self.overdue_by if late_only else None
+        if overdue_by is not None and (late is None or deadline is None or self.ctx.calendar.add(deadline, overdue_by) > at):
+            return None
+        if paused_since is not None:
+            reason = StuckReason.paused
+        elif late is not None:
+            reason = StuckReason.overdue if name is None else StuckReason.case_deadline
+        else:
+            reason = StuckReason.delivery_failed
+        sealed_reason = case.pause_reason
+        return StuckCase(
+            case_id=case.id,
+            plan_id=case.plan_id,
+            unit=case.unit,
+            state=case.state,
+            state_label=view.label,
+            must_act=list(owners),
+            deadline=deadline,
+            working_time=view.working,
+            overdue_by=late,
+            overdue_text=None if late is None else self.describe(late),
+            escalation_level=case.escalation_level,
+            reminders_sent=case.reminders_sent,
+            last_activity_at=case.last_activity_at,
+            failed_reminders=failed,
+            reason=reason,
+            paused_since=paused_since,
+            pause_reason=None if sealed_reason is None else self.ctx.keys.cipher().open(sealed_reason),
+            case_deadline=view.case_deadline_label,
+        )
+
+    def _org(self, plan_id: str, version: str) -> Organisation:
+        org = self._orgs.get((plan_id, version))
+        if org is None:
+            org = self._orgs[(plan_id, version)] = Organisation(
+                self.repo, self.ctx.catalog.pinned(self.repo, plan_id, version), self.today)
+        return org
+
+    def _view(self, plan_id: str, version: str, state_name: str, name: str | None) -> _StateView:
+        plan = self._org(plan_id, version).plan
+        state = plan.states[state_name]
+        spec = state.responsible
+        if name is not None and name in plan.case_deadlines:
+            spec = plan.case_deadlines[name].responsible or spec  # whoever the case deadline's reminders go to
+        view = _VIEWS[(plan_id, version, state_name, name)] = _StateView(
+            plan=plan, label=state.label, spec=spec, working=is_working_time(plan, state_name, name),
+            case_deadline_label=None if name is None else plan.case_deadlines[name].label,
+        )
+        return view
+
+    def _must_act(self, view: _StateView, key: _OwnersKey) -> list[Person] | None:
+        """Who must act on a case of this plan version, state, case deadline, opener, unit and caseworker (None:
+        nobody in the role asked for)."""
+        plan_id, version, _state, _name, opener, unit, assignee = key
+        spec, role = view.spec, self.role
+        must_act: list[Person] = []
+        if spec is not None:
+            org = self._org(plan_id, version)
+            for login in org.responsible(spec, CaseFacts(opener=opener, unit=unit, assignee=assignee)):
+                known = (plan_id, version, login, unit)
+                person = self._people.get(known)
+                if person is None:
+                    person = self._people[known] = person_in(self.repo, org, login, unit)
+                must_act.append(person)
+        fits = role is None or any(role in p.role.split(", ") for p in must_act) or (
+            spec is not None and spec.role == role)
+        found = self._owners[key] = must_act if fits else None
+        return found
+
+
+_DESCRIBERS: dict[str, Callable[[timedelta], str]] = {}  # per language: ``WorkingCalendar.describe``, its words read once
+_UNKNOWN: Any = object()  # not looked up yet
+_new = object.__new__  # a listed row is built without the frozen dataclass's field-by-field __init__

@@ -17,7 +17,7 @@ on the ``legal`` calendar: the days the law closes, never the installation's own
 from __future__ import annotations
 
 import calendar as _gregorian
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -69,6 +69,7 @@ class WorkingCalendar:
         self._openings: dict[date, tuple[datetime, datetime] | None] = {}
         self._local_dates: dict[datetime, date] = {}
         self._legal: WorkingCalendar | None = None
+        self._working_time_to: tuple[datetime, Callable[[datetime], timedelta]] | None = None
 
     @property
     def legal(self) -> WorkingCalendar:
@@ -216,6 +217,49 @@ class WorkingCalendar:
             total += self._open_between(first + timedelta(days=1), last)
         return total
 
+    def working_time_to(self, end: datetime) -> Callable[[datetime], timedelta]:
+        """``working_time_between(start, end)`` for many starts and one ``end`` (the stuck list: each overdue
+        deadline and the list's time): what follows a start's own day is added up once per day (and the last
+        ``end`` asked for is kept, days and all: a fixed clock, or a server asked twice in the same instant)."""
+        end = as_utc(end)
+        kept = self._working_time_to
+        if kept is not None and kept[0] == end:
+            return kept[1]
+        last = self._local_date(end)
+        last_opening = self.opening(last)
+        # Per local day: its opening, its closing (cut at ``end``), and the open time after the day up to ``end``.
+        days: dict[date, tuple[datetime, datetime, timedelta] | None] = {}
+        zero = timedelta()
+
+        def day(first: date) -> tuple[datetime, datetime, timedelta] | None:
+            interval = self.opening(first)
+            if first == last:
+                found = None if interval is None else (interval[0], min(interval[1], end), zero)
+            else:
+                after = zero
+                if last_opening is not None:
+                    after += max(zero, min(last_opening[1], end) - last_opening[0])
+                if last > first + timedelta(days=1):
+                    after += self._open_between(first + timedelta(days=1), last)
+                found = (end, end, after) if interval is None else (interval[0], interval[1], after)
+            days[first] = found
+            return found
+
+        def between(start: datetime) -> timedelta:
+            start = as_utc(start)
+            if start >= end:
+                return self.working_time_between(start, end)
+            first = self._local_date(start)
+            found = days[first] if first in days else day(first)
+            if found is None:
+                return zero
+            opens, closes, after = found
+            counted = closes - (start if start > opens else opens)
+            return after + counted if counted > zero else after
+
+        self._working_time_to = (end, between)
+        return between
+
     def subtract(self, at: datetime, duration: Duration, *, statutory: bool = False) -> datetime:
         """The instant ``duration`` before ``at`` (for warnings before a deadline), the mirror of ``add``.
 
@@ -325,6 +369,25 @@ class WorkingCalendar:
                 _DESCRIBED.clear()
             found = _DESCRIBED[key] = _describe(minutes, negative=td < _ZERO)
         return found
+
+    @staticmethod
+    def describer() -> Callable[[timedelta], str]:
+        """``describe`` for many spans in the current language (the stuck list's): the language looked up once,
+        each text made once."""
+        speaking = language()
+        made: dict[int, str] = {}
+
+        def describe(td: timedelta) -> str:
+            minutes = td // _MINUTE if td >= _ZERO else -(-td // _MINUTE)  # whole minutes, towards zero
+            found = made.get(minutes)
+            if found is None:
+                if len(made) > 100_000:
+                    made.clear()
+                found = made[minutes] = _DESCRIBED.get((speaking, abs(minutes), minutes < 0)) or _describe(
+                    abs(minutes), negative=minutes < 0)
+            return found
+
+        return describe
 
     def _intervals_from(self, day: date) -> Iterator[tuple[datetime, datetime]]:
         closed_run = 0

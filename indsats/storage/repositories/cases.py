@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
 
@@ -11,6 +12,11 @@ from indsats.engine.cases.case import Case
 from indsats.engine.reminders.reminder import REMINDED_CASE_COLUMNS, RemindedCase
 from indsats.storage.models import case_counters, cases, reminders
 from indsats.storage.repositories.base import Queries, Row, by_columns
+
+# An overdue, unpaused open case as the stuck list reads it: id, plan id, plan version, state, opener, unit,
+# assignee, escalation level, reminders sent, failed reminders, deadline, last activity, and its place among the
+# cases of the same deadline (``overdue_rows``' ``after``: the id, or on SQLite the rowid).
+OverdueRow = tuple[str, str, str, str, str, "str | None", "str | None", int, int, int, datetime, datetime, Any]
 
 # Built once: constructing a statement costs more than SQLite running it.
 _GET_CASE = select(cases).where(cases.c.id == bindparam("case_id"))
@@ -120,6 +126,39 @@ class CaseRepository(Queries):
         if limit is not None:
             query = query.limit(limit)
         return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
+
+    def overdue_rows(
+        self,
+        *,
+        at: datetime,
+        plan_id: str | None = None,
+        unit: str | None = None,
+        after: tuple[datetime, Any] | None = None,
+        limit: int | None = None,
+    ) -> list[OverdueRow]:
+        """``overdue_cases`` without the paused ones, each case only as the stuck list shows it (``OverdueRow``):
+        by deadline, in pages of the same index; how many of its reminders failed counted in the same statement.
+        Cases of the same deadline come in the order of their last value (here the id; the hot path's SQLite
+        statement orders them by rowid, the index's own order, so SQLite sorts nothing); ``after`` continues
+        from the last row's deadline and that value."""
+        failed = (
+            select(func.count()).select_from(reminders)
+            .where(reminders.c.case_id == cases.c.id, reminders.c.status == "failed").scalar_subquery()
+        )
+        c = cases.c
+        query = select(c.id, c.plan_id, c.plan_version, c.state, c.opened_by, c.unit, c.assignee, c.escalation_level,
+                       c.reminders_sent, failed, c.deadline, c.last_activity_at, c.id.label("page_key"))
+        query = query.where(c.is_open == true(), c.deadline < at, c.paused_at.is_(None))
+        if after is not None:
+            query = query.where(c.deadline >= after[0], or_(c.deadline > after[0], c.id > after[1]))
+        if plan_id is not None:
+            query = query.where(c.plan_id == plan_id)
+        if unit is not None:
+            query = query.where(c.unit == unit)
+        query = query.order_by(c.deadline, c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [cast("OverdueRow", tuple(r)) for r in self.conn.execute(query)]
 
     def cases_with_failed_reminders(
         self, *, plan_id: str | None = None, unit: str | None = None, not_overdue_at: datetime | None = None

@@ -70,6 +70,11 @@ class UserRepository(Queries):
         found = self._users[login]
         return None if found is None else dict(found)
 
+    def organisation_key(self) -> object | None:
+        """An object standing for the organisation (users, grants) as this transaction sees it, alive while that
+        is current, so what is worked out from it can be kept beside it; None here: not known, keep nothing."""
+        return None
+
     def load_chains(self, logins: Iterable[str | None]) -> None:
         """Read these users and everyone above them in the reports-to chain, in one query, into the cache."""
         wanted = sorted({login for login in logins if login and login not in self._users})
