@@ -1,0 +1,100 @@
+"""The stuck list's order where cases share a deadline and were stored in another order than their ids: opened in
+January 2027 first, then in December 2026 (so a later row has the smaller id), and moved on the same morning, so
+they share the next working day's closing. Read in pages of any size, by a supervisor and by a leader, the list
+keeps its one order: most overdue first, then the earlier deadline, then the id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from indsats.adapters.plan_files import PlanFolders
+from indsats.engine.cases.service import advance, open_case
+from indsats.engine.context import Context
+from indsats.engine.org.users import add_user, register_first_admin
+from indsats.engine.plans.catalog import PlanCatalog
+from indsats.engine.privacy.crypto import Keyring, new_key
+from indsats.engine.supervision import StuckReason, stuck_cases
+from indsats.engine.time.calendar import WorkingCalendar
+from indsats.engine.time.clock import LOCAL_TZ, FixedClock
+from indsats.engine.time.durations import parse_duration
+from indsats.storage.database import Database
+from indsats.storage.migrate import upgrade
+
+PLAN = "radikalisering"
+LATER_YEAR = datetime(2027, 1, 4, 9, 0, tzinfo=LOCAL_TZ)  # a Monday
+EARLIER_YEAR = datetime(2026, 12, 28, 9, 0, tzinfo=LOCAL_TZ)  # the Monday before
+MOVED = datetime(2027, 1, 5, 10, 0, tzinfo=LOCAL_TZ)  # every case moved on this morning: one deadline
+NOW = datetime(2027, 1, 11, 11, 0, tzinfo=LOCAL_TZ)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Context, dict[str, datetime]]:
+    tmp: Path = tmp_path_factory.mktemp("stuck-order")
+    db = Database(f"sqlite:///{tmp}/order.db")
+    upgrade(db)
+    clock = FixedClock(EARLIER_YEAR - timedelta(days=7))
+    ctx = Context(db=db, clock=clock, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
+                  keys=Keyring.fixed(new_key()))
+    with db.unit_of_work(write=True) as uow:
+        register_first_admin(uow.repo, "adm", clock.now())
+        uow.commit()
+    for login, role, leader in (("sol", "socialchef", None), ("lea", "leder", "sol"), ("emil", "medarbejder", "lea"),
+                                ("fie", "fagspecialist", None), ("sup", "supervisor", None)):
+        add_user(ctx, actor="adm", login=login, name=login.title(), role=role, email=f"{login}@example.org",
+                 reports_to=leader)
+    entered: dict[str, datetime] = {}  # case -> when it entered its present state
+    moved = []
+    for opened in (LATER_YEAR, EARLIER_YEAR):
+        for minutes in range(0, 5 * 17, 17):
+            clock.set(opened + timedelta(minutes=minutes))
+            case_id = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref=f"REF-{len(entered)}").case_id
+            entered[case_id] = clock.now()
+            moved.append(case_id)
+    for case_id in moved[::2]:  # every other case on to the leader, at one moment: one deadline for all of them
+        clock.set(MOVED)
+        advance(ctx, actor="emil", case_id=case_id, trigger="notify_leader", values={})
+        entered[case_id] = MOVED
+    clock.set(NOW)
+    return ctx, entered
+
+
+def expected(ctx: Context, entered: dict[str, datetime]) -> list[str]:
+    """The overdue cases in the list's order, worked out here from when each entered its state."""
+    deadline = {case_id: ctx.calendar.add(at, parse_duration("1 working day" if at == MOVED else "4 working hours"))
+                for case_id, at in entered.items()}
+    late = {case_id: ctx.calendar.working_time_between(d, NOW) for case_id, d in deadline.items()}
+    return sorted(entered, key=lambda c: (-late[c], deadline[c], c))
+
+
+def test_cases_sharing_a_deadline_come_by_id_whatever_the_pages(
+    world: tuple[Context, dict[str, datetime]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indsats.engine.supervision import stuck
+
+    ctx, entered = world
+    order = expected(ctx, entered)
+    shared = [c for c in order if entered[c] == MOVED]
+    assert len(shared) == 5 and shared == sorted(shared)
+    assert [c for c in entered if entered[c] == MOVED] != shared  # stored in another order than their ids
+    for batch in (1, 2, 3, 4, 500):
+        monkeypatch.setattr(stuck, "_BATCH", batch)
+        for actor in ("sup", "lea"):
+            found = stuck_cases(ctx, actor=actor)
+            assert [s.case_id for s in found] == order, (batch, actor)
+            assert {s.reason for s in found} == {StuckReason.overdue}
+            for limit in (1, 2, 5, 6, 9):
+                assert [s.case_id for s in stuck_cases(ctx, actor=actor, limit=limit)] == order[:limit], (
+                    batch, actor, limit)
+
+
+def test_who_must_act_and_how_late_whatever_the_reader(world: tuple[Context, dict[str, datetime]]) -> None:
+    ctx, entered = world
+    by_supervisor = stuck_cases(ctx, actor="sup")
+    assert stuck_cases(ctx, actor="lea") == by_supervisor  # the leader sees every case of their employee
+    for s in by_supervisor:
+        assert [p.login for p in s.must_act] == (["lea"] if entered[s.case_id] == MOVED else ["emil"])
+        assert s.overdue_by is not None and s.overdue_text == ctx.calendar.describe(s.overdue_by)
