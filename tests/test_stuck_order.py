@@ -6,6 +6,7 @@ keeps its one order: most overdue first, then the earlier deadline, then the id.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from indsats.engine.time.clock import LOCAL_TZ, FixedClock
 from indsats.engine.time.durations import parse_duration
 from indsats.storage.database import Database
 from indsats.storage.migrate import upgrade
+from tests.conftest import fresh_postgresql_database
 
 PLAN = "radikalisering"
 LATER_YEAR = datetime(2027, 1, 4, 9, 0, tzinfo=LOCAL_TZ)  # a Monday
@@ -31,11 +33,23 @@ MOVED = datetime(2027, 1, 5, 10, 0, tzinfo=LOCAL_TZ)  # every case moved on this
 NOW = datetime(2027, 1, 11, 11, 0, tzinfo=LOCAL_TZ)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Context, dict[str, datetime]]:
-    tmp: Path = tmp_path_factory.mktemp("stuck-order")
-    db = Database(f"sqlite:///{tmp}/order.db")
-    upgrade(db)
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[tuple[Context, dict[str, datetime]]]:
+    if request.param == "sqlite":
+        tmp: Path = tmp_path_factory.mktemp("stuck-order")
+        db = Database(f"sqlite:///{tmp}/order.db")
+        upgrade(db)
+        yield _build(db)
+        db.dispose()
+    else:
+        with fresh_postgresql_database("indsats_stuck_order") as url:
+            db = Database(url)
+            yield _build(db)
+            db.dispose()
+
+
+def _build(db: Database) -> tuple[Context, dict[str, datetime]]:
     clock = FixedClock(EARLIER_YEAR - timedelta(days=7))
     ctx = Context(db=db, clock=clock, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
                   keys=Keyring.fixed(new_key()))
@@ -98,3 +112,20 @@ def test_who_must_act_and_how_late_whatever_the_reader(world: tuple[Context, dic
     for s in by_supervisor:
         assert [p.login for p in s.must_act] == (["lea"] if entered[s.case_id] == MOVED else ["emil"])
         assert s.overdue_by is not None and s.overdue_text == ctx.calendar.describe(s.overdue_by)
+
+
+def test_the_page_reads_the_same_rows_on_the_hot_path_and_through_sqlalchemy(
+    world: tuple[Context, dict[str, datetime]]
+) -> None:
+    ctx, entered = world
+    at = NOW.astimezone(LOCAL_TZ)
+    with ctx.db.unit_of_work(hot=True) as hot_uow:
+        hot = hot_uow.repo.overdue_rows(at=at)
+        first = hot_uow.repo.overdue_rows(at=at, limit=3)
+        rest = hot_uow.repo.overdue_rows(at=at, after=(first[-1][10], first[-1][12]))
+    with ctx.db.unit_of_work() as uow:
+        full = uow.repo.overdue_rows(at=at)
+    assert len(hot) == len(entered) and first + rest == hot
+    assert sorted(r[:12] for r in hot) == sorted(r[:12] for r in full)
+    assert [r[10] for r in hot] == sorted(r[10] for r in hot) == [r[10] for r in full]  # by deadline
+    assert {r[0]: r[9] for r in hot} == dict.fromkeys(entered, 0)  # no reminder failed
