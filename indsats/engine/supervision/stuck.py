@@ -8,7 +8,7 @@ import heapq
 import itertools
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
@@ -312,6 +312,7 @@ class _StateView:
     spec: Actor | None  # who must act: the state's, or the case deadline's reminders' recipients
     working: bool  # counted in working time
     case_deadline_label: str | None
+    listed: dict[str, Any]  # an overdue case of this state as a ``StuckCase``'s fields, the case's own left empty
 
 
 # (plan id, version, state, case deadline) -> its view: a pinned version never changes.
@@ -364,7 +365,7 @@ class _Lister:
         found: list[tuple[timedelta, datetime, str, StuckCase]] = []
         append, owners_of, must_act = found.append, self._owners, self._must_act
         at, overdue_by, add = self.at, self.overdue_by, self.ctx.calendar.add
-        since, describe, new, overdue = self.working_time_to_at, self.describe, _new, StuckReason.overdue
+        since, describe, new, set_values = self.working_time_to_at, self.describe, _new, object.__setattr__
         for case_id, plan_id, version, state, opener, unit, assignee, level, sent, failed, deadline, activity, _place in rows:
             view = _VIEWS.get((plan_id, version, state, None)) or self._view(plan_id, version, state, None)
             owners = owners_of.get((plan_id, version, state, None, opener, unit, assignee), _UNKNOWN)
@@ -373,13 +374,19 @@ class _Lister:
             if owners is None or (overdue_by is not None and add(deadline, overdue_by) > at):
                 continue
             late = since(deadline) if view.working else at - deadline
+            values = view.listed.copy()  # the fields in their order, the state's already filled in
+            values["case_id"] = case_id
+            values["unit"] = unit
+            values["must_act"] = [*owners]
+            values["deadline"] = deadline
+            values["overdue_by"] = late
+            values["overdue_text"] = describe(late)
+            values["escalation_level"] = level
+            values["reminders_sent"] = sent
+            values["last_activity_at"] = activity
+            values["failed_reminders"] = failed
             item = new(StuckCase)
-            item.__dict__.update(
-                case_id=case_id, plan_id=plan_id, unit=unit, state=state, state_label=view.label, must_act=[*owners],
-                deadline=deadline, working_time=view.working, overdue_by=late, overdue_text=describe(late),
-                escalation_level=level, reminders_sent=sent, last_activity_at=activity, failed_reminders=failed,
-                reason=overdue, paused_since=None, pause_reason=None, case_deadline=None,
-            )
+            set_values(item, "__dict__", values)
             append((-late, deadline, case_id, item))
         return found
 
@@ -452,9 +459,13 @@ class _Lister:
         spec = state.responsible
         if name is not None and name in plan.case_deadlines:
             spec = plan.case_deadlines[name].responsible or spec  # whoever the case deadline's reminders go to
+        working = is_working_time(plan, state_name, name)
+        listed = dict.fromkeys(f.name for f in fields(StuckCase))
+        listed.update(plan_id=plan_id, state=state_name, state_label=state.label, working_time=working,
+                      reason=StuckReason.overdue)
         view = _VIEWS[(plan_id, version, state_name, name)] = _StateView(
-            plan=plan, label=state.label, spec=spec, working=is_working_time(plan, state_name, name),
-            case_deadline_label=None if name is None else plan.case_deadlines[name].label,
+            plan=plan, label=state.label, spec=spec, working=working,
+            case_deadline_label=None if name is None else plan.case_deadlines[name].label, listed=listed,
         )
         return view
 
@@ -480,4 +491,5 @@ class _Lister:
 
 _DESCRIBERS: dict[str, Callable[[timedelta], str]] = {}  # per language: ``WorkingCalendar.describe``, its words read once
 _UNKNOWN: Any = object()  # not looked up yet
-_new = object.__new__  # a listed row is built without the frozen dataclass's field-by-field __init__
+_new = object.__new__  # a listed row is built without the frozen dataclass's field-by-field __init__:
+# its fields set at once (``_StateView.listed``), each in its place

@@ -227,14 +227,16 @@ class WorkingCalendar:
             return kept[1]
         last = self._local_date(end)
         last_opening = self.opening(last)
-        # Per local day: its opening, its closing (cut at ``end``), and the open time after the day up to ``end``.
-        days: dict[date, tuple[datetime, datetime, timedelta] | None] = {}
+        # Per local day: its opening, its closing (cut at ``end``), and the open time after the day up to ``end``
+        # (a closed day: no time of its own, ``end`` to ``end``).
+        days: dict[date, tuple[datetime, datetime, timedelta]] = {}
+        local_dates = self._local_dates
         zero = timedelta()
 
-        def day(first: date) -> tuple[datetime, datetime, timedelta] | None:
+        def day(first: date) -> tuple[datetime, datetime, timedelta]:
             interval = self.opening(first)
             if first == last:
-                found = None if interval is None else (interval[0], min(interval[1], end), zero)
+                found = (end, end, zero) if interval is None else (interval[0], min(interval[1], end), zero)
             else:
                 after = zero
                 if last_opening is not None:
@@ -246,14 +248,12 @@ class WorkingCalendar:
             return found
 
         def between(start: datetime) -> timedelta:
-            start = as_utc(start)
+            if start.tzinfo is not UTC:
+                start = as_utc(start)
             if start >= end:
                 return self.working_time_between(start, end)
-            first = self._local_date(start)
-            found = days[first] if first in days else day(first)
-            if found is None:
-                return zero
-            opens, closes, after = found
+            first = local_dates.get(start) or self._local_date(start)
+            opens, closes, after = days.get(first) or day(first)
             counted = closes - (start if start > opens else opens)
             return after + counted if counted > zero else after
 
