@@ -49,15 +49,26 @@ def server_address(env: Mapping[str, str]) -> str | None:
     """``INDSATS_SERVER``, else the config file's ``server`` key, else None (direct mode)."""
     if env.get("INDSATS_SERVER"):
         return env["INDSATS_SERVER"]
+    value = _config_value(env, "server")
+    return str(value) if value else None
+
+
+def names_database(env: Mapping[str, str]) -> bool:
+    """Whether a database is named (``INDSATS_DATABASE_URL``, or the config file's ``database_url``) rather than
+    left to the default file in the data directory: where the commands that look after the installation run
+    even when a server is set (``Obj.context``)."""
+    return bool(env.get("INDSATS_DATABASE_URL") or _config_value(env, "database_url"))
+
+
+def _config_value(env: Mapping[str, str], key: str) -> object:
     path = config_path_from(env)
     if path is None:
         return None
     import tomllib
 
     try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("server")
+        return tomllib.loads(path.read_text(encoding="utf-8")).get(key)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         from indsats.i18n import _
 
         raise BadConfig(_("{path}: cannot read the config file: {error}").format(path=path, error=exc)) from None
-    return str(value) if value else None

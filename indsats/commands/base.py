@@ -28,6 +28,7 @@ class Obj:
         self.db = db
         self._settings: Settings | None = None
         self._ctx: Context | None = None
+        self._on_the_database = False  # a command that looks after the installation, on its named database
 
     @property
     def settings(self) -> Settings:
@@ -42,11 +43,24 @@ class Obj:
 
     @property
     def server(self) -> str | None:
-        """The server every command goes to (``INDSATS_SERVER`` or config ``server``), unless --db is given.
-        Found without loading the settings: a thin client never loads the settings model."""
+        """The server every command goes to (``INDSATS_SERVER`` or config ``server``), unless --db is given
+        (or ``on_the_database`` found the database named). Found without loading the settings: a thin client
+        never loads the settings model."""
         from indsats.locations import server_address
 
-        return None if self.db is not None else server_address(os.environ)
+        return None if self.db is not None or self._on_the_database else server_address(os.environ)
+
+    def on_the_database(self) -> bool:
+        """For the commands that look after the installation itself (``init``, ``backup``, ``keys rotate``,
+        ``worker``; and the service's own checks, ``db status`` and ``health``): where the settings name a
+        database (--db, ``INDSATS_DATABASE_URL``, ``database_url``), they run on it even if ``server`` is set,
+        as the service's own config may set it. Without a named database a server set stays the way: a
+        person's thin-client settings never make a stray database in their own data directory."""
+        from indsats.locations import names_database
+
+        if self.server is not None and names_database(os.environ):
+            self._on_the_database = True
+        return self.server is None
 
     def run(self, use_case: str, **args: Any) -> Any:
         """Run the use case ``use_case`` (a name in ``indsats.usecases.table``) with ``args`` as the actor:
@@ -66,13 +80,15 @@ class Obj:
         return run(use_case, Call(ctx=self.context(), actor=self.actor, settings=self.settings), args)
 
     def context(self, at: str | None = None) -> Context:
-        """The direct-mode collaborators (the database, the key); refused when a server holds them."""
+        """The direct-mode collaborators (the database, the key); with a server set, only on a database the
+        settings name (``on_the_database``), else refused: the server holds them."""
         from indsats.bootstrap import build_context
 
-        if self.server is not None:
+        if not self.on_the_database():
             from indsats.errors import NotAllowed
 
-            raise NotAllowed(_("this command runs directly on the database, as the server's service user (without INDSATS_SERVER)"))
+            raise NotAllowed(_("this command runs directly on the database, as the server's service user: name the "
+                               "database there (--db, INDSATS_DATABASE_URL or database_url in its config file)"))
 
         clock = None
         if at is not None:

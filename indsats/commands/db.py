@@ -23,6 +23,7 @@ def db_status(obj: Obj, as_json: bool) -> None:
     Exit 0 when they match, 7 otherwise."""
     from indsats.commands.render import echo_json
 
+    obj.on_the_database()  # the service's own check before it starts: on its named database, else through the server
     status = obj.run("db.status")
     if as_json:
         echo_json({"database": status.database, "current": status.current, "expected": status.expected,

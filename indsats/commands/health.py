@@ -31,6 +31,7 @@ def health(obj: Obj, as_json: bool, max_due_age: int) -> None:
     """Check the database, schema, key, SMTP, last sweep and oldest due reminder; exit 0 healthy, 7 otherwise."""
     from indsats.commands.render import echo_json
 
+    obj.on_the_database()  # the service's own check (a container's HEALTHCHECK): on its named database, else via the server
     found = obj.run("health", max_due_age=max_due_age)
     if as_json:
         echo_json({"healthy": found.healthy, "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in found.checks},
