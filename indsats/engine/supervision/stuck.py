@@ -4,6 +4,7 @@ case deadline, or paused. Read through the open-deadline index in keyset pages, 
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import threading
@@ -206,12 +207,8 @@ def _overdue(
             page_after = (last[10], last[12])
             size = _BATCH
             less_unread, last_deadline = -bound(last[10]), last[10]
-            if alike:
-                out = 0
-                for entry in waiting:
-                    if entry[0] > less_unread or (entry[0] == less_unread and entry[1] >= last_deadline):
-                        break
-                    out += 1
+            if alike:  # the sorted entries before (how overdue the last could be, its deadline)
+                out = bisect.bisect_left(waiting, (less_unread, last_deadline))
                 yield from [entry[-1] for entry in waiting[:out]]
                 del waiting[:out]
             else:
