@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -129,3 +130,48 @@ def test_the_page_reads_the_same_rows_on_the_hot_path_and_through_sqlalchemy(
     assert sorted(r[:12] for r in hot) == sorted(r[:12] for r in full)
     assert [r[10] for r in hot] == sorted(r[10] for r in hot) == [r[10] for r in full]  # by deadline
     assert {r[0]: r[9] for r in hot} == dict.fromkeys(entered, 0)  # no reminder failed
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
+    """The same cases, and beside them cases of a plan whose first deadline counts elapsed time (24 hours): the
+    list then holds what it found until no unread case can come before it, whichever way it counts."""
+    db = Database(f"sqlite:///{tmp_path_factory.mktemp('stuck-mixed')}/mixed.db")
+    upgrade(db)
+    ctx, _ = _build(db)
+    clock = ctx.clock
+    assert isinstance(clock, FixedClock)
+    for login, role, leader in (("fam", "familiechef", None), ("tina", "teamleder", "fam"),
+                                ("sara", "sagsbehandler", "tina")):
+        add_user(ctx, actor="adm", login=login, name=login.title(), role=role, email=f"{login}@example.org",
+                 reports_to=leader)
+    for opened in (LATER_YEAR, LATER_YEAR, EARLIER_YEAR + timedelta(hours=30), LATER_YEAR - timedelta(hours=50),
+                   LATER_YEAR + timedelta(days=3)):
+        clock.set(opened)  # twice at one moment: one deadline for two
+        open_case(ctx, actor="sara", plan_id="underretning", subject_ref=f"BARN-{opened.isoformat()}",
+                  source="professional")
+    clock.set(NOW)
+    yield ctx
+    db.dispose()
+
+
+def test_elapsed_and_working_deadlines_mixed_keep_the_order_whatever_the_pages(
+    mixed: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indsats.engine.supervision import stuck
+
+    everything = stuck_cases(mixed, actor="sup")
+    overdue = [s for s in everything if s.reason is StuckReason.overdue]
+    assert everything[: len(overdue)] == overdue and {s.plan_id for s in overdue} == {PLAN, "underretning"}
+    for s in overdue:
+        assert s.deadline is not None
+        counted = (mixed.calendar.working_time_between(s.deadline, NOW) if s.plan_id == PLAN
+                   else NOW - s.deadline)
+        assert (s.overdue_by, s.working_time) == (counted, s.plan_id == PLAN)
+    assert [s.case_id for s in overdue] == [
+        s.case_id for s in sorted(overdue, key=lambda s: (-cast(timedelta, s.overdue_by), s.deadline, s.case_id))]
+    for batch in (1, 2, 3, 500):
+        monkeypatch.setattr(stuck, "_BATCH", batch)
+        assert stuck_cases(mixed, actor="sup") == everything, batch
+        for limit in (1, 3, 7, 12):
+            assert stuck_cases(mixed, actor="sup", limit=limit) == everything[:limit], (batch, limit)
