@@ -87,19 +87,28 @@ def listed(needs: list[Need], most: int = 20) -> str:
 
 def _needs(ctx: Context, repo: Repository) -> Iterator[tuple[Need, bool]]:
     running: dict[str, list[str]] = defaultdict(list)
-    for row in repo.case_deadlines_of_plan():
-        if row["met_at"] is None:
-            running[row["case_id"]].append(row["name"])
+    for case_id, name in repo.unmet_case_deadlines():
+        running[case_id].append(name)
     closed = [c for c in repo.get_cases(running).values() if not c.is_open]
     orgs: dict[tuple[str, str], Organisation] = {}
+    # Cases alike in what the organisation sees of them (plan version, state, running deadlines, opener, unit,
+    # caseworker) need the same people: resolved once (a million cases are a few thousand such).
+    seen: dict[tuple[object, ...], list[tuple[str, str | None, bool]]] = {}
     for case in [*repo.list_cases(is_open=True), *closed]:
-        key = (case.plan_id, case.plan_version)
-        if key not in orgs:
-            orgs[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
-        yield from _case_needs(orgs[key], case, sorted(running.get(case.id, [])))
+        deadlines = tuple(sorted(running.get(case.id, [])))
+        key = (case.plan_id, case.plan_version, case.state, case.is_open, deadlines, case.opened_by, case.unit,
+               case.assignee)
+        if key not in seen:
+            plan_key = (case.plan_id, case.plan_version)
+            if plan_key not in orgs:
+                orgs[plan_key] = organisation(repo, ctx.catalog.pinned(repo, *plan_key), ctx.clock)
+            seen[key] = list(_case_needs(orgs[plan_key], case, deadlines))
+        for who, deadline, able in seen[key]:
+            yield Need(case_id=case.id, state=case.state, deadline=deadline, who=who), able
 
 
-def _case_needs(org: Organisation, case: Case, deadlines: list[str]) -> Iterator[tuple[Need, bool]]:
+def _case_needs(org: Organisation, case: Case, deadlines: tuple[str, ...]) -> Iterator[tuple[str, str | None, bool]]:
+    """What ``case`` needs someone for: (whom the plan names, the case deadline or None for the state, can act)."""
     plan = org.plan
     facts = CaseFacts.of(case)
     state = plan.states.get(case.state)
@@ -107,18 +116,16 @@ def _case_needs(org: Organisation, case: Case, deadlines: list[str]) -> Iterator
         # The triggers that move the case on from here; a state left only by "any state" triggers needs
         # only someone who must act.
         onward = [a for t in plan.transitions if case.state in t.source and t.dest for a in t.allowed]
-        yield _need(org, case, state.responsible, onward, facts, deadline=None)
+        yield state.responsible.describe(plan.roles), None, _able(org, state.responsible, onward, facts)
     for name in deadlines:
         spec = plan.case_deadlines[name].responsible if name in plan.case_deadlines else None
         if spec is None or not (case.is_open or plan.outlives_closing(name)):
             continue  # without its own responsible, a deadline falls to whoever must act in the state (above)
         met_by = plan.transition(plan.case_deadlines[name].met_by)
-        yield _need(org, case, spec, list(met_by.allowed) if met_by else [], facts, deadline=name)
+        yield spec.describe(plan.roles), name, _able(org, spec, list(met_by.allowed) if met_by else [], facts)
 
 
-def _need(org: Organisation, case: Case, spec: Actor, allowed: list[Actor], facts: CaseFacts, *,
-          deadline: str | None) -> tuple[Need, bool]:
+def _able(org: Organisation, spec: Actor, allowed: list[Actor], facts: CaseFacts) -> bool:
+    """Does someone the plan names (``spec``) exist, who may also fire one of ``allowed`` (if any are given)?"""
     owners = org.responsible(spec, facts)
-    able = any(any(org.matches_as(a, o, facts) for a in allowed) for o in owners) if allowed else bool(owners)
-    need = Need(case_id=case.id, state=case.state, deadline=deadline, who=spec.describe(org.plan.roles))
-    return need, able
+    return any(any(org.matches_as(a, o, facts) for a in allowed) for o in owners) if allowed else bool(owners)

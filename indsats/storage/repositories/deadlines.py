@@ -34,6 +34,11 @@ class DeadlineQueries(Queries):
         query = select(case_deadlines).where(case_deadlines.c.case_id.in_(ids), case_deadlines.c.met_at.is_(None))
         return {(r["case_id"], r["name"]): dict(r) for r in self.conn.execute(query).mappings()}
 
+    def unmet_case_deadlines(self) -> list[tuple[str, str]]:
+        """Every case deadline not yet met, as (case id, name): what still needs someone, open case or closed."""
+        query = select(case_deadlines.c.case_id, case_deadlines.c.name).where(case_deadlines.c.met_at.is_(None))
+        return [(str(r[0]), str(r[1])) for r in self.conn.execute(query)]
+
     def meet_case_deadline(self, case_id: str, name: str, at: datetime) -> bool:
         """Mark a running case deadline met and cancel its pending (or held) reminders; False if none ran."""
         where = and_(case_deadlines.c.case_id == case_id, case_deadlines.c.name == name, case_deadlines.c.met_at.is_(None))
