@@ -339,6 +339,8 @@ class _Lister:
         self._orgs: dict[tuple[str, str], Organisation] = {}
         self._people: dict[tuple[str, str, str, str | None], Person] = {}  # the same few people act on most cases
         self._owners: dict[_OwnersKey, list[Person] | None] = {}
+        # (plan id, version, state, opener, unit, assignee) -> the state's view and who must act, in this list
+        self._seen: dict[tuple[str, str, str, str, str | None, str | None], tuple[_StateView, list[Person] | None]] = {}
         key = repo.organisation_key()
         if key is not None:
             with _resolving:
@@ -360,14 +362,12 @@ class _Lister:
         filters, for one who sees every case, each after its place in the list (how much overdue, negated; the
         deadline; the id). The list's hot loop: what repeats is looked up, not worked out."""
         found: list[tuple[timedelta, datetime, str, StuckCase]] = []
-        append, owners_of, must_act = found.append, self._owners, self._must_act
+        append, seen, look_up = found.append, self._seen, self._overdue_view
         at, overdue_by, add = self.at, self.overdue_by, self.ctx.calendar.add
         since, describe, new, set_values = self.working_time_to_at, self.describe, _new, object.__setattr__
         for case_id, plan_id, version, state, opener, unit, assignee, level, sent, failed, deadline, activity, _place in rows:
-            view = _VIEWS.get((plan_id, version, state, None)) or self._view(plan_id, version, state, None)
-            owners = owners_of.get((plan_id, version, state, None, opener, unit, assignee), _UNKNOWN)
-            if owners is _UNKNOWN:
-                owners = must_act(view, (plan_id, version, state, None, opener, unit, assignee))
+            view, owners = seen.get((plan_id, version, state, opener, unit, assignee)) or look_up(
+                plan_id, version, state, opener, unit, assignee)
             if owners is None or (overdue_by is not None and add(deadline, overdue_by) > at):
                 continue
             late = since(deadline) if view.working else at - deadline
@@ -442,6 +442,17 @@ class _Lister:
             pause_reason=None if sealed_reason is None else self.ctx.keys.cipher().open(sealed_reason),
             case_deadline=view.case_deadline_label,
         )
+
+    def _overdue_view(self, plan_id: str, version: str, state: str, opener: str, unit: str | None,
+                      assignee: str | None) -> tuple[_StateView, list[Person] | None]:
+        """``overdue``'s look-up of a row's state and who must act, for this list."""
+        view = _VIEWS.get((plan_id, version, state, None)) or self._view(plan_id, version, state, None)
+        key = (plan_id, version, state, None, opener, unit, assignee)
+        owners = self._owners.get(key, _UNKNOWN)
+        if owners is _UNKNOWN:
+            owners = self._must_act(view, key)
+        found = self._seen[(plan_id, version, state, opener, unit, assignee)] = (view, owners)
+        return found
 
     def _org(self, plan_id: str, version: str) -> Organisation:
         org = self._orgs.get((plan_id, version))
