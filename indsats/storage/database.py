@@ -22,6 +22,7 @@ from indsats.i18n import N_, _
 from indsats.storage.driver_errors import translate, translated
 from indsats.storage.hot import Driver, HotUnitOfWork, LendingEngine, OrgSnapshot, ThreadConnections, sqlite_connect
 from indsats.storage.unit_of_work import UnitOfWork
+from indsats.storage.write_turn import WriteTurn
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
@@ -46,6 +47,8 @@ class Database:
         # The organisation as of its version (see hot.py), shared by every unit of work on this database.
         self.org_snapshot: tuple[tuple[Any, ...], OrgSnapshot] | None = None
         self._lending: LendingEngine | None = None
+        # SQLite: this process's writers take turns here, not in SQLite's polling busy handler (write_turn.py).
+        self.write_turn = WriteTurn(busy_timeout_ms) if self.is_sqlite else None
 
     @property
     def url(self) -> URL:

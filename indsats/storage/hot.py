@@ -185,11 +185,14 @@ class HotUnitOfWork:
         self._own_raw = False
         self._broken = False
         self.write = write
+        self._turn = False  # holding this process's writing turn (SQLite, write_turn.py)
 
     def __enter__(self) -> HotUnitOfWork:
         db = self.db
         try:
             if self.driver.sqlite:
+                if self.write and db.write_turn is not None:
+                    self._turn = db.write_turn.take()
                 self.raw = db.sqlite_connection()
                 self._own_raw = True
                 self.raw.execute("BEGIN IMMEDIATE" if self.write and not self.read_first else "BEGIN")
@@ -319,6 +322,10 @@ class HotUnitOfWork:
             self.db.give_back_sqlite_connection(self.raw, broken=self._broken)
         self._own_raw = False
         self.raw = None
+        if self._turn:
+            self._turn = False
+            assert self.db.write_turn is not None
+            self.db.write_turn.give_back()
 
     def _translate(self, exc: BaseException) -> BaseException:
         if isinstance(exc, IndsatsError) or not _is_driver_error(exc):

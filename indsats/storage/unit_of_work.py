@@ -29,6 +29,7 @@ class UnitOfWork:
         self._conn: Connection | None = None
         self._repo: Repository | None = None
         self._committed = False
+        self._turn = False  # holding this process's writing turn (SQLite, write_turn.py)
 
     @property
     def conn(self) -> Connection:
@@ -46,6 +47,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.db.require_file()
+        if self.write and self.db.write_turn is not None:
+            self._turn = self.db.write_turn.take()
         try:
             self._conn = self.db.engine.connect()
             self._conn.info["write"] = self.write
@@ -55,6 +58,7 @@ class UnitOfWork:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            self._give_back_turn()
             raise translate(exc, self.db) from None
         return self
 
@@ -67,6 +71,7 @@ class UnitOfWork:
     ) -> None:
         conn, self._conn, self._repo = self._conn, None, None
         if conn is None:
+            self._give_back_turn()
             return
         try:
             if not self._committed or exc is not None:
@@ -76,8 +81,15 @@ class UnitOfWork:
         finally:
             conn.info["write"] = False
             conn.close()
+            self._give_back_turn()
         if exc is not None and not isinstance(exc, IndsatsError):
             from sqlalchemy import exc as sa_exc
 
             if isinstance(exc, sa_exc.SQLAlchemyError):
                 raise translate(exc, self.db) from None
+
+    def _give_back_turn(self) -> None:
+        if self._turn:
+            self._turn = False
+            assert self.db.write_turn is not None
+            self.db.write_turn.give_back()
