@@ -124,18 +124,7 @@ class _Answer:
             yield rest
 
     def _chunks(self) -> Iterator[bytes]:
-        """HTTP/1.1 chunked transfer coding: a hex size line, that many bytes, CRLF; size 0 ends it."""
-        while True:
-            size_line = self.file.readline()
-            if not size_line:
-                raise EOFError
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                return
-            data = self.file.read(size)
-            if len(data) < size or self.file.read(2) != b"\r\n":
-                raise EOFError
-            yield data
+        return _read_chunks(self.file)
 
     def close(self) -> None:
         try:
@@ -143,6 +132,25 @@ class _Answer:
                 self.file.close()
         finally:
             self.sock.close()
+
+
+def _read_chunks(file: Any, *, trailer: bool = False) -> Iterator[bytes]:
+    """HTTP/1.1 chunked transfer coding: a hex size line, that many bytes, CRLF; size 0 ends it (``trailer``:
+    read the trailer's end too, on a connection kept for the next answer)."""
+    while True:
+        size_line = file.readline()
+        if not size_line:
+            raise EOFError
+        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while trailer and (line := file.readline()) not in (b"\r\n", b"\n"):
+                if not line:
+                    raise EOFError
+            return
+        data = file.read(size)
+        if len(data) < size or file.read(2) != b"\r\n":
+            raise EOFError
+        yield data
 
 
 def call(address: str, use_case: str, args: dict[str, Any]) -> Any:
@@ -167,17 +175,121 @@ def call(address: str, use_case: str, args: dict[str, Any]) -> Any:
         raise _stopped(address) from None
     finally:
         answer.close()
+    return _value_of(answer.status, data, address)
+
+
+def _value_of(status: int, data: bytes, address: str) -> Any:
+    """The decoded value of a whole answer, its files written here; or the error its problem document names."""
     try:
         document = json.loads(data)
     except ValueError:
         raise StorageUnavailable(_("the server at {address} sent something that is not JSON").format(address=address)) from None
-    if answer.status != 200:
+    if status != 200:
         raise _error_of(document, address)
     for target, text in document.get("files", []):
         from indsats.adapters.files import write_private_text
 
         write_private_text(Path(target), text)
     return wire.decode(document["value"])
+
+
+class Connection:
+    """One connection kept open for many requests (HTTP/1.1 keep-alive), for a program that sends more than
+    one command, from one thread: ``Connection(address).call(use_case, args)`` as ``call`` does, the value
+    whole (a use case that streams comes as one list). The server names the caller once per connection,
+    from the kernel, as for any other.
+
+    A connection the server closed while it was idle (uvicorn's keep-alive timeout) is seen before sending,
+    and a new one made; one that breaks after a request was sent is the same error as ``call``'s.
+    """
+
+    def __init__(self, address: str, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.address = address
+        self.path = parse_address(address)
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.file: Any = None
+
+    def call(self, use_case: str, args: dict[str, Any]) -> Any:
+        _refuse_existing_targets(use_case, args)
+        body = json.dumps({"args": wire.encode(args)}, ensure_ascii=False).encode("utf-8")
+        head = (f"POST /v1/{use_case} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode("ascii")
+        sock = self._open()
+        try:
+            sock.sendall(head + body)
+            status, keep, data = self._answer()
+        except (OSError, EOFError, ValueError):
+            self.close()
+            raise _stopped(self.address) from None
+        if not keep:
+            self.close()
+        return _value_of(status, data, self.address)
+
+    def _open(self) -> socket.socket:
+        if self.sock is not None and _dropped(self.sock):
+            self.close()
+        if self.sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(self.path)
+            except OSError as exc:
+                sock.close()
+                raise StorageUnavailable(_("cannot reach the server at {address}: {error}").format(
+                    address=self.address, error=exc.strerror or str(exc))) from None
+            self.sock, self.file = sock, sock.makefile("rb")
+        return self.sock
+
+    def _answer(self) -> tuple[int, bool, bytes]:
+        """The status, whether the server keeps the connection, and the whole body."""
+        status_line = self.file.readline().split()
+        if len(status_line) < 2 or not status_line[1].isdigit():
+            raise EOFError
+        headers: dict[bytes, bytes] = {}
+        while (line := self.file.readline()) not in (b"\r\n", b"\n"):
+            if not line:
+                raise EOFError
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        keep = headers.get(b"connection", b"").lower() != b"close"
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            data = b"".join(_read_chunks(self.file, trailer=True))
+        else:
+            length = int(headers.get(b"content-length", b"-1"))
+            if length < 0:  # no length: the body ends where the server closes
+                data, keep = self.file.read(), False
+            else:
+                data = self.file.read(length)
+                if len(data) < length:
+                    raise EOFError
+        return int(status_line[1]), keep, data
+
+    def close(self) -> None:
+        file, sock, self.file, self.sock = self.file, self.sock, None, None
+        try:
+            if file is not None:
+                file.close()
+        finally:
+            if sock is not None:
+                sock.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """Whether an idle kept-alive connection was closed by the server (readable at once, with nothing to read)."""
+    import select
+
+    try:
+        readable, _w, _x = select.select([sock], [], [], 0)
+        return bool(readable) and not sock.recv(1, socket.MSG_PEEK)
+    except OSError:
+        return True
 
 
 def _items(answer: _Answer, address: str) -> Iterator[Any]:

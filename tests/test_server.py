@@ -450,3 +450,51 @@ def test_the_server_stops_cleanly_on_sigterm(installation: Installation) -> None
     log = installation.stop()
     assert not installation.socket.exists()
     assert "server stopped" in log
+
+
+def test_a_kept_alive_connection_serves_many_requests_and_concurrent_writers_all_succeed(
+        installation: Installation) -> None:
+    """``indsats.client.Connection``: one connection for many requests (HTTP keep-alive), errors raised as
+    ``call`` raises them without losing the connection, and several such clients writing at once (on SQLite
+    the server runs its writers one at a time, on one thread) all done; a connection the server closed is
+    replaced before the next request."""
+    from indsats.client import Connection
+    from indsats.errors import Invalid, NotFound
+
+    inst = installation
+    for args in (["users", "grant", ME, "medarbejder"], ["users", "edit", ME, "--reports-to", "lea"]):
+        assert inst.direct(*args).returncode == 0, args
+    case_ids = [inst.direct("open", "radikalisering", "--subject", f"REF-{n}").stdout.split()[-1] for n in range(24)]
+    address = f"unix:{inst.socket}"
+    with Connection(address) as connection:
+        with pytest.raises(NotFound):
+            connection.call("show", {"case_id": "RAD-1999-0001"})
+        with pytest.raises(Invalid):
+            connection.call("advance", {"case_id": case_ids[0], "trigger": "no_such_trigger", "assignments": []})
+        first = connection.call("advance", {"case_id": case_ids[0], "trigger": "notify_leader", "assignments": []})
+        assert (first.case_id, first.state) == (case_ids[0], "leader_notified")
+        used = connection.sock
+        inst.stop()
+        inst.start("--no-worker")
+        again = connection.call("show", {"case_id": case_ids[0]})  # the old connection was closed: a new one
+        assert again.state == "leader_notified" and connection.sock is not used
+
+    failures: list[BaseException] = []
+
+    def client(share: list[str]) -> None:
+        try:
+            with Connection(address) as own:
+                for case_id in share:
+                    done = own.call("advance", {"case_id": case_id, "trigger": "notify_leader", "assignments": []})
+                    assert done.state == "leader_notified"
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            failures.append(exc)
+
+    threads = [threading.Thread(target=client, args=(case_ids[1 + i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    listed = json.loads(inst.client("cases", "--json").stdout)
+    assert {c["id"]: c["state"] for c in listed} == dict.fromkeys(case_ids, "leader_notified")
