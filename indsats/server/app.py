@@ -7,14 +7,22 @@ A request's body is ``{"args": {...}}`` (values as ``indsats.wire`` encodes them
 document (``indsats.server.problems``). A use case marked ``streams`` (``stuck``) answers a request that
 accepts ``application/x-ndjson`` (the CLI's client) with its items as they are read, a JSON line each
 (``indsats.server.stream``); any other request gets the one ``value``, as before.
+
+The use cases block on the database, so they run off the event loop. On SQLite, which lets one transaction
+write at a time, those that write run one after another on one thread of their own (``Writes``): no two of
+this server's writers wait on each other in SQLite's busy handler, and the one connection they share keeps its
+page cache (a connection's cache is dropped whenever another connection wrote). Those marked ``reads`` run in
+Starlette's thread pool beside them, as every use case does on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -42,19 +50,38 @@ def build_app(ctx: Context, settings: Settings) -> Starlette:
     stay warm between requests."""
     from indsats.usecases.table import USE_CASES
 
+    writes = Writes() if ctx.db.is_sqlite else None
+
     def endpoint(name: str) -> Any:
+        one_by_one = writes is not None and not USE_CASES[name].reads
+
         async def handle(request: Request) -> Response:
             extensions = request.scope.get("extensions") or {}
             peer, bearer = extensions.get(EXTENSION), extensions.get(LOGIN_EXTENSION)
             body = await request.body()
             lines = STREAM_MEDIA_TYPE in request.headers.get("accept", "")  # the client takes a stream
-            # The engine's database calls block: they run in Starlette's thread pool, not on the event loop.
+            # The engine's database calls block: they run off the event loop (see the module's text).
+            if one_by_one:
+                assert writes is not None
+                return await writes.run(_handle, peer, bearer, body, name, ctx, settings, lines)
             return await run_in_threadpool(_handle, peer, bearer, body, name, ctx, settings, lines)
 
         return handle
 
     routes = [Route(f"/v1/{name}", endpoint(name), methods=["POST"], name=name) for name in USE_CASES]
     return Starlette(routes=routes, exception_handlers={404: _no_route, 405: _no_route})
+
+
+class Writes:
+    """One thread for the use cases that write (SQLite): they run in the order they came, one at a time."""
+
+    def __init__(self) -> None:
+        self._thread: ThreadPoolExecutor | None = None
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        if self._thread is None:  # made in the event loop's thread, on the first request
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="indsats-writes")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
 
 def _handle(peer: Peer | None, bearer: str | None, body: bytes, name: str, ctx: Context,

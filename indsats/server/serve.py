@@ -137,8 +137,9 @@ def run_server(settings: Settings, *, socket_path: Path, worker: bool, every_sec
                                     v1=build_app(ctx, settings)))
         if worker:
             stops.append(_start_worker(ctx, settings, every_seconds, metrics))
+        # No proxy sits in front of a unix socket (the kernel names the caller): no X-Forwarded-* middleware.
         config = uvicorn.Config(build_app(ctx, settings), http=PeerCredentialsProtocol, lifespan="off",
-                                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+                                log_config=None, access_log=False, proxy_headers=False, timeout_graceful_shutdown=10)
         log.info("server started", extra={"fields": {
             "socket": str(socket_path), "uid": os.geteuid(), "database": ctx.db.display(), "worker": worker,
             "web": listen, "metrics_port": metrics_port}})

@@ -36,12 +36,15 @@ class UseCase:
     ``streams``: returns an iterator read in pages, which the server sends item by item as it reads them (to a
     client that accepts JSON lines, as the CLI's does) and the client hands on as they arrive
     (``indsats.server.stream``), so neither holds the list.
+    ``reads``: only reads (it writes no row, not even the access log's): on SQLite the server runs it in its
+    thread pool, beside the use cases that write, which run one after another on one thread of their own.
     """
 
     target: str  # "module:function"
     style: str = "actor"
     direct_only: bool = False
     streams: bool = False
+    reads: bool = False
 
     def function(self) -> Callable[..., Any]:
         import importlib
