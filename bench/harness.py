@@ -129,15 +129,15 @@ def profiled(path: str | None) -> Iterator[None]:
         profiler.dump_stats(path)
 
 
-def format_stats(stats: pstats.Stats, *, lines: int = PROFILE_LINES) -> str:
+def format_stats(stats: pstats.Stats, *, lines: int = PROFILE_LINES, sort: str = "cumulative") -> str:
     out = io.StringIO()
     stats.stream = out  # type: ignore[attr-defined]
-    stats.sort_stats("cumulative").print_stats(lines)
+    stats.sort_stats(sort).print_stats(lines)
     return shorten_paths(_from_header(out.getvalue()))
 
 
-def profile_file(path: Path, *, lines: int = PROFILE_LINES) -> str:
-    return format_stats(pstats.Stats(str(path)), lines=lines)
+def profile_file(path: Path, *, lines: int = PROFILE_LINES, sort: str = "cumulative") -> str:
+    return format_stats(pstats.Stats(str(path)), lines=lines, sort=sort)
 
 
 def _from_header(text: str) -> str:
