@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -148,7 +148,7 @@ class Message:
     sent_at: datetime | None = None  # the Date header; the sweep passes clock.now()
 
     def __post_init__(self) -> None:
-        if self.sent_at is not None:
+        if self.sent_at is not None and self.sent_at.tzinfo is not timezone.utc:
             from indsats.engine.time.clock import as_utc  # not at the top: clock.py imports this module
 
             object.__setattr__(self, "sent_at", as_utc(self.sent_at))

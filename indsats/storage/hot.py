@@ -230,14 +230,16 @@ class HotUnitOfWork:
         cursor.execute(self.driver.sql(sql), [bind(v) for v in params])
         return cursor
 
-    def executemany(self, sql: str, rows: list[list[Any]]) -> None:
+    def executemany(self, sql: str, rows: list[list[Any]], *, bound: bool = False) -> None:
+        """Run ``sql`` once per row; ``bound``: the values are the driver's already (no times or dates)."""
         bind = self.driver.bind
         cursor = self.raw.cursor()
-        bound = [[bind(v) if type(v) in _BOUND else v for v in row] for row in rows]
-        if len(bound) == 1:  # psycopg's executemany is a pipeline of its own: one row is one statement
-            cursor.execute(self.driver.sql(sql), bound[0])
+        if not bound:
+            rows = [[bind(v) if type(v) in _BOUND else v for v in row] for row in rows]
+        if len(rows) == 1:  # psycopg's executemany is a pipeline of its own: one row is one statement
+            cursor.execute(self.driver.sql(sql), rows[0])
         else:
-            cursor.executemany(self.driver.sql(sql), bound)
+            cursor.executemany(self.driver.sql(sql), rows)
         cursor.close()
 
     def rows(self, table: str, sql: str, params: Iterable[Any] = ()) -> list[Row]:
@@ -634,7 +636,7 @@ class HotRepository(_RepositoryBase):
             self._uow.executemany(sql, [[*(r[c] for c in columns), r["id"]] for r in group])
 
     def insert_events(self, rows: Iterable[Row]) -> None:
-        # A payload may come already in its stored form (the canonical JSON ``seal_with_text`` gives).
+        # A payload may come already in its stored form (the canonical JSON ``sealed_row`` gives).
         values = [r if isinstance(r.get("payload"), str | None) else {**r, "payload": dumps(r["payload"])} for r in rows]
         self._insert("events", values)
         self._count_escalations(values)
@@ -659,12 +661,13 @@ class HotRepository(_RepositoryBase):
         return found
 
     def mark_sent(self, rows: Iterable[tuple[int, str, str | None]], *, sent_at: datetime, worker: str) -> None:
-        found = [[recipients, error, rid] for rid, recipients, error in rows]
+        at = self._uow.driver.bind(sent_at)
+        found = [[at, recipients, error, rid, worker] for rid, recipients, error in rows]
         if found:
             self._uow.executemany(
                 "UPDATE reminders SET status = 'sent', sent_at = ?, attempts = attempts + 1, claimed_by = NULL,"
                 " lease_until = NULL, recipients = ?, last_error = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'",
-                [[sent_at, *r, worker] for r in found])
+                found, bound=True)
 
     def mark_reminders(self, rows: Iterable[Row], *, worker: str) -> None:
         for columns, group in _by_columns(rows, "id").items():

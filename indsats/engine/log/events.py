@@ -81,10 +81,14 @@ def digest(payload: dict[str, Any] | None) -> str:
 
 def chain_hash(prev_hash: str, seq: int, header: Draft | Event, payload_digest: str) -> str:
     """The hash of an event: its header, its payload's digest and the previous event's hash."""
-    line = canonical_json(
-        [prev_hash, header.case_id, seq, header.kind.value, header.at.isoformat(), header.actor, header.trigger,
-         header.from_state, header.to_state, payload_digest]
-    )
+    return _chain_hash(prev_hash, header.case_id, seq, header.kind.value, header.at, header.actor, header.trigger,
+                       header.from_state, header.to_state, payload_digest)
+
+
+def _chain_hash(prev_hash: str, case_id: str, seq: int, kind: str, at: datetime, actor: str | None,
+                trigger: str | None, from_state: str | None, to_state: str | None, payload_digest: str) -> str:
+    line = canonical_json([prev_hash, case_id, seq, kind, at.isoformat(), actor, trigger, from_state, to_state,
+                           payload_digest])
     return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
@@ -104,24 +108,15 @@ class Draft:
 
 def seal(draft: Draft, *, seq: int, prev_hash: str) -> Event:
     """Make ``draft`` the next event of its case's chain, after the event whose hash is ``prev_hash``."""
-    return seal_with_text(draft, seq=seq, prev_hash=prev_hash)[0]
-
-
-def seal_with_text(draft: Draft, *, seq: int, prev_hash: str) -> tuple[Event, str | None]:
-    """``seal``, and the payload's canonical JSON its digest was taken over (None without a payload): the
-    form the payload is stored in, so a writer need not encode it again."""
     # Microseconds are dropped: every database stores at least second precision identically.
-    at = draft.at
-    if at.microsecond:
-        at = at.replace(microsecond=0)
-        draft = replace(draft, at=at)
-    text = None if draft.payload is None else canonical_json(draft.payload)
-    payload_digest = hashlib.sha256((text or "{}").encode("utf-8")).hexdigest()
-    event = Event(
+    if draft.at.microsecond:
+        draft = replace(draft, at=draft.at.replace(microsecond=0))
+    payload_digest = digest(draft.payload)
+    return Event(
         case_id=draft.case_id,
         seq=seq,
         kind=draft.kind,
-        at=at,
+        at=draft.at,
         actor=draft.actor,
         trigger=draft.trigger,
         from_state=draft.from_state,
@@ -131,7 +126,22 @@ def seal_with_text(draft: Draft, *, seq: int, prev_hash: str) -> tuple[Event, st
         prev_hash=prev_hash,
         hash=chain_hash(prev_hash, seq, draft, payload_digest),
     )
-    return event, text
+
+
+def sealed_row(draft: Draft, *, seq: int, prev_hash: str) -> dict[str, Any]:
+    """``seal(draft, …).as_row()`` with the payload in its stored form, the canonical JSON its digest is taken
+    over: for a writer that stores events without keeping them (the sweep), none of them needing the key."""
+    at = draft.at.replace(microsecond=0) if draft.at.microsecond else draft.at
+    text = None if draft.payload is None else canonical_json(draft.payload)
+    payload_digest = hashlib.sha256((text or "{}").encode("utf-8")).hexdigest()
+    kind = draft.kind.value
+    return {
+        "case_id": draft.case_id, "seq": seq, "kind": kind, "at": at, "actor": draft.actor, "trigger": draft.trigger,
+        "from_state": draft.from_state, "to_state": draft.to_state, "payload": text, "payload_digest": payload_digest,
+        "prev_hash": prev_hash,
+        "hash": _chain_hash(prev_hash, draft.case_id, seq, kind, at, draft.actor, draft.trigger, draft.from_state,
+                            draft.to_state, payload_digest),
+    }
 
 
 def chain_breaks(events: list[Event]) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.privacy.crypto import PROTECTED_KEYS
-from indsats.engine.log.events import Draft, Event, seal, seal_with_text
+from indsats.engine.log.events import Draft, Event, seal, sealed_row
 from indsats.engine.privacy.fingerprints import writing_cipher
 from indsats.errors import NotAllowed
 
@@ -77,7 +77,7 @@ def append_many(
     *,
     cipher: Cipher | None = None,
     case_changes: Callable[[Draft, dict[str, Any]], dict[str, Any]] | None = None,
-) -> list[Event]:
+) -> None:
     """Append several events, each case's in the order given: lock the cases' heads in id order with one
     query, seal the events in turn, store them with one statement and move each head once.
 
@@ -86,25 +86,21 @@ def append_many(
         ``reminders_sent`` and ``escalation_level``.
     """
     if not drafts:
-        return []
+        return
     heads = repo.lock_case_heads(d.case_id for d in drafts)
     moved: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
-    sealed: list[Event] = []
     for draft in drafts:
         head = heads.get(draft.case_id)
         assert head is not None, f"case {draft.case_id} vanished inside its own transaction"
-        event, text = seal_with_text(draft, seq=head["last_seq"] + 1, prev_hash=head["last_hash"])
+        seq, prev = head["last_seq"] + 1, head["last_hash"]
         if needs_key(draft.payload):
-            rows.append(stored_row(event, cipher))
-        else:  # stored as its digest's canonical JSON, not encoded a second time
-            row = event.as_row()
-            row["payload"] = text
-            rows.append(row)
-        changes = {"last_seq": event.seq, "last_hash": event.hash, **(case_changes(draft, head) if case_changes else {})}
+            row = stored_row(seal(draft, seq=seq, prev_hash=prev), cipher)
+        else:  # stored as the canonical JSON its digest was taken over, not encoded a second time
+            row = sealed_row(draft, seq=seq, prev_hash=prev)
+        rows.append(row)
+        changes = {"last_seq": seq, "last_hash": row["hash"], **(case_changes(draft, head) if case_changes else {})}
         head.update(changes)
         moved.setdefault(draft.case_id, {"id": draft.case_id}).update(changes)
-        sealed.append(event)
     repo.insert_events(rows)
     repo.update_case_heads(moved.values())
-    return sealed

@@ -117,7 +117,7 @@ class EventRepository(Queries):
         self.conn.execute(update(events).where(events.c.case_id == case_id).values(payload=None))
 
     def insert_events(self, rows: Iterable[Row]) -> None:
-        # A payload may come already in its stored form (the canonical JSON ``seal_with_text`` gives).
+        # A payload may come already in its stored form (the canonical JSON ``sealed_row`` gives).
         values = [r if isinstance(r.get("payload"), str | None) else {**r, "payload": dumps(r["payload"])} for r in rows]
         if values:
             self.conn.execute(insert(events), values)
