@@ -6,7 +6,7 @@ there when a person the plan names as responsible (``Organisation.responsible``:
 may also fire a trigger that moves the case on from that state, or the trigger that meets that deadline.
 
 Every change that can take that away (``users edit --reports-to/--no-reports-to``, ``users deactivate``,
-``users revoke``, ``users grant`` for a narrower unit) reads ``who_can_act`` before it writes and calls
+``users reactivate``, ``users revoke``, ``users grant``; a deputy changes who is told, never who must act) reads ``who_can_act`` before it writes and calls
 ``require_someone_left`` before it commits: if a case that had someone has nobody now, the change is
 refused (``Invalid``: exit 5, the cases by id with the state or deadline and whom the plan names there,
 nothing written). A case that had nobody already is shown by ``stuck``; it never blocks the change that

@@ -53,7 +53,7 @@ def grant_role(
         now = ctx.clock.now()
         replacing = any(g["role"] == role and g["plan_id"] in plans for g in repo.grants_of(login))
         before = duties_of(ctx, repo, login) if replacing else []
-        served = who_can_act(ctx, repo) if replacing else frozenset()
+        served = who_can_act(ctx, repo)  # a grant can change who stands where too ("a leder, the opener's leader")
         for plan in plans:
             repo.delete_grants(login, role, plan)
             grant = dict(login=login, plan_id=plan, role=role, unit=unit or None, granted_at=now)
@@ -65,10 +65,9 @@ def grant_role(
             raise Invalid(
                 _("'{login}' is needed through '{role}' on {len} open case(s) outside the new unit: {listed}. Hand them over first: indsats users revoke {login} {role} --handover-to LOGIN, then grant the role again").format(login=login, role=role, len=len(lost), listed=listed(lost))
             )
-        if replacing:
-            require_someone_left(ctx, repo, served, fix=_(
-                "Hand them over first: indsats users revoke {login} {role} --handover-to LOGIN, then grant the role "
-                "again").format(login=login, role=role))
+        require_someone_left(ctx, repo, served, fix=_(
+            "Hand them over first: indsats users revoke {login} {role} --handover-to LOGIN, then grant the role "
+            "again").format(login=login, role=role))
         user = load_user(repo, login)
         uow.commit()
     assert user is not None

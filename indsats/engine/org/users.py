@@ -322,7 +322,9 @@ def edit_user(
 
 
 def reactivate_user(ctx: Context, *, actor: str, login: str) -> User:
-    """Let a deactivated user act (and receive reminders) again; a handover made when they left stays made."""
+    """Let a deactivated user act (and receive reminders) again. The reports and caseworkers moved at their
+    handover stay moved; duties still resolved through them (the cases they opened) are theirs again, so it is
+    refused, like every organisation change, if a case would then have nobody who can act on it."""
     with ctx.db.unit_of_work(write=True) as uow:
         repo = uow.repo
         me = require_admin(repo, actor)
@@ -330,7 +332,11 @@ def reactivate_user(ctx: Context, *, actor: str, login: str) -> User:
         if row["active"]:
             raise Invalid(_("user '{login}' is active already").format(login=login))
         values = {"active": True, "handed_over_to": None}
+        before = who_can_act(ctx, repo)
         repo.update_user(login, values)
+        # Their duties come back from whoever took over: a role revoked meanwhile may leave them unable to act.
+        require_someone_left(ctx, repo, before, fix=_(
+            "Grant '{login}' the roles those steps need first (indsats users grant {login} ROLE)").format(login=login))
         record_user(repo, at=ctx.clock.now(), actor=me.login, kind="user_reactivated", login=login, values=values, os_login=ctx.os_login)
         user = load_user(repo, login)
         uow.commit()
