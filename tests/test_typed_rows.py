@@ -9,7 +9,7 @@ import pytest
 
 from indsats.engine.cases.case import Case
 from indsats.engine.cases.service import open_case
-from indsats.engine.reminders.reminder import Reminder
+from indsats.engine.reminders.reminder import REMINDED_CASE_COLUMNS, RemindedCase, Reminder
 from indsats.storage.models import cases, reminders
 
 from conftest import PLAN
@@ -21,6 +21,19 @@ if TYPE_CHECKING:
 @pytest.mark.parametrize(("value", "table"), [(Case, cases), (Reminder, reminders)])
 def test_the_value_has_one_field_per_column_of_its_table(value: type, table: object) -> None:
     assert [f.name for f in dataclasses.fields(value)] == [c.name for c in table.columns]  # type: ignore[attr-defined]
+
+
+def test_what_the_sweep_reads_of_a_case_is_the_case_s_own_columns_and_values(ctx: Context, org: object) -> None:
+    assert [f.name for f in dataclasses.fields(RemindedCase)] == list(REMINDED_CASE_COLUMNS)
+    assert set(REMINDED_CASE_COLUMNS) <= {c.name for c in cases.columns}
+    case_id = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="REF-3").case_id
+    for hot in (False, True):
+        with ctx.db.unit_of_work(hot=hot) as uow:
+            case = uow.repo.get_case(case_id)
+            reminded = uow.repo.reminded_cases([case_id, "RAD-0000-none"])
+        assert case is not None and list(reminded) == [case_id]
+        assert {name: getattr(reminded[case_id], name) for name in REMINDED_CASE_COLUMNS} == {
+            name: getattr(case, name) for name in REMINDED_CASE_COLUMNS}
 
 
 def test_the_repository_builds_a_frozen_case_and_its_reminders(ctx: Context, org: object) -> None:
