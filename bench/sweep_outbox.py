@@ -88,6 +88,23 @@ def indsats_child(
     return {"seconds": seconds, "cpu_seconds": cpu, "sent": result.sent, "claimed": result.claimed}
 
 
+def append_messages(outbox: str, rows: list[tuple[int, str, str, str]], now: str) -> None:
+    """Append one JSON line per (reminder id, case id, state label, due) to ``outbox`` and fsync it."""
+    payload = "".join(
+        json.dumps({"reminder_id": rid, "message_id": f"<indsats-reminder-{rid}@example.org>",
+                    "to": ["emil@example.org"], "subject": f"Påmindelse: sag {case_id} – {label}",
+                    "body": REFERENCE_BODY.format(case_id=case_id, due=due, late="1 t"), "sent_at": now},
+                   ensure_ascii=False) + "\n"
+        for rid, case_id, label, due in rows
+    ).encode()
+    fd = os.open(outbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def reference_child(db: str, outbox: str, batch_size: int = BATCH) -> dict[str, Any]:
     """Claim a batch (lease), append it to a file (fsync), mark it sent: stdlib sqlite3 only."""
     now = world.db_time(world.MONDAY)
@@ -109,19 +126,7 @@ def reference_child(db: str, outbox: str, batch_size: int = BATCH) -> dict[str, 
         rows = con.execute(f"SELECT id, case_id, due_at FROM reminders WHERE id IN ({marks})"
                            " ORDER BY next_attempt_at, id", ids).fetchall()
         con.execute("COMMIT")
-        payload = "".join(
-            json.dumps({"reminder_id": rid, "message_id": f"<indsats-reminder-{rid}@example.org>",
-                        "to": ["emil@example.org"], "subject": f"Påmindelse: sag {case_id} – Mistanke registreret",
-                        "body": REFERENCE_BODY.format(case_id=case_id, due=due, late="1 t"), "sent_at": now},
-                       ensure_ascii=False) + "\n"
-            for rid, case_id, due in rows
-        ).encode()
-        fd = os.open(outbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_messages(outbox, [(rid, case_id, "Mistanke registreret", due) for rid, case_id, due in rows], now)
         con.execute("BEGIN IMMEDIATE")
         con.executemany(
             "UPDATE reminders SET status = 'sent', sent_at = ?, attempts = attempts + 1, claimed_by = NULL,"
@@ -162,19 +167,7 @@ def same_writes_child(db: str, outbox: str, batch_size: int = BATCH) -> dict[str
         marks = ", ".join("?" * len(rows))
         states = dict(con.execute(f"SELECT id, state FROM cases WHERE id IN ({marks})", [r[1] for r in rows]))
         con.execute("COMMIT")
-        payload = "".join(
-            json.dumps({"reminder_id": rid, "message_id": f"<indsats-reminder-{rid}@example.org>",
-                        "to": ["emil@example.org"], "subject": f"Påmindelse: sag {case_id} – {states[case_id]}",
-                        "body": REFERENCE_BODY.format(case_id=case_id, due=due, late="1 t"), "sent_at": now},
-                       ensure_ascii=False) + "\n"
-            for rid, case_id, _state, _level, _kind, due in rows
-        ).encode()
-        fd = os.open(outbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_messages(outbox, [(rid, case_id, states[case_id], due) for rid, case_id, _s, _l, _k, due in rows], now)
         con.execute("BEGIN IMMEDIATE")
         heads = {cid: [seq, last, n] for cid, seq, last, n in con.execute(
             f"SELECT id, last_seq, last_hash, reminders_sent FROM cases WHERE id IN ({marks})", [r[1] for r in rows])}
