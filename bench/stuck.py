@@ -87,7 +87,8 @@ def counts(ctx: Context) -> dict[tuple[str, str], int]:
 
 def run(options: Options) -> list[Row]:
     n = 20_000 if options.quick else 1_000_000
-    repeats = 3 if options.quick else 7
+    # A call takes well under a millisecond: many rounds, so that the first calls' warming weighs little.
+    repeats = 3 if options.quick else 41
     path = options.workdir / "stuck.db"
     ctx = world.make_context(world.sqlite_database(path))
     world.seed_org(ctx)
@@ -117,8 +118,9 @@ def run(options: Options) -> list[Row]:
     top_row = Row(
         name="stuck, top 50", measure="median ms", indsats=ours, reference=theirs,
         reference_name="stdlib sqlite3, index on (is_open, deadline)", goal=f"≤ {TOP_GOAL}× reference",
-        met=ours / theirs <= TOP_GOAL, detail=f"`stuck_cases(actor=supervisor, limit=50)`; {size}",
+        met=None, ratios=top.ratios(rate=False), detail=f"`stuck_cases(actor=supervisor, limit=50)`; {size}",
     )
+    top_row.met = top_row.ratio is not None and top_row.ratio <= TOP_GOAL
     ours_c, theirs_c = median(per_state.indsats) * 1000, median(per_state.reference) * 1000
     count_row = Row(
         name="stuck, per-state counts", measure="median ms", indsats=ours_c, reference=theirs_c,
