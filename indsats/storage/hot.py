@@ -428,21 +428,8 @@ class HotRepository(_RepositoryBase):
     def overdue_cases(self, *, at: datetime, plan_id: str | None = None, unit: str | None = None,
                       after: tuple[datetime, str] | None = None, limit: int | None = None) -> list[Case]:
         """As ``CaseRepository.overdue_cases`` (see there for the keyset's shape)."""
-        sql = "SELECT * FROM cases WHERE is_open = ? AND deadline < ?"
-        params: list[Any] = [True, at]
-        if after is not None:
-            sql += " AND deadline >= ? AND (deadline > ? OR id > ?)"
-            params += [after[0], after[0], after[1]]
-        if plan_id is not None:
-            sql += " AND plan_id = ?"
-            params.append(plan_id)
-        if unit is not None:
-            sql += " AND unit = ?"
-            params.append(unit)
-        sql += " ORDER BY deadline, id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = _overdue_page("SELECT * FROM cases WHERE is_open = ? AND deadline < ?", [True, at], "id",
+                                    after=after, plan_id=plan_id, unit=unit, limit=limit)
         return [Case.from_row(r) for r in self._uow.rows("cases", sql, params)]
 
     def overdue_rows(self, *, at: datetime, plan_id: str | None = None, unit: str | None = None,
@@ -455,20 +442,7 @@ class HotRepository(_RepositoryBase):
         sql = ("SELECT id, plan_id, plan_version, state, opened_by, unit, assignee, escalation_level, reminders_sent,"
                " (SELECT count(*) FROM reminders WHERE reminders.case_id = cases.id AND reminders.status = 'failed'),"
                f" deadline, last_activity_at, {place} FROM cases WHERE is_open = ? AND deadline < ? AND paused_at IS NULL")
-        params: list[Any] = [True, at]
-        if after is not None:
-            sql += f" AND deadline >= ? AND (deadline > ? OR {place} > ?)"
-            params += [after[0], after[0], after[1]]
-        if plan_id is not None:
-            sql += " AND plan_id = ?"
-            params.append(plan_id)
-        if unit is not None:
-            sql += " AND unit = ?"
-            params.append(unit)
-        sql += f" ORDER BY deadline, {place}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = _overdue_page(sql, [True, at], place, after=after, plan_id=plan_id, unit=unit, limit=limit)
         cursor = self._uow.execute(sql, params)
         time = _sqlite_time if sqlite else _aware
         found = [(*r[:10], time(r[10]), time(r[11]), r[12]) for r in cursor.fetchall()]
@@ -705,6 +679,27 @@ class HotRepository(_RepositoryBase):
             else:
                 cursor.executemany(sql, values)
             cursor.close()
+
+
+def _overdue_page(sql: str, params: list[Any], place: str, *, after: tuple[datetime, Any] | None,
+                  plan_id: str | None, unit: str | None, limit: int | None) -> tuple[str, list[Any]]:
+    """An overdue statement's ``sql`` (its ``WHERE`` begun) and ``params`` with the stuck list's filters, the
+    keyset page after ``after`` (its deadline and the value of ``place``, the column that orders one deadline's
+    cases) and the order and limit, as ``CaseRepository.overdue_cases`` describes them."""
+    if after is not None:
+        sql += f" AND deadline >= ? AND (deadline > ? OR {place} > ?)"
+        params = [*params, after[0], after[0], after[1]]
+    if plan_id is not None:
+        sql += " AND plan_id = ?"
+        params = [*params, plan_id]
+    if unit is not None:
+        sql += " AND unit = ?"
+        params = [*params, unit]
+    sql += f" ORDER BY deadline, {place}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = [*params, limit]
+    return sql, params
 
 
 def _by_columns(rows: Iterable[Row], key: str) -> dict[tuple[str, ...], list[Row]]:
