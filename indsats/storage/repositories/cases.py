@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, true, update
 
 from indsats.engine.cases.case import Case
 from indsats.engine.reminders.reminder import REMINDED_CASE_COLUMNS, RemindedCase
@@ -30,6 +30,23 @@ _BUMP_VERSION = (
     .values(version=bindparam("new_version"), last_activity_at=bindparam("at"))
     .returning(cases.c.last_seq, cases.c.last_hash)
 )
+
+
+def _overdue_page(query: Select[Any], *, at: datetime, after: tuple[datetime, Any] | None, plan_id: str | None,
+                  unit: str | None, limit: int | None) -> Select[Any]:
+    """``query`` narrowed to the open cases overdue at ``at`` with the stuck list's filters, the keyset page after
+    ``after`` (deadline, id) and the order and limit, as ``CaseRepository.overdue_cases`` describes them."""
+    query = query.where(cases.c.is_open == true(), cases.c.deadline < at)
+    if after is not None:
+        query = query.where(cases.c.deadline >= after[0], or_(cases.c.deadline > after[0], cases.c.id > after[1]))
+    if plan_id is not None:
+        query = query.where(cases.c.plan_id == plan_id)
+    if unit is not None:
+        query = query.where(cases.c.unit == unit)
+    query = query.order_by(cases.c.deadline, cases.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return query
 
 
 class CaseRepository(Queries):
@@ -113,18 +130,7 @@ class CaseRepository(Queries):
         keeps the range scan starting at ``:d``. The obvious ``deadline > :d OR (deadline = :d AND id > :i)``
         makes SQLite merge two index searches and sort every later row, on every page (1M cases: ~1 s a page).
         """
-        query = select(cases).where(cases.c.is_open == true(), cases.c.deadline < at)
-        if after is not None:
-            query = query.where(
-                cases.c.deadline >= after[0], or_(cases.c.deadline > after[0], cases.c.id > after[1])
-            )
-        if plan_id is not None:
-            query = query.where(cases.c.plan_id == plan_id)
-        if unit is not None:
-            query = query.where(cases.c.unit == unit)
-        query = query.order_by(cases.c.deadline, cases.c.id)
-        if limit is not None:
-            query = query.limit(limit)
+        query = _overdue_page(select(cases), at=at, after=after, plan_id=plan_id, unit=unit, limit=limit)
         return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
 
     def overdue_rows(
@@ -148,16 +154,8 @@ class CaseRepository(Queries):
         c = cases.c
         query = select(c.id, c.plan_id, c.plan_version, c.state, c.opened_by, c.unit, c.assignee, c.escalation_level,
                        c.reminders_sent, failed, c.deadline, c.last_activity_at, c.id.label("page_key"))
-        query = query.where(c.is_open == true(), c.deadline < at, c.paused_at.is_(None))
-        if after is not None:
-            query = query.where(c.deadline >= after[0], or_(c.deadline > after[0], c.id > after[1]))
-        if plan_id is not None:
-            query = query.where(c.plan_id == plan_id)
-        if unit is not None:
-            query = query.where(c.unit == unit)
-        query = query.order_by(c.deadline, c.id)
-        if limit is not None:
-            query = query.limit(limit)
+        query = _overdue_page(query.where(c.paused_at.is_(None)), at=at, after=after, plan_id=plan_id, unit=unit,
+                              limit=limit)
         return [cast("OverdueRow", tuple(r)) for r in self.conn.execute(query)]
 
     def cases_with_failed_reminders(
