@@ -196,17 +196,23 @@ def register_admin(ctx: Context, login: str = "admin") -> None:
         uow.commit()
 
 
+def add_users(ctx: Context, organisation: dict[str, tuple[str, str | None]], *, actor: str = "admin",
+              surname: str | None = None) -> None:
+    """Each of ``organisation`` (login → (role, reports_to), leaders first) added by ``actor``: named by the login
+    in title case (and ``surname``), e-mail ``login@example.org``."""
+    from indsats.engine.org.users import add_user
+
+    for login, (role, reports_to) in organisation.items():
+        name = login.title() if surname is None else f"{login.title()} {surname}"
+        add_user(ctx, actor=actor, login=login, name=name, role=role, email=f"{login}@example.org",
+                 reports_to=reports_to)
+
+
 @pytest.fixture
 def org(ctx: Context) -> dict[str, tuple[str, str | None]]:
     """admin; socialchef sol; leaders lea and leo under sol; emil under lea, ida under leo; fie; sup."""
-    from indsats.engine.org.users import add_user
-
     register_admin(ctx)
-    for login, (role, reports_to) in ORGANISATION.items():
-        add_user(
-            ctx, actor="admin", login=login, name=login.title(), role=role, email=f"{login}@example.org",
-            reports_to=reports_to,
-        )
+    add_users(ctx, ORGANISATION)
     return ORGANISATION
 
 

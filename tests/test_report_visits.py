@@ -16,36 +16,18 @@ from typing import Any
 
 import pytest
 
-from indsats.adapters.plan_files import PlanFolders
-from indsats.engine.cases.pause import pause_case, resume_case
-from indsats.engine.cases.service import advance, open_case
 from indsats.engine.cases.visits import VISIT_KINDS, replay_visits
 from indsats.engine.context import Context
-from indsats.engine.org.users import add_user, register_first_admin
-from indsats.engine.plans.catalog import PlanCatalog
-from indsats.engine.privacy.crypto import Keyring, new_key
 from indsats.engine.reminders.sweep import sweep
 from indsats.engine.supervision import step_report
-from indsats.engine.time.calendar import WorkingCalendar
 from indsats.engine.time.clock import LOCAL_TZ, FixedClock
 from indsats.storage.database import Database
 from indsats.storage.migrate import upgrade
 from tests.fakes import RecordingNotifier
+from tests.worlds import ORGANISATION, play, world_context
 
-PLAN = "radikalisering"
 START = datetime(2025, 3, 3, 8, 0, tzinfo=LOCAL_TZ)  # a Monday morning in Copenhagen
 NOW = START + timedelta(days=24, hours=5)
-ORGANISATION: dict[str, tuple[str, str | None]] = {
-    "sol": ("socialchef", None), "lea": ("leder", "sol"), "emil": ("medarbejder", "lea"),
-    "fie": ("fagspecialist", "sol"), "sup": ("supervisor", None),
-}
-FIRE = {
-    "suspected": ("notify_leader", "emil", {}),
-    "leader_notified": ("notify_specialist", "lea", {}),
-    "specialist_notified": ("assess", "fie", {"summary": "vurderet"}),
-    "assessed": ("decide", "lea", {"police_report": "no", "rationale": "ingen grund", "follow_up": "outreach"}),
-}
-WALK = tuple(FIRE)
 DELAYS = (timedelta(minutes=20), timedelta(hours=2), timedelta(hours=7), timedelta(days=1), timedelta(days=4))
 WINDOWS: list[tuple[date | None, date | None]] = [
     (None, None), (date(2025, 3, 6), None), (None, date(2025, 3, 12)), (date(2025, 3, 5), date(2025, 3, 14)),
@@ -59,14 +41,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Context:
     db = Database(f"sqlite:///{tmp}/world.db")
     upgrade(db)
     clock = FixedClock(START - timedelta(days=1))
-    ctx = Context(db=db, clock=clock, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
-                  keys=Keyring.fixed(new_key()))
-    with db.unit_of_work(write=True) as uow:
-        register_first_admin(uow.repo, "adm", clock.now())
-        uow.commit()
-    for login, (role, leader) in ORGANISATION.items():
-        add_user(ctx, actor="adm", login=login, name=login.title(), role=role, email=f"{login}@example.org",
-                 reports_to=leader)
+    ctx = world_context(db, clock, ORGANISATION)
     rng = random.Random(15)
     # Every action as (time, case number, what); done in time order, so the clock only moves forward.
     plans: list[tuple[datetime, int, str]] = []
@@ -84,23 +59,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Context:
                 else:
                     break  # stays paused
             plans.append((at, i, f"advance:{step}"))
-    ids: dict[int, str] = {}
-    swept = START
-    for at, i, what in sorted(plans):
-        while swept + timedelta(days=2) <= at:  # a sweep every two days sends reminders and escalations
-            swept += timedelta(days=2)
-            clock.set(swept)
-            sweep(ctx, RecordingNotifier(), worker="test")
-        clock.set(at)
-        if what == "open":
-            ids[i] = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref=f"REF-{i}").case_id
-        elif what == "pause":
-            pause_case(ctx, actor="sup", case_id=ids[i], reason="venter")
-        elif what == "resume":
-            resume_case(ctx, actor="sup", case_id=ids[i])
-        else:
-            trigger, actor, values = FIRE[WALK[int(what.split(":")[1])]]
-            advance(ctx, actor=actor, case_id=ids[i], trigger=trigger, values=dict(values))
+    play(ctx, clock, plans, swept=START, sweep_every=timedelta(days=2))  # sweeps send reminders and escalations
     clock.set(NOW)
     sweep(ctx, RecordingNotifier(), worker="test")
     return ctx

@@ -13,19 +13,15 @@ from typing import cast
 
 import pytest
 
-from indsats.adapters.plan_files import PlanFolders
 from indsats.engine.cases.service import advance, open_case
 from indsats.engine.context import Context
-from indsats.engine.org.users import add_user, register_first_admin
-from indsats.engine.plans.catalog import PlanCatalog
-from indsats.engine.privacy.crypto import Keyring, new_key
 from indsats.engine.supervision import StuckReason, stuck_cases
-from indsats.engine.time.calendar import WorkingCalendar
 from indsats.engine.time.clock import LOCAL_TZ, FixedClock
 from indsats.engine.time.durations import parse_duration
 from indsats.storage.database import Database
 from indsats.storage.migrate import upgrade
-from tests.conftest import fresh_postgresql_database
+from tests.conftest import add_users, fresh_postgresql_database
+from tests.worlds import world_context
 
 PLAN = "radikalisering"
 LATER_YEAR = datetime(2027, 1, 4, 9, 0, tzinfo=LOCAL_TZ)  # a Monday
@@ -52,15 +48,9 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 def _build(db: Database) -> tuple[Context, dict[str, datetime]]:
     clock = FixedClock(EARLIER_YEAR - timedelta(days=7))
-    ctx = Context(db=db, clock=clock, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
-                  keys=Keyring.fixed(new_key()))
-    with db.unit_of_work(write=True) as uow:
-        register_first_admin(uow.repo, "adm", clock.now())
-        uow.commit()
-    for login, role, leader in (("sol", "socialchef", None), ("lea", "leder", "sol"), ("emil", "medarbejder", "lea"),
-                                ("fie", "fagspecialist", None), ("sup", "supervisor", None)):
-        add_user(ctx, actor="adm", login=login, name=login.title(), role=role, email=f"{login}@example.org",
-                 reports_to=leader)
+    ctx = world_context(db, clock, {"sol": ("socialchef", None), "lea": ("leder", "sol"),
+                                    "emil": ("medarbejder", "lea"), "fie": ("fagspecialist", None),
+                                    "sup": ("supervisor", None)})
     entered: dict[str, datetime] = {}  # case -> when it entered its present state
     moved = []
     for opened in (LATER_YEAR, EARLIER_YEAR):
@@ -141,10 +131,8 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     ctx, _ = _build(db)
     clock = ctx.clock
     assert isinstance(clock, FixedClock)
-    for login, role, leader in (("fam", "familiechef", None), ("tina", "teamleder", "fam"),
-                                ("sara", "sagsbehandler", "tina")):
-        add_user(ctx, actor="adm", login=login, name=login.title(), role=role, email=f"{login}@example.org",
-                 reports_to=leader)
+    add_users(ctx, {"fam": ("familiechef", None), "tina": ("teamleder", "fam"), "sara": ("sagsbehandler", "tina")},
+              actor="adm")
     for opened in (LATER_YEAR, LATER_YEAR, EARLIER_YEAR + timedelta(hours=30), LATER_YEAR - timedelta(hours=50),
                    LATER_YEAR + timedelta(days=3)):
         clock.set(opened)  # twice at one moment: one deadline for two

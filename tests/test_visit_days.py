@@ -23,33 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indsats.adapters.plan_files import PlanFolders
-from indsats.engine.cases.pause import pause_case, resume_case
-from indsats.engine.cases.service import advance, open_case
 from indsats.engine.context import Context
-from indsats.engine.org.users import add_user, register_first_admin
-from indsats.engine.plans.catalog import PlanCatalog
-from indsats.engine.privacy.crypto import Keyring, new_key
-from indsats.engine.reminders.sweep import sweep
 from indsats.engine.supervision import step_report
-from indsats.engine.time.calendar import WorkingCalendar
 from indsats.engine.time.clock import LOCAL_TZ, FixedClock
 from indsats.storage.database import Database
 from indsats.storage.migrate import upgrade
-from tests.fakes import RecordingNotifier
+from tests.worlds import ORGANISATION, play, world_context
 
-PLAN = "radikalisering"
-ORGANISATION: dict[str, tuple[str, str | None]] = {
-    "sol": ("socialchef", None), "lea": ("leder", "sol"), "emil": ("medarbejder", "lea"),
-    "fie": ("fagspecialist", "sol"), "sup": ("supervisor", None),
-}
-FIRE = {
-    "suspected": ("notify_leader", "emil", {}),
-    "leader_notified": ("notify_specialist", "lea", {}),
-    "specialist_notified": ("assess", "fie", {"summary": "vurderet"}),
-    "assessed": ("decide", "lea", {"police_report": "no", "rationale": "ingen grund", "follow_up": "outreach"}),
-}
-WALK = tuple(FIRE)
 # A week around each daylight-saving change (clocks forward 29 March, back 25 October 2026).
 PERIODS = [(datetime(2026, 3, 25, tzinfo=LOCAL_TZ), datetime(2026, 4, 2, tzinfo=LOCAL_TZ)),
            (datetime(2026, 10, 21, tzinfo=LOCAL_TZ), datetime(2026, 10, 29, tzinfo=LOCAL_TZ))]
@@ -66,14 +46,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Context:
     upgrade(db)
     first = PERIODS[0][0] - timedelta(days=1)
     clock = FixedClock(first)
-    ctx = Context(db=db, clock=clock, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
-                  keys=Keyring.fixed(new_key()))
-    with db.unit_of_work(write=True) as uow:
-        register_first_admin(uow.repo, "adm", clock.now())
-        uow.commit()
-    for login, (role, leader) in ORGANISATION.items():
-        add_user(ctx, actor="adm", login=login, name=login.title(), role=role, email=f"{login}@example.org",
-                 reports_to=leader)
+    ctx = world_context(db, clock, ORGANISATION)
     rng = random.Random(29)
     actions: list[tuple[datetime, int, str]] = []
     for i in range(90):
@@ -91,23 +64,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Context:
                 else:
                     break
             actions.append((at, i, f"advance:{step}"))
-    ids: dict[int, str] = {}
-    swept = first
-    for at, i, what in sorted(actions):
-        while swept + timedelta(hours=20) <= at:
-            swept += timedelta(hours=20)
-            clock.set(swept.astimezone(rng.choice(ZONES)))
-            sweep(ctx, RecordingNotifier(), worker="test")
-        clock.set(at.astimezone(rng.choice(ZONES)))
-        if what == "open":
-            ids[i] = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref=f"REF-{i}").case_id
-        elif what == "pause":
-            pause_case(ctx, actor="sup", case_id=ids[i], reason="venter")
-        elif what == "resume":
-            resume_case(ctx, actor="sup", case_id=ids[i])
-        else:
-            trigger, actor, values = FIRE[WALK[int(what.split(":")[1])]]
-            advance(ctx, actor=actor, case_id=ids[i], trigger=trigger, values=dict(values))
+    play(ctx, clock, actions, swept=first, sweep_every=timedelta(hours=20),
+         moment=lambda at: at.astimezone(rng.choice(ZONES)))
     clock.set(PERIODS[1][1] + timedelta(days=3))
     return ctx
 
