@@ -15,24 +15,22 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from conftest import ORGANISATION, PLAN, TEST_KEY, register_admin
+from conftest import PLAN, TEST_KEY
 from indsats.engine.privacy.crypto import Keyring
 from web_support import CLIENT_ID, CLIENT_SECRET, HOST, browser, free_port, id_token, indsats_server, log_in
 from web_support import node_oidc_provider, node_provider_login, oidc_provider, private, running, server_env
-from web_support import server_files
+from web_support import USERS, server_files, web_context
 
 if TYPE_CHECKING:
     from indsats.engine.context import Context
 
-# The provider's subjects and the login claim each carries (sub → preferred_username).
-USERS = {"u-sup": "sup", "u-emil": "emil", "u-ida": "ida", "u-lea": "lea", "u-fie": "fie", "u-stranger": "stranger"}
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "web-supervisor.png"
 
 
@@ -48,31 +46,14 @@ class World:
 
 
 def _build(db_url: str) -> tuple[str, str, str]:
-    from indsats.adapters.plan_files import PlanFolders
     from indsats.engine.cases.service import advance, open_case
-    from indsats.engine.context import Context
-    from indsats.engine.org.users import add_user
-    from indsats.engine.plans.catalog import PlanCatalog
-    from indsats.engine.privacy.crypto import Keyring
-    from indsats.engine.time.calendar import WorkingCalendar
-    from indsats.engine.time.clock import FixedClock
-    from indsats.storage.database import Database
-    from indsats.storage.migrate import upgrade
 
-    db = Database(db_url)
-    upgrade(db)
-    two_weeks_ago = FixedClock(datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=14))
-    ctx = Context(db=db, clock=two_weeks_ago, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
-                  keys=Keyring.fixed(TEST_KEY))
-    register_admin(ctx)
-    for login, (role, reports_to) in ORGANISATION.items():
-        add_user(ctx, actor="admin", login=login, name=f"{login.title()} Eksempel", role=role,
-                 email=f"{login}@example.org", reports_to=reports_to)
+    ctx = web_context(db_url)
     emils = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="REF-A", source="parent").case_id
     with_lea = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="REF-B", source="parent").case_id
     advance(ctx, actor="emil", case_id=with_lea, trigger="notify_leader")
     idas = open_case(ctx, actor="ida", plan_id=PLAN, subject_ref="REF-C", source="parent").case_id
-    db.dispose()
+    ctx.db.dispose()
     return emils, with_lea, idas
 
 

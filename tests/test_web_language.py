@@ -7,18 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from conftest import ORGANISATION, PLAN, TEST_KEY, register_admin
+from conftest import PLAN, TEST_KEY
 from test_i18n_walk import DANISH, ENGLISH, ids, words_of
 from web_support import HOST, free_port, indsats_server, log_in, oidc_provider, private, running, server_env
-from web_support import server_files
+from web_support import USERS, server_files, web_context
 
-USERS = {"u-sup": "sup", "u-emil": "emil", "u-ida": "ida", "u-lea": "lea", "u-fie": "fie", "u-stranger": "stranger"}
 # The web view's own Danish words, which must not be on an English page.
 DANISH_PAGE = ["Mine opgaver", "Fastlåste sager", "Logget ind som", "Log ud", "Historik", "Hændelse", "Skal handle",
                "Rykket videre", "Oprettet", "Tid på hvert trin", "Ingen adgang", "Filtrene kunne ikke bruges",
@@ -34,26 +32,9 @@ class Site:
 
 
 def _build(db_url: str) -> tuple[str, str]:
-    from indsats.adapters.plan_files import PlanFolders
     from indsats.engine.cases.service import add_note, advance, open_case
-    from indsats.engine.context import Context
-    from indsats.engine.org.users import add_user
-    from indsats.engine.plans.catalog import PlanCatalog
-    from indsats.engine.privacy.crypto import Keyring
-    from indsats.engine.time.calendar import WorkingCalendar
-    from indsats.engine.time.clock import FixedClock
-    from indsats.storage.database import Database
-    from indsats.storage.migrate import upgrade
 
-    db = Database(db_url)
-    upgrade(db)
-    two_weeks_ago = FixedClock(datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=14))
-    ctx = Context(db=db, clock=two_weeks_ago, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
-                  keys=Keyring.fixed(TEST_KEY))
-    register_admin(ctx)
-    for login, (role, reports_to) in ORGANISATION.items():
-        add_user(ctx, actor="admin", login=login, name=f"{login.title()} Eksempel", role=role,
-                 email=f"{login}@example.org", reports_to=reports_to)
+    ctx = web_context(db_url)
     walked = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="REF-A", source="parent", minor=True).case_id
     add_note(ctx, actor="emil", case_id=walked, text="Talt med skolen")
     advance(ctx, actor="emil", case_id=walked, trigger="notify_leader")
@@ -62,7 +43,7 @@ def _build(db_url: str) -> tuple[str, str]:
     advance(ctx, actor="fie", case_id=walked, trigger="assess",
             values={"summary": "Samtale med borgeren", "signs": "adfærd:stærkt,relationer:svagt", "infohus": "ja"})
     opened = open_case(ctx, actor="emil", plan_id=PLAN, subject_ref="REF-B", source="parent").case_id
-    db.dispose()
+    ctx.db.dispose()
     return walked, opened
 
 

@@ -1,5 +1,6 @@
 """Real processes for the web tests: an OIDC provider (``oidc-provider-mock``), ``indsats server --listen``,
-and a headless Chromium driven by Selenium. Each is started, waited for and stopped by one helper.
+and a headless Chromium driven by Selenium. Each is started, waited for and stopped by one helper; and the
+database they serve, begun by ``web_context``.
 
 The provider's issuer follows the Host header, so every URL uses ``127.0.0.1`` and nothing else.
 """
@@ -15,11 +16,17 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+
+from conftest import ORGANISATION, TEST_KEY, add_users, register_admin
+
+if TYPE_CHECKING:
+    from indsats.engine.context import Context
 
 HOST = "127.0.0.1"
 CLIENT_ID = "indsats-web"
@@ -27,6 +34,31 @@ CLIENT_SECRET = "test-client-secret-not-for-production"
 CALLBACK = "/auth/callback"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# The provider's subjects and the login claim each carries (sub → preferred_username).
+USERS = {"u-sup": "sup", "u-emil": "emil", "u-ida": "ida", "u-lea": "lea", "u-fie": "fie", "u-stranger": "stranger"}
+
+
+def web_context(db_url: str) -> Context:
+    """A context on a new, migrated database at ``db_url``: admin and ``ORGANISATION`` registered (named
+    "… Eksempel"), its clock two weeks before now, so that cases opened on it are overdue by the server's real
+    clock. Dispose of its ``db`` once the cases are in."""
+    from indsats.adapters.plan_files import PlanFolders
+    from indsats.engine.context import Context
+    from indsats.engine.plans.catalog import PlanCatalog
+    from indsats.engine.privacy.crypto import Keyring
+    from indsats.engine.time.calendar import WorkingCalendar
+    from indsats.engine.time.clock import FixedClock
+    from indsats.storage.database import Database
+    from indsats.storage.migrate import upgrade
+
+    db = Database(db_url)
+    upgrade(db)
+    two_weeks_ago = FixedClock(datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=14))
+    ctx = Context(db=db, clock=two_weeks_ago, catalog=PlanCatalog(PlanFolders()), calendar=WorkingCalendar(),
+                  keys=Keyring.fixed(TEST_KEY))
+    register_admin(ctx)
+    add_users(ctx, ORGANISATION, surname="Eksempel")
+    return ctx
 
 
 def in_ci() -> bool:
