@@ -387,9 +387,18 @@ def test_two_sweeps_at_once_share_the_due_reminders_and_send_each_exactly_once(
     assert first and second, "each sweep claims a batch while the other holds one"
     assert sorted(first + second) == sorted(set(first + second))
     with ctx.db.unit_of_work() as uow:
-        sent = {r.id for c in uow.repo.case_ids() for r in uow.repo.reminders_for(c) if r.status == "sent"}
-    # 12 cases, each with a notice, a reminder and two escalations, to different people (nothing coalesces).
-    assert set(first + second) == sent and len(sent) == 48
+        sent = {r.id: r for c in uow.repo.case_ids() for r in uow.repo.reminders_for(c) if r.status == "sent"}
+    # 12 cases, each with a notice, a reminder and two escalations: every one is sent. The notice and the reminder
+    # go to the same person, so where both land in one batch they are one message (the most urgent row's), the
+    # other row marked as coalesced into it. With SKIP LOCKED that happens when the two claims, scanning at
+    # once, lock the first rows between them: a batch then reaches past the notices into the reminders.
+    delivered = set(first + second)
+    coalesced = {rid for rid, r in sent.items() if r.last_error == "coalesced into another message"}
+    assert len(sent) == 48 and delivered | coalesced == set(sent) and not delivered & coalesced
+    for rid in coalesced:  # it rode along with a delivered message of its own case visit, to the same people
+        row = sent[rid]
+        assert any(other.id in delivered and other.case_id == row.case_id and other.entry_seq == row.entry_seq
+                   and other.recipients == row.recipients for other in sent.values())
 
 
 class MeetingNotifier(RecordingNotifier):
