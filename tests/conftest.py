@@ -284,6 +284,16 @@ def invoke(runner: CliRunner, cli_db_url: str, tmp_path: Path) -> Callable[..., 
     return run
 
 
+def process_env(tmp_path: Path, db_url: str, *, user: str = "admin", **extra: str) -> dict[str, str]:
+    """The environment of an ``indsats`` process a test starts: this process's without its ``INDSATS_*`` settings,
+    then the database at ``db_url``, no config file, the data folder ``tmp_path/data``, ``user``, and English
+    (``INDSATS_LANGUAGE=en``, the messages the tests read); ``extra`` (more ``INDSATS_*``) over all of them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_")}
+    env.update({"INDSATS_DATABASE_URL": db_url, "INDSATS_CONFIG": "", "INDSATS_DATA_DIR": str(tmp_path / "data"),
+                "INDSATS_USER": user, "INDSATS_LANGUAGE": "en", **extra})
+    return env
+
+
 @pytest.fixture
 def cli_org(invoke: Callable[..., Result]) -> dict[str, tuple[str, str | None]]:
     """The CLI's database initialised (admin first) with ``ORGANISATION`` registered: every command needs a

@@ -5,7 +5,6 @@ them. The plain options stay; giving both is a usage error (exit 2); an empty fi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from conftest import process_env
 from test_cli import fails, ok, open_case, register_org, show_json
 
 if TYPE_CHECKING:
@@ -30,13 +30,6 @@ SECRET_NOTE = "Naboen fortalte om bekymrende opslag"
 @pytest.fixture
 def world(invoke: Invoke) -> None:
     register_org(invoke)
-
-
-def _env(tmp_path: Path, db_url: str, user: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
-    env.update(INDSATS_USER=user, INDSATS_DATABASE_URL=db_url, INDSATS_CONFIG="",
-               INDSATS_DATA_DIR=str(tmp_path / "data"), INDSATS_LANGUAGE="en")
-    return env
 
 
 def _every_cmdline() -> list[bytes]:
@@ -61,7 +54,7 @@ def test_open_with_the_subject_on_stdin_leaves_it_out_of_every_processes_cmdline
 ) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "indsats", "open", "radikalisering", "--subject-file", "-"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(tmp_path, cli_db_url, "emil"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=process_env(tmp_path, cli_db_url, user="emil"),
     )
     try:
         # It cannot finish before its stdin has the reference: once it has exec'd, what `ps` shows of it (and

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from conftest import process_env
 from test_cli import ok, open_case, register_org
 
 if TYPE_CHECKING:
@@ -30,20 +31,13 @@ def world(invoke: Invoke) -> None:
     register_org(invoke)
 
 
-def _env(tmp_path: Path, db_url: str, user: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
-    env.update(INDSATS_USER=user, INDSATS_DATABASE_URL=db_url, INDSATS_CONFIG="",
-               INDSATS_DATA_DIR=str(tmp_path / "data"), INDSATS_LANGUAGE="en")
-    return env
-
-
 def test_piped_cases_are_tsv_with_a_header_and_grep_finds_every_id(
     invoke: Invoke, world: None, cli_db_url: str, tmp_path: Path
 ) -> None:
     ids = [open_case(invoke) for _ in range(3)]
     pipeline = subprocess.run(
         f"{sys.executable} -m indsats cases | grep -c {ids[1]}", shell=True, capture_output=True, text=True,
-        env=_env(tmp_path, cli_db_url, "emil"), timeout=60,
+        env=process_env(tmp_path, cli_db_url, user="emil"), timeout=60,
     )
     assert pipeline.stdout.strip() == "1", pipeline.stderr
     lines = ok(invoke(["cases"], user="emil")).stdout.splitlines()
@@ -57,7 +51,7 @@ def test_a_table_in_a_60_column_terminal_keeps_every_line_within_60_and_every_id
 ) -> None:
     case_id = open_case(invoke)
     leader, follower = pty.openpty()
-    env = {**_env(tmp_path, cli_db_url, "sup"), "COLUMNS": "60", "LINES": "40", "TERM": "dumb"}
+    env = {**process_env(tmp_path, cli_db_url, user="sup"), "COLUMNS": "60", "LINES": "40", "TERM": "dumb"}
     done = subprocess.run([sys.executable, "-m", "indsats", "stuck", "--at", "2027-06-01T10:00"], stdout=follower,
                           stderr=subprocess.PIPE, env=env, timeout=60)
     os.close(follower)

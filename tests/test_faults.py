@@ -28,6 +28,7 @@ from conftest import (
     TEST_KEY,
     _pg_connect_args,
     fresh_postgresql_database,
+    process_env,
     register_admin,
 )
 from smtp_sink import Received, free_port, smtp_sink
@@ -122,21 +123,9 @@ def url_of(ctx: Context) -> str:
     return ctx.db.url.render_as_string(hide_password=False)
 
 
-def process_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
-    env.update(
-        {
-            "INDSATS_DATABASE_URL": url,
-            "INDSATS_CONFIG": "",
-            "INDSATS_DATA_DIR": str(tmp_path / "data"),
-            "INDSATS_USER": "admin",
-            "INDSATS_MAIL_FROM": MAIL_FROM,
-            "INDSATS_KEY": TEST_KEY.decode(),
-            "INDSATS_LANGUAGE": "en",  # the messages these tests read
-            **extra,
-        }
-    )
-    return env
+def faults_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
+    """``process_env`` with the mail sender and the key these processes need."""
+    return process_env(tmp_path, url, **{"INDSATS_MAIL_FROM": MAIL_FROM, "INDSATS_KEY": TEST_KEY.decode(), **extra})
 
 
 def indsats(*args: str) -> list[str]:
@@ -202,7 +191,7 @@ def test_four_workers_on_one_postgresql_database_deliver_5001_reminders_each_exa
     due = due_reminder_ids(ctx)
     assert len(due) == 5001
     port = free_port()
-    env = process_env(tmp_path, fresh_pg_url, INDSATS_SMTP_URL=f"smtp://127.0.0.1:{port}")
+    env = faults_env(tmp_path, fresh_pg_url, INDSATS_SMTP_URL=f"smtp://127.0.0.1:{port}")
     logs = [tmp_path / f"worker-{i}.log" for i in range(4)]
 
     with smtp_sink(port) as sink:
@@ -242,7 +231,7 @@ def test_a_worker_killed_mid_batch_is_taken_over_when_its_lease_runs_out_and_not
     open_cases(ctx, 40)  # 120 reminders: one batch
     due = due_reminder_ids(ctx)
     port = free_port()
-    env = process_env(tmp_path, fresh_pg_url, INDSATS_SMTP_URL=f"smtp://127.0.0.1:{port}", INDSATS_LEASE_SECONDS="2")
+    env = faults_env(tmp_path, fresh_pg_url, INDSATS_SMTP_URL=f"smtp://127.0.0.1:{port}", INDSATS_LEASE_SECONDS="2")
 
     with smtp_sink(port, delay=0.02) as sink:  # a slow relay: the first batch takes 2.4 s to hand over
         first = start_worker(env, tmp_path / "first.log")
@@ -353,7 +342,7 @@ def test_two_people_advancing_one_case_at_the_same_moment_one_wins_and_the_other
     ctx = world(race_url)
     [case_id] = open_cases(ctx, 1)
     before = event_count(ctx)
-    env = process_env(tmp_path, race_url, INDSATS_USER="emil", INDSATS_BUSY_TIMEOUT_MS="30000")
+    env = faults_env(tmp_path, race_url, INDSATS_USER="emil", INDSATS_BUSY_TIMEOUT_MS="30000")
     # Both read the case while the test holds the write lock, then queue for it; releasing it lets one
     # write and the other find the version it read gone. Without the lock, the second might simply read
     # after the first committed (an honest exit 5, but not the race this test is about).
@@ -398,7 +387,7 @@ def test_a_sqlite_database_locked_longer_than_the_busy_timeout_exits_7_and_write
 ) -> None:
     ctx, case_id = sqlite_case
     before = event_count(ctx)
-    env = process_env(tmp_path, url_of(ctx), INDSATS_USER="emil", INDSATS_BUSY_TIMEOUT_MS="300")
+    env = faults_env(tmp_path, url_of(ctx), INDSATS_USER="emil", INDSATS_BUSY_TIMEOUT_MS="300")
     lock = SqliteWriteLock(ctx.db)
     try:
         started = time.monotonic()
@@ -425,7 +414,7 @@ def test_a_database_server_nobody_listens_for_exits_7_with_one_line(
     tmp_path: Path, url: str, command: list[str]
 ) -> None:
     # A PostgreSQL server that is stopped, simulated by a port nobody listens on.
-    result = run(command, process_env(tmp_path, url.format(port=free_port())))
+    result = run(command, faults_env(tmp_path, url.format(port=free_port())))
 
     assert result.returncode == 7
     line = one_error_line(result.stderr)
@@ -435,7 +424,7 @@ def test_a_database_server_nobody_listens_for_exits_7_with_one_line(
 def test_a_worker_whose_database_is_unreachable_at_start_exits_7_with_one_line(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/indsats"
 
-    result = run(["worker", "--every", "0.2"], process_env(tmp_path, url), timeout=30)
+    result = run(["worker", "--every", "0.2"], faults_env(tmp_path, url), timeout=30)
 
     assert result.returncode == 7
     line = one_error_line(result.stderr)
@@ -444,7 +433,7 @@ def test_a_worker_whose_database_is_unreachable_at_start_exits_7_with_one_line(t
 
 def test_a_worker_survives_its_database_going_away_and_stops_cleanly(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/gone.db"
-    env = process_env(tmp_path, url)
+    env = faults_env(tmp_path, url)
     assert run(["init"], env).returncode == 0
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
@@ -487,7 +476,7 @@ def test_a_database_on_a_read_only_file_system_exits_7_and_says_so(
     ctx.db.dispose()
     _mount("--bind", str(ctx.db.path.parent), str(mount_point))  # type: ignore[union-attr]
     _mount("-o", "remount,bind,ro", str(mount_point))
-    env = process_env(tmp_path, f"sqlite:///{mount_point}/faults.db", INDSATS_USER="emil")
+    env = faults_env(tmp_path, f"sqlite:///{mount_point}/faults.db", INDSATS_USER="emil")
 
     result = run(["advance", case_id, "notify_leader"], env)
 
@@ -514,7 +503,7 @@ def test_a_database_on_a_full_disk_exits_7_says_so_and_is_whole_when_space_retur
                 out.flush()
         except OSError:
             pass
-    env = process_env(tmp_path, url, INDSATS_USER="emil")
+    env = faults_env(tmp_path, url, INDSATS_USER="emil")
 
     results = [run(["advance", case_id, "notify_leader"], env), run(["note", case_id, "Ringede"], env)]
     filler.unlink()

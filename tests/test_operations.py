@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import TEST_KEY
+from conftest import TEST_KEY, process_env
 from smtp_sink import free_port, smtp_sink
 from indsats.adapters.scheduler import Job
 from indsats.jobs import build_jobs, log_failure
@@ -42,13 +41,6 @@ def database(sqlite_database: Database) -> Database:
 @pytest.fixture
 def db_url(ctx: Context) -> str:
     return ctx.db.url.render_as_string(hide_password=False)
-
-
-def process_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
-    env.update({"INDSATS_DATABASE_URL": db_url, "INDSATS_CONFIG": "", "INDSATS_DATA_DIR": str(tmp_path / "data"),
-                "INDSATS_USER": "admin", **extra})
-    return env
 
 
 def reset_logging() -> None:

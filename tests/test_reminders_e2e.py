@@ -8,7 +8,6 @@ PostgreSQL through the service functions.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from conftest import process_env
 from smtp_sink import free_port, smtp_sink
 
 if TYPE_CHECKING:
@@ -54,19 +54,6 @@ def outbox_ids(path: Path) -> list[int]:
     if not path.exists():
         return []
     return [json.loads(line)["reminder_id"] for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def process_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
-    env.update(
-        INDSATS_DATABASE_URL=db_url,
-        INDSATS_CONFIG="",
-        INDSATS_DATA_DIR=str(tmp_path / "data"),
-        INDSATS_USER="admin",
-        INDSATS_LANGUAGE="en",
-        **extra,
-    )
-    return env
 
 
 # -- 9. the remind and calendar commands ----------------------------------------------------------------

@@ -5,7 +5,6 @@ back under the key file alone."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import PLAN, TEST_KEY
+from conftest import PLAN, TEST_KEY, process_env
 from fakes import MemoryKeyStore
 from indsats.engine.cases.service import add_note, open_case
 from indsats.engine.cases.views import show_case
@@ -131,13 +130,6 @@ N_CASES = 2000
 KILLS = 30
 
 
-def _env(tmp_path: Path, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDSATS_") or k == "INDSATS_LANGUAGE"}
-    env.update({"INDSATS_DATABASE_URL": url, "INDSATS_CONFIG": "", "INDSATS_DATA_DIR": str(tmp_path / "data"),
-                "INDSATS_USER": "admin", "INDSATS_LANGUAGE": "en", "INDSATS_KEY_FILE": str(tmp_path / "data" / "indsats.key")})
-    return env
-
-
 def _rotate() -> list[str]:
     return [sys.executable, "-m", "indsats", "keys", "rotate"]
 
@@ -187,7 +179,7 @@ def test_rotation_killed_at_30_random_moments_is_finished_by_the_next_rotate_and
         open_case(ctx, actor="emil", plan_id=PLAN, subject_ref=f"REF-{i}")
     url = sqlite_database.url.render_as_string(hide_password=False)
     sqlite_database.dispose()
-    env = _env(tmp_path, url)
+    env = process_env(tmp_path, url, INDSATS_KEY_FILE=str(tmp_path / "data" / "indsats.key"))
     started = time.monotonic()
     first = subprocess.run(_rotate(), env=env, capture_output=True, text=True, timeout=120)
     full = time.monotonic() - started
