@@ -20,7 +20,7 @@ import pytest
 from conftest import ORGANISATION, PLAN
 from indsats.engine.time.clock import LOCAL_TZ
 from test_cli_json import NOT_ONE_OUTCOME, leaves, runs
-from test_i18n_walk import CLI_ENGLISH, DANISH_CLI
+from test_i18n_walk import CLI_ENGLISH, DANISH_CLI, plan_ids
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -151,15 +151,7 @@ def kept(catalog: PlanCatalog) -> list[str]:
     """What stays English (or as it is) in both languages: the plan's ids, command and option names, choices."""
     from indsats.cli import main
 
-    plan = catalog.get(PLAN).plan
-    found = {plan.id, plan.case_prefix, *plan.states, *plan.roles, *plan.sources, *plan.flags, *plan.case_deadlines}
-    for t in plan.transitions:
-        found |= {t.trigger, *t.fields}
-        for spec in t.fields.values():
-            found |= set(spec.options)
-    if plan.concern_signs:
-        found |= {c.id for c in plan.concern_signs.categories} | set(plan.concern_signs.strengths)
-    found |= {"opener", "opener_leader", "opener_leader_leader", "on_case", "assignee", *ORGANISATION, "admin"}
+    found = plan_ids(catalog) | {*ORGANISATION, "admin"}
     objects: list[click.Command] = [main]
     while objects:
         command = objects.pop()

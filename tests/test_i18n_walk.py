@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from click.testing import Result
 
     from indsats.engine.context import Context
+    from indsats.engine.plans.catalog import PlanCatalog
     from indsats.storage.database import Database
 
 WEEK_LATER = "2026-03-09T09:00"  # a week after the `clock` fixture's Monday morning, local time
@@ -151,9 +152,10 @@ def walk(ctx: Context, cli: Callable[..., str], tmp_path: Path) -> dict[str, str
     return read
 
 
-def ids(ctx: Context) -> list[str]:
-    """What stays as it is in every language: the plan's ids, logins, command names."""
-    plan = ctx.catalog.get(PLAN).plan
+def plan_ids(catalog: PlanCatalog) -> set[str]:
+    """The radicalisation plan's ids (states, roles, triggers, fields and their options, concern signs) and the
+    rules' names for who is responsible: they stay as they are in every language."""
+    plan = catalog.get(PLAN).plan
     found = {plan.id, plan.case_prefix, *plan.states, *plan.roles, *plan.sources, *plan.flags, *plan.case_deadlines}
     for t in plan.transitions:
         found |= {t.trigger, *t.fields}
@@ -161,7 +163,12 @@ def ids(ctx: Context) -> list[str]:
             found |= set(spec.options)
     if plan.concern_signs:
         found |= {c.id for c in plan.concern_signs.categories} | set(plan.concern_signs.strengths)
-    found |= {"opener", "opener_leader", "opener_leader_leader", "on_case", "assignee"}
+    return found | {"opener", "opener_leader", "opener_leader_leader", "on_case", "assignee"}
+
+
+def ids(ctx: Context) -> list[str]:
+    """What stays as it is in every language: the plan's ids, logins, command names."""
+    found = plan_ids(ctx.catalog)
     found |= {"indsats", "show", "advance", "resume", "all", "set", "note", "emil", "lea", "leo", "ida", "fie", "sol"}
     return sorted(found, key=len, reverse=True)
 
