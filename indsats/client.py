@@ -78,21 +78,12 @@ class _Answer:
             try:
                 self.sock.sendall(head + body)
                 self.file = self.sock.makefile("rb")
-                status_line = self.file.readline().split()
-                headers: dict[bytes, bytes] = {}
-                while (line := self.file.readline()) not in (b"\r\n", b"\n"):
-                    if not line:
-                        raise EOFError
-                    name, _, value = line.partition(b":")
-                    headers[name.strip().lower()] = value.strip()
+                self.status, headers = _read_head(self.file)
             except OSError:
                 raise EOFError from None
-            if len(status_line) < 2 or not status_line[1].isdigit():
-                raise EOFError
         except BaseException:
             self.sock.close()
             raise
-        self.status = int(status_line[1])
         self.media_type = headers.get(b"content-type", b"").split(b";")[0].decode("ascii", "replace")
         self.chunked = headers.get(b"transfer-encoding", b"").lower() == b"chunked"
         length = headers.get(b"content-length")
@@ -132,6 +123,21 @@ class _Answer:
                 self.file.close()
         finally:
             self.sock.close()
+
+
+def _read_head(file: Any) -> tuple[int, dict[bytes, bytes]]:
+    """The status and the headers (names in lower case) of an HTTP/1.1 answer; EOFError where the server
+    closed before the head was whole or did not answer HTTP."""
+    status_line = file.readline().split()
+    if len(status_line) < 2 or not status_line[1].isdigit():
+        raise EOFError
+    headers: dict[bytes, bytes] = {}
+    while (line := file.readline()) not in (b"\r\n", b"\n"):
+        if not line:
+            raise EOFError
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line[1]), headers
 
 
 def _read_chunks(file: Any, *, trailer: bool = False) -> Iterator[bytes]:
@@ -243,15 +249,7 @@ class Connection:
 
     def _answer(self) -> tuple[int, bool, bytes]:
         """The status, whether the server keeps the connection, and the whole body."""
-        status_line = self.file.readline().split()
-        if len(status_line) < 2 or not status_line[1].isdigit():
-            raise EOFError
-        headers: dict[bytes, bytes] = {}
-        while (line := self.file.readline()) not in (b"\r\n", b"\n"):
-            if not line:
-                raise EOFError
-            name, _, value = line.partition(b":")
-            headers[name.strip().lower()] = value.strip()
+        status, headers = _read_head(self.file)
         keep = headers.get(b"connection", b"").lower() != b"close"
         if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
             data = b"".join(_read_chunks(self.file, trailer=True))
@@ -263,7 +261,7 @@ class Connection:
                 data = self.file.read(length)
                 if len(data) < length:
                     raise EOFError
-        return int(status_line[1]), keep, data
+        return status, keep, data
 
     def close(self) -> None:
         file, sock, self.file, self.sock = self.file, self.sock, None, None
