@@ -17,6 +17,7 @@ import pstats
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -220,6 +221,25 @@ def wall(command: list[str], *, env: dict[str, str] | None = None, check: bool =
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
     return seconds
+
+
+def measure_process(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Seconds from spawn to exit, CPU seconds (user + system) and peak RSS in MB of one run of ``command``, as GNU
+    time reports them: a child forked from this (large) process starts with this process's RSS as its high-water
+    mark, one forked from ``time`` does not. Without ``/usr/bin/time`` the CPU seconds and the peak are NaN."""
+    timed = Path("/usr/bin/time").exists()
+    with tempfile.NamedTemporaryFile(suffix=".time") as out:
+        wrapped = ["/usr/bin/time", "-f", "%U %S %M", "-o", out.name, *command] if timed else command
+        started = time.perf_counter()
+        done = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
+        text = Path(out.name).read_text().strip()
+    if not text:
+        return seconds, float("nan"), float("nan")
+    user, system, kb = text.splitlines()[-1].split()
+    return seconds, float(user) + float(system), int(kb) / 1024
 
 
 def import_times(command_args: list[str], *, env: dict[str, str], top: int = 25) -> str:

@@ -17,7 +17,7 @@ from types import ModuleType
 
 from bench import supervisors, world
 from bench.cli_start import indsats_command
-from bench.harness import Options, Row, child_env, wait_for_socket
+from bench.harness import Options, Row, child_env, measure_process, wait_for_socket
 
 NAME = "served-stuck"
 FLAT = 1.2  # the bigger run's peak at most this many times the smaller's
@@ -78,7 +78,7 @@ def _measure(path: Path, workdir: Path) -> tuple[float, float, float, int]:
             wait_for_socket(socket_path, server, log=log_path)
             client_env = child_env(INDSATS_SERVER=f"unix:{socket_path}", INDSATS_CONFIG="")
             command = [*indsats_command(), "stuck", "--all", "--at", supervisors.AT, "--csv"]
-            seconds, client_mb = supervisors.measure(command, client_env)
+            seconds, _cpu, client_mb = measure_process(command, client_env)
             lines = _lines(command, client_env)
             server_mb = _high_water_mb(server.pid)
         finally:

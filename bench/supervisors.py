@@ -12,13 +12,12 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bench import supervisors_world, world
-from bench.harness import ROOT, Options, Row, child_env, median
+from bench.harness import ROOT, Options, Row, child_env, measure_process, median
 from bench.supervisors_world import counts, make_world
 from indsats.storage import visit_days
 
@@ -65,20 +64,6 @@ for plan, state, n, *_ in groups:
 """
 
 
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Seconds from spawn to exit, and the process's peak RSS in MB, as GNU time reports it: a child forked from
-    this (large) process starts with this process's RSS as its high-water mark, one forked from ``time`` does not."""
-    with tempfile.NamedTemporaryFile(suffix=".rss") as rss:
-        wrapped = ["/usr/bin/time", "-f", "%M", "-o", rss.name, *command] if Path("/usr/bin/time").exists() else command
-        started = time.perf_counter()
-        done = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
-        text = Path(rss.name).read_text().strip()
-    return seconds, (int(text.splitlines()[-1]) / 1024 if text else float("nan"))
-
-
 def _indsats_env(path: Path, workdir: Path) -> dict[str, str]:
     return child_env(INDSATS_USER="sup", INDSATS_DATABASE_URL=f"sqlite:///{path}", INDSATS_CONFIG="",
                      INDSATS_DATA_DIR=str(workdir / "data"))
@@ -90,7 +75,7 @@ def _pair(name: str, ours: list[str], theirs: list[str], env: dict[str, str], re
     for i in range(repeats):
         order = [(ours, "s", "mb"), (theirs, "ref_s", "ref_mb")]
         for command, s_key, mb_key in order if i % 2 == 0 else order[::-1]:
-            seconds, mb = measure(command, env)
+            seconds, _cpu, mb = measure_process(command, env)
             got[s_key].append(seconds)
             got[mb_key].append(mb)
     print(f"  {name}: {median(got['s']):.2f} s / {max(got['mb']):.0f} MB; reference {median(got['ref_s']):.2f} s",
@@ -124,7 +109,7 @@ def run(options: Options) -> list[Row]:
         how = f"a kept world (${world.WORLDS_ENV})" if kept is not None and built < 1 else f"built in {built:.0f} s"
         env = _indsats_env(path, options.workdir)
         indsats = [sys.executable, "-m", "indsats"]
-        _, peaks_all[n] = measure([*indsats, "stuck", "--at", AT, "--all", "--csv"], env)
+        _, _cpu, peaks_all[n] = measure_process([*indsats, "stuck", "--at", AT, "--all", "--csv"], env)
         if n != big:
             if kept is None:
                 path.unlink()

@@ -12,18 +12,14 @@ import functools
 import hashlib
 import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from bench import world
-from bench.harness import ROOT, Options, Row, child_env
-from bench.supervisors import measure
+from bench.harness import Options, Row, child_env, measure_process
 
 NAME = "verify"
 GOAL_MB = 200.0
@@ -199,7 +195,7 @@ def run(options: Options) -> list[Row]:
         events = world.count_rows(path, "events")
         env = child_env(INDSATS_USER="admin", INDSATS_DATABASE_URL=f"sqlite:///{path}", INDSATS_CONFIG="",
                         INDSATS_DATA_DIR=str(options.workdir / "data"), INDSATS_KEY_FILE=str(key_file))
-        seconds, cpu, mb = _measure([sys.executable, "-m", "indsats", "verify"], env)
+        seconds, cpu, mb = measure_process([sys.executable, "-m", "indsats", "verify"], env)
         figures[n] = (seconds, cpu, mb, events)
         print(f"  verify {n:,}: {seconds:.1f} s ({cpu:.1f} s CPU), {mb:.0f} MB, {events:,} events", file=sys.stderr,
               flush=True)
@@ -222,20 +218,6 @@ def run(options: Options) -> list[Row]:
     ]
 
 
-def _measure(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and peak MB of one run, as GNU time reports them."""
-    if not Path("/usr/bin/time").exists():
-        seconds, mb = measure(command, env)
-        return seconds, float("nan"), mb
-    with tempfile.NamedTemporaryFile(suffix=".time") as out:
-        started = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", out.name, *command], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
-        user, system, kb = Path(out.name).read_text().split()[-3:]
-    return seconds, float(user) + float(system), int(kb) / 1024
 
 
 # What a kept world depends on (its name carries their fingerprint): this builder, the bench's world, and the
