@@ -168,6 +168,12 @@ def database(request: pytest.FixtureRequest) -> Database:
     return request.getfixturevalue(f"{request.param}_database")
 
 
+@pytest.fixture
+def db_url(ctx: Context) -> str:
+    """The URL of ``ctx``'s database, password and all, for a process the test starts on it."""
+    return ctx.db.url.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def catalog() -> PlanCatalog:
     """The shipped plans, parsed once: a catalog only reads files and caches what it parsed."""

@@ -30,11 +30,6 @@ def database(sqlite_database: Database) -> Database:
     return sqlite_database
 
 
-@pytest.fixture
-def db_url(ctx: Context) -> str:
-    return ctx.db.url.render_as_string(hide_password=False)
-
-
 def test_a_backup_taken_while_notes_are_being_written_is_consistent_owner_only_and_verifies(
     invoke: Callable[..., Result], ctx: Context, case_in: Callable[..., str], db_url: str, tmp_path: Path
 ) -> None:

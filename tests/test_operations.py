@@ -26,7 +26,6 @@ from indsats.logs import configure_logging
 if TYPE_CHECKING:
     from click.testing import Result
 
-    from indsats.engine.context import Context
     from indsats.storage.database import Database
 
 PERSONAL = ("BORGER-REF-1", "Emil", "Lea", "Sol", "emil@example.org", "lea@example.org", "sol@example.org")
@@ -36,11 +35,6 @@ PERSONAL = ("BORGER-REF-1", "Emil", "Lea", "Sol", "emil@example.org", "lea@examp
 def database(sqlite_database: Database) -> Database:
     """Only SQLite: the command line and the worker process open the same file as the test."""
     return sqlite_database
-
-
-@pytest.fixture
-def db_url(ctx: Context) -> str:
-    return ctx.db.url.render_as_string(hide_password=False)
 
 
 def reset_logging() -> None:

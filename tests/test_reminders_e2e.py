@@ -38,11 +38,6 @@ def database(sqlite_database: Database) -> Database:
     return sqlite_database
 
 
-@pytest.fixture
-def db_url(ctx: Context) -> str:
-    return ctx.db.url.render_as_string(hide_password=False)
-
-
 def statuses(ctx: Context) -> dict[int, tuple[str, int]]:
     with ctx.db.unit_of_work() as uow:
         return {
