@@ -19,10 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,6 +158,28 @@ def shorten_paths(text: str) -> str:
     for prefix in prefixes:
         text = text.replace(prefix, "")
     return text
+
+
+# -- worlds ------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def world_file(name: str, build: Callable[[Path], Any], *, builders: Iterable[ModuleType],
+               workdir: Path) -> Iterator[tuple[Path, bool]]:
+    """The SQLite file of world ``name`` and whether it was kept: the kept one (``bench.world.cached_world``,
+    ``$INDSATS_BENCH_WORLDS``), or, without that folder, ``workdir/NAME.db`` built by ``build(path)`` for this
+    block and deleted when it ends."""
+    from bench import world
+
+    kept = world.cached_world(name, build, builders=builders)
+    path = kept or workdir / f"{name}.db"
+    if kept is None:
+        build(path)
+    try:
+        yield path, kept is not None
+    finally:
+        if kept is None:
+            path.unlink(missing_ok=True)
 
 
 # -- child processes ------------------------------------------------------------------------------

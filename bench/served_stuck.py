@@ -17,7 +17,7 @@ from types import ModuleType
 
 from bench import supervisors, world
 from bench.cli_start import indsats_command
-from bench.harness import Options, Row, child_env, measure_process, wait_for_socket
+from bench.harness import Options, Row, child_env, measure_process, wait_for_socket, world_file
 
 NAME = "served-stuck"
 FLAT = 1.2  # the bigger run's peak at most this many times the smaller's
@@ -40,17 +40,12 @@ def run(options: Options, sizes: tuple[int, int] | None = None) -> list[Row]:
     small, big = sizes or ((1_000, 5_000) if options.quick else (100_000, 1_000_000))
     figures: dict[int, tuple[float, float, float, int]] = {}
     for n in (small, big):
-        path = world.cached_world(f"served-stuck-{n}", functools.partial(build, n=n), builders=_builders())
-        scratch = path is None
-        if path is None:
-            path = options.workdir / f"served-stuck-{n}.db"
-            build(path, n)
-        figures[n] = _measure(path, options.workdir / f"served-{n}")
+        with world_file(f"served-stuck-{n}", functools.partial(build, n=n), builders=_builders(),
+                        workdir=options.workdir) as (path, _kept):
+            figures[n] = _measure(path, options.workdir / f"served-{n}")
         seconds, client_mb, server_mb, lines = figures[n]
         print(f"  stuck --all --csv via server, {n:,} cases: {seconds:.1f} s, client {client_mb:.0f} MB, "
               f"server {server_mb:.0f} MB, {lines:,} lines", file=sys.stderr, flush=True)
-        if scratch:
-            path.unlink()
     (_, c1, s1, l1), (s2_time, c2, s2, l2) = figures[small], figures[big]
     detail = (f"`indsats stuck --all --at {supervisors.AT} --csv` with INDSATS_SERVER (unix socket), {l2 - 1:,} "
               f"cases listed of {big:,} in {s2_time:.0f} s, against {l1 - 1:,} of {small:,}; a fresh server per size")

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from bench import world
-from bench.harness import Options, Row, child_env, measure_process
+from bench.harness import Options, Row, child_env, measure_process, world_file
 
 NAME = "verify"
 GOAL_MB = 200.0
@@ -187,20 +187,15 @@ def run(options: Options) -> list[Row]:
 
     for n in (small, big):
         # $INDSATS_BENCH_WORLDS keeps the world between runs (verify only reads it); unset: built here.
-        path = world.cached_world(f"verify-{size}x{n}", functools.partial(build, n=n), builders=_builders())
-        scratch = path is None
-        if path is None:
-            path = options.workdir / f"verify-{n}.db"
-            build(path, n)
-        events = world.count_rows(path, "events")
-        env = child_env(INDSATS_USER="admin", INDSATS_DATABASE_URL=f"sqlite:///{path}", INDSATS_CONFIG="",
-                        INDSATS_DATA_DIR=str(options.workdir / "data"), INDSATS_KEY_FILE=str(key_file))
-        seconds, cpu, mb = measure_process([sys.executable, "-m", "indsats", "verify"], env)
+        with world_file(f"verify-{size}x{n}", functools.partial(build, n=n), builders=_builders(),
+                        workdir=options.workdir) as (path, _kept):
+            events = world.count_rows(path, "events")
+            env = child_env(INDSATS_USER="admin", INDSATS_DATABASE_URL=f"sqlite:///{path}", INDSATS_CONFIG="",
+                            INDSATS_DATA_DIR=str(options.workdir / "data"), INDSATS_KEY_FILE=str(key_file))
+            seconds, cpu, mb = measure_process([sys.executable, "-m", "indsats", "verify"], env)
         figures[n] = (seconds, cpu, mb, events)
         print(f"  verify {n:,}: {seconds:.1f} s ({cpu:.1f} s CPU), {mb:.0f} MB, {events:,} events", file=sys.stderr,
               flush=True)
-        if scratch:
-            path.unlink()
     made.unlink(missing_ok=True)
     (s1, c1, m1, e1), (s2, c2, m2, e2) = figures[small], figures[big]
     per_small, per_big = s1 / e1 * 1e6, s2 / e2 * 1e6
