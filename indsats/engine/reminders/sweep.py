@@ -158,13 +158,17 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
     today = to_local(ctx.clock.now()).date()
     # Who hears of a row depends only on the plan version, the state, the deadline, the case's people, level, kind.
     audiences: dict[tuple[Any, ...], _Audience] = {}
+    plans: dict[tuple[str, str], Plan] = {}
     for row in rows:
         case = cases.get(row.case_id)
         name = row.deadline
         if case is None:
             obsolete.append(row)
             continue
-        plan = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
+        pinned = (case.plan_id, case.plan_version)
+        plan = plans.get(pinned)
+        if plan is None:
+            plan = plans[pinned] = ctx.catalog.pinned(repo, case.plan_id, case.plan_version)
         if name:
             closed = not case.is_open and not (name in plan.case_deadlines and plan.outlives_closing(name))
             moved_on = closed or (row.case_id, name) not in running
@@ -175,15 +179,14 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
             obsolete.append(row)
             continue
         state = case.state if name else row.state
-        spec = plan.states[state].responsible
-        if name and name in plan.case_deadlines and plan.case_deadlines[name].responsible is not None:
-            spec = plan.case_deadlines[name].responsible
-        facts = CaseFacts.of(case)
-        key = (case.plan_id, case.plan_version, state, name, facts, row.level, row.kind)
+        key = (*pinned, state, name, case.opened_by, case.unit, case.assignee, row.level, row.kind)
         audience = audiences.get(key)
         if audience is None:
+            spec = plan.states[state].responsible
+            if name and name in plan.case_deadlines and plan.case_deadlines[name].responsible is not None:
+                spec = plan.case_deadlines[name].responsible
             org = Organisation(repo, plan, today)
-            audience = audiences[key] = _audience(repo, org, spec, facts, row.level, row.kind)
+            audience = audiences[key] = _audience(repo, org, spec, CaseFacts.of(case), row.level, row.kind)
         prepared.append(
             _Prepared(
                 row=row,
