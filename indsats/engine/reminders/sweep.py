@@ -182,11 +182,9 @@ def _prepare(ctx: Context, repo: Repository, rows: list[Reminder]) -> tuple[list
         key = (*pinned, state, name, case.opened_by, case.unit, case.assignee, row.level, row.kind)
         audience = audiences.get(key)
         if audience is None:
-            spec = plan.states[state].responsible
-            if name and name in plan.case_deadlines and plan.case_deadlines[name].responsible is not None:
-                spec = plan.case_deadlines[name].responsible
             org = Organisation(repo, plan, today)
-            audience = audiences[key] = _audience(repo, org, spec, CaseFacts.of(case), row.level, row.kind)
+            audience = audiences[key] = _audience(repo, org, _responsible(plan, state, name), CaseFacts.of(case),
+                                                  row.level, row.kind)
         prepared.append(
             _Prepared(
                 row=row,
@@ -279,15 +277,22 @@ class _About:
     text: DeadlineText | None
 
 
+def _responsible(plan: Plan, state: str, name: str | None) -> Actor | None:
+    """Who a row is about: the case deadline's own responsible where it names one, else the state's."""
+    rule = plan.case_deadlines.get(name) if name else None
+    if rule is not None and rule.responsible is not None:
+        return rule.responsible
+    return plan.states[state].responsible
+
+
 def _about(plan: Plan, state: str, name: str | None) -> _About:
-    spec = plan.states[state].responsible
+    working = is_working_time(plan, state, name)
     about = None
     if name and name in plan.case_deadlines:
         rule = plan.case_deadlines[name]
-        spec = rule.responsible or spec
-        about = DeadlineText(label=rule.label, rule=rule.within, working=is_working_time(plan, state, name),
-                             published=rule.published, met_by=rule.met_by)
-    return _About(responsible=spec, working=is_working_time(plan, state, name), text=about)
+        about = DeadlineText(label=rule.label, rule=rule.within, working=working, published=rule.published,
+                             met_by=rule.met_by)
+    return _About(responsible=_responsible(plan, state, name), working=working, text=about)
 
 
 def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime,
