@@ -201,7 +201,7 @@ class Written:
 
 
 def written_rows(ctx: Context, case_id: str) -> Written:
-    """The reminder rows, case deadlines and event payloads indsats wrote for ``case_id``, opened and walked
+    """The reminder rows, case deadlines, event payloads and visits indsats wrote for ``case_id``, opened and walked
     at the context's clock (which stands still): times as offsets from it."""
     from sqlalchemy import text
 
