@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bench import world
-from indsats.storage.visit_days import UPSERT_VISIT_DAY, time_bucket
+from indsats.storage.visit_days import UPSERT_VISIT_DAY, stored_time, time_bucket
 from bench.harness import Options, Row, interleave, median, profile_call
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class Reference:
 
     ``written`` is what indsats wrote for one case walked (``written_rows``): per state entered, its reminder
     rows (kind, level, due time after entering, the case deadline they are about) and case deadlines, and per
-    step the event's payload text, so that the reference writes the same rows, not rows shaped alike."""
+    step the event's payload text, and per state its visit (time spent, deadline), so that the reference writes the same rows, not rows shaped alike."""
 
     def __init__(self, con: sqlite3.Connection, version: str, written: Written) -> None:
         self.con = con
@@ -102,7 +102,7 @@ class Reference:
                 con.execute("UPDATE reminders SET status = 'cancelled', claimed_by = NULL, lease_until = NULL"
                             " WHERE case_id = ? AND status = 'pending' AND kind != 'acute' AND deadline IS NULL", (case_id,))
                 # Time in state: the visit left is completed, the one entered begins (none in a final state).
-                spent, deadline_at = self.written.visits[source]
+                spent = self.written.visits[source][0]
                 left = con.execute("UPDATE state_visits SET left_at = ?, time_us = ? - paused_us, on_time = ?"
                                    " WHERE case_id = ? AND left_at IS NULL"
                                    " RETURNING plan_id, state, entered_at, time_us, paused_us, pauses",
@@ -225,6 +225,5 @@ def written_rows(ctx: Context, case_id: str) -> Written:
 
 
 def _after(stored: Any) -> timedelta:
-    """A stored time (SQLite text, naive UTC) as the time after the bench's clock."""
-    value = stored if isinstance(stored, datetime) else datetime.fromisoformat(str(stored))
-    return value.replace(tzinfo=timezone.utc) - world.MONDAY
+    """A stored time as the time after the bench's clock."""
+    return stored_time(stored) - world.MONDAY
