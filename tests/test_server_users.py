@@ -27,7 +27,9 @@ import pytest
 from bench.harness import wait_for_socket
 from tests.test_server import HEAVY
 
-pytestmark = pytest.mark.slow
+# One process runs this module (the README runs the suite with --dist loadgroup): its module fixtures build a venv
+# and create OS users, once, not once per xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("os_users")]
 PROJECT = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
