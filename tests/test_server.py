@@ -461,6 +461,62 @@ def test_the_server_stops_cleanly_on_sigterm(installation: Installation) -> None
     assert "server stopped" in log
 
 
+def test_advances_waiting_together_are_each_answered_and_logged_as_if_alone(installation: Installation) -> None:
+    """On SQLite the write thread runs the advances waiting together in one transaction, a savepoint each, with one
+    commit (group commit): each caller still gets its own answer — one that fails is undone alone, two for one case
+    run one after the other (one moves it, the other is told it cannot) — and each its own access log line."""
+    from indsats.client import Connection
+    from indsats.errors import IndsatsError
+
+    inst = installation
+    for args in (["users", "grant", ME, "medarbejder"], ["users", "edit", ME, "--reports-to", "lea"]):
+        assert inst.direct(*args).returncode == 0, args
+    inst.stop()
+    inst.start("--no-worker", "--log-level", "DEBUG")  # a line for each group commit
+    address = f"unix:{inst.socket}"
+    rounds, own = 4, 6
+    with Connection(address) as connection:
+        case_ids = [connection.call("open", {"plan_id": "radikalisering", "subject_ref": f"REF-{n}"}).case_id
+                    for n in range(rounds * (own + 2))]
+    expected: dict[str, str] = {}
+    outcomes: list[tuple[str, str, str]] = []  # (kind of request, case, state or error)
+    for r in range(rounds):
+        mine = case_ids[r * (own + 2):(r + 1) * (own + 2)]
+        jobs = [("own", c, "notify_leader") for c in mine[:own]]
+        jobs += [("shared", mine[own], "notify_leader")] * 2 + [("bad", mine[own + 1], "no_such_trigger")]
+        expected.update(dict.fromkeys(mine[:own + 1], "leader_notified"))
+        expected[mine[own + 1]] = "suspected"
+        start = threading.Barrier(len(jobs))
+
+        def client(kind: str, case_id: str, trigger: str, start: threading.Barrier = start) -> None:
+            with Connection(address) as own_connection:
+                start.wait(timeout=60)
+                try:
+                    done = own_connection.call("advance", {"case_id": case_id, "trigger": trigger, "assignments": []})
+                    outcomes.append((kind, case_id, done.state))
+                except IndsatsError as exc:
+                    outcomes.append((kind, case_id, type(exc).__name__))
+
+        threads = [threading.Thread(target=client, args=job) for job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert sorted(o for k, _c, o in outcomes if k == "own") == ["leader_notified"] * own * rounds
+    assert {o for k, _c, o in outcomes if k == "bad"} == {"Invalid"}
+    for case_id in {c for k, c, _o in outcomes if k == "shared"}:  # one moved it; the other was told it had moved
+        assert sorted(o for k, c, o in outcomes if c == case_id) in (["Conflict", "leader_notified"],
+                                                                     ["Invalid", "leader_notified"])
+    listed = json.loads(inst.client("cases", "--json").stdout)
+    assert {c["id"]: c["state"] for c in listed} == expected
+    log = inst.stop()
+    answered = re.findall(r"use_case=advance status=(\d+)", log)
+    status = {"leader_notified": "200", "Invalid": "400", "Conflict": "409"}
+    assert sorted(answered) == sorted(status[o] for _k, _c, o in outcomes), log[-2000:]
+    # Nine callers at once on each round: some waited together and were committed together.
+    assert max(int(n) for n in re.findall(r"group commit requests=(\d+)", log) or ["0"]) >= 2, log[-2000:]
+
+
 def test_a_kept_alive_connection_serves_many_requests_and_concurrent_writers_all_succeed(
         installation: Installation) -> None:
     """``indsats.client.Connection``: one connection for many requests (HTTP keep-alive), errors raised as

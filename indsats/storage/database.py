@@ -11,6 +11,7 @@ SQLAlchemy is imported only when something else needs it.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,8 @@ from indsats.adapters.files import create_private
 from indsats.errors import StorageUnavailable
 from indsats.i18n import N_, _
 from indsats.storage.driver_errors import translate, translated
-from indsats.storage.hot import Driver, HotUnitOfWork, LendingEngine, OrgSnapshot, ThreadConnections, sqlite_connect
+from indsats.storage.hot import (Driver, HotUnitOfWork, LendingEngine, OrgSnapshot, ThreadConnections, WriteBatch,
+                                 sqlite_connect)
 from indsats.storage.unit_of_work import UnitOfWork
 from indsats.storage.write_turn import WriteTurn
 
@@ -49,6 +51,7 @@ class Database:
         self._lending: LendingEngine | None = None
         # SQLite: this process's writers take turns here, not in SQLite's polling busy handler (write_turn.py).
         self.write_turn = WriteTurn(busy_timeout_ms) if self.is_sqlite else None
+        self._batches = threading.local()  # SQLite: this thread's open group commit (hot.WriteBatch), if any
 
     @property
     def url(self) -> URL:
@@ -154,6 +157,21 @@ class Database:
         if (hot or read_first) and (not self.is_sqlite or self.path is not None):
             return HotUnitOfWork(self, write=write, read_first=read_first)  # type: ignore[return-value]  # same surface
         return UnitOfWork(self, write=write)
+
+    def write_batch(self) -> WriteBatch:
+        """SQLite: the hot units of work this thread opens inside ``with`` share one transaction, committed once at
+        its end (group commit; ``hot.WriteBatch``)."""
+        return WriteBatch(self)
+
+    def current_batch(self) -> WriteBatch | None:
+        return getattr(self._batches, "batch", None)
+
+    def open_batch(self, batch: WriteBatch) -> None:
+        self._batches.batch = batch
+
+    def close_batch(self, batch: WriteBatch) -> None:
+        if self.current_batch() is batch:
+            self._batches.batch = None
 
     def sqlite_connection(self) -> Any:
         """This thread's driver connection to the SQLite file (the hot path's)."""

@@ -18,6 +18,9 @@ PostgreSQL the ``UPDATE … WHERE version = ?`` waits for the row and then finds
 
 The organisation (users and grants) is read whole and kept on the ``Database`` until the organisation's
 own version changes: the organisation chain's head and the rows' counts, one small query per command.
+
+Group commit (SQLite, ``WriteBatch``): the server's write thread may run several requests' units of work in one
+write transaction, each in a savepoint of its own, and commit them once; see ``WriteBatch``.
 """
 
 from __future__ import annotations
@@ -186,11 +189,17 @@ class HotUnitOfWork:
         self._broken = False
         self.write = write
         self._turn = False  # holding this process's writing turn (SQLite, write_turn.py)
+        self._batch: WriteBatch | None = None  # the group commit this unit of work is a savepoint of
+        self._savepoint: str | None = None
 
     def __enter__(self) -> HotUnitOfWork:
         db = self.db
         try:
-            if self.driver.sqlite:
+            batch = db.current_batch() if self.driver.sqlite else None
+            if batch is not None:  # a savepoint in the batch's transaction, which holds the write lock already
+                self._batch, self.raw, self.read_first = batch, batch.raw, False
+                self._savepoint = batch.savepoint()
+            elif self.driver.sqlite:
                 if self.write and db.write_turn is not None:
                     self._turn = db.write_turn.take()
                 self.raw = db.sqlite_connection()
@@ -286,7 +295,9 @@ class HotUnitOfWork:
     # -- the transaction --------------------------------------------------------------------------
 
     def commit(self) -> None:
-        if self.driver.sqlite:
+        if self._savepoint is not None:  # durable when the batch commits
+            self.raw.execute(f"RELEASE SAVEPOINT {self._savepoint}")
+        elif self.driver.sqlite:
             self.raw.execute("COMMIT")
         else:
             self.raw.commit()
@@ -295,7 +306,14 @@ class HotUnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.raw is not None and not self._committed:
+        if self.raw is not None and not self._committed and self._savepoint is not None:
+            assert self._batch is not None
+            try:  # this unit of work undone; the batch's others stand
+                self.raw.execute(f"ROLLBACK TO SAVEPOINT {self._savepoint}")
+                self.raw.execute(f"RELEASE SAVEPOINT {self._savepoint}")
+            except Exception as failed:  # noqa: BLE001 (the batch cannot commit now: it says so to every request)
+                self._batch.failed(failed)
+        elif self.raw is not None and not self._committed:
             try:
                 if self.driver.sqlite:
                     if self.raw.in_transaction:
@@ -324,17 +342,98 @@ class HotUnitOfWork:
             self.db.give_back_sqlite_connection(self.raw, broken=self._broken)
         self._own_raw = False
         self.raw = None
+        self._batch = self._savepoint = None
         if self._turn:
             self._turn = False
             assert self.db.write_turn is not None
             self.db.write_turn.give_back()
 
     def _translate(self, exc: BaseException) -> BaseException:
-        if isinstance(exc, IndsatsError) or not _is_driver_error(exc):
-            return exc
-        from indsats.storage.driver_errors import translate
+        return _translated(exc, self.db)
 
-        return translate(exc, self.db)
+
+class WriteBatch:
+    """Group commit on SQLite: the hot units of work this thread opens while the batch is open share its one write
+    transaction (``BEGIN IMMEDIATE``), each in a savepoint of its own, released by its ``commit()`` and rolled back
+    to otherwise, so one that fails leaves the others' work standing; leaving the batch commits them all at once.
+
+    A unit of work's ``commit()`` inside a batch is durable only when the batch's ``COMMIT`` is: whoever runs a
+    batch tells the callers after it (``indsats.server.app.Writes``), and a failed ``COMMIT`` is every caller's
+    error. Only the hot path takes part: a SQLAlchemy ``UnitOfWork`` on this thread during a batch is refused.
+
+    >>> with WriteBatch(db):             # doctest: +SKIP
+    ...     advance(ctx, ...)            # a savepoint each
+    ...     advance(ctx, ...)
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.raw: Any = None
+        self._turn = False
+        self._count = 0
+        self._failure: BaseException | None = None
+
+    def __enter__(self) -> WriteBatch:
+        db = self.db
+        assert db.is_sqlite and db.current_batch() is None, "a batch is SQLite's, one per thread"
+        try:
+            if db.write_turn is not None:
+                self._turn = db.write_turn.take()
+            self.raw = db.sqlite_connection()
+            self.raw.execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            self._close(broken=False)
+            raise _translated(exc, db) from None
+        db.open_batch(self)
+        return self
+
+    def savepoint(self) -> str:
+        self._count += 1
+        name = f"uow_{self._count}"
+        self.raw.execute(f"SAVEPOINT {name}")
+        return name
+
+    def failed(self, exc: BaseException) -> None:
+        """A savepoint could not be undone: the batch must not commit."""
+        if self._failure is None:
+            self._failure = exc
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.db.close_batch(self)
+        broken = False
+        try:
+            if exc is None and self._failure is not None:
+                raise self._failure
+            if exc is None:
+                self.raw.execute("COMMIT")
+        except Exception as failed:
+            raise _translated(failed, self.db) from None
+        finally:
+            if self.raw.in_transaction:
+                try:
+                    self.raw.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 (gone: so is its transaction)
+                    broken = True
+            self._close(broken=broken)
+
+    def _close(self, *, broken: bool) -> None:
+        if self.raw is not None:
+            self.db.give_back_sqlite_connection(self.raw, broken=broken)
+            self.raw = None
+        if self._turn:
+            self._turn = False
+            assert self.db.write_turn is not None
+            self.db.write_turn.give_back()
+
+
+def _translated(exc: BaseException, db: Database) -> BaseException:
+    if isinstance(exc, IndsatsError) or not _is_driver_error(exc):
+        return exc
+    from indsats.storage.driver_errors import translate
+
+    return translate(exc, db)
 
 
 def _is_driver_error(exc: BaseException) -> bool:
@@ -719,13 +818,17 @@ def _quoted(column: str) -> str:
 
 
 class _Lent:
-    """A driver connection lent to SQLAlchemy for one unit of work: closing it gives it back, open."""
+    """A driver connection lent to SQLAlchemy for one unit of work: closing it gives it back, open, and its
+    transaction is the unit of work's to end (SQLAlchemy's rollback on closing would end a batch's too)."""
 
     def __init__(self, con: Any) -> None:
         self._con = con
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
+
+    def rollback(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -46,6 +46,9 @@ class UnitOfWork:
         return self._repo
 
     def __enter__(self) -> UnitOfWork:
+        if self.db.is_sqlite and self.db.current_batch() is not None:
+            # Its own connection would wait on the batch's write lock, or read past the batch's writes.
+            raise RuntimeError("a SQLAlchemy unit of work inside a write batch: only the hot path takes part")
         self.db.require_file()
         if self.write and self.db.write_turn is not None:
             self._turn = self.db.write_turn.take()

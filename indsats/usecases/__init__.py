@@ -38,6 +38,10 @@ class UseCase:
     (``indsats.server.stream``), so neither holds the list.
     ``reads``: only reads (it writes no row, not even the access log's): on SQLite the server runs it in its
     thread pool, beside the use cases that write, which run one after another on one thread of their own.
+    ``batches``: on SQLite the server may run several requests for it in one transaction, a savepoint each, with
+    one commit (group commit, ``indsats.server.app``): its writes must be one hot unit of work
+    (``unit_of_work(write=True, read_first=True)``), and it must do nothing outside the database that assumes
+    its writes are committed when it returns.
     """
 
     target: str  # "module:function"
@@ -45,6 +49,7 @@ class UseCase:
     direct_only: bool = False
     streams: bool = False
     reads: bool = False
+    batches: bool = False
 
     def function(self) -> Callable[..., Any]:
         import importlib

@@ -1,7 +1,8 @@
 """Every use case the command line can ask for, by name: one line each (see ``indsats.usecases``).
 
 The names are the API's routes (``POST /v1/NAME`` on ``indsats server``) and what commands pass to ``Obj.run``.
-``reads=True`` marks a use case that writes nothing (see ``UseCase``); one not marked is served as a writer.
+``reads=True`` marks a use case that writes nothing (see ``UseCase``); one not marked is served as a writer;
+``batches=True`` one whose concurrent requests the server may commit together (group commit).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ _A = "indsats.usecases.adapted:"
 USE_CASES: dict[str, UseCase] = {
     # cases
     "open": UseCase("indsats.engine.cases.service:open_case"),
-    "advance": UseCase(_A + "advance", style="call"),
+    "advance": UseCase(_A + "advance", style="call", batches=True),
     "note": UseCase("indsats.engine.cases.service:add_note"),
     "show": UseCase("indsats.engine.cases.views:show_case"),
     "history": UseCase("indsats.engine.cases.views:case_history"),
