@@ -154,7 +154,7 @@ class Writes:
                                                         "ms": round((time.perf_counter() - started) * 1000)}})
             return answers
         except Exception as exc:  # beginning or committing failed: nothing of the batch was written
-            return [_problem(job.request, exc, login_of_peer(job.request.peer), started) for job in jobs]
+            return [_problem(job.request, exc, _caller_or_unknown(job.request), started) for job in jobs]
 
 
 def _resolve(future: asyncio.Future[Response], response: Response) -> None:
@@ -162,12 +162,21 @@ def _resolve(future: asyncio.Future[Response], response: Response) -> None:
         future.set_result(response)
 
 
-def login_of_peer(peer: Peer | None) -> str:
-    """The peer's login for the access log, "?" when it has none (or came over TCP)."""
-    if peer is None:
-        return "?"
+def _caller(request: _Request) -> str:
+    """Who asks: the socket's peer's login (the kernel's word), else a verified bearer token's; ``NotAllowed``
+    for neither."""
+    if request.peer is not None:
+        return login_of(request.peer.uid)
+    if isinstance(request.bearer, str) and request.bearer:
+        return request.bearer
+    raise NotAllowed(_("the server answers only on its unix socket, where the kernel names the caller, "
+                       "or over --listen to a bearer token"))
+
+
+def _caller_or_unknown(request: _Request) -> str:
+    """``_caller`` for the access log: "?" when there is none."""
     try:
-        return login_of(peer.uid)
+        return _caller(request)
     except NotAllowed:
         return "?"
 
@@ -195,13 +204,7 @@ def _answer(request: _Request) -> tuple[Response, Fields]:
     started = time.perf_counter()
     peer, name, login = request.peer, request.name, "?"
     try:
-        if peer is not None:
-            login = login_of(peer.uid)
-        elif isinstance(request.bearer, str) and request.bearer:
-            login = request.bearer
-        else:
-            raise NotAllowed(_("the server answers only on its unix socket, where the kernel names the caller, "
-                               "or over --listen to a bearer token"))
+        login = _caller(request)
         try:
             args = wire.decode(json.loads(request.body or b"{}").get("args", {}))
         except (ValueError, AttributeError):
