@@ -167,6 +167,7 @@ def test_the_leaders_leaders_assessment_is_reminded_to_that_person_after_the_dec
         ((SOL,), "Fristen nærmer sig"),
         ((SOL,), "Påmindelse"),
     ]
+    assert notifier.sent[0].subject.endswith(" – 4 t til fristen")  # working time ahead of the deadline
     assert all("Vurdering af om socialchefen/souschefen skal underrettes" in m.body for m in notifier.sent)
     assert all(f"indsats advance {case_id} inform_socialchef" in m.body for m in notifier.sent)
 
@@ -805,3 +806,22 @@ def test_a_deputy_who_stands_in_at_two_levels_gets_one_message_not_two(
     assert [r.status for r in reminders(ctx, case_id)][:3] == ["sent", "sent", "sent"]
     assert [(r.level, r.status) for r in reminders(ctx, case_id, status="pending")] == [(2, "pending")]
     assert run_sweep(ctx, notifier).sent == 0
+
+
+def test_a_message_says_how_late_in_working_time_across_the_night_and_the_weekend(
+    ctx: Context, clock: FixedClock, case_in: Callable[..., str], notifier: RecordingNotifier
+) -> None:
+    case_id = case_in("suspected")  # at 09:00 on Monday; the deadline is four working hours later, 13:00
+    for when in (at(2, 13), at(2, 15), at(3, 9), at(6, 13), at(9, 9)):
+        clock.set(when)
+        run_sweep(ctx, notifier)
+
+    # Working time only: 16:00 to 08:00 and the weekend do not count; Friday closes at 13:30.
+    assert all(m.subject.split(" – ")[0].endswith(case_id) for m in notifier.sent)
+    assert [m.subject.rsplit(" – ", 1)[1] for m in notifier.sent] == [
+        "0 min over fristen",
+        "2 t over fristen",
+        "4 t over fristen",  # Monday 13-16 and Tuesday 8-9
+        "32 t over fristen",  # Monday 3 h, Tuesday to Thursday 8 h each, Friday 8-13
+        "33 t 30 min over fristen",  # and Friday 13-13:30, Monday 8-9
+    ]

@@ -13,6 +13,7 @@ from indsats.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from indsats.engine.ports import Message
 
@@ -41,7 +42,8 @@ class OutboxNotifier:
 
     def deliver(self, messages: Sequence[Message]) -> list[DeliveryResult]:
         writable = [message for message in messages if message.to]
-        payload = "".join(_JSON.encode(_outbox_record(m)) + "\n" for m in writable)
+        times: dict[datetime, str] = {}  # a sweep's batch is sent at one instant: written out once
+        payload = "".join(_JSON.encode(_outbox_record(m, times)) + "\n" for m in writable)
         error = None
         if writable:
             try:
@@ -79,12 +81,15 @@ class OutboxNotifier:
             os.close(fd)
 
 
-def _outbox_record(message: Message) -> dict[str, object]:
+def _outbox_record(message: Message, times: dict[datetime, str]) -> dict[str, object]:
+    sent_at = message.sent_at
+    if sent_at is not None and (text := times.get(sent_at)) is None:
+        text = times[sent_at] = sent_at.isoformat()
     return {
         "reminder_id": message.reminder_id,
         "message_id": message.message_id,
         "to": list(message.to),
         "subject": message.subject,
         "body": message.body,
-        "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+        "sent_at": text if sent_at is not None else None,
     }

@@ -85,10 +85,12 @@ def chain_hash(prev_hash: str, seq: int, header: Draft | Event, payload_digest: 
                        header.from_state, header.to_state, payload_digest)
 
 
-def _chain_hash(prev_hash: str, case_id: str, seq: int, kind: str, at: datetime, actor: str | None,
+def _chain_hash(prev_hash: str, case_id: str, seq: int, kind: str, at: datetime | str, actor: str | None,
                 trigger: str | None, from_state: str | None, to_state: str | None, payload_digest: str) -> str:
-    line = canonical_json([prev_hash, case_id, seq, kind, at.isoformat(), actor, trigger, from_state, to_state,
-                           payload_digest])
+    """The chain hash; ``at`` as a datetime, or already in its ``isoformat()`` (a writer sealing many events of
+    one instant writes it out once)."""
+    line = canonical_json([prev_hash, case_id, seq, kind, at if isinstance(at, str) else at.isoformat(), actor,
+                           trigger, from_state, to_state, payload_digest])
     return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
@@ -128,10 +130,18 @@ def seal(draft: Draft, *, seq: int, prev_hash: str) -> Event:
     )
 
 
-def sealed_row(draft: Draft, *, seq: int, prev_hash: str) -> dict[str, Any]:
+def sealed_row(draft: Draft, *, seq: int, prev_hash: str, times: dict[datetime, str] | None = None) -> dict[str, Any]:
     """``seal(draft, …).as_row()`` with the payload in its stored form, the canonical JSON its digest is taken
-    over: for a writer that stores events without keeping them (the sweep), none of them needing the key."""
+    over: for a writer that stores events without keeping them (the sweep), none of them needing the key.
+
+    :param times: each instant's ``isoformat()`` as written so far, kept by a caller sealing many events of
+        the same few instants (a sweep's batch shares one).
+    """
     at = draft.at.replace(microsecond=0) if draft.at.microsecond else draft.at
+    if times is None:
+        at_text: datetime | str = at
+    elif (at_text := times.get(at)) is None:  # type: ignore[assignment]
+        at_text = times[at] = at.isoformat()
     text = None if draft.payload is None else canonical_json(draft.payload)
     payload_digest = hashlib.sha256((text or "{}").encode("utf-8")).hexdigest()
     kind = draft.kind.value
@@ -139,7 +149,7 @@ def sealed_row(draft: Draft, *, seq: int, prev_hash: str) -> dict[str, Any]:
         "case_id": draft.case_id, "seq": seq, "kind": kind, "at": at, "actor": draft.actor, "trigger": draft.trigger,
         "from_state": draft.from_state, "to_state": draft.to_state, "payload": text, "payload_digest": payload_digest,
         "prev_hash": prev_hash,
-        "hash": _chain_hash(prev_hash, draft.case_id, seq, kind, at, draft.actor, draft.trigger, draft.from_state,
+        "hash": _chain_hash(prev_hash, draft.case_id, seq, kind, at_text, draft.actor, draft.trigger, draft.from_state,
                             draft.to_state, payload_digest),
     }
 

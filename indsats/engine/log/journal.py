@@ -90,6 +90,7 @@ def append_many(
     heads = repo.lock_case_heads(d.case_id for d in drafts)
     moved: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
+    times: dict[Any, str] = {}
     for draft in drafts:
         head = heads.get(draft.case_id)
         assert head is not None, f"case {draft.case_id} vanished inside its own transaction"
@@ -97,7 +98,7 @@ def append_many(
         if needs_key(draft.payload):
             row = stored_row(seal(draft, seq=seq, prev_hash=prev), cipher)
         else:  # stored as the canonical JSON its digest was taken over, not encoded a second time
-            row = sealed_row(draft, seq=seq, prev_hash=prev)
+            row = sealed_row(draft, seq=seq, prev_hash=prev, times=times)
         rows.append(row)
         changes = {"last_seq": seq, "last_hash": row["hash"], **(case_changes(draft, head) if case_changes else {})}
         head.update(changes)

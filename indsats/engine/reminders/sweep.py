@@ -118,6 +118,7 @@ def sweep(
     result = SweepResult()
     now = ctx.clock.now()
     abouts: dict[tuple[str, str, str, str | None], _About] = {}  # per plan version, state and case deadline
+    lateness = _Lateness(ctx, now)
     if dry_run:
         with ctx.db.unit_of_work() as uow:
             rows = uow.repo.due_reminders(now=now)
@@ -138,7 +139,7 @@ def sweep(
         result.claimed += len(rows)
         to_send, duplicates = _coalesce(prepared)
         sendable = [p for p in to_send if p.problem is None]
-        messages = [_message(ctx, p, mail_from, now, abouts) for p in sendable]
+        messages = [_message(p, mail_from, now, abouts, lateness) for p in sendable]
         outcomes = {r.reminder_id: r for r in notifier.deliver(messages)} if messages else {}
         for p in to_send:
             if p.problem is not None:
@@ -295,8 +296,31 @@ def _about(plan: Plan, state: str, name: str | None) -> _About:
     return _About(responsible=_responsible(plan, state, name), working=working, text=about)
 
 
-def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime,
-             abouts: dict[tuple[str, str, str, str | None], _About]) -> Message:
+class _Lateness:
+    """How early or late a deadline is at the sweep's ``now``, in words: the working time to ``now`` added up
+    once per local day (``Calendar.working_time_to``), each span's words made once (``Calendar.describer``)."""
+
+    def __init__(self, ctx: Context, now: datetime) -> None:
+        self._calendar = ctx.calendar
+        self._now = now
+        self._since = ctx.calendar.working_time_to(now)  # from an overdue deadline up to now
+        self._describe = ctx.calendar.describer()
+
+    def __call__(self, deadline: datetime | None, *, working: bool) -> str:
+        if deadline is None:
+            return _("no deadline")
+        now = self._now
+        if not working:
+            span = now - deadline if now >= deadline else deadline - now
+        elif now >= deadline:
+            span = self._since(deadline)
+        else:
+            span = self._calendar.working_time_between(now, deadline)
+        return self._describe(span)
+
+
+def _message(p: _Prepared, mail_from: str, now: datetime, abouts: dict[tuple[str, str, str, str | None], _About],
+             lateness: _Lateness) -> Message:
     case = p.case
     name = p.row.deadline
     deadline = p.deadline
@@ -305,13 +329,6 @@ def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime,
     found = abouts.get(key)
     if found is None:
         found = abouts[key] = _about(p.plan, state, name)
-    overdue = deadline is not None and now >= deadline
-    if deadline is None:
-        lateness = _("no deadline")
-    else:
-        start, end = (deadline, now) if overdue else (now, deadline)
-        span = ctx.calendar.working_time_between(start, end) if found.working else end - start
-        lateness = ctx.calendar.describe(span)
     spec, about = found.responsible, found.text
     text = render(
         plan=p.plan,
@@ -321,8 +338,8 @@ def _message(ctx: Context, p: _Prepared, mail_from: str, now: datetime,
         level=p.row.level,
         responsible=spec,
         deadline=deadline,
-        lateness=lateness,
-        overdue=overdue,
+        lateness=lateness(deadline, working=found.working),
+        overdue=deadline is not None and now >= deadline,
         about=about,
     )
     return Message(
