@@ -586,8 +586,8 @@ class HotRepository(_RepositoryBase):
         return bool(done == 1)
 
     def insert_event(self, values: Row) -> None:
-        payload = values.get("payload")
-        self._insert("events", [{**values, "payload": None if payload is None else dumps(payload)}])
+        payload = values.get("payload")  # a dict, or already in its stored form (``sealed_row``'s canonical JSON)
+        self._insert("events", [{**values, "payload": payload if payload is None or isinstance(payload, str) else dumps(payload)}])
         self._count_escalations([values])
 
     def events_for(self, case_id: str) -> list[Row]:

@@ -43,10 +43,15 @@ def append(
         case = repo.get_case(draft.case_id, lock=True)
         assert case is not None, f"case {draft.case_id} vanished inside its own transaction"
         head = (case.last_seq, case.last_hash)
-    event = seal(draft, seq=head[0] + 1, prev_hash=head[1])
-    if cipher is not None and needs_key(draft.payload, sensitive):
-        cipher = writing_cipher(repo, cipher, draft.at)  # refuses a key the database's data is not under
-    repo.insert_event(stored_row(event, cipher, sensitive))
+    if needs_key(draft.payload, sensitive):
+        event = seal(draft, seq=head[0] + 1, prev_hash=head[1])
+        if cipher is not None:
+            cipher = writing_cipher(repo, cipher, draft.at)  # refuses a key the database's data is not under
+        repo.insert_event(stored_row(event, cipher, sensitive))  # the protected parts sealed (or NotAllowed)
+    else:  # stored as the canonical JSON its digest was taken over, not encoded a second time
+        row = sealed_row(draft, seq=head[0] + 1, prev_hash=head[1])
+        repo.insert_event(row)
+        event = Event.from_row({**row, "payload": draft.payload})
     repo.update_case(draft.case_id, {"last_seq": event.seq, "last_hash": event.hash, **(case_changes or {})})
     return event
 

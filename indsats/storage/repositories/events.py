@@ -70,8 +70,8 @@ class EventRepository(Queries):
             yield dict(row)
 
     def insert_event(self, values: Row) -> None:
-        payload = values.get("payload")
-        self.conn.execute(_INSERT_EVENT, {**values, "payload": None if payload is None else dumps(payload)})
+        payload = values.get("payload")  # a dict, or already in its stored form (``sealed_row``'s canonical JSON)
+        self.conn.execute(_INSERT_EVENT, {**values, "payload": payload if payload is None or isinstance(payload, str) else dumps(payload)})
         self._count_escalations([values])
 
     def events_for(self, case_id: str) -> list[Row]:
