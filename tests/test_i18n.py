@@ -148,6 +148,19 @@ def test_help_and_errors_speak_the_language_asked_for(invoke: Invoke) -> None:
     assert error.stderr.startswith("Fejl: ")
 
 
+def test_a_value_that_is_no_number_is_refused_naming_the_kind_of_number_in_danish(invoke: Invoke) -> None:
+    # Click fills in its number types' English names ("integer range"); they are said in Danish too.
+    whole = invoke(["stuck", "--limit", "2.5", "--json"], INDSATS_LANGUAGE="da")
+    decimal = invoke(["worker", "--every", "x"], INDSATS_LANGUAGE="da")
+    english = invoke(["stuck", "--limit", "abc"], INDSATS_LANGUAGE="en")
+
+    assert (whole.exit_code, whole.output.strip()) == (
+        2, '{"error": "Ugyldig værdi for \'--limit\': \'2.5\' er ikke et gyldigt heltal.", "exit_code": 2}')
+    assert decimal.exit_code == 2
+    assert decimal.stderr.splitlines()[-1] == "Fejl: Ugyldig værdi for '--every': 'x' er ikke et gyldigt decimaltal."
+    assert english.stderr.splitlines()[-1] == "Error: Invalid value for '--limit': 'abc' is not a valid integer range."
+
+
 def test_the_command_line_starts_without_babel_and_reads_only_its_own_catalog(tmp_path: Path) -> None:
     code = (
         "import sys; from indsats.cli import main\n"

@@ -197,6 +197,29 @@ pass_obj = click.make_pass_decorator(Obj)
 _CLICK_MODULES = ("core", "decorators", "exceptions", "formatting", "parser", "termui", "types", "utils")
 
 
+_NOT_A_NUMBER = "{value!r} is not a valid {number_type}."
+
+
+class _NumberMessage(str):
+    """Click's "not a valid number" message, whose ``number_type`` (a type's English name) is said in the
+    current language too when the message is filled in."""
+
+    def format(self, *args: Any, **values: Any) -> str:
+        from indsats.i18n import _
+
+        if isinstance(values.get("number_type"), str):
+            values["number_type"] = _(values["number_type"])
+        return str.format(self, *args, **values)
+
+
+def _click_words(message: str) -> str:
+    """``_`` for ``click.types``: its words in the current language, the number types' names included."""
+    from indsats.i18n import _
+
+    text = _(message)
+    return _NumberMessage(text) if message == _NOT_A_NUMBER else text
+
+
 def translate_help(command: click.Command) -> None:
     """Put the help texts of ``command`` and everything under it in the current language.
 
@@ -210,7 +233,7 @@ def translate_help(command: click.Command) -> None:
     for name in _CLICK_MODULES:
         module = importlib.import_module(f"click.{name}")
         if hasattr(module, "_"):
-            module._ = _  # type: ignore[attr-defined]
+            module._ = _click_words if name == "types" else _  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):
             module.ngettext = ngettext  # type: ignore[attr-defined]
     objects: list[Any] = [command]

@@ -31,6 +31,10 @@ WORDS = (
     N_("env var: {var}"),
     N_("required"),
     N_("{value!r} is not a valid {number_type}."),
+    N_("integer"),  # the number types' names, in that message (``commands.base._click_words``)
+    N_("integer range"),
+    N_("float"),
+    N_("float range"),
     N_("{value} is not in the range {range}."),
     N_("{name} {filename!r} does not exist."),
     N_("file"),
