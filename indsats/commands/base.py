@@ -205,8 +205,6 @@ class _NumberMessage(str):
     current language too when the message is filled in."""
 
     def format(self, *args: Any, **values: Any) -> str:
-        from indsats.i18n import _
-
         if isinstance(values.get("number_type"), str):
             values["number_type"] = _(values["number_type"])
         return str.format(self, *args, **values)
@@ -214,8 +212,6 @@ class _NumberMessage(str):
 
 def _click_words(message: str) -> str:
     """``_`` for ``click.types``: its words in the current language, the number types' names included."""
-    from indsats.i18n import _
-
     text = _(message)
     return _NumberMessage(text) if message == _NOT_A_NUMBER else text
 

@@ -43,17 +43,23 @@ def append(
         case = repo.get_case(draft.case_id, lock=True)
         assert case is not None, f"case {draft.case_id} vanished inside its own transaction"
         head = (case.last_seq, case.last_hash)
-    if needs_key(draft.payload, sensitive):
-        event = seal(draft, seq=head[0] + 1, prev_hash=head[1])
-        if cipher is not None:
-            cipher = writing_cipher(repo, cipher, draft.at)  # refuses a key the database's data is not under
-        repo.insert_event(stored_row(event, cipher, sensitive))  # the protected parts sealed (or NotAllowed)
-    else:  # stored as the canonical JSON its digest was taken over, not encoded a second time
-        row = sealed_row(draft, seq=head[0] + 1, prev_hash=head[1])
-        repo.insert_event(row)
-        event = Event.from_row({**row, "payload": draft.payload})
+    if cipher is not None and needs_key(draft.payload, sensitive):
+        cipher = writing_cipher(repo, cipher, draft.at)  # refuses a key the database's data is not under
+    row = _next_row(draft, head[0] + 1, head[1], cipher, sensitive)
+    repo.insert_event(row)
+    event = Event.from_row({**row, "payload": draft.payload})
     repo.update_case(draft.case_id, {"last_seq": event.seq, "last_hash": event.hash, **(case_changes or {})})
     return event
+
+
+def _next_row(draft: Draft, seq: int, prev_hash: str, cipher: Cipher | None,
+              sensitive: frozenset[str] = frozenset(), times: dict[Any, str] | None = None) -> dict[str, Any]:
+    """``draft`` sealed as event ``seq`` after ``prev_hash``, as stored: the protected parts encrypted (or
+    ``NotAllowed`` without the key); else the payload as the canonical JSON its digest was taken over, not
+    encoded a second time. ``times``: see ``sealed_row``."""
+    if needs_key(draft.payload, sensitive):
+        return stored_row(seal(draft, seq=seq, prev_hash=prev_hash), cipher, sensitive)
+    return sealed_row(draft, seq=seq, prev_hash=prev_hash, times=times)
 
 
 def stored_row(event: Event, cipher: Cipher | None, sensitive: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -100,10 +106,7 @@ def append_many(
         head = heads.get(draft.case_id)
         assert head is not None, f"case {draft.case_id} vanished inside its own transaction"
         seq, prev = head["last_seq"] + 1, head["last_hash"]
-        if needs_key(draft.payload):
-            row = stored_row(seal(draft, seq=seq, prev_hash=prev), cipher)
-        else:  # stored as the canonical JSON its digest was taken over, not encoded a second time
-            row = sealed_row(draft, seq=seq, prev_hash=prev, times=times)
+        row = _next_row(draft, seq, prev, cipher, times=times)
         rows.append(row)
         changes = {"last_seq": seq, "last_hash": row["hash"], **(case_changes(draft, head) if case_changes else {})}
         head.update(changes)
