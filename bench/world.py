@@ -42,7 +42,7 @@ WALK: list[tuple[str, str, dict[str, str]]] = [
 ]
 STATES = ["suspected", "leader_notified", "specialist_notified", "assessed", "decided"]
 ZERO_HASH = "0" * 64
-# One Fernet key (url-safe base64 of 32 bytes) for every process of a run, so workers read each other's rows.
+# One key (url-safe base64 of 32 bytes) for every process of a run, so workers read each other's rows.
 BENCH_KEY = base64.urlsafe_b64encode(bytes(range(32)))
 
 

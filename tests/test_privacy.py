@@ -215,6 +215,43 @@ def test_rotation_keeps_every_case_readable_under_the_new_key_and_none_under_the
     assert verify(rotated).ok
 
 
+def test_data_sealed_with_fernet_before_still_opens_and_rotation_reseals_it_with_gcm(
+    ctx: Context, secret_case: str
+) -> None:
+    """Tokens written before sealing moved to AES-GCM (Fernet, under the same key) open as before."""
+    from cryptography.fernet import Fernet
+    from sqlalchemy import text
+
+    assert "a1:" in stored_rows(ctx) and "gAAAA" not in stored_rows(ctx)  # sealed with GCM now
+    fernet = Fernet(TEST_KEY)
+    with ctx.db.engine.begin() as conn:  # as an older version stored them
+        conn.execute(text("UPDATE cases SET subject_ref = :r WHERE id = :c"),
+                     {"r": fernet.encrypt(SECRET_REF.encode()).decode(), "c": secret_case})
+        for event_id, payload in conn.execute(text("SELECT id, payload FROM events WHERE case_id = :c"),
+                                              {"c": secret_case}).all():
+            stored = json.loads(payload) if payload else {}
+            if "sealed" in stored:
+                secret = ctx.keys.cipher().open(stored["sealed"])
+                stored["sealed"] = fernet.encrypt(secret.encode()).decode()
+                conn.execute(text("UPDATE events SET payload = :p WHERE id = :i"),
+                             {"p": json.dumps(stored), "i": event_id})
+    assert "gAAAA" in stored_rows(ctx) and "a1:" not in stored_rows(ctx)
+    assert show_case(ctx, actor="emil", case_id=secret_case).subject_ref == SECRET_REF
+    assert case_history(ctx, actor="emil", case_id=secret_case)[0].payload["note"] == SECRET_NOTE
+    assert verify(ctx).ok
+    with pytest.raises(NotAllowed, match="wrong key"):
+        show_case(with_key(ctx, new_key()), actor="emil", case_id=secret_case)
+
+    store = MemoryKeyStore(TEST_KEY)
+    rotate_keys(ctx, actor="admin", store=store)
+    assert store.key is not None
+    rotated = with_key(ctx, store.key)
+    assert "gAAAA" not in stored_rows(ctx) and "a1:" in stored_rows(ctx)
+    assert show_case(rotated, actor="emil", case_id=secret_case).subject_ref == SECRET_REF
+    assert case_history(rotated, actor="emil", case_id=secret_case)[0].payload["note"] == SECRET_NOTE
+    assert verify(rotated).ok
+
+
 def test_only_an_admin_rotates_keys(ctx: Context, secret_case: str) -> None:
     with pytest.raises(NotAllowed):
         rotate_keys(ctx, actor="sup", store=MemoryKeyStore(TEST_KEY))

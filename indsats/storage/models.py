@@ -119,7 +119,7 @@ cases = Table(
     Column("acute", Boolean, nullable=False),
     Column("minor", Boolean, nullable=False),
     Column("source", String(16), nullable=False),
-    Column("subject_ref", Text),  # encrypted (Fernet token); NULL once purged
+    Column("subject_ref", Text),  # encrypted (a Cipher token); NULL once purged
     Column("subject_index", String(64)),  # keyed HMAC of the reference: find a subject's cases without decrypting
     Column("opened_by", String(64), ForeignKey("users.login"), nullable=False),
     Column("unit", String(100)),
@@ -134,7 +134,7 @@ cases = Table(
     Column("last_activity_at", UtcDateTime, nullable=False),
     # Pausing the clock ("waiting for the police"): when set, reminders are held; deadlines shift on resume.
     Column("paused_at", UtcDateTime),
-    Column("pause_reason", Text),  # encrypted (Fernet token): free text
+    Column("pause_reason", Text),  # encrypted (a Cipher token): free text
     Column("archived_at", UtcDateTime),  # written to an archive file (retention), so it may be purged
     Column("purged_at", UtcDateTime),  # personal data removed; the skeleton stays for statistics
     Column("version", Integer, nullable=False),

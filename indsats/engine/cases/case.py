@@ -26,7 +26,7 @@ class Case(RowValue):
     acute: bool
     minor: bool
     source: str
-    subject_ref: str | None  # sealed (Fernet token); None once purged
+    subject_ref: str | None  # sealed (a Cipher token); None once purged
     subject_index: str | None  # keyed HMAC of the reference
     opened_by: str
     unit: str | None
@@ -40,7 +40,7 @@ class Case(RowValue):
     reminders_sent: int
     last_activity_at: datetime
     paused_at: datetime | None = None
-    pause_reason: str | None = None  # sealed (Fernet token): free text
+    pause_reason: str | None = None  # sealed (a Cipher token): free text
     archived_at: datetime | None = None
     purged_at: datetime | None = None
     version: int

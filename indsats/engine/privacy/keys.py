@@ -4,7 +4,7 @@ the database saying at every moment which key is current and which is next.
 The steps, each safe to be killed after:
 
 1. the new key is written to the pending key file (``KEY.new``) and flushed;
-2. the database records it as ``next`` (from here on both keys open everything: MultiFernet);
+2. the database records it as ``next`` (from here on both keys open everything: ``Cipher(new, old)``);
 3. page by page, each value not yet under the new key is re-encrypted (a page is one transaction);
 4. one last transaction takes the fingerprints' locks (writers finish first), re-encrypts what writers
    added meanwhile, and makes the new key ``current``;
