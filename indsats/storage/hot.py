@@ -236,7 +236,7 @@ class HotUnitOfWork:
     def execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
         bind = self.driver.bind
         cursor = self.raw.cursor()
-        cursor.execute(self.driver.sql(sql), [bind(v) for v in params])
+        cursor.execute(self.driver.sql(sql), [bind(v) if type(v) in _BOUND else v for v in params])
         return cursor
 
     def executemany(self, sql: str, rows: list[list[Any]], *, bound: bool = False) -> None:

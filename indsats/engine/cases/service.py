@@ -249,7 +249,7 @@ def advance(
             planned += acute_alerts(levels, at)
         starting = []
         if plan.case_deadlines and not final:
-            starting = deadlines_starting(ctx, repo, plan, case_id, CaseFacts.of(case), started_by=trigger, state=dest,
+            starting = deadlines_starting(ctx, repo, plan, case_id, facts, started_by=trigger, state=dest,
                                           at=at)
             payload.update(started_payload(starting))
         event = journal.append(

@@ -7,6 +7,7 @@ a role of one plan, optionally only for one unit (``grants.py``).
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -89,9 +90,23 @@ class User:
         return self.role or _("holds no role")
 
 
+# The users built from one organisation (its ``organisation_key``), kept beside it while it is current: a User
+# is frozen, and a long-lived process (the server) asks for the same few actors command after command.
+_BUILT: weakref.WeakKeyDictionary[object, dict[str, User]] = weakref.WeakKeyDictionary()
+
+
 def load_user(repo: Repository, login: str) -> User | None:
+    key = repo.organisation_key()
+    built = None if key is None else _BUILT.get(key)
+    if built is not None and login in built:
+        return built[login]
     row = repo.get_user(login)
-    return None if row is None else User.from_row(row, repo.grants_of(login))
+    user = None if row is None else User.from_row(row, repo.grants_of(login))
+    if key is not None and user is not None:
+        if built is None:
+            built = _BUILT.setdefault(key, {})
+        built[login] = user
+    return user
 
 
 def require_actor(repo: Repository, login: str) -> User:
