@@ -8,7 +8,7 @@ cases never wait on one global row.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -71,9 +71,6 @@ class Event:
     def from_row(cls, row: dict[str, Any]) -> Event:
         return cls(**{**row, "kind": EventKind(row["kind"])})
 
-    def as_row(self) -> dict[str, Any]:
-        return {**self.__dict__, "kind": self.kind.value}
-
 
 def digest(payload: dict[str, Any] | None) -> str:
     return hashlib.sha256(canonical_json(payload or {}).encode("utf-8")).hexdigest()
@@ -108,31 +105,12 @@ class Draft:
     payload: dict[str, Any] | None = None
 
 
-def seal(draft: Draft, *, seq: int, prev_hash: str) -> Event:
-    """Make ``draft`` the next event of its case's chain, after the event whose hash is ``prev_hash``."""
-    # Microseconds are dropped: every database stores at least second precision identically.
-    if draft.at.microsecond:
-        draft = replace(draft, at=draft.at.replace(microsecond=0))
-    payload_digest = digest(draft.payload)
-    return Event(
-        case_id=draft.case_id,
-        seq=seq,
-        kind=draft.kind,
-        at=draft.at,
-        actor=draft.actor,
-        trigger=draft.trigger,
-        from_state=draft.from_state,
-        to_state=draft.to_state,
-        payload=draft.payload,
-        payload_digest=payload_digest,
-        prev_hash=prev_hash,
-        hash=chain_hash(prev_hash, seq, draft, payload_digest),
-    )
-
-
-def sealed_row(draft: Draft, *, seq: int, prev_hash: str, times: dict[datetime, str] | None = None) -> dict[str, Any]:
-    """``seal(draft, …).as_row()`` with the payload in its stored form, the canonical JSON its digest is taken
-    over: for a writer that stores events without keeping them (the sweep), none of them needing the key.
+def sealed_row(draft: Draft, *, seq: int, prev_hash: str, times: dict[datetime, str] | None = None,
+               stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``draft`` sealed as event ``seq`` of its case's chain, after the event whose hash is ``prev_hash``: the
+    ``events`` row, its payload in the stored form (the canonical JSON its digest is taken over, or that of
+    ``stored``: the payload with its protected parts sealed, when it has any). Microseconds are dropped: every
+    database stores at least second precision identically.
 
     :param times: each instant's ``isoformat()`` as written so far, kept by a caller sealing many events of
         the same few instants (a sweep's batch shares one).
@@ -144,6 +122,8 @@ def sealed_row(draft: Draft, *, seq: int, prev_hash: str, times: dict[datetime, 
         at_text = times[at] = at.isoformat()
     text = None if draft.payload is None else canonical_json(draft.payload)
     payload_digest = hashlib.sha256((text or "{}").encode("utf-8")).hexdigest()
+    if stored is not None:
+        text = canonical_json(stored)
     kind = draft.kind.value
     return {
         "case_id": draft.case_id, "seq": seq, "kind": kind, "at": at, "actor": draft.actor, "trigger": draft.trigger,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from indsats.engine.privacy.crypto import PROTECTED_KEYS
-from indsats.engine.log.events import Draft, Event, seal, sealed_row
+from indsats.engine.log.events import Draft, Event, sealed_row
 from indsats.engine.privacy.fingerprints import writing_cipher
 from indsats.errors import NotAllowed
 
@@ -47,29 +47,25 @@ def append(
         cipher = writing_cipher(repo, cipher, draft.at)  # refuses a key the database's data is not under
     row = _next_row(draft, head[0] + 1, head[1], cipher, sensitive)
     repo.insert_event(row)
-    event = Event.from_row({**row, "payload": draft.payload})
+    event = Event(case_id=row["case_id"], seq=row["seq"], kind=draft.kind, at=row["at"], actor=draft.actor,
+                  trigger=draft.trigger, from_state=draft.from_state, to_state=draft.to_state, payload=draft.payload,
+                  payload_digest=row["payload_digest"], prev_hash=row["prev_hash"], hash=row["hash"])
     repo.update_case(draft.case_id, {"last_seq": event.seq, "last_hash": event.hash, **(case_changes or {})})
     return event
 
 
 def _next_row(draft: Draft, seq: int, prev_hash: str, cipher: Cipher | None,
               sensitive: frozenset[str] = frozenset(), times: dict[Any, str] | None = None) -> dict[str, Any]:
-    """``draft`` sealed as event ``seq`` after ``prev_hash``, as stored: the protected parts encrypted (or
-    ``NotAllowed`` without the key); else the payload as the canonical JSON its digest was taken over, not
-    encoded a second time. ``times``: see ``sealed_row``."""
-    if needs_key(draft.payload, sensitive):
-        return stored_row(seal(draft, seq=seq, prev_hash=prev_hash), cipher, sensitive)
-    return sealed_row(draft, seq=seq, prev_hash=prev_hash, times=times)
-
-
-def stored_row(event: Event, cipher: Cipher | None, sensitive: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The event as stored: its digest covers the plain payload, the row holds the protected parts sealed."""
-    row = event.as_row()
-    if needs_key(event.payload, sensitive):
-        if cipher is None:
-            raise NotAllowed("this needs the encryption key: set INDSATS_KEY_FILE or INDSATS_KEY")
-        row["payload"] = cipher.seal_payload(event.payload, sensitive)
-    return row
+    """``draft`` sealed as event ``seq`` after ``prev_hash``, as stored: its digest over the plain payload, the
+    row's payload the canonical JSON of it with the protected parts encrypted (or ``NotAllowed`` without the
+    key), else the canonical JSON the digest was taken over, not encoded a second time. ``times``: see
+    ``sealed_row``."""
+    if not needs_key(draft.payload, sensitive):
+        return sealed_row(draft, seq=seq, prev_hash=prev_hash, times=times)
+    if cipher is None:
+        raise NotAllowed("this needs the encryption key: set INDSATS_KEY_FILE or INDSATS_KEY")
+    return sealed_row(draft, seq=seq, prev_hash=prev_hash, times=times,
+                      stored=cipher.seal_payload(draft.payload, sensitive))
 
 
 def needs_key(payload: dict[str, Any] | None, sensitive: frozenset[str] = frozenset()) -> bool:
