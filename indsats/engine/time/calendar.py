@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from itertools import islice
+from typing import TypeVar
 
 from indsats.engine.time.calendar_config import DEFAULT_HOURS, WEEKDAYS, CalendarConfig, month_day
 from indsats.engine.time.clock import UTC, as_utc
@@ -34,6 +35,9 @@ __all__ = ["WEEKDAYS", "CalendarConfig", "ClosedDay", "ClosedReason", "WorkingCa
 # Not public holidays, but Danish rules on time limits treat them like one (the `holidays` package
 # files them under "optional", together with 1 May, which is a half day instead).
 _DEADLINE_CLOSED = ((6, 5, "Grundlovsdag"), (12, 24, "Juleaftensdag"), (12, 31, "Nytårsaften"))
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 # Only a broken configuration closes this many days in a row; stop rather than search forever.
 _SEARCH_DAYS = 800
@@ -68,6 +72,11 @@ class WorkingCalendar:
         # Per day: its open interval (or None), computed once (the calendar's settings never change).
         self._openings: dict[date, tuple[datetime, datetime] | None] = {}
         self._local_dates: dict[datetime, date] = {}
+        # Answers that depend on the settings alone, kept as asked (bounded): the n-th open day after a day (every
+        # day-counted deadline of a day's commands asks the same), and when a message due at an instant may go
+        # out (deadlines, warnings and escalations fall on the same few closings across cases).
+        self._open_days_after: dict[tuple[date, int], date] = {}
+        self._deliverable: dict[datetime, datetime] = {}
         self._legal: WorkingCalendar | None = None
         self._working_time_to: tuple[datetime, Callable[[datetime], timedelta]] | None = None
 
@@ -167,8 +176,11 @@ class WorkingCalendar:
         """The ``n``-th open day after ``day`` (``day`` itself never counts; ``n`` = 0 is ``day``)."""
         if n <= 0:
             return day
-        opens, _ = next(islice(self._intervals_from(day + timedelta(days=1)), n - 1, None))
-        return self._local_date(opens)
+        found = self._open_days_after.get((day, n))
+        if found is None:
+            opens, _ = next(islice(self._intervals_from(day + timedelta(days=1)), n - 1, None))
+            found = _kept(self._open_days_after, (day, n), self._local_date(opens))
+        return found
 
     def open_days_between(self, first: date, last: date) -> int:
         """How many open days lie after ``first`` up to and including ``last`` (0 when ``last`` <= ``first``)."""
@@ -192,7 +204,10 @@ class WorkingCalendar:
         """When a message due at ``at`` may go out: ``at`` if it lies in open time, closing included
         (a deadline at the end of the day is reminded that day, not the next morning), else the next opening.
         """
-        return as_utc(at) if self.is_closing(at) else self.next_open(at)
+        found = self._deliverable.get(at)
+        if found is None:
+            found = _kept(self._deliverable, at, as_utc(at) if self.is_closing(at) else self.next_open(at))
+        return found
 
     def local_day(self, at: datetime) -> date:
         """The calendar day ``at`` falls on, in the calendar's time zone."""
@@ -457,6 +472,14 @@ class WorkingCalendar:
                 self._local_dates.clear()
             found = self._local_dates[instant] = instant.astimezone(self.config.tz).date()
         return found
+
+
+def _kept(kept: dict[_K, _V], key: _K, value: _V) -> _V:
+    """``value``, kept under ``key`` in a bounded cache (emptied when it holds 4,096)."""
+    if len(kept) >= 4096:
+        kept.clear()
+    kept[key] = value
+    return value
 
 
 def _public_holidays(year: int) -> list[tuple[date, str]]:
