@@ -72,6 +72,22 @@ def test_a_change_to_the_organisation_is_seen_by_the_next_command(ctx: Context, 
         assert [g["role"] for g in uow.repo.grants_of("nova")] == ["medarbejder"]
 
 
+def test_what_the_organisation_answered_is_not_kept_past_a_change_to_it(
+    ctx: Context, case_in: Callable[..., str]
+) -> None:
+    """One process, as the server: who may see and act follows a new leader at once, not the answers kept."""
+    from indsats.engine.cases.service import advance
+    from indsats.engine.org.users import edit_user
+    from indsats.errors import NotFound
+
+    first, second = case_in("leader_notified"), case_in("leader_notified")
+    assert advance(ctx, actor="lea", case_id=first, trigger="notify_specialist").state == "specialist_notified"
+    edit_user(ctx, actor="admin", login="emil", reports_to="leo")  # emil's leader is now leo
+    with pytest.raises(NotFound):  # lea no longer stands above whoever must act, nor acted on it
+        advance(ctx, actor="lea", case_id=second, trigger="notify_specialist")
+    assert advance(ctx, actor="leo", case_id=second, trigger="notify_specialist").state == "specialist_notified"
+
+
 def test_a_query_the_hot_path_lacks_runs_in_its_transaction(ctx: Context, case_in: Callable[..., str]) -> None:
     case_id = case_in("suspected")
     with ctx.db.unit_of_work(write=True, read_first=True) as uow:

@@ -218,7 +218,7 @@ def advance(
             payload["note"] = note
         if acting_for != me.login:
             payload["acting_for"] = acting_for  # a deputy standing in: recorded as "deputy for person"
-        sensitive = frozenset(n for n, f in transition.fields.items() if f.sensitive)
+        sensitive = _sensitive_fields(plan, transition)
         cipher = ctx.keys.cipher() if journal.needs_key(payload, sensitive) else None
         at = ctx.clock.now().replace(microsecond=0)
         head = repo.bump_version(case_id, case.version, at)
@@ -330,6 +330,18 @@ def add_note(ctx: Context, *, actor: str, case_id: str, text: str) -> Outcome:
         deadline=case.deadline,
         event_seq=event.seq,
     )
+
+
+# (plan id, version, trigger) → the trigger's fields marked sensitive (a pinned version never changes).
+_SENSITIVE: dict[tuple[str, str, str], frozenset[str]] = {}
+
+
+def _sensitive_fields(plan: Plan, transition: Transition) -> frozenset[str]:
+    key = (plan.id, plan.version, transition.trigger)
+    found = _SENSITIVE.get(key)
+    if found is None:
+        found = _SENSITIVE[key] = frozenset(n for n, f in transition.fields.items() if f.sensitive)
+    return found
 
 
 # -- guards -----------------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ the person's messages and may act in their place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from indsats.engine.plans.schema import Actor, Relation
 from indsats.engine.time.clock import to_local
@@ -52,9 +53,39 @@ def deputy_active(user: dict[str, Any], today: date) -> bool:
     return (start is None or start <= today) and (end is None or today <= end)
 
 
+# What an organisation answered, kept beside the organisation it was worked out from (a directory's
+# ``organisation_key``, replaced when users or grants change), per (plan id, version, day): a long-lived process
+# (the server) asks the same questions about the same few people command after command.
+_ANSWERS: weakref.WeakKeyDictionary[object, dict[tuple[str, str, date], dict[tuple[Any, ...], Any]]]
+_ANSWERS = weakref.WeakKeyDictionary()
+_MAX_ANSWERS = 50_000  # answers kept at most per organisation, plan and day
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
 def organisation(directory: Directory, plan: Plan, clock: Clock) -> Organisation:
     """The organisation as ``plan`` sees it today (the local date: deputies' dates are local)."""
     return Organisation(directory, plan, to_local(clock.now()).date())
+
+
+def _kept(method: _F) -> _F:
+    """An answer of ``method`` (its arguments hashable) kept in the organisation's answers, when it keeps them; a
+    set or list handed out as a copy, so that no caller changes what is kept."""
+    name = method.__name__
+
+    def kept(self: Organisation, *args: Any) -> Any:
+        answers = self._answers
+        if answers is None:
+            return method(self, *args)
+        key = (name, *args)
+        found = answers.get(key, _ANSWERS)  # _ANSWERS: a value no answer is
+        if found is _ANSWERS:
+            if len(answers) >= _MAX_ANSWERS:
+                answers.clear()
+            found = answers[key] = method(self, *args)
+        return found.copy() if isinstance(found, set | list) else found
+
+    kept.__doc__ = method.__doc__
+    return kept  # type: ignore[return-value]
 
 
 class Organisation:
@@ -64,9 +95,23 @@ class Organisation:
         self.directory = directory
         self.plan = plan
         self.today = today
+        self._answers: dict[tuple[Any, ...], Any] | None = None
+        key_of = getattr(directory, "organisation_key", None)
+        key = None if key_of is None else key_of()
+        if key is not None:
+            per_plan = _ANSWERS.get(key)
+            if per_plan is None:
+                per_plan = _ANSWERS.setdefault(key, {})
+            asked = (plan.id, plan.version, today)
+            self._answers = per_plan.get(asked)
+            if self._answers is None:
+                for earlier in [k for k in per_plan if k[2] != today]:
+                    per_plan.pop(earlier, None)  # another day's: deputies' dates may differ today
+                self._answers = per_plan.setdefault(asked, {})
 
     # -- people ------------------------------------------------------------------------------------
 
+    @_kept
     def active(self, login: str | None) -> str | None:
         """The user who carries ``login``'s duties: themselves if active, whoever took over, or None."""
         current = login
@@ -81,6 +126,7 @@ class Organisation:
             current = user.get("handed_over_to")
         return None
 
+    @_kept
     def receiver(self, login: str) -> str | None:
         """Who gets ``login``'s messages today: their active deputy, else themselves (if active)."""
         carrier = self.active(login)
@@ -93,6 +139,7 @@ class Organisation:
                 return deputy
         return carrier
 
+    @_kept
     def represented_by(self, login: str) -> list[str]:
         """``login`` and everyone whose deputy ``login`` is today: the people ``login`` may act as."""
         found = [login]
@@ -101,6 +148,7 @@ class Organisation:
                 found.append(user["login"])
         return found
 
+    @_kept
     def roles_of(self, login: str, unit: str | None = None) -> set[str]:
         """The plan's roles ``login`` holds for a case in ``unit`` (a unit grant holds only in its unit)."""
         found = set()
@@ -114,6 +162,7 @@ class Organisation:
     def has_role(self, login: str, role: str, unit: str | None = None) -> bool:
         return role in self.roles_of(login, unit)
 
+    @_kept
     def holders(self, role: str, unit: str | None = None) -> list[str]:
         """The active users holding ``role`` in this plan for a case in ``unit``."""
         if role not in self.plan.roles:
@@ -125,6 +174,7 @@ class Organisation:
         }
         return sorted(found)
 
+    @_kept
     def leader_of(self, login: str | None) -> str | None:
         """The nearest active leader above ``login`` (a handed-over leader's successor; none for one who left)."""
         if login is None:
@@ -134,6 +184,7 @@ class Organisation:
 
     # -- relations and responsibility ----------------------------------------------------------------
 
+    @_kept
     def relation_holders(self, relation: Relation, case: CaseFacts) -> set[str]:
         """The active logins that stand in ``relation`` to the case."""
         opener = self.active(case.opener)
@@ -167,6 +218,7 @@ class Organisation:
                 return person
         return None
 
+    @_kept
     def responsible(self, actor: Actor, case: CaseFacts) -> list[str]:
         """Who must act: the relation's holder (checked against the role, if both are given), or everyone in the role."""
         if actor.relation is not None:
@@ -192,6 +244,7 @@ class Organisation:
 
     # -- the chain above -----------------------------------------------------------------------------
 
+    @_kept
     def chain_above(self, login: str, ceiling: str | None = None, unit: str | None = None) -> list[str]:
         """The active leaders above ``login``, nearest first, up to and including the first holding ``ceiling``."""
         chain: list[str] = []
@@ -227,6 +280,7 @@ class Organisation:
                 targets.add(chain[min(level, len(chain)) - 1])
         return sorted({r for r in (self.receiver(t) for t in targets) if r is not None})
 
+    @_kept
     def must_act_and_above(self, actor: Actor | None, case: CaseFacts) -> set[str]:
         """Who must act on an open case, and every leader above them or above the employee who opened it."""
         owners = [] if actor is None else self.responsible(actor, case)

@@ -269,6 +269,8 @@ class Sections(Strict):
 
 # (plan id, version) → each trigger's first transition: read off the plan once per plan version.
 _FIRST_BY_TRIGGER: dict[tuple[str, str], dict[str, Transition]] = {}
+# (plan id, version) → the case deadlines that run on after the case closes (a pinned version never changes).
+_OUTLIVING: dict[tuple[str, str], list[str]] = {}
 
 
 class Plan(Strict):
@@ -401,7 +403,10 @@ class Plan(Strict):
         return met_by is not None and met_by.after_close
 
     def deadlines_outliving_closing(self) -> list[str]:
-        return [name for name in self.case_deadlines if self.outlives_closing(name)]
+        found = _OUTLIVING.get((self.id, self.version))
+        if found is None:
+            found = _OUTLIVING[(self.id, self.version)] = [n for n in self.case_deadlines if self.outlives_closing(n)]
+        return list(found)
 
     def deadline_of(self, state: str) -> Duration | None:
         text = self.states[state].deadline
