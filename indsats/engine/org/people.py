@@ -13,6 +13,8 @@ the person's messages and may act in their place.
 
 from __future__ import annotations
 
+import functools
+import threading
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -58,7 +60,9 @@ def deputy_active(user: dict[str, Any], today: date) -> bool:
 # (the server) asks the same questions about the same few people command after command.
 _ANSWERS: weakref.WeakKeyDictionary[object, dict[tuple[str, str, date], dict[tuple[Any, ...], Any]]]
 _ANSWERS = weakref.WeakKeyDictionary()
-_MAX_ANSWERS = 50_000  # answers kept at most per organisation, plan and day
+_MAX_ANSWERS = 10_000  # answers kept at most per organisation, plan and day (a few MB)
+_answering = threading.Lock()  # for the per-plan tables; one answer is one dict operation
+_MISSING = object()
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -72,19 +76,22 @@ def _kept(method: _F) -> _F:
     set or list handed out as a copy, so that no caller changes what is kept."""
     name = method.__name__
 
+    @functools.wraps(method)
     def kept(self: Organisation, *args: Any) -> Any:
         answers = self._answers
         if answers is None:
             return method(self, *args)
         key = (name, *args)
-        found = answers.get(key, _ANSWERS)  # _ANSWERS: a value no answer is
-        if found is _ANSWERS:
+        try:
+            found = answers.get(key, _MISSING)
+        except TypeError:  # an argument that cannot be a key (a list): answered, not kept
+            return method(self, *args)
+        if found is _MISSING:
             if len(answers) >= _MAX_ANSWERS:
                 answers.clear()
             found = answers[key] = method(self, *args)
         return found.copy() if isinstance(found, set | list) else found
 
-    kept.__doc__ = method.__doc__
     return kept  # type: ignore[return-value]
 
 
@@ -99,15 +106,15 @@ class Organisation:
         key_of = getattr(directory, "organisation_key", None)
         key = None if key_of is None else key_of()
         if key is not None:
-            per_plan = _ANSWERS.get(key)
-            if per_plan is None:
-                per_plan = _ANSWERS.setdefault(key, {})
             asked = (plan.id, plan.version, today)
-            self._answers = per_plan.get(asked)
+            per_plan = _ANSWERS.get(key)
+            self._answers = None if per_plan is None else per_plan.get(asked)
             if self._answers is None:
-                for earlier in [k for k in per_plan if k[2] != today]:
-                    per_plan.pop(earlier, None)  # another day's: deputies' dates may differ today
-                self._answers = per_plan.setdefault(asked, {})
+                with _answering:
+                    per_plan = _ANSWERS.setdefault(key, {})
+                    for earlier in [k for k in per_plan if k[2] != today]:
+                        del per_plan[earlier]  # another day's: deputies' dates may differ today
+                    self._answers = per_plan.setdefault(asked, {})
 
     # -- people ------------------------------------------------------------------------------------
 
