@@ -14,7 +14,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
@@ -238,3 +238,22 @@ CaseLife.TestCase.settings = settings(
     max_examples=50, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 test_case_life = pytest.mark.slow(CaseLife.TestCase)
+
+
+# Anything a payload may hold: plain JSON values, dates (stored as their text), nested lists and objects.
+_PAYLOAD_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.dates(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@given(_PAYLOAD_VALUES)
+def test_canonical_json_is_json_with_sorted_keys_no_spaces_and_text_kept(value: object) -> None:
+    """The byte form every digest and chain hash is taken over, whichever encoder writes it."""
+    import json
+
+    from indsats.engine.log.canonical import canonical_json
+
+    assert canonical_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                                               default=str)

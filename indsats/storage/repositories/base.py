@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from indsats.engine.log.canonical import canonical_json
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -28,11 +30,9 @@ def by_columns(rows: Iterable[Row], key: str) -> dict[tuple[str, ...], list[Row]
     return groups
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)  # made once
-
-
 def dumps(payload: dict[str, Any]) -> str:
-    return _ENCODER.encode(payload)
+    """A payload as stored: its canonical JSON (the form its digest is taken over)."""
+    return canonical_json(payload)
 
 
 def event_row(row: Any) -> Row:
