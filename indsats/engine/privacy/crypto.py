@@ -5,9 +5,9 @@ under a key derived from the one key there is to keep (32 url-safe base64 bytes,
 random 96-bit nonce per value: a token is ``a1:`` and the url-safe base64 of the nonce and the ciphertext
 with its tag. Tokens sealed before (Fernet: AES-128-CBC with HMAC-SHA256, under the same key) still open,
 and ``keys rotate`` re-seals them. GCM rather than Fernet because sealing is on every advance that records
-a note or a sensitive field: one call into OpenSSL, a fifth of Fernet's time, and a shorter token. A nonce
-drawn at random repeats with odds of about 2^-32 only after 2^32 values under one key, far beyond a
-municipality's cases; ``keys rotate`` gives a new key.
+a note or a sensitive field: one call into OpenSSL, a fifth of Fernet's time, and a shorter token. Random
+96-bit nonces keep the chance that any two values share one below 2^-32 for up to 2^32 values under one key
+(NIST SP 800-38D), far beyond a municipality's cases; ``keys rotate`` gives a new key.
 
 A keyed HMAC of the subject reference (the *subject index*) finds a subject's cases without
 decrypting anything. The key is loaded only by commands that need plaintext, so ``stuck``,
