@@ -7,6 +7,7 @@ The CLI runs on the system clock, so reminders are swept ``--at`` a time well pa
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,12 +184,14 @@ def test_open_by_someone_with_no_leader_exits_5_and_plans_check_org_names_them(t
     open_rad(town, user="ida")
 
 
-def test_a_reminder_with_nobody_to_tell_fails_as_nobody_to_tell_and_shows_in_stuck(town: Invoke) -> None:
+def test_a_reminder_with_nobody_to_tell_fails_as_nobody_to_tell_and_shows_in_stuck(town: Invoke, cli_db_url: str) -> None:
     rad = open_rad(town)
-    # The employee's leader taken away while the case is still his own (refused once it waits for "the
-    # opener's leader": no organisation change may leave a case with nobody to act, test_nobody_left.py);
-    # he then tells a leader he no longer has, and nobody must act.
-    ok(town(["users", "edit", "emil", "--no-reports-to"]))
+    # No organisation change may leave a case with nobody to act, where it stands or at a step ahead
+    # (test_nobody_left.py): the employee's leader is taken away behind indsats's back, as a database from
+    # before that check may hold. He then tells a leader he no longer has, and nobody must act.
+    assert town(["users", "edit", "emil", "--no-reports-to"]).exit_code == 5
+    with sqlite3.connect(cli_db_url.removeprefix("sqlite:///")) as con:
+        con.execute("UPDATE users SET reports_to = NULL WHERE login = 'emil'")
     ok(town(["advance", rad, "notify_leader"], user="emil"))
     sweep(town, days=14)
     stuck = json.loads(ok(town(["stuck", "--json"], user="fie")).stdout)  # every fagspecialist sees every case
@@ -294,8 +297,11 @@ def test_users_edit_reports_to_changes_who_the_next_escalation_goes_to(town: Inv
     sweep(town, days=7)
     assert told(outbox, rad) == {"emil@example.org", "leo@example.org", "sol@example.org"}
     fails(town(["users", "edit", "sol", "--reports-to", "emil"]), 5)  # a cycle
-    ok(town(["users", "edit", "emil", "--no-reports-to", "--name", "Emil E."]))
-    assert {u["login"]: u for u in json.loads(ok(town(["users", "list", "--json"])).stdout)}["emil"]["reports_to"] is None
+    # The case waits for emil now; no leader for him would leave its next step with nobody.
+    assert f"{rad} on reaching 'leader_notified'" in fails(town(["users", "edit", "emil", "--no-reports-to"]), 5)
+    ok(town(["users", "edit", "tom", "--no-reports-to", "--name", "Tom T."]))  # no case of his waits
+    users = {u["login"]: u for u in json.loads(ok(town(["users", "list", "--json"])).stdout)}
+    assert (users["emil"]["reports_to"], users["tom"]["reports_to"], users["tom"]["name"]) == ("leo", None, "Tom T.")
 
 
 def test_a_deputy_receives_the_absent_leaders_escalation_and_may_act_in_her_place(town: Invoke, outbox: Path) -> None:

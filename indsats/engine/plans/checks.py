@@ -140,29 +140,30 @@ def check_durations(data: Any) -> list[Finding]:
 # -- the plan against the registered users -----------------------------------------------------------
 
 
-def unavoidable_states(plan: Plan) -> list[str]:
-    """The open states every path from ``initial`` to a final state passes through (``initial`` included)."""
+def unavoidable_states(plan: Plan, start: str | None = None) -> list[str]:
+    """The open states every path from ``start`` (else ``initial``) to a final state passes through, ``start``
+    included: the steps a case there cannot get to its end without."""
+    start = plan.initial if start is None else start
     out: dict[str, list[str]] = {}
     for source, dest, _trigger in edges(plan):
         out.setdefault(source, []).append(dest)
     finals = set(plan.final_states)
-    found = []
-    for name, state in plan.states.items():
-        if state.final:
-            continue
-        if name == plan.initial:
-            found.append(name)
-            continue
-        seen = {plan.initial}
-        queue = deque([plan.initial])
+
+    def reached(without: str | None) -> set[str]:
+        seen = {start}
+        queue = deque([start])
         while queue:
             for dest in out.get(queue.popleft(), []):
-                if dest != name and dest not in seen:
+                if dest != without and dest not in seen:
                     seen.add(dest)
                     queue.append(dest)
-        if not seen & finals:
-            found.append(name)
-    return found
+        return seen
+
+    ahead = reached(None)
+    if not ahead & finals:  # a case caught where no way leads to an end: only where it stands counts
+        return [start]
+    return [name for name, state in plan.states.items()
+            if not state.final and (name == start or name in ahead and not reached(name) & finals)]
 
 
 class _Users:
