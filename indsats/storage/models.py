@@ -145,6 +145,9 @@ cases = Table(
     # Open cases per state (supervision) read only the is_open range of this index, never the closed rows.
     Index("ix_cases_open_plan_state", "is_open", "plan_id", "state"),
     Index("ix_cases_opened_by", "opened_by"),
+    # Whether a case is open, and its plan, for a join from its rows elsewhere (the report's running deadlines)
+    # without reading the case's row; changed only when a case is opened or closed.
+    Index("ix_cases_id_is_open_plan_id", "id", "is_open", "plan_id"),
     Index("ix_cases_subject_index", "subject_index"),
 )
 
@@ -246,9 +249,10 @@ case_deadlines = Table(
     Column("started_seq", Integer, nullable=False),  # the event that started it
     Column("due_at", UtcDateTime, nullable=False),  # shifted by pauses
     Column("met_at", UtcDateTime),
-    Index("ix_case_deadlines_met_at_due_at", "met_at", "due_at"),
-    # The report's counts per deadline, from this alone.
-    Index("ix_case_deadlines_started_at_name", "started_at", "name", "met_at", "due_at"),
+    # Unmet deadlines by due time (stuck), and what the report counts of them, from this alone.
+    Index("ix_case_deadlines_met_at_due_at_started_at", "met_at", "due_at", "started_at", "name", "case_id"),
+    # The report's counts per deadline, one name's entries each, from this alone.
+    Index("ix_case_deadlines_name_started_at", "name", "started_at", "met_at", "due_at"),
 )
 
 # One row per visit to a state, for the step report: written with the event entering the state, completed with
@@ -272,8 +276,9 @@ state_visits = Table(
     # The report's sums per plan and state read this alone (a tenth of the time of reading the table's rows).
     Index("ix_state_visits_plan_id_state_left_at", "plan_id", "state", "left_at", "entered_at", "on_time", "paused_us",
           "pauses"),
-    # Visits not left (or left after a window's end): whether they were late at the end, from this alone.
-    Index("ix_state_visits_left_at_entered_at", "left_at", "entered_at", "pauses", "deadline_at", "plan_id", "state"),
+    # Visits not left (or left after a window's end): whether they were late at the end, per plan and state in
+    # the index's own order (no sort of every open visit), from this alone.
+    Index("ix_state_visits_left_at_plan_id_state", "left_at", "plan_id", "state", "entered_at", "pauses", "deadline_at"),
 )
 
 # The step report's figures per local day, kept as visits are left and escalations sent (see

@@ -264,7 +264,7 @@ class VisitQueries(Queries):
         figures = (func.count(), func.count(d.met_at), func.sum(case(((d.met_at.is_not(None)) & (d.met_at <= d.due_at),
                                                                       1), else_=0)))
         if only is not None:
-            # One read of ix_case_deadlines_started_at_name per deadline name: no sort of every row by name.
+            # One read of ix_case_deadlines_name_started_at per deadline name: its own entries, no sort by name.
             rows = []
             for name in sorted(names):
                 query = select(*figures).where(d.name == name, d.started_at < bound)
