@@ -146,7 +146,8 @@ cases = Table(
     Index("ix_cases_open_plan_state", "is_open", "plan_id", "state"),
     Index("ix_cases_opened_by", "opened_by"),
     # Whether a case is open, and its plan, for a join from its rows elsewhere (the report's running deadlines)
-    # without reading the case's row; changed only when a case is opened or closed.
+    # without reading the case's row. SQLite writes it only when a case is opened or closed; PostgreSQL, like
+    # every index of the table, on each update that changes an indexed column (state, deadline: each advance).
     Index("ix_cases_id_is_open_plan_id", "id", "is_open", "plan_id"),
     Index("ix_cases_subject_index", "subject_index"),
 )

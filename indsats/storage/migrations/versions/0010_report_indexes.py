@@ -11,7 +11,10 @@ Measured on 1,000,000 cases (300,000 open, 850,000 case deadlines), SQLite, each
   deadline, and ``ix_cases_id_is_open_plan_id`` whether its case is open and its plan, so neither table's rows
   are read: 470 → 135 ms.
 
-The cases index changes only when a case is opened or closed, the others as their rows do today.
+Whole process, ``indsats report`` at 1,000,000 cases: 2.4 → 1.75 s (the same output). SQLite writes the cases
+index only when a case is opened or closed; PostgreSQL writes it, like every index of ``cases``, on each update
+that changes an indexed column (state and deadline change with each advance): one index entry more a transition.
+The other indexes change as their rows do today.
 
 Revision ID: 0010
 Revises: 0009
