@@ -66,16 +66,17 @@ def edges(plan: Plan) -> list[tuple[str, str, str]]:
     return found
 
 
-def reachable(plan: Plan) -> set[str]:
-    """The states a case can reach from ``initial`` (breadth first)."""
-    seen = {plan.initial}
-    queue = deque([plan.initial])
+def reachable(plan: Plan, start: str | None = None, *, without: str | None = None) -> set[str]:
+    """The states a case can reach from ``start`` (else ``initial``), breadth first; never through ``without``."""
+    start = plan.initial if start is None else start
+    seen = {start}
+    queue = deque([start])
     out: dict[str, list[str]] = {}
     for source, dest, _trigger in edges(plan):
         out.setdefault(source, []).append(dest)
     while queue:
         for dest in out.get(queue.popleft(), []):
-            if dest not in seen:
+            if dest != without and dest not in seen:
                 seen.add(dest)
                 queue.append(dest)
     return seen
@@ -144,26 +145,12 @@ def unavoidable_states(plan: Plan, start: str | None = None) -> list[str]:
     """The open states every path from ``start`` (else ``initial``) to a final state passes through, ``start``
     included: the steps a case there cannot get to its end without."""
     start = plan.initial if start is None else start
-    out: dict[str, list[str]] = {}
-    for source, dest, _trigger in edges(plan):
-        out.setdefault(source, []).append(dest)
     finals = set(plan.final_states)
-
-    def reached(without: str | None) -> set[str]:
-        seen = {start}
-        queue = deque([start])
-        while queue:
-            for dest in out.get(queue.popleft(), []):
-                if dest != without and dest not in seen:
-                    seen.add(dest)
-                    queue.append(dest)
-        return seen
-
-    ahead = reached(None)
+    ahead = reachable(plan, start)
     if not ahead & finals:  # a case caught where no way leads to an end: only where it stands counts
         return [start]
     return [name for name, state in plan.states.items()
-            if not state.final and (name == start or name in ahead and not reached(name) & finals)]
+            if not state.final and (name == start or name in ahead and not reachable(plan, start, without=name) & finals)]
 
 
 class _Users:
