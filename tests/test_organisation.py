@@ -258,6 +258,16 @@ def test_revoking_a_role_that_open_cases_need_is_refused_unless_handed_over_to_s
     ok(town(["advance", rad, "assess", *ASSESS_RAD], user="fia"))
 
 
+def test_a_handover_says_in_danish_which_duties_went_with_each_case(town: Invoke, danish: None) -> None:
+    rad = open_rad(town)
+    ok(town(["advance", rad, "notify_leader"], user="emil"))
+    ok(town(["advance", rad, "notify_specialist"], user="lea"))  # every fagspecialist must act: fie is the only one
+    ok(town(["users", "add", "fia", "--name", "Fia", "--email", "fia@example.org", "--reports-to", "sol"]))
+
+    out = ok(town(["users", "revoke", "fie", "fagspecialist", "--handover-to", "fia"])).stdout
+    assert f"{rad}: overdraget til fia (skal handle)" in out.splitlines()
+
+
 def test_a_handover_to_someone_without_the_role_a_step_needs_is_refused_and_changes_nothing(town: Invoke) -> None:
     rad = open_rad(town)
     ok(town(["advance", rad, "notify_leader"], user="emil"))

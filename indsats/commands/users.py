@@ -233,4 +233,4 @@ def users_deputy(obj: Obj, login: str, deputy: str | None, start: str | None, en
 def _handed_over(duty: Any, to: str | None) -> str:
     """One case handed over: its id, to whom, and the duties that went with it."""
     return _("{case_id}: handed over to {login} ({duties})").format(case_id=duty.case_id, login=to,
-                                                                   duties=", ".join(duty.duties))
+                                                                   duties=", ".join(map(_, duty.duties)))

@@ -34,6 +34,7 @@ from indsats.i18n import _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
+    from indsats.engine.reminders.reminder import RemindedCase
     from indsats.engine.context import Context
     from indsats.engine.org.people import Organisation
     from indsats.engine.plans.schema import Actor
@@ -68,21 +69,25 @@ class Need:
 Served = frozenset[tuple[str, str, str | None, bool]]
 
 
-def who_can_act(ctx: Context, repo: Repository) -> Served:
-    """Every need of every case that somebody can act on now (``Need.key``): what a change must keep."""
-    return frozenset(need.key for need, able in _needs(ctx, repo) if able)
+def who_can_act(ctx: Context, repo: Repository, *, cases: list[RemindedCase] | None = None) -> Served:
+    """Every need of every case that somebody can act on now (``Need.key``): what a change must keep.
+
+    ``cases``: ``repo.cases_owed()``, when the caller has read it already (a change to users and grants leaves
+    it as it was: a command reads it once for every check it makes)."""
+    return frozenset(need.key for need, able in _needs(ctx, repo, cases) if able)
 
 
-def left_without(ctx: Context, repo: Repository, before: Served) -> list[Need]:
+def left_without(ctx: Context, repo: Repository, before: Served, *, cases: list[RemindedCase] | None = None) -> list[Need]:
     """The needs someone could act on ``before`` that nobody can act on now, by case id."""
-    return sorted((need for need, able in _needs(ctx, repo) if not able and need.key in before),
+    return sorted((need for need, able in _needs(ctx, repo, cases) if not able and need.key in before),
                   key=lambda n: (n.case_id, n.ahead, n.deadline or ""))
 
 
-def require_someone_left(ctx: Context, repo: Repository, before: Served, *, fix: str) -> None:
+def require_someone_left(ctx: Context, repo: Repository, before: Served, *, fix: str,
+                         cases: list[RemindedCase] | None = None) -> None:
     """Refuse (``Invalid``, naming the cases) a change that left a case with nobody to act; ``fix`` says what
     the admin can do instead (translated by the caller)."""
-    lost = left_without(ctx, repo, before)
+    lost = left_without(ctx, repo, before, cases=cases)
     if lost:
         if any(n.ahead for n in lost):  # the caller's fix is about where the cases stand; a step ahead needs a holder
             fix = fix.rstrip(".") + ". " + _("For a step ahead, name someone there first (indsats users grant LOGIN ROLE, indsats "
@@ -96,16 +101,15 @@ def listed(needs: list[Need], most: int = 20) -> str:
     return shown + (_(" and {count} more").format(count=len(needs) - most) if len(needs) > most else "")
 
 
-def _needs(ctx: Context, repo: Repository) -> Iterator[tuple[Need, bool]]:
+def _needs(ctx: Context, repo: Repository, cases: list[RemindedCase] | None) -> Iterator[tuple[Need, bool]]:
     running: dict[str, list[str]] = defaultdict(list)
     for case_id, name in repo.unmet_case_deadlines():
         running[case_id].append(name)
-    closed = [c for c in repo.get_cases(running).values() if not c.is_open]
     orgs: dict[tuple[str, str], Organisation] = {}
     # Cases alike in what the organisation sees of them (plan version, state, running deadlines, opener, unit,
     # caseworker) need the same people: resolved once (a million cases are a few thousand such).
     seen: dict[tuple[object, ...], list[tuple[str, str, str | None, bool, bool]]] = {}
-    for case in [*repo.list_cases(is_open=True), *closed]:
+    for case in repo.cases_owed() if cases is None else cases:
         deadlines = tuple(sorted(running.get(case.id, [])))
         key = (case.plan_id, case.plan_version, case.state, case.is_open, deadlines, case.opened_by, case.unit,
                case.assignee)
@@ -118,7 +122,7 @@ def _needs(ctx: Context, repo: Repository) -> Iterator[tuple[Need, bool]]:
             yield Need(case_id=case.id, state=state, deadline=deadline, who=who, ahead=ahead), able
 
 
-def _case_needs(org: Organisation, case: Case, deadlines: tuple[str, ...]
+def _case_needs(org: Organisation, case: Case | RemindedCase, deadlines: tuple[str, ...]
                 ) -> Iterator[tuple[str, str, str | None, bool, bool]]:
     """What ``case`` needs someone for: (the state, whom the plan names, the case deadline or None for the
     state, a step ahead, can act)."""

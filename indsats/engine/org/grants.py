@@ -52,20 +52,21 @@ def grant_role(
         require_user(repo, login)
         now = ctx.clock.now()
         replacing = any(g["role"] == role and g["plan_id"] in plans for g in repo.grants_of(login))
-        before = duties_of(ctx, repo, login) if replacing else []
-        served = who_can_act(ctx, repo)  # a grant can change who stands where too ("a leder, the opener's leader")
+        owed = repo.cases_owed()  # read once: a grant changes grants, never what the checks read of the cases
+        before = duties_of(ctx, repo, login, cases=owed) if replacing else []
+        served = who_can_act(ctx, repo, cases=owed)  # a grant can change who stands where too ("a leder, the opener's leader")
         for plan in plans:
             repo.delete_grants(login, role, plan)
             grant = dict(login=login, plan_id=plan, role=role, unit=unit or None, granted_at=now)
             repo.insert_grant(grant)
             record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant, os_login=ctx.os_login)
         # Granting again replaces the grant's unit: a narrower unit must not take the person off open cases.
-        lost = duties_lost(before, duties_of(ctx, repo, login)) if replacing else []
+        lost = duties_lost(before, duties_of(ctx, repo, login, cases=owed)) if replacing else []
         if lost:
             raise Invalid(
                 _("'{login}' is needed through '{role}' on {len} open case(s) outside the new unit: {listed}. Hand them over first: indsats users revoke {login} {role} --handover-to LOGIN, then grant the role again").format(login=login, role=role, len=len(lost), listed=listed(lost))
             )
-        require_someone_left(ctx, repo, served, fix=_(
+        require_someone_left(ctx, repo, served, cases=owed, fix=_(
             "Hand them over first: indsats users revoke {login} {role} --handover-to LOGIN, then grant the role "
             "again").format(login=login, role=role))
         user = load_user(repo, login)
@@ -105,8 +106,9 @@ def revoke_role(
                 _("'{login}' holds '{role}' in every plan declaring it; revoke it there (without --plan) and grant it again in the plans where it should stay").format(login=login, role=role)
             )
         gone = sorted(p for p in held if plan_id is None or p == plan_id)
-        before = duties_of(ctx, repo, login)
-        served = who_can_act(ctx, repo)
+        owed = repo.cases_owed()  # read once, as in grant_role (handovers add events, not case columns)
+        before = duties_of(ctx, repo, login, cases=owed)
+        served = who_can_act(ctx, repo, cases=owed)
         if not repo.delete_grants(login, role, plan_id):
             where = _(" in plan '{plan}'").format(plan=plan_id) if plan_id else ""
             raise NotFound(_("'{login}' holds no role '{role}'{where}").format(login=login, role=role, where=where))
@@ -115,7 +117,7 @@ def revoke_role(
             record_grant(repo, at=now, actor=me.login, kind="grant_revoked",
                          grant={"login": login, "plan_id": plan, "role": role}, removed=True,
                          os_login=ctx.os_login)
-        lost = duties_lost(before, duties_of(ctx, repo, login))
+        lost = duties_lost(before, duties_of(ctx, repo, login, cases=owed))
         if lost and handover_to is None:
             command = f"indsats users revoke {login} {role}" + (f" --plan {plan_id}" if plan_id else "")
             raise Invalid(
@@ -129,7 +131,7 @@ def revoke_role(
                     repo.insert_grant(grant)
                     record_grant(repo, at=now, actor=me.login, kind="grant_added", grant=grant,
                                  os_login=ctx.os_login)
-            carried = {d.case_id: set(d.duties) for d in duties_of(ctx, repo, handover_to)}
+            carried = {d.case_id: set(d.duties) for d in duties_of(ctx, repo, handover_to, cases=owed)}
             left = [d for d in lost if not set(d.duties) <= carried.get(d.case_id, set())]
             if left:
                 raise Invalid(
@@ -140,7 +142,7 @@ def revoke_role(
                                 extra={"role": role}, os_login=ctx.os_login)
         # Beyond the person's own duties: a step the plan gives "a leder, the opener's leader" falls back to
         # whoever stands there even without the role, who could then not act.
-        require_someone_left(ctx, repo, served, fix=_(
+        require_someone_left(ctx, repo, served, cases=owed, fix=_(
             "Change who the plan names there first ('indsats users edit LOGIN --reports-to LOGIN', "
             "'indsats assign'), or let those cases move on"))
         if lost and handover_to is not None:

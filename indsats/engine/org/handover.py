@@ -26,6 +26,7 @@ from indsats.i18n import N_, _
 
 if TYPE_CHECKING:
     from indsats.engine.cases.case import Case
+    from indsats.engine.reminders.reminder import RemindedCase
     from indsats.engine.context import Context
     from indsats.engine.plans.schema import Plan
     from indsats.storage.repository import Repository
@@ -53,27 +54,34 @@ class Deactivation:
     reports_moved: list[str]
 
 
-def duties_of(ctx: Context, repo: Repository, login: str) -> list[Duty]:
+def duties_of(ctx: Context, repo: Repository, login: str, *, cases: list[RemindedCase] | None = None) -> list[Duty]:
     """The open cases that need ``login``, and why (a closed case too, while a duty that outlives its
-    closing, a case deadline met by an ``after_close`` trigger, still runs on it)."""
+    closing, a case deadline met by an ``after_close`` trigger, still runs on it). ``cases``: as ``who_can_act``
+    takes it."""
     found = []
     orgs: dict[tuple[str, str], Organisation] = {}
     running: dict[str, list[str]] = defaultdict(list)
-    for row in repo.case_deadlines_of_plan():
-        if row["met_at"] is None:
-            running[row["case_id"]].append(row["name"])
-    closed = [c for c in repo.get_cases(running).values() if not c.is_open]
-    for case in [*repo.list_cases(is_open=True), *closed]:
-        key = (case.plan_id, case.plan_version)
-        if key not in orgs:
-            orgs[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
-        why = _why(orgs[key], case, login, running.get(case.id, []))
+    for case_id, name in repo.unmet_case_deadlines():
+        running[case_id].append(name)
+    # Cases alike in all that _why reads of them (plan version, state, running deadlines, opener, unit,
+    # caseworker) need login for the same reasons: worked out once (thousands of open cases are a few hundred such).
+    seen: dict[tuple[object, ...], tuple[str, ...]] = {}
+    for case in repo.cases_owed() if cases is None else cases:
+        deadlines = running.get(case.id, [])
+        alike = (case.plan_id, case.plan_version, case.state, case.is_open, tuple(sorted(deadlines)), case.opened_by,
+                 case.unit, case.assignee)
+        why = seen.get(alike)
+        if why is None:
+            key = (case.plan_id, case.plan_version)
+            if key not in orgs:
+                orgs[key] = organisation(repo, ctx.catalog.pinned(repo, *key), ctx.clock)
+            why = seen[alike] = tuple(_why(orgs[key], case, login, deadlines))
         if why:
-            found.append(Duty(case_id=case.id, duties=tuple(why)))
+            found.append(Duty(case_id=case.id, duties=why))
     return found
 
 
-def _why(org: Organisation, case: Case, login: str, deadlines: list[str]) -> list[str]:
+def _why(org: Organisation, case: Case | RemindedCase, login: str, deadlines: list[str]) -> list[str]:
     plan = org.plan
     facts = CaseFacts.of(case)
     why = []
@@ -113,12 +121,13 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
             raise Invalid(_("user '{login}' is deactivated already").format(login=login))
         if handover_to is not None:
             require_other_active(repo, login, handover_to, as_what="successor")
-        duties = duties_of(ctx, repo, login)
+        owed = repo.cases_owed()  # read once: deactivating changes users, never what the checks read of the cases
+        duties = duties_of(ctx, repo, login, cases=owed)
         if duties and handover_to is None:
             raise Invalid(
                 _("'{login}' is needed on {len} open case(s): {listed}. Hand them over: indsats users deactivate {login} --handover-to LOGIN").format(login=login, len=len(duties), listed=listed(duties))
             )
-        before = who_can_act(ctx, repo)
+        before = who_can_act(ctx, repo, cases=owed)
         at = ctx.clock.now().replace(microsecond=0)
         moved = []
         if handover_to is not None:
@@ -135,7 +144,7 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
         if handover_to is not None:
             # The successor must be able to do what the leaver had to: a duty held through a role alone
             # (every fagspecialist must act) falls to the successor only if they hold that role for the case.
-            carried = {d.case_id for d in duties_of(ctx, repo, handover_to) if MUST_ACT in d.duties}
+            carried = {d.case_id for d in duties_of(ctx, repo, handover_to, cases=owed) if MUST_ACT in d.duties}
             left = [Duty(case_id=d.case_id, duties=(MUST_ACT,)) for d in duties
                     if MUST_ACT in d.duties and d.case_id not in carried]
             if left:
@@ -143,7 +152,7 @@ def deactivate_user(ctx: Context, *, actor: str, login: str, handover_to: str | 
                     _("'{handover_to}' would not have to act on {len} case(s) where '{login}' must act: {listed} (grant '{handover_to}' the role those steps need first: indsats users grant {handover_to} ROLE)").format(handover_to=handover_to, login=login, len=len(left), listed=listed(left))
                 )
         # Beyond the person's own duties: nobody else's case may be left with nobody to act (a chain through them).
-        require_someone_left(ctx, repo, before, fix=(
+        require_someone_left(ctx, repo, before, cases=owed, fix=(
             _("Hand them over: indsats users deactivate {login} --handover-to LOGIN").format(login=login)
             if handover_to is None else
             _("Choose a successor who can act there, or grant '{handover_to}' the role those steps need first")

@@ -319,10 +319,11 @@ def edit_user(
         # Who acts on a case can follow the reports-to chain (the opener's leader, the leader's leader):
         # a new leader, or none, may not leave a case with nobody who can act on it.
         new_leader = "reports_to" in values and values["reports_to"] != row["reports_to"]
-        before = who_can_act(ctx, repo) if new_leader else frozenset()
+        owed = repo.cases_owed() if new_leader else []  # read once: a change to users leaves the cases as they are
+        before = who_can_act(ctx, repo, cases=owed) if new_leader else frozenset()
         repo.update_user(login, values)
         if new_leader:
-            require_someone_left(ctx, repo, before, fix=_(
+            require_someone_left(ctx, repo, before, cases=owed, fix=_(
                 "Give '{login}' a leader who can act there (indsats users edit {login} --reports-to LOGIN), or "
                 "let those cases move on first").format(login=login))
         at = ctx.clock.now().replace(microsecond=0)
@@ -347,10 +348,11 @@ def reactivate_user(ctx: Context, *, actor: str, login: str) -> User:
         if row["active"]:
             raise Invalid(_("user '{login}' is active already").format(login=login))
         values = {"active": True, "handed_over_to": None}
-        before = who_can_act(ctx, repo)
+        owed = repo.cases_owed()
+        before = who_can_act(ctx, repo, cases=owed)
         repo.update_user(login, values)
         # Their duties come back from whoever took over: a role revoked meanwhile may leave them unable to act.
-        require_someone_left(ctx, repo, before, fix=_(
+        require_someone_left(ctx, repo, before, cases=owed, fix=_(
             "Grant '{login}' the roles those steps need first (indsats users grant {login} ROLE)").format(login=login))
         record_user(repo, at=ctx.clock.now(), actor=me.login, kind="user_reactivated", login=login, values=values, os_login=ctx.os_login)
         user = load_user(repo, login)

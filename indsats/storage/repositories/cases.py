@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, true,
 
 from indsats.engine.cases.case import Case
 from indsats.engine.reminders.reminder import REMINDED_CASE_COLUMNS, RemindedCase
-from indsats.storage.models import case_counters, cases, reminders
+from indsats.storage.models import case_counters, case_deadlines, cases, reminders
 from indsats.storage.repositories.base import Queries, Row, by_columns
 
 # An overdue, unpaused open case as the stuck list reads it: id, plan id, plan version, state, opener, unit,
@@ -234,6 +234,24 @@ class CaseRepository(Queries):
             return {}
         query = select(*(cases.c[name] for name in REMINDED_CASE_COLUMNS)).where(cases.c.id.in_(ids))
         return {r["id"]: RemindedCase.from_row(r) for r in self.conn.execute(query).mappings()}
+
+    def closed_cases_owing(self) -> list[Case]:
+        """The closed cases with a case deadline not yet met (a duty that outlives the closing), by id."""
+        unmet = select(case_deadlines.c.case_id).where(case_deadlines.c.met_at.is_(None))
+        query = select(cases).where(cases.c.is_open.is_(False), cases.c.id.in_(unmet)).order_by(cases.c.id)
+        return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
+
+    def cases_owed(self) -> list[RemindedCase]:
+        """What the organisation's checks read of each case someone may still owe something: every open case (by
+        opening, then id), then every closed one with a case deadline not yet met (by id)."""
+        columns = [cases.c[name] for name in REMINDED_CASE_COLUMNS]
+        unmet = select(case_deadlines.c.case_id).where(case_deadlines.c.met_at.is_(None))
+        value = RemindedCase.from_row
+        found = []
+        for query in (select(*columns).where(cases.c.is_open.is_(True)).order_by(cases.c.opened_at, cases.c.id),
+                      select(*columns).where(cases.c.is_open.is_(False), cases.c.id.in_(unmet)).order_by(cases.c.id)):
+            found += [value(zip(REMINDED_CASE_COLUMNS, r, strict=True)) for r in self.conn.execute(query)]
+        return found
 
     def lock_case_heads(self, case_ids: Iterable[str]) -> dict[str, Row]:
         """The chain heads and reminder counters of these cases, by id, locked in id order (PostgreSQL)."""

@@ -78,6 +78,16 @@ class ReminderRepository(Queries):
         query = select(reminders).where(reminders.c.case_id == case_id).order_by(reminders.c.id)
         return [Reminder.from_row(r) for r in self.conn.execute(query).mappings()]
 
+    def reminders_of_cases(self, case_ids: Iterable[str]) -> dict[str, list[Reminder]]:
+        """Every reminder row of these cases (any status), by case id, each case's in id order (as ``reminders_for``)."""
+        ids = sorted(set(case_ids))
+        found: dict[str, list[Reminder]] = {}
+        if ids:
+            query = select(reminders).where(reminders.c.case_id.in_(ids)).order_by(reminders.c.case_id, reminders.c.id)
+            for r in self.conn.execute(query).mappings():
+                found.setdefault(r["case_id"], []).append(Reminder.from_row(r))
+        return found
+
     def claim_due(self, *, now: datetime, limit: int, worker: str, lease_until: datetime) -> list[Reminder]:
         """Claim up to ``limit`` pending reminders due by ``now`` whose lease (if any) has run out.
 
