@@ -26,7 +26,7 @@ holding a secret (a password in a URL) that group or others may read.
 | seal public key | INDSATS_SEAL_PUBLIC_KEY_FILE | seal_public_key_file | the signing key file's name + `.pub` |
 | seal file | INDSATS_SEAL_FILE | seal_file | <data dir>/seals.jsonl (copy it elsewhere) |
 | calendar | (none) | [calendar] table | Danish calendar, Mon–Thu 08–16, Fri 08–13:30 |
-| worker schedule | (none) | [schedule] table | sweep every 60 s, verify 02:00, retention 03:00, … |
+| worker schedule | (none) | [schedule] table | sweep every 60 s, verify 02:00, retention 03:00, statistics 04:00, … |
 | language of every message | INDSATS_LANGUAGE | language | da (Danish, as the shipped plans); or en |
 | OIDC provider (web login, bearer tokens) | INDSATS_OIDC_ISSUER | oidc_issuer | none: no web login |
 | OIDC client id | INDSATS_OIDC_CLIENT_ID | oidc_client_id | none |

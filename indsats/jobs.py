@@ -45,6 +45,7 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
     "retention": "03:00",
     "access_sample": "mon 06:00",
     "access_sample_size": 20,
+    "statistics": "04:00",
 }
 
 
@@ -61,7 +62,7 @@ def schedule_from(table: Mapping[str, Any], *, every: float | None = None) -> di
     schedule = {**DEFAULT_SCHEDULE, **table}
     if every is not None:
         schedule["sweep_every"] = every
-    for key in ("seal", "verify", "retention", "access_sample"):
+    for key in ("seal", "verify", "retention", "access_sample", "statistics"):
         try:
             parse_at(str(schedule[key]))
         except ValueError as exc:
@@ -85,7 +86,7 @@ def build_jobs(
     metrics: Metrics | None = None,
     me: str | None = None,
 ) -> list[Job]:
-    """The five jobs, in the order they are listed."""
+    """The six jobs, in the order they are listed."""
     schedule = schedule_from(settings.schedule, every=every)
     me = me or worker_id()
     lease = timedelta(seconds=settings.lease_seconds)
@@ -118,6 +119,11 @@ def build_jobs(
 
         log_check(access_sample_report(ctx, notifier, mail_from=mail_from, size=schedule["access_sample_size"]))
 
+    def statistics_job() -> None:
+        from indsats.engine.housekeeping import refresh_statistics
+
+        log_check(refresh_statistics(ctx))
+
     jobs = [Job(id="sweep", description=N_("deliver due reminders and escalations"), run=sweep_job,
                 every_seconds=schedule["sweep_every"])]
     def seal_job() -> None:
@@ -134,6 +140,8 @@ def build_jobs(
             at=schedule["retention"]),
         Job(id="access-sample", description=N_("draw the weekly access-log sample for review"), run=access_sample_job,
             at=schedule["access_sample"]),
+        Job(id="statistics", description=N_("refresh the query planner's statistics"), run=statistics_job,
+            at=schedule["statistics"]),
     ]
     return jobs
 

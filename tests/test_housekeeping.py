@@ -14,7 +14,7 @@ from fakes import RecordingNotifier
 from indsats.engine.cases.service import advance, open_case
 from indsats.engine.cases.views import show_case
 from indsats.engine.context import Context
-from indsats.engine.housekeeping import access_sample_report, retention_report, verify_and_report
+from indsats.engine.housekeeping import access_sample_report, refresh_statistics, retention_report, verify_and_report
 from indsats.engine.privacy.access_log import sample_access
 from indsats.engine.reminders.backlog import due_backlog
 from indsats.engine.time.clock import FixedClock
@@ -125,3 +125,27 @@ def test_the_backlog_counts_due_reminders_and_the_oldest(ctx: Context, clock: Fi
     assert backlog.due == 4 and backlog.oldest_due_at is not None  # the notice, the reminder, two escalations
     assert backlog.oldest_age_seconds == (clock.now() - backlog.oldest_due_at).total_seconds() > 0
     assert backlog.open_by_state == {(PLAN, "suspected"): 1}
+
+
+def test_the_statistics_job_gives_the_query_planner_the_tables_as_they_are_now(
+    ctx: Context, case_in: Callable[..., str]
+) -> None:
+    def cases_known() -> int | None:
+        """How many cases the planner's statistics say there are (None: none at all)."""
+        with ctx.db.connect() as conn:
+            if ctx.db.is_sqlite:
+                if not conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).all():
+                    return None
+                found = conn.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'cases' AND idx IS NOT NULL")).first()
+                return None if found is None else int(found[0].split()[0])
+            tuples = conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'cases'")).scalar()
+            return None if tuples is None or tuples < 0 else int(tuples)
+
+    for state in ("suspected", "leader_notified", "specialist_notified"):
+        case_in(state)
+    assert cases_known() != 3
+
+    result = refresh_statistics(ctx)
+
+    assert (result.check, result.ok, result.error) == ("statistics", True, None)
+    assert cases_known() == 3

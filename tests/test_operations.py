@@ -120,11 +120,12 @@ def test_list_jobs_prints_the_jobs_with_their_next_run(invoke: Callable[..., Res
 
     assert result.exit_code == 0, result.output
     ids = [line.split()[0] for line in result.output.splitlines()]
-    assert ids == ["sweep", "seal", "verify", "retention", "access-sample"]
+    assert ids == ["sweep", "seal", "verify", "retention", "access-sample", "statistics"]
     lines = dict(zip(ids, result.output.splitlines(), strict=True))
     assert "every 30 s" in lines["sweep"]
     assert "at 01:15 Europe/Copenhagen" in lines["verify"] and " 01:15 " in lines["verify"].split("next")[1]
     assert "at fri 07:30" in lines["access-sample"]
+    assert "at 04:00 Europe/Copenhagen" in lines["statistics"]
 
 
 def test_the_seal_job_signs_a_seal_as_the_system_and_logs_one_line(
@@ -152,6 +153,34 @@ def test_the_seal_job_signs_a_seal_as_the_system_and_logs_one_line(
     shown = invoke(["seal", "--show", "--json"])
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["seq"] == 1
+
+
+def test_the_statistics_job_analyses_the_database_and_logs_one_line(
+    invoke: Callable[..., Result], cli_db_url: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from indsats.bootstrap import build_context, build_notifier
+    from indsats.config import load_settings
+
+    assert invoke(["init"]).exit_code == 0
+    env = {"INDSATS_CONFIG": "", "INDSATS_DATABASE_URL": cli_db_url, "INDSATS_DATA_DIR": str(tmp_path / "data"),
+           "INDSATS_USER": "admin"}
+    settings = load_settings(env)
+    ctx = build_context(settings)
+    jobs = {job.id: job for job in build_jobs(ctx, settings, build_notifier(settings))}
+    stream = io.StringIO()
+    configure_logging(level="INFO", fmt="json", stream=stream)
+    try:
+        jobs["statistics"].run()
+    finally:
+        reset_logging()
+        ctx.db.dispose()
+
+    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert (line["level"], line["job"], line["outcome"]) == ("INFO", "statistics", "ok")
+    with sqlite3.connect(cli_db_url.removeprefix("sqlite:///")) as con:  # ANALYZE made the planner's table
+        assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() == (1,)
 
 
 def test_a_typo_in_the_schedule_table_exits_2_naming_it(invoke: Callable[..., Result], tmp_path: Path) -> None:

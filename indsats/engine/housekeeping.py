@@ -1,5 +1,5 @@
 """The worker's scheduled checks besides the sweep: verify the event log, count the cases due for
-archive, and draw the weekly access-log sample. Whoever must act is told by e-mail (admins; for the
+archive, draw the weekly access-log sample, and refresh the query planner's statistics. Whoever must act is told by e-mail (admins; for the
 sample, admins and supervisors) with counts, case ids and roles only — never a subject reference, a
 note or a name.
 
@@ -54,6 +54,15 @@ def verify_and_report(ctx: Context, notifier: Notifier, *, mail_from: str) -> Ch
     told, error = _tell(ctx, notifier, ("admin",), mail_from=mail_from, topic="verify",
                         subject="indsats: hændelsesloggen kunne ikke verificeres", body=body)
     return CheckResult(check="verify", ok=False, count=len(report.problems), told=told, error=error)
+
+
+def refresh_statistics(ctx: Context) -> CheckResult:
+    """Refresh the database's query-planner statistics, so that the supervisors' queries keep the plans they
+    were measured with as the tables grow (``Queries.refresh_statistics``)."""
+    with ctx.db.unit_of_work(write=True) as uow:
+        uow.repo.refresh_statistics()
+        uow.commit()
+    return CheckResult(check="statistics", ok=True, count=0)
 
 
 def retention_report(ctx: Context, notifier: Notifier, *, mail_from: str) -> CheckResult:
