@@ -32,6 +32,7 @@ def test_the_example_config_is_valid_and_must_be_private(tmp_path: Path) -> None
     assert settings.smtp_url is not None and "starttls=true" in settings.smtp_url and "cafile=" in settings.smtp_url
     assert settings.log_format == "json"
     assert schedule_from(settings.schedule)["access_sample"] == "mon 06:00"
+    assert schedule_from(settings.schedule)["statistics"] == "04:00"
     CalendarConfig.from_mapping(settings.calendar)
 
 
