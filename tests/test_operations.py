@@ -13,7 +13,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -128,13 +128,11 @@ def test_list_jobs_prints_the_jobs_with_their_next_run(invoke: Callable[..., Res
     assert "at 04:00 Europe/Copenhagen" in lines["statistics"]
 
 
-def test_the_seal_job_signs_a_seal_as_the_system_and_logs_one_line(
-    invoke: Callable[..., Result], cli_db_url: str, tmp_path: Path
-) -> None:
+def run_job(job_id: str, cli_db_url: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """Run one of the worker's jobs, built as the worker builds them, on the CLI's database: its JSON log lines."""
     from indsats.bootstrap import build_context, build_notifier
     from indsats.config import load_settings
 
-    assert invoke(["init"]).exit_code == 0
     env = {"INDSATS_CONFIG": "", "INDSATS_DATABASE_URL": cli_db_url, "INDSATS_DATA_DIR": str(tmp_path / "data"),
            "INDSATS_USER": "admin"}
     settings = load_settings(env)
@@ -143,12 +141,20 @@ def test_the_seal_job_signs_a_seal_as_the_system_and_logs_one_line(
     stream = io.StringIO()
     configure_logging(level="INFO", fmt="json", stream=stream)
     try:
-        jobs["seal"].run()
+        jobs[job_id].run()
     finally:
         reset_logging()
         ctx.db.dispose()
+    return [json.loads(x) for x in stream.getvalue().splitlines()]
 
-    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+
+def test_the_seal_job_signs_a_seal_as_the_system_and_logs_one_line(
+    invoke: Callable[..., Result], cli_db_url: str, tmp_path: Path
+) -> None:
+    assert invoke(["init"]).exit_code == 0
+
+    (line,) = run_job("seal", cli_db_url, tmp_path)
+
     assert (line["job"], line["outcome"], line["seal"]) == ("seal", "sealed", 1)
     shown = invoke(["seal", "--show", "--json"])
     assert shown.exit_code == 0, shown.output
@@ -160,24 +166,10 @@ def test_the_statistics_job_analyses_the_database_and_logs_one_line(
 ) -> None:
     import sqlite3
 
-    from indsats.bootstrap import build_context, build_notifier
-    from indsats.config import load_settings
-
     assert invoke(["init"]).exit_code == 0
-    env = {"INDSATS_CONFIG": "", "INDSATS_DATABASE_URL": cli_db_url, "INDSATS_DATA_DIR": str(tmp_path / "data"),
-           "INDSATS_USER": "admin"}
-    settings = load_settings(env)
-    ctx = build_context(settings)
-    jobs = {job.id: job for job in build_jobs(ctx, settings, build_notifier(settings))}
-    stream = io.StringIO()
-    configure_logging(level="INFO", fmt="json", stream=stream)
-    try:
-        jobs["statistics"].run()
-    finally:
-        reset_logging()
-        ctx.db.dispose()
 
-    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    (line,) = run_job("statistics", cli_db_url, tmp_path)
+
     assert (line["level"], line["job"], line["outcome"]) == ("INFO", "statistics", "ok")
     with sqlite3.connect(cli_db_url.removeprefix("sqlite:///")) as con:  # ANALYZE made the planner's table
         assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() == (1,)
