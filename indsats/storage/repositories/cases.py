@@ -49,6 +49,12 @@ def _overdue_page(query: Select[Any], *, at: datetime, after: tuple[datetime, An
     return query
 
 
+def _closed_owing(query: Select[Any]) -> Select[Any]:
+    """``query`` over ``cases`` narrowed to the closed cases with a case deadline not yet met, by id."""
+    unmet = select(case_deadlines.c.case_id).where(case_deadlines.c.met_at.is_(None))
+    return query.where(cases.c.is_open.is_(False), cases.c.id.in_(unmet)).order_by(cases.c.id)
+
+
 class CaseRepository(Queries):
     """Queries and updates of the ``cases`` projection."""
 
@@ -237,19 +243,16 @@ class CaseRepository(Queries):
 
     def closed_cases_owing(self) -> list[Case]:
         """The closed cases with a case deadline not yet met (a duty that outlives the closing), by id."""
-        unmet = select(case_deadlines.c.case_id).where(case_deadlines.c.met_at.is_(None))
-        query = select(cases).where(cases.c.is_open.is_(False), cases.c.id.in_(unmet)).order_by(cases.c.id)
-        return [Case.from_row(r) for r in self.conn.execute(query).mappings()]
+        return [Case.from_row(r) for r in self.conn.execute(_closed_owing(select(cases))).mappings()]
 
     def cases_owed(self) -> list[RemindedCase]:
         """What the organisation's checks read of each case someone may still owe something: every open case (by
         opening, then id), then every closed one with a case deadline not yet met (by id)."""
-        columns = [cases.c[name] for name in REMINDED_CASE_COLUMNS]
-        unmet = select(case_deadlines.c.case_id).where(case_deadlines.c.met_at.is_(None))
+        light = select(*(cases.c[name] for name in REMINDED_CASE_COLUMNS))
         value = RemindedCase.from_row
         found = []
-        for query in (select(*columns).where(cases.c.is_open.is_(True)).order_by(cases.c.opened_at, cases.c.id),
-                      select(*columns).where(cases.c.is_open.is_(False), cases.c.id.in_(unmet)).order_by(cases.c.id)):
+        for query in (light.where(cases.c.is_open.is_(True)).order_by(cases.c.opened_at, cases.c.id),
+                      _closed_owing(light)):
             found += [value(zip(REMINDED_CASE_COLUMNS, r, strict=True)) for r in self.conn.execute(query)]
         return found
 
